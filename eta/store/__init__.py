@@ -1,0 +1,19 @@
+"""The store: tables, engines, migrations, bulk writes and as-of queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from eta.config import Settings
+from eta.store.engine import make_engine
+from eta.store.migrate import upgrade
+
+
+def open_store(settings: Settings) -> Engine:
+    """Engine for the configured store, migrated to the newest schema (idempotent)."""
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    return engine
+
+
+__all__ = ["make_engine", "open_store", "upgrade"]

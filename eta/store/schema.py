@@ -1,0 +1,238 @@
+"""The store's tables. Flights and trains share one model: services → calls → observations.
+
+Times are timezone-aware and stored in UTC; on SQLite as text, on PostgreSQL as timestamptz.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# An auto-incrementing 64-bit key: SQLite only auto-increments INTEGER PRIMARY KEY.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive datetimes are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: eta stores only timezone-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class Location(Base):
+    """A station, stop or airport: code (EVA/UIC, GTFS stop id, IATA/ICAO), name and time zone."""
+
+    __tablename__ = "locations"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(String(200))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class Vehicle(Base):
+    """An aircraft (tail number) or train set, where a source describes it."""
+
+    __tablename__ = "vehicles"
+    vehicle_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    type: Mapped[str | None] = mapped_column(String(64))
+    manufacturer: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))
+    seats: Mapped[int | None] = mapped_column(Integer)
+    year_built: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class Service(Base):
+    """One flight leg or one train run on one service date.
+
+    ``operator`` is the carrier code for flights (UA) and the product category for trains (ICE, RE,
+    S), because that is how travellers name them ("UA 1545", "ICE 598"). ``leg`` tells apart services
+    sharing a number on one date: a flight leg's departure airport; empty for trains.
+    """
+
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("mode", "operator", "number", "service_date", "leg"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    mode: Mapped[str] = mapped_column(String(8))
+    operator: Mapped[str] = mapped_column(String(16))
+    number: Mapped[str] = mapped_column(String(16))
+    service_date: Mapped[date] = mapped_column(Date)
+    leg: Mapped[str] = mapped_column(String(16), default="")
+    category: Mapped[str | None] = mapped_column(String(16))
+    line: Mapped[str | None] = mapped_column(String(32))
+    agency: Mapped[str | None] = mapped_column(String(32))
+    origin: Mapped[str | None] = mapped_column(String(32))
+    destination: Mapped[str | None] = mapped_column(String(32))
+    vehicle_id: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class Call(Base):
+    """A service's stop at a location, as planned."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("service_id", "sequence"),
+        Index(None, "location", "scheduled_arrival"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    service_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("services.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    location: Mapped[str] = mapped_column(String(32))
+    location_tz: Mapped[str | None] = mapped_column(String(64))
+    scheduled_arrival: Mapped[datetime | None]
+    scheduled_departure: Mapped[datetime | None]
+    planned_platform: Mapped[str | None] = mapped_column(String(16))
+
+
+class Observation(Base):
+    """An append-only status report about a call; never updated. State at t = reports with observed_at ≤ t."""
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("call_id", "source", "observed_at"),
+        Index(None, "call_id", "observed_at"),
+        Index(None, "observed_at"),
+    )
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"))
+    observed_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))
+    estimated_arrival: Mapped[datetime | None]
+    actual_arrival: Mapped[datetime | None]
+    estimated_departure: Mapped[datetime | None]
+    actual_departure: Mapped[datetime | None]
+    platform: Mapped[str | None] = mapped_column(String(16))
+    cancelled: Mapped[bool | None] = mapped_column(Boolean)
+    raw_ref: Mapped[str | None] = mapped_column(String(300))
+
+
+class Weather(Base):
+    """A weather observation or forecast for one location and hour."""
+
+    __tablename__ = "weather"
+    __table_args__ = (
+        UniqueConstraint("location", "source", "valid_at", "observed_at"),
+        Index(None, "location", "valid_at"),
+    )
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    location: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(12))  # observation | forecast
+    valid_at: Mapped[datetime]
+    observed_at: Mapped[datetime]  # when eta could first know it (for forecasts: when fetched)
+    issued_at: Mapped[datetime | None]  # forecasts: the model run's issue time
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    dew_point_c: Mapped[float | None] = mapped_column(Float)
+    humidity_pct: Mapped[float | None] = mapped_column(Float)
+    precipitation_mm: Mapped[float | None] = mapped_column(Float)
+    wind_speed_ms: Mapped[float | None] = mapped_column(Float)
+    wind_gust_ms: Mapped[float | None] = mapped_column(Float)
+    wind_dir_deg: Mapped[float | None] = mapped_column(Float)
+    visibility_m: Mapped[float | None] = mapped_column(Float)
+    pressure_hpa: Mapped[float | None] = mapped_column(Float)
+    cloud_cover_pct: Mapped[float | None] = mapped_column(Float)
+    weather_code: Mapped[str | None] = mapped_column(String(32))
+    raw_ref: Mapped[str | None] = mapped_column(String(300))
+
+
+class Prediction(Base):
+    """Every prediction served or backtested, kept to be joined later with the actual."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint("call_id", "model_version", "made_at", "purpose"),
+        Index(None, "call_id", "made_at"),
+        Index(None, "made_at"),
+    )
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"))
+    made_at: Mapped[datetime]
+    model_version: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(12), default="served")  # served | backtest
+    horizon_s: Mapped[int] = mapped_column(Integer)
+    p10_arrival: Mapped[datetime | None]
+    p50_arrival: Mapped[datetime | None]
+    p90_arrival: Mapped[datetime | None]
+    operator_estimate: Mapped[datetime | None]
+    platform: Mapped[str | None] = mapped_column(String(16))
+    platform_probability: Mapped[float | None] = mapped_column(Float)
+    platform_announced: Mapped[bool | None] = mapped_column(Boolean)
+    platform_probs: Mapped[dict[str, Any] | None]
+    explanation: Mapped[dict[str, Any] | None]
+
+
+class Model(Base):
+    """The model registry; the champion is a row (role), not a global."""
+
+    __tablename__ = "models"
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    task: Mapped[str] = mapped_column(String(12))  # arrival | platform
+    role: Mapped[str] = mapped_column(String(12))  # champion | challenger | retired
+    created_at: Mapped[datetime]
+    train_from: Mapped[datetime]
+    train_until: Mapped[datetime]
+    n_train: Mapped[int] = mapped_column(Integer)
+    features: Mapped[list[str]]
+    params: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    path: Mapped[str] = mapped_column(String(500))
+    file_hash: Mapped[str] = mapped_column(String(64))
+    promoted_at: Mapped[datetime | None]
+
+
+metadata = Base.metadata
+TABLES = ("locations", "vehicles", "services", "calls", "observations", "weather", "predictions", "models")
