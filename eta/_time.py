@@ -21,9 +21,7 @@ def ensure_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def local_to_utc(
-    dates: pd.Series, minutes_of_day: pd.Series, tz: str | pd.Series
-) -> pd.Series:
+def local_to_utc(dates: pd.Series, minutes_of_day: pd.Series, tz: str | pd.Series) -> pd.Series:
     """Local wall-clock (date + minutes after midnight) in zone ``tz`` → UTC timestamps.
 
     Nonexistent times (spring-forward gap) move forward; ambiguous ones (autumn fold) take the

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from eta.errors import EtaError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     name="eta",
@@ -24,12 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"eta: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     """The configured store, migrated to the newest schema."""
     from eta.config import get_settings
     from eta.store import open_store
@@ -116,7 +114,9 @@ def stats(
 
 @app.command("config")
 def config(
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the settings table as Markdown.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the settings table as Markdown.")
+    ] = False,
 ) -> None:
     """Show the effective settings (secrets hidden), or the table of all settings."""
     from eta.config import get_settings, settings_table
@@ -134,14 +134,27 @@ def config(
 
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and a non-zero exit, not a traceback."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
     try:
         app()
     except EtaError as exc:
-        typer.echo(f"eta: error: {exc}", err=True)
-        sys.exit(2)
+        _exit_with(str(exc))
     except FileNotFoundError as exc:
-        typer.echo(f"eta: error: no such file: {exc.filename}", err=True)
-        sys.exit(2)
+        _exit_with(f"no such file: {exc.filename}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        _exit_with(f"invalid setting ETA_{where.upper().replace('.', '__')}: {first['msg']}")
+    except (OperationalError, ArgumentError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        _exit_with(f"cannot use the store ({reason}); check ETA_DATABASE_URL")
+
+
+def _exit_with(message: str) -> NoReturn:
+    typer.echo(f"eta: error: {message}", err=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

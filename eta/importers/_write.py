@@ -33,9 +33,7 @@ class ImportSummary:
         out = [f"{self.source}: import finished"]
         for table in WRITE_ORDER:
             if self.read[table] or self.inserted[table]:
-                out.append(
-                    f"  {table:<13} {self.read[table]:>10,} read  {self.inserted[table]:>10,} new"
-                )
+                out.append(f"  {table:<13} {self.read[table]:>10,} read  {self.inserted[table]:>10,} new")
         out += [f"  note: {note}" for note in self.notes]
         if self.rejected:
             out.append(f"  rejected rows: {len(self.rejected):,}")

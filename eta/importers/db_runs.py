@@ -70,7 +70,9 @@ def run(engine: Engine, settings: Settings, path: Path) -> ImportSummary:
     summary.read["rows"] = len(rows)
     dropped = len(rows) - len(stops)
     if dropped:
-        summary.notes.append(f"{dropped:,} rows of run fragments that share a train, date and number were skipped")
+        summary.notes.append(
+            f"{dropped:,} rows of run fragments that share a train, date and number were skipped"
+        )
     locations = locations_frame(stops)
     n_batches = -(-stops["service_id"].nunique() // SERVICES_PER_BATCH)
 
@@ -103,16 +105,16 @@ def reconstruct_runs(rows: pd.DataFrame) -> pd.DataFrame:
     frame["operator"] = frame["train_type"]
     frame["number"] = frame["train"].str.split(" ").str[-1]
     frame["leg"] = ""
-    frame["planned"] = local_to_utc(
-        frame["local"].dt.normalize(), frame["planned_minute_of_day"], TZ
-    )
+    frame["planned"] = local_to_utc(frame["local"].dt.normalize(), frame["planned_minute_of_day"], TZ)
     frame["service_id"] = service_ids(frame)
     frame = _drop_key_collisions(frame)
     frame["call_id"] = call_ids(frame["service_id"], frame["sequence"])
     last = frame.groupby("run")["sequence"].transform("max")
     frame["is_last"] = frame["sequence"].eq(last)
-    frame["departure_only"] = frame["arrival_delay_min"].isna() & ~frame["is_last"] & (
-        frame["sequence"].eq(0) | frame["departure_delay_min_raw"].notna()
+    frame["departure_only"] = (
+        frame["arrival_delay_min"].isna()
+        & ~frame["is_last"]
+        & (frame["sequence"].eq(0) | frame["departure_delay_min_raw"].notna())
     )
     return frame
 

@@ -67,18 +67,12 @@ def _column_values(series: pd.Series, coltype: Any, dialect: str) -> list[Any]:
     return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
-def _executemany_sqlite(conn: Connection, table: Table, columns: list[str], rows: list[tuple[Any, ...]]) -> int:
+def _executemany_sqlite(
+    conn: Connection, table: Table, columns: list[str], rows: list[tuple[Any, ...]]
+) -> int:
     placeholders = ", ".join("?" for _ in columns)
-    sql = (
-        f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({placeholders}) '
-        "ON CONFLICT DO NOTHING"
-    )
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(sql, rows)
-        return int(cursor.rowcount)
-    finally:
-        cursor.close()
+    sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING'
+    return int(conn.exec_driver_sql(sql, rows).rowcount)
 
 
 def _copy_insert_postgres(
@@ -95,9 +89,7 @@ def _copy_insert_postgres(
         with cursor.copy(f'COPY "{tmp}" ({cols}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(
-            f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" ON CONFLICT DO NOTHING'
-        )
-        return int(cursor.rowcount)
     finally:
         cursor.close()
+    insert = f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" ON CONFLICT DO NOTHING'
+    return int(conn.exec_driver_sql(insert).rowcount)

@@ -16,7 +16,7 @@ def stable_id(*parts: object) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") & _MASK
 
 
-def service_key_id(mode: str, operator: str, number: str, service_date: object, leg: str) -> int:
+def service_key_id(mode: object, operator: object, number: object, service_date: object, leg: object) -> int:
     return stable_id("service", mode, operator, number, service_date, leg)
 
 
@@ -29,7 +29,8 @@ def service_ids(frame: pd.DataFrame) -> pd.Series:
     keyed = frame[["mode", "operator", "number", "service_date", "leg"]].copy()
     keyed["service_date"] = pd.to_datetime(keyed["service_date"]).dt.strftime("%Y-%m-%d")
     rows: Iterable[tuple[object, ...]] = keyed.itertuples(index=False, name=None)
-    return pd.Series([service_key_id(*r) for r in rows], index=frame.index, dtype="int64")
+    ids: list[int] = [service_key_id(*r) for r in rows]
+    return pd.Series(ids, index=frame.index, dtype="int64")
 
 
 def call_ids(service_id: pd.Series, sequence: pd.Series) -> pd.Series:

