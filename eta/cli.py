@@ -37,7 +37,7 @@ def _engine() -> Engine:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
 ) -> None:
     """Create or migrate the store's tables (Alembic)."""
     from eta.config import get_settings

@@ -40,4 +40,5 @@ def test_every_setting_has_a_description_in_the_table() -> None:
 def test_readme_configuration_table_is_generated_from_settings() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     between = readme.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
-    assert between.strip() == settings_table().strip(), "run `eta config --markdown` and paste it into README.md"
+    hint = "run `eta config --markdown` and paste it into README.md"
+    assert between.strip() == settings_table().strip(), hint

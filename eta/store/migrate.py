@@ -1,4 +1,4 @@
-"""Schema migrations (Alembic), run by ``eta db upgrade`` and by the importers before they write."""
+"""Schema migrations (Alembic), run by ``eta db upgrade`` and whenever the store is opened."""
 
 from __future__ import annotations
 
@@ -17,23 +17,23 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> str | None:
-    """Bring the store to ``revision``; returns the revision it is at afterwards."""
+def upgrade(engine: Engine, revision: str = "heads") -> str:
+    """Bring the store to ``revision`` (default: every head); returns the revisions it is at."""
     cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
-    return current_revision(engine)
+    return ", ".join(sorted(current_revisions(engine)))
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+def head_revisions(engine: Engine) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
 
 
 def is_up_to_date(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision(engine)
+    return current_revisions(engine) == head_revisions(engine)

@@ -234,5 +234,48 @@ class Model(Base):
     promoted_at: Mapped[datetime | None]
 
 
+class CollectorState(Base):
+    """One row per collector: whether it is primed, when it last succeeded, its circuit breaker."""
+
+    __tablename__ = "collector_state"
+    collector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    primed_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error_at: Mapped[datetime | None]
+    last_error_kind: Mapped[str | None] = mapped_column(String(32))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    circuit_open_until: Mapped[datetime | None]
+    data_until: Mapped[datetime | None]  # newest observed_at written by this collector (freshness)
+
+
+class CollectorRun(Base):
+    """One collection attempt: timing, rows written, and the error kind if it failed."""
+
+    __tablename__ = "collector_runs"
+    __table_args__ = (Index(None, "collector", "started_at"),)
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    collector: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+
+
 metadata = Base.metadata
-TABLES = ("locations", "vehicles", "services", "calls", "observations", "weather", "predictions", "models")
+TABLES = (
+    "locations",
+    "vehicles",
+    "services",
+    "calls",
+    "observations",
+    "weather",
+    "predictions",
+    "models",
+    "collector_state",
+    "collector_runs",
+)
