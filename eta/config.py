@@ -14,6 +14,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 _REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
+class CollectorsSettings(BaseModel):
+    """Which collectors run on the schedule; each source adds its own section below this one."""
+
+    enabled: list[str] = Field(
+        default_factory=list,
+        description='Collectors run by `eta collect --forever`, as JSON, e.g. ["db-iris", "open-meteo"].',
+    )
+
+
 class Settings(BaseSettings):
     """eta's settings; every field has a default and a description."""
 
@@ -41,6 +50,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(default=False, description="Write logs as one JSON object per line.")
+    collectors: CollectorsSettings = Field(default_factory=CollectorsSettings, description="Collectors.")
 
     @property
     def resolved_database_url(self) -> str:
