@@ -23,6 +23,54 @@ class CollectorsSettings(BaseModel):
     )
 
 
+class ModelSettings(BaseModel):
+    """Training, calibration, the registry and the retraining job (eta/model/)."""
+
+    models_dir: Path | None = Field(
+        default=None, description="Directory of model files. Default: `models/` in the data directory."
+    )
+    n_rounds: int = Field(default=300, ge=1, description="Boosting rounds of the xgboost models.")
+    learning_rate: float = Field(default=0.08, gt=0, le=1, description="xgboost learning rate (eta).")
+    max_depth: int = Field(default=8, ge=1, le=16, description="Depth of each xgboost tree.")
+    max_train_rows: int = Field(
+        default=1_500_000, ge=1000, description="Training rows (call × horizon) sampled at most per model."
+    )
+    calibration_fraction: float = Field(
+        default=0.15,
+        gt=0,
+        lt=0.5,
+        description="Most recent share of the training window held out to calibrate the P10–P90 interval.",
+    )
+    n_threads: int = Field(default=0, ge=0, description="xgboost threads (0: all cores).")
+    serve_ahead_hours: int = Field(
+        default=6, ge=1, description="Served predictions cover calls scheduled to arrive this far ahead."
+    )
+    serve_behind_hours: int = Field(
+        default=6,
+        ge=0,
+        description="…and calls scheduled this long ago that have not arrived yet (late services).",
+    )
+    retrain_window_days: int = Field(
+        default=56, ge=1, description="The retraining job trains on this many days before its backtest window."
+    )
+    retrain_test_days: int = Field(
+        default=7, ge=1, description="Recent days on which the retraining job compares challenger and champion."
+    )
+    retrain_every_hours: int = Field(default=24, ge=1, description="How often the retraining job runs.")
+    min_train_rows: int = Field(
+        default=20_000, ge=1, description="A model trained on fewer rows than this is never promoted."
+    )
+    promotion_metric: str = Field(
+        default="mae_s",
+        description="Metric (lower is better) a challenger must improve on the champion to be promoted.",
+    )
+    promotion_min_gain: float = Field(
+        default=0.01,
+        ge=0,
+        description="Relative improvement of the promotion metric a challenger needs (0.01 = 1 %).",
+    )
+
+
 class Settings(BaseSettings):
     """eta's settings; every field has a default and a description."""
 
@@ -51,6 +99,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(default=False, description="Write logs as one JSON object per line.")
     collectors: CollectorsSettings = Field(default_factory=CollectorsSettings, description="Collectors.")
+    model: ModelSettings = Field(default_factory=ModelSettings, description="Models.")
 
     @property
     def resolved_database_url(self) -> str:
@@ -58,6 +107,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'eta.sqlite3').resolve()}"
+
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        """Where model files live: ``model.models_dir`` or ``models/`` under ``data_dir``."""
+        return self.model.models_dir or self.data_dir / "models"
 
 
 @lru_cache(maxsize=1)

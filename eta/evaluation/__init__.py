@@ -1,0 +1,1 @@
+"""Backtests against named baselines on held-out time, their metrics, reports and plots."""

@@ -1,0 +1,169 @@
+"""``eta backtest``: train only on the training window, then predict every test call at every horizon with
+point-in-time features, and score the model and the baselines in the same run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from eta.config import Settings
+from eta.errors import InputError
+from eta.evaluation.baselines import ARRIVAL_BASELINES, arrival_baselines
+from eta.evaluation.metrics import arrival_metrics, band_hits, point_errors
+from eta.evaluation.windows import Window, check_disjoint
+from eta.features import compute_features, load_frames
+from eta.features.frames import Frames
+from eta.features.queries import HORIZONS, horizon_queries, target_calls
+from eta.features.reports import delay_reports, seconds
+from eta.model import arrival
+from eta.model.artefact import Artefact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ArrivalBacktest:
+    """Every test prediction with its baselines and outcome, kept for the report and the plots."""
+
+    rows: pd.DataFrame  # qid, call_id, horizon, t, actual_s, p10/p50/p90, baseline columns
+    artefact: Artefact
+
+
+def run(
+    engine: Engine,
+    settings: Settings,
+    mode: str,
+    train: Window,
+    test: Window,
+    dask_client: Any = None,
+) -> tuple[dict[str, Any], ArrivalBacktest | None, Any]:
+    """The report dict, the arrival rows and the platform rows (None where there was nothing to test)."""
+    if mode not in HORIZONS:
+        raise InputError(f"unknown mode {mode!r}; choose one of {sorted(HORIZONS)}")
+    check_disjoint(train, test)
+    clock = time.perf_counter()
+    frames = load_frames(engine, mode, train.start, test.end)
+    log.info("read %d calls and %d observations in %.0f s", len(frames.calls), len(frames.observations),
+             time.perf_counter() - clock)
+    report: dict[str, Any] = {
+        "mode": mode,
+        "train_window": train.as_list(),
+        "test_window": test.as_list(),
+        "arrival": {},
+        "platform": {},
+    }
+    arrival_rows = None
+    if _has_arrivals(frames, train) and _has_arrivals(frames, test):
+        arrival_rows = arrival_backtest(frames, mode, train, test, settings, dask_client)
+        report["arrival"] = arrival_report(arrival_rows.rows)
+        report["arrival_model"] = _model_summary(arrival_rows.artefact)
+    platform_rows = None
+    if mode == "train":
+        from eta.evaluation import platform_backtest
+
+        platform_rows = platform_backtest.run(frames, train, test, settings)
+        if platform_rows is not None:
+            report["platform"] = platform_backtest.report(platform_rows)
+            report["platform_baseline_probabilities"] = platform_backtest.BASELINE_PROBABILITIES
+    if not report["arrival"] and not report["platform"]:
+        raise InputError(
+            f"no {mode} calls with outcomes in both the training window ({train.label_from} … "
+            f"{train.label_until}) and the test window ({test.label_from} … {test.label_until}); "
+            "import data for these periods first (eta import …)"
+        )
+    report["baseline_definitions"] = BASELINE_DEFINITIONS
+    return report, arrival_rows, platform_rows
+
+
+BASELINE_DEFINITIONS = {
+    "timetable": "no delay: the scheduled arrival",
+    "persistence": (
+        "the operator's latest estimate for the call where one was published by t, else the latest delay "
+        "the service reported by t carried forward (flights at departure: scheduled arrival + departure "
+        "delay), else no delay"
+    ),
+    "historical_mean": (
+        "mean arrival delay of this train/flight number at this station over the training window "
+        "(no delay where it arrived there fewer than 3 times)"
+    ),
+}
+
+
+def _has_arrivals(frames: Frames, window: Window) -> bool:
+    return len(target_calls(frames, window.start, window.end)) > 0
+
+
+def _model_summary(artefact: Artefact) -> dict[str, Any]:
+    meta = artefact.meta
+    return {
+        "n_train": meta["n_train"],
+        "n_calibration": meta["n_calibration"],
+        "calibration_from": meta["calibration_from"],
+        "calibration_metrics": meta.get("metrics", {}),
+        "features": meta["features"],
+    }
+
+
+def arrival_backtest(
+    frames: Frames,
+    mode: str,
+    train: Window,
+    test: Window,
+    settings: Settings,
+    dask_client: Any = None,
+) -> ArrivalBacktest:
+    artefact = arrival.train(frames, mode, train.start, train.end, settings, dask_client=dask_client)
+    predictor = arrival.ArrivalPredictor(artefact)
+    targets = target_calls(frames, test.start, test.end)
+    queries = horizon_queries(frames, targets, HORIZONS[mode])
+    reports = delay_reports(frames.calls, frames.observations)
+    features = compute_features(
+        mode, frames, queries, artefact.history, artefact.meta["vocabularies"], reports
+    )
+    predicted = predictor.predict(features)
+    q = queries.set_index("qid").reindex(features.index)
+    rows = pd.DataFrame(
+        {
+            "call_id": q["call_id"],
+            "horizon": q["horizon"],
+            "t": q["t"],
+            "scheduled_arrival": features["scheduled_arrival"],
+            "actual_s": seconds(q["actual_arrival"] - features["scheduled_arrival"]),
+            "time_to_arrival_s": features["time_to_arrival_s"],
+        }
+    ).join(predicted)
+    for name, series in arrival_baselines(mode, features).items():
+        rows[f"baseline_{name}"] = series
+    return ArrivalBacktest(rows=rows, artefact=artefact)
+
+
+def arrival_report(rows: pd.DataFrame) -> dict[str, Any]:
+    """Per horizon: n, the model's metrics and each baseline's point errors."""
+    out: dict[str, Any] = {}
+    order = [h for h in (*HORIZONS["train"], *HORIZONS["flight"]) if h in set(rows["horizon"])]
+    for horizon in order:
+        part = rows[rows["horizon"] == horizon]
+        actual = part["actual_s"].to_numpy()
+        t_to_sched = part["time_to_arrival_s"].to_numpy()
+        model = arrival_metrics(
+            actual,
+            part["p10_delay_s"].to_numpy(),
+            part["p50_delay_s"].to_numpy(),
+            part["p90_delay_s"].to_numpy(),
+            t_to_sched + part["p50_delay_s"].to_numpy(),
+        )
+        baselines = {}
+        for name in ARRIVAL_BASELINES:
+            predicted = part[f"baseline_{name}"].to_numpy()
+            block = point_errors(actual, predicted)
+            block["band_hit_rate"] = round(float(np.mean(band_hits(actual, predicted, t_to_sched + predicted))), 4)
+            baselines[name] = block
+        out[horizon] = {"n": len(part), "model": model, "baselines": baselines}
+    return out

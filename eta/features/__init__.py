@@ -1,0 +1,63 @@
+"""Point-in-time features: one code path for training, backtests and serving.
+
+``compute_features(mode, frames, queries, history, vocabularies)`` returns, per query ``(call_id, t)``, the
+features known at ``t``; ``fit_history`` learns the historical aggregates from a training window only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import ModuleType
+
+import pandas as pd
+
+from eta.errors import InputError
+from eta.features import flights, trains
+from eta.features.frames import Frames, load_frames
+from eta.features.history import History
+
+MODES: dict[str, ModuleType] = {"train": trains, "flight": flights}
+
+
+def feature_module(mode: str) -> ModuleType:
+    try:
+        return MODES[mode]
+    except KeyError:
+        raise InputError(f"unknown mode {mode!r}; choose one of {sorted(MODES)}") from None
+
+
+def feature_names(mode: str) -> list[str]:
+    return list(feature_module(mode).FEATURES)
+
+
+def fit_history(mode: str, frames: Frames, start: datetime, end: datetime) -> History:
+    return feature_module(mode).fit_history(frames, start, end)  # type: ignore[no-any-return]
+
+
+def vocabularies_for(mode: str, frames: Frames) -> dict[str, list[str]]:
+    return feature_module(mode).vocabularies_for(frames)  # type: ignore[no-any-return]
+
+
+def compute_features(
+    mode: str,
+    frames: Frames,
+    queries: pd.DataFrame,
+    history: History,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Features per query (index qid) as known at each query's t; see the mode's module."""
+    return feature_module(mode).compute_features(  # type: ignore[no-any-return]
+        frames, queries, history, vocabularies, reports
+    )
+
+
+__all__ = [
+    "Frames",
+    "History",
+    "compute_features",
+    "feature_names",
+    "fit_history",
+    "load_frames",
+    "vocabularies_for",
+]

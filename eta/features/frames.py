@@ -1,0 +1,185 @@
+"""Reads what the features need from the store into pandas, once, for a window of scheduled times.
+
+Training, backtests and serving all go through :func:`load_frames`; the features then only ever look at
+rows observed at or before each prediction's time ``t`` (see :mod:`eta.features.reports`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import pandas as pd
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, String, and_, cast, func, or_, select
+
+from eta._time import ensure_utc
+from eta.store.schema import Call, Location, Observation, Service, UTCDateTime, Vehicle, Weather
+
+TIME_COLUMNS = (
+    "scheduled_arrival",
+    "scheduled_departure",
+    "observed_at",
+    "estimated_arrival",
+    "actual_arrival",
+    "estimated_departure",
+    "actual_departure",
+    "valid_at",
+)
+# A service's calls are loaded whole when any of them falls in the window, so a call near the window's
+# edge still sees its service's earlier stops; the margin covers the longest runs and flights.
+SERVICE_MARGIN = timedelta(hours=30)
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The store's rows for one mode and window: calls (with their service), observations, weather."""
+
+    mode: str
+    calls: pd.DataFrame
+    observations: pd.DataFrame
+    weather: pd.DataFrame
+    names: pd.Series  # location code -> name
+
+    def observed_until(self, t: datetime | pd.Timestamp) -> Frames:
+        """The same frames as the store held them at ``t``: later observations and weather dropped."""
+        stamp = pd.Timestamp(t)
+        return replace(
+            self,
+            observations=self.observations[self.observations["observed_at"] <= stamp],
+            weather=self.weather[self.weather["observed_at"] <= stamp],
+        )
+
+
+def load_frames(
+    engine: Engine,
+    mode: str,
+    start: datetime,
+    end: datetime,
+    observed_until: datetime | None = None,
+    call_ids: list[int] | None = None,
+) -> Frames:
+    """Calls of ``mode`` whose services are scheduled in [start, end), with their observations.
+
+    ``observed_until`` drops observations and weather eta had not yet received at that time (serving).
+    ``call_ids`` restricts the services to those of these calls (serving a few calls).
+    """
+    start, end = ensure_utc(start), ensure_utc(end)
+    sched = func.coalesce(Call.scheduled_arrival, Call.scheduled_departure)
+    in_window = select(Call.service_id).where(sched >= start - SERVICE_MARGIN, sched < end + SERVICE_MARGIN)
+    if call_ids is not None:
+        in_window = select(Call.service_id).where(Call.id.in_(call_ids))
+    service_filter = and_(Service.mode == mode, Service.id.in_(in_window.distinct()))
+    calls_q = (
+        select(
+            Call.id.label("call_id"),
+            Call.service_id,
+            Call.sequence,
+            Call.location,
+            Call.location_tz,
+            Call.scheduled_arrival,
+            Call.scheduled_departure,
+            Call.planned_platform,
+            Service.operator,
+            Service.number,
+            Service.service_date,
+            Service.category,
+            Service.line,
+            Service.origin,
+            Service.destination,
+            Service.vehicle_id,
+        )
+        .join(Service, Service.id == Call.service_id)
+        .where(service_filter)
+    )
+    obs_q = (
+        select(
+            Observation.call_id,
+            Observation.observed_at,
+            Observation.estimated_arrival,
+            Observation.actual_arrival,
+            Observation.estimated_departure,
+            Observation.actual_departure,
+            Observation.platform,
+            Observation.cancelled,
+        )
+        .join(Call, Call.id == Observation.call_id)
+        .join(Service, Service.id == Call.service_id)
+        .where(service_filter)
+    )
+    if observed_until is not None:
+        obs_q = obs_q.where(Observation.observed_at <= ensure_utc(observed_until))
+    with engine.connect() as conn:
+        calls = _read(conn, calls_q)
+        observations = _read(conn, obs_q)
+        locations = calls["location"].drop_duplicates().tolist()
+        weather = _read_weather(conn, locations, start, end, observed_until)
+        names = _read_names(conn, locations)
+        if mode == "flight":
+            calls = _with_vehicle_type(conn, calls)
+    calls = _tidy_calls(calls)
+    observations = observations.sort_values(["observed_at", "call_id"], kind="stable").reset_index(drop=True)
+    observations["cancelled"] = observations["cancelled"].astype("boolean")
+    return Frames(mode=mode, calls=calls, observations=observations, weather=weather, names=names)
+
+
+def _read(conn: Connection, query: Select[Any]) -> pd.DataFrame:
+    """Run ``query`` with its time columns read as text and parsed by pandas (10x faster than rows of
+    datetime objects for millions of rows)."""
+    texts = [
+        cast(col, String).label(col.name) if isinstance(col.type, UTCDateTime) else col
+        for col in query.selected_columns
+    ]
+    frame = pd.read_sql(query.with_only_columns(*texts, maintain_column_froms=True), conn)
+    for col in TIME_COLUMNS:
+        if col in frame.columns:
+            frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+    return frame
+
+
+def _read_weather(
+    conn: Connection, locations: list[str], start: datetime, end: datetime, observed_until: datetime | None
+) -> pd.DataFrame:
+    query = select(
+        Weather.location,
+        Weather.valid_at,
+        Weather.observed_at,
+        Weather.temperature_c,
+        Weather.precipitation_mm,
+        Weather.wind_speed_ms,
+        Weather.wind_gust_ms,
+        Weather.visibility_m,
+        Weather.pressure_hpa,
+    ).where(
+        Weather.kind == "observation",
+        Weather.valid_at >= start - timedelta(days=1),
+        Weather.valid_at < end + timedelta(days=1),
+        or_(*[Weather.location.in_(locations[i : i + 500]) for i in range(0, len(locations), 500)])
+        if locations
+        else Weather.location.is_(None),
+    )
+    if observed_until is not None:
+        query = query.where(Weather.observed_at <= ensure_utc(observed_until))
+    frame = _read(conn, query)
+    return frame.sort_values(["observed_at", "location"], kind="stable").reset_index(drop=True)
+
+
+def _read_names(conn: Connection, locations: list[str]) -> pd.Series:
+    frame = pd.read_sql(select(Location.code, Location.name), conn)  # type: ignore[call-overload]
+    names = frame.set_index("code")["name"]
+    return names[names.index.isin(locations)]
+
+
+def _with_vehicle_type(conn: Connection, calls: pd.DataFrame) -> pd.DataFrame:
+    planes = pd.read_sql(select(Vehicle.vehicle_id, Vehicle.seats), conn)  # type: ignore[call-overload]
+    return calls.merge(planes, on="vehicle_id", how="left")
+
+
+def _tidy_calls(calls: pd.DataFrame) -> pd.DataFrame:
+    calls = calls.sort_values(["service_id", "sequence"], kind="stable").reset_index(drop=True)
+    calls["planned_at"] = calls["scheduled_arrival"].fillna(calls["scheduled_departure"])
+    calls["number"] = calls["number"].astype(str)
+    for col in ("category", "line", "planned_platform"):
+        calls[col] = calls[col].astype("string")
+    return calls

@@ -1,0 +1,95 @@
+"""Prediction queries: which call, predicted at which time t, for which named horizon.
+
+A query is one row ``(qid, call_id, service_id, sequence, t, horizon)``. Backtests and training build
+them for named horizons; serving builds one per call at ``made_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from eta.features.frames import Frames
+from eta.features.reports import first_event
+
+TRAIN_HORIZONS = ("next_stop", "15min", "30min", "60min", "120min")
+FLIGHT_HORIZONS = ("dep_minus_2h", "at_departure")
+HORIZONS = {"train": TRAIN_HORIZONS, "flight": FLIGHT_HORIZONS}
+# Horizons at which t is when the service left the previous stop (a train's last stop, a flight's gate).
+AT_PREVIOUS_DEPARTURE = ("next_stop", "at_departure")
+QUERY_COLUMNS = ["qid", "call_id", "service_id", "sequence", "t", "horizon"]
+
+
+def horizon_offset(horizon: str) -> pd.Timedelta | None:
+    """How long before the scheduled arrival a fixed horizon predicts (None for event horizons)."""
+    if horizon.endswith("min"):
+        return pd.Timedelta(minutes=int(horizon.removesuffix("min")))
+    return None
+
+
+def target_calls(frames: Frames, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+    """Calls with a scheduled arrival in [start, end) and the arrival they finally had (not cancelled)."""
+    calls = frames.calls
+    mask = calls["scheduled_arrival"].notna() & (calls["sequence"] > 0)
+    if start is not None:
+        mask &= calls["scheduled_arrival"] >= pd.Timestamp(start)
+    if end is not None:
+        mask &= calls["scheduled_arrival"] < pd.Timestamp(end)
+    targets = calls.loc[mask, ["call_id", "service_id", "sequence", "scheduled_arrival"]]
+    arrived = first_event(frames.observations, "actual_arrival")
+    targets = targets.join(
+        arrived.rename(columns={"observed_at": "arrival_known_at"}), on="call_id", how="inner"
+    )
+    return targets.reset_index(drop=True)
+
+
+def horizon_queries(frames: Frames, targets: pd.DataFrame, horizons: tuple[str, ...]) -> pd.DataFrame:
+    """A query per target call and horizon, dropped where the call had already arrived by t."""
+    parts = []
+    for horizon in horizons:
+        t = _horizon_time(frames, targets, horizon)
+        part = targets.assign(t=t, horizon=horizon).dropna(subset=["t"])
+        parts.append(part[part["t"] < part["arrival_known_at"]])
+    queries = pd.concat(parts, ignore_index=True) if parts else targets.iloc[:0].assign(t=None, horizon="")
+    queries["t"] = pd.to_datetime(queries["t"], utc=True).astype("datetime64[us, UTC]")
+    queries["qid"] = range(len(queries))
+    return queries[[*QUERY_COLUMNS, "arrival_known_at", "actual_arrival"]]
+
+
+def _horizon_time(frames: Frames, targets: pd.DataFrame, horizon: str) -> pd.Series:
+    offset = horizon_offset(horizon)
+    if offset is not None:
+        return targets["scheduled_arrival"] - offset
+    if horizon in AT_PREVIOUS_DEPARTURE:
+        return _previous_departure_known_at(frames, targets)
+    if horizon == "dep_minus_2h":
+        first = frames.calls.drop_duplicates("service_id").set_index("service_id")["planned_at"]
+        return targets["service_id"].map(first) - pd.Timedelta(hours=2)
+    raise ValueError(f"unknown horizon {horizon!r}")
+
+
+def _previous_departure_known_at(frames: Frames, targets: pd.DataFrame) -> pd.Series:
+    departed = first_event(frames.observations, "actual_departure")["observed_at"]
+    calls = frames.calls[["call_id", "service_id", "sequence"]]
+    previous = targets[["service_id", "sequence"]].assign(sequence=targets["sequence"] - 1)
+    prev_call = previous.merge(calls, on=["service_id", "sequence"], how="left")["call_id"]
+    return pd.Series(prev_call.map(departed).to_numpy(), index=targets.index)
+
+
+def serving_queries(frames: Frames, made_at: datetime, call_ids: list[int] | None = None) -> pd.DataFrame:
+    """One query at ``made_at`` per call with a scheduled arrival that had not arrived by then."""
+    calls = frames.calls
+    mask = calls["scheduled_arrival"].notna() & (calls["sequence"] > 0)
+    if call_ids is not None:
+        mask &= calls["call_id"].isin(call_ids)
+    targets = calls.loc[mask, ["call_id", "service_id", "sequence", "scheduled_arrival"]]
+    t = pd.Timestamp(made_at).tz_convert("UTC")
+    obs = frames.observations[frames.observations["observed_at"] <= t]
+    arrived = obs.loc[obs["actual_arrival"].notna(), "call_id"]
+    cancelled = obs.loc[obs["cancelled"].fillna(False).astype(bool), "call_id"]
+    targets = targets[~targets["call_id"].isin(arrived) & ~targets["call_id"].isin(cancelled)]
+    queries = targets.assign(t=t, horizon="served").reset_index(drop=True)
+    queries["t"] = queries["t"].astype("datetime64[us, UTC]")
+    queries["qid"] = range(len(queries))
+    return queries[QUERY_COLUMNS]

@@ -1,0 +1,166 @@
+"""Train arrival features as known at t: the latest reported delay and where, the run still to go,
+this train's and this station's history, congestion and weather at the target station."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from eta.features.common import (
+    categorical,
+    local_time_parts,
+    query_context,
+    scheduled_nearby,
+    weather_as_of,
+)
+from eta.features.frames import Frames
+from eta.features.history import History, aggregate, arrival_outcomes
+from eta.features.reports import (
+    delay_reports,
+    latest_estimate,
+    latest_report,
+    recent_delays,
+    recent_delays_everywhere,
+    seconds,
+)
+
+CATEGORICAL = {"category": "category"}
+FEATURES = [
+    "time_to_arrival_s",
+    "latest_delay_s",
+    "has_report",
+    "report_age_s",
+    "report_stops_to_go",
+    "report_sched_to_go_s",
+    "report_is_departure",
+    "delay_trend_s",
+    "operator_delay_s",
+    "since_start_s",
+    "sched_run_s",
+    "sequence",
+    "stops_after",
+    "hour",
+    "weekday",
+    "hist_train_mean_s",
+    "hist_train_median_s",
+    "hist_train_spread_s",
+    "hist_train_count",
+    "hist_gain_s",
+    "hist_line_mean_s",
+    "hist_loc_hour_mean_s",
+    "hist_loc_mean_s",
+    "recent_loc_delay_s",
+    "recent_loc_count",
+    "recent_all_delay_s",
+    "scheduled_nearby_30min",
+    "weather_temperature_c",
+    "weather_precipitation_mm",
+    "weather_wind_speed_ms",
+    "weather_wind_gust_ms",
+    "weather_visibility_m",
+    "category",
+]
+
+
+def _line_key(frame: pd.DataFrame) -> pd.Series:
+    return frame["line"].fillna(frame["operator"]).astype(str)
+
+
+def fit_history(frames: Frames, start: datetime, end: datetime) -> History:
+    """Aggregates of arrival and departure delays over calls scheduled in [start, end)."""
+    outcomes = arrival_outcomes(frames.calls, frames.observations)
+    planned = outcomes["planned_at"]
+    outcomes = outcomes[(planned >= pd.Timestamp(start)) & (planned < pd.Timestamp(end))].copy()
+    outcomes["line_key"] = _line_key(outcomes)
+    outcomes["hour_int"] = local_time_parts(planned.loc[outcomes.index], outcomes["location_tz"])["hour"]
+    outcomes["hour_int"] = outcomes["hour_int"].astype(int)
+    history = History()
+    train_key = ["operator", "number", "location"]
+    history.add("train_loc", train_key, aggregate(outcomes, train_key, "arrival_delay_s"))
+    history.add("train_loc_dep", train_key, aggregate(outcomes, train_key, "departure_delay_s"))
+    history.add("line_loc", ["line_key", "location"], aggregate(outcomes, ["line_key", "location"],
+                                                                 "arrival_delay_s"))
+    history.add("loc_hour", ["location", "hour_int"], aggregate(outcomes, ["location", "hour_int"],
+                                                                  "arrival_delay_s"))
+    history.add("loc", ["location"], aggregate(outcomes, ["location"], "arrival_delay_s"))
+    return history
+
+
+def compute_features(
+    frames: Frames,
+    queries: pd.DataFrame,
+    history: History,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Features for each query (indexed by qid), using only observations with observed_at ≤ t."""
+    reports = delay_reports(frames.calls, frames.observations) if reports is None else reports
+    ctx = query_context(frames, queries)
+    ctx["line_key"] = _line_key(ctx)
+    out = pd.DataFrame(index=ctx.index)
+    out["time_to_arrival_s"] = seconds(ctx["scheduled_arrival"] - ctx["t"])
+    latest = latest_report(queries, reports).reindex(ctx.index)
+    out["latest_delay_s"] = latest["delay_s"]
+    out["has_report"] = latest["delay_s"].notna().astype("float64")
+    out["report_age_s"] = seconds(ctx["t"] - latest["observed_at"])
+    out["report_stops_to_go"] = ctx["sequence"] - latest["report_sequence"]
+    out["report_sched_to_go_s"] = seconds(ctx["scheduled_arrival"] - latest["report_planned_at"])
+    out["report_is_departure"] = latest["is_departure"]
+    out["delay_trend_s"] = latest["delay_s"] - latest["previous_delay_s"]
+    estimate = latest_estimate(queries, frames.observations, "estimated_arrival").reindex(ctx.index)
+    out["operator_delay_s"] = seconds(estimate["estimated_arrival"] - ctx["scheduled_arrival"])
+    out["since_start_s"] = seconds(ctx["t"] - ctx["service_start"])
+    out["sched_run_s"] = seconds(ctx["scheduled_arrival"] - ctx["service_start"])
+    out["sequence"] = ctx["sequence"].astype("float64")
+    out["stops_after"] = (ctx["n_calls"] - ctx["sequence"] - 1).astype("float64")
+    local = local_time_parts(ctx["scheduled_arrival"], ctx["location_tz"])
+    out["hour"] = local["hour"]
+    out["weekday"] = local["weekday"]
+    _history_features(out, ctx, latest, history)
+    at_station = recent_delays(
+        ctx.reset_index()[["qid", "location", "t"]].rename(columns={"location": "target_location"}),
+        reports,
+        "location",
+        "target_location",
+    ).reindex(ctx.index)
+    out["recent_loc_delay_s"] = at_station["mean"]
+    out["recent_loc_count"] = at_station["count"]
+    out["recent_all_delay_s"] = recent_delays_everywhere(ctx.reset_index()[["qid", "t"]], reports).reindex(
+        ctx.index
+    )
+    out["scheduled_nearby_30min"] = scheduled_nearby(
+        frames.calls, "scheduled_arrival", "location", ctx["location"], ctx["scheduled_arrival"],
+        timedelta(minutes=30),
+    )
+    weather = weather_as_of(frames, ctx, "location", "weather_")
+    out[weather.columns] = weather
+    out["category"] = categorical(ctx["operator"], vocabularies.get("category", []))
+    # Not model inputs: what explanations and baselines need.
+    out["report_location"] = latest["report_location"]
+    out["operator_estimate"] = estimate["estimated_arrival"]
+    out["scheduled_arrival"] = ctx["scheduled_arrival"]
+    out["location"] = ctx["location"]
+    return out
+
+
+def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame, history: History) -> None:
+    train = ["operator", "number", "location"]
+    out["hist_train_mean_s"] = history.lookup("train_loc", ctx, "mean", train)
+    out["hist_train_median_s"] = history.lookup("train_loc", ctx, "median", train)
+    out["hist_train_spread_s"] = history.lookup("train_loc", ctx, "spread", train)
+    out["hist_train_count"] = history.lookup("train_loc", ctx, "count", train).fillna(0.0)
+    at_report = ctx[["operator", "number"]].assign(location=latest["report_location"].fillna(""))
+    report_dep = history.lookup("train_loc_dep", at_report, "mean", train)
+    out["hist_gain_s"] = out["hist_train_mean_s"] - report_dep
+    out["hist_line_mean_s"] = history.lookup("line_loc", ctx, "mean", ["line_key", "location"])
+    hours = ctx[["location"]].assign(hour_int=np.floor(out["hour"]).astype(int))
+    out["hist_loc_hour_mean_s"] = history.lookup("loc_hour", hours, "mean", ["location", "hour_int"])
+    out["hist_loc_mean_s"] = history.lookup("loc", ctx, "mean", ["location"])
+
+
+def vocabularies_for(frames: Frames) -> dict[str, list[str]]:
+    from eta.features.common import vocabulary
+
+    return {"category": vocabulary(frames.calls["operator"])}

@@ -1,0 +1,1 @@
+"""Arrival-time and platform models, their files, the registry, serving predictions and retraining."""

@@ -1,0 +1,237 @@
+"""Arrival-time model: xgboost quantile regression (P10/P50/P90) of the change from the latest known delay.
+
+One booster with the multi-quantile objective predicts, for a call and a prediction time t, how much the
+arrival delay will differ from the latest delay the service reported by t (zero where none yet). The
+P10–P90 interval is then widened or narrowed per horizon bucket on the most recent part of the training
+window (split conformal), so that it covers 80 % of arrivals there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from eta.config import Settings
+from eta.errors import EtaError
+from eta.features import compute_features, feature_names, fit_history, vocabularies_for
+from eta.features.frames import Frames
+from eta.features.queries import HORIZONS, horizon_queries, target_calls
+from eta.features.reports import delay_reports, seconds
+from eta.model.artefact import Artefact
+from eta.model.calibration import apply_interval_calibration, bucket_of, fit_interval_calibration
+
+log = logging.getLogger(__name__)
+
+QUANTILES = (0.1, 0.5, 0.9)
+RANDOM_HORIZON = "random"
+# A random prediction time per call between this long before its service starts and its arrival, so the
+# model also knows times between the named horizons (serving predicts at any time).
+RANDOM_LEAD = timedelta(hours=2)
+
+
+class TrainingError(EtaError):
+    """Not enough data, or data the model cannot learn from."""
+
+
+@dataclass
+class ArrivalPredictor:
+    """A trained arrival model, ready to predict from a feature frame."""
+
+    artefact: Artefact
+
+    @property
+    def mode(self) -> str:
+        return str(self.artefact.meta["mode"])
+
+    def matrix(self, features: pd.DataFrame) -> xgb.DMatrix:
+        return xgb.DMatrix(features[self.artefact.features], enable_categorical=True, missing=np.nan)
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Calibrated P10/P50/P90 arrival delays in seconds, indexed like ``features``."""
+        if features.empty:
+            return pd.DataFrame(columns=["p10_delay_s", "p50_delay_s", "p90_delay_s"], dtype="float64")
+        raw = np.asarray(self.artefact.booster.predict(self.matrix(features)), dtype="float64")
+        raw = np.sort(raw.reshape(len(features), len(QUANTILES)), axis=1)
+        base = base_delay(features).to_numpy()
+        p10, p50, p90 = (raw[:, i] + base for i in range(3))
+        buckets = bucket_of(features["time_to_arrival_s"], features["has_report"])
+        low, high = apply_interval_calibration(self.artefact.meta["calibration"], p10, p50, p90, buckets)
+        return pd.DataFrame({"p10_delay_s": low, "p50_delay_s": p50, "p90_delay_s": high}, index=features.index)
+
+    def contributions(self, features: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Per-feature contributions (seconds) to the P50 and the bias, from xgboost's pred_contribs."""
+        contribs = np.asarray(self.artefact.booster.predict(self.matrix(features), pred_contribs=True))
+        if contribs.ndim == 3:  # (rows, quantiles, features + bias)
+            contribs = contribs[:, QUANTILES.index(0.5), :]
+        names = self.artefact.features
+        frame = pd.DataFrame(contribs[:, : len(names)], columns=names, index=features.index)
+        return frame, contribs[:, len(names)]
+
+
+def base_delay(features: pd.DataFrame) -> pd.Series:
+    """What the model adds its prediction to: the latest delay known at t (zero where none)."""
+    return features["latest_delay_s"].fillna(0.0)
+
+
+def training_queries(
+    frames: Frames, mode: str, start: datetime, end: datetime, seed: int = 0
+) -> pd.DataFrame:
+    """Queries at every named horizon plus one random time per call, for calls that arrived before ``end``."""
+    targets = target_calls(frames, start, end)
+    targets = targets[targets["arrival_known_at"] < pd.Timestamp(end)]
+    queries = horizon_queries(frames, targets, HORIZONS[mode])
+    rng = np.random.default_rng(seed)
+    start_of = frames.calls.groupby("service_id")["planned_at"].min()
+    earliest = targets["service_id"].map(start_of) - RANDOM_LEAD
+    span = seconds(targets["scheduled_arrival"] - earliest).clip(lower=0).to_numpy()
+    offsets = pd.to_timedelta(rng.uniform(0, 1, len(targets)) * span, unit="s")
+    random_t = (earliest + offsets).astype("datetime64[us, UTC]")
+    extra = targets.assign(t=random_t, horizon=RANDOM_HORIZON)
+    extra = extra[extra["t"] < extra["arrival_known_at"]]
+    queries = pd.concat([queries, extra[queries.columns.drop("qid")]], ignore_index=True)
+    queries["qid"] = range(len(queries))
+    return queries
+
+
+def training_set(
+    frames: Frames,
+    mode: str,
+    queries: pd.DataFrame,
+    history: Any,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and the target (final delay minus base delay) for ``queries``."""
+    features = compute_features(mode, frames, queries, history, vocabularies, reports)
+    actual = queries.set_index("qid")["actual_arrival"].reindex(features.index)
+    delay = seconds(actual - features["scheduled_arrival"])
+    target = delay - base_delay(features)
+    keep = target.notna()
+    return features[keep], target[keep]
+
+
+def xgb_params(settings: Settings, seed: int = 0) -> dict[str, Any]:
+    model = settings.model
+    return {
+        "objective": "reg:quantileerror",
+        "quantile_alpha": np.array(QUANTILES),
+        "tree_method": "hist",
+        "learning_rate": model.learning_rate,
+        "max_depth": model.max_depth,
+        "min_child_weight": 20,
+        "subsample": 0.8,
+        "colsample_bynode": 0.8,
+        "max_bin": 128,
+        "max_cat_to_onehot": 1,
+        "nthread": model.n_threads,
+        "seed": seed,
+    }
+
+
+def fit_booster(
+    params: dict[str, Any],
+    features: pd.DataFrame,
+    target: pd.Series,
+    names: list[str],
+    n_rounds: int,
+    dask_client: Any = None,
+) -> xgb.Booster:
+    """Train the booster locally, or on a Dask cluster when ``dask_client`` is given."""
+    if dask_client is not None:
+        from eta.model.distributed import fit_on_dask
+
+        return fit_on_dask(dask_client, params, features[names], target, n_rounds)
+    matrix = xgb.DMatrix(features[names], label=target.to_numpy(), enable_categorical=True, missing=np.nan)
+    return xgb.train(params, matrix, num_boost_round=n_rounds)
+
+
+def train(
+    frames: Frames,
+    mode: str,
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    seed: int = 0,
+    dask_client: Any = None,
+) -> Artefact:
+    """Train on calls scheduled in [start, end) and calibrate on the window's most recent share."""
+    span = end - start
+    split = end - span * settings.model.calibration_fraction
+    reports = delay_reports(frames.calls, frames.observations)
+    vocabularies = vocabularies_for(mode, frames)
+    names = feature_names(mode)
+    fit_hist = fit_history(mode, frames, start, split)
+    fit_q = training_queries(frames, mode, start, split, seed)
+    if len(fit_q) > settings.model.max_train_rows:
+        fit_q = fit_q.sample(settings.model.max_train_rows, random_state=seed).sort_values("qid")
+    if len(fit_q) < 100:
+        raise TrainingError(f"only {len(fit_q)} training rows for {mode} between {start} and {split}")
+    clock = time.perf_counter()
+    features, target = training_set(frames, mode, fit_q, fit_hist, vocabularies, reports)
+    log.info("features for %d %s training rows in %.0f s", len(features), mode, time.perf_counter() - clock)
+    clock = time.perf_counter()
+    params = xgb_params(settings, seed)
+    booster = fit_booster(params, features, target, names, settings.model.n_rounds, dask_client)
+    log.info("trained the %s arrival booster in %.0f s", mode, time.perf_counter() - clock)
+    calib_q = training_queries(frames, mode, split, end, seed + 1)
+    calib_q = calib_q[calib_q["horizon"] != RANDOM_HORIZON]
+    calib_x, calib_t = training_set(frames, mode, calib_q, fit_hist, vocabularies, reports)
+    if len(calib_x) < 50:
+        raise TrainingError(f"only {len(calib_x)} calibration rows for {mode} between {split} and {end}")
+    meta = {
+        "mode": mode,
+        "task": "arrival",
+        "features": names,
+        "vocabularies": vocabularies,
+        "quantiles": list(QUANTILES),
+        "target": "arrival delay minus the latest delay known at t (s)",
+        "train_from": start.isoformat(),
+        "train_until": end.isoformat(),
+        "calibration_from": split.isoformat(),
+        "n_train": len(features),
+        "n_calibration": len(calib_x),
+        "params": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in params.items()},
+        "n_rounds": settings.model.n_rounds,
+        "created_at": datetime.now(UTC).isoformat(),
+        "calibration": {"overall": [0.0, 0.0], "buckets": {}},
+    }
+    artefact = Artefact(booster=booster, history=fit_hist, meta=meta)
+    predictor = ArrivalPredictor(artefact)
+    raw = predictor.predict(calib_x)
+    truth = (calib_t + base_delay(calib_x)).to_numpy()
+    buckets = bucket_of(calib_x["time_to_arrival_s"], calib_x["has_report"])
+    meta["calibration"] = fit_interval_calibration(
+        truth, raw["p10_delay_s"].to_numpy(), raw["p90_delay_s"].to_numpy(), buckets
+    )
+    calibrated = predictor.predict(calib_x)
+    meta["metrics"] = calibration_metrics(truth, calibrated)
+    # Serve with aggregates over the whole training window (the calibration share included).
+    artefact.history = fit_history(mode, frames, start, end)
+    return artefact
+
+
+def calibration_metrics(truth: np.ndarray, predicted: pd.DataFrame) -> dict[str, float]:
+    """Accuracy on the calibration window: MAE of the P50, interval coverage, and whether it has NaN."""
+    p50 = predicted["p50_delay_s"].to_numpy()
+    inside = (truth >= predicted["p10_delay_s"].to_numpy()) & (truth <= predicted["p90_delay_s"].to_numpy())
+    return {
+        "mae_s": float(np.mean(np.abs(p50 - truth))),
+        "coverage_p10_p90": float(np.mean(inside)),
+        "n": len(truth),
+        "nan_predictions": int(np.isnan(predicted.to_numpy()).sum()),
+    }
+
+
+def version_for(meta: dict[str, Any]) -> str:
+    """A readable unique version: mode, task, training end and creation time, and a short digest."""
+    stamp = datetime.fromisoformat(meta["created_at"]).strftime("%Y%m%dT%H%M%S")
+    digest = hashlib.sha256(repr(sorted(meta.items())).encode()).hexdigest()[:6]
+    return f"{meta['mode']}-{meta['task']}-{stamp}-{digest}"

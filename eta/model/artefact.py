@@ -1,0 +1,84 @@
+"""Model files on disk: xgboost's own UBJSON format (never pickle), JSON sidecars, and their hashes.
+
+A model directory holds ``model.ubj`` (the booster), ``history.json`` (the training window's aggregates the
+features look up) and ``meta.json`` (training window, feature list, vocabularies, calibration, metrics,
+params, and the sha256 of the other two files). The registry stores the sha256 of ``meta.json``, so a
+change to any file is caught by :func:`verify`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xgboost as xgb
+
+from eta.errors import EtaError
+from eta.features.history import History
+
+MODEL_FILE = "model.ubj"
+HISTORY_FILE = "history.json"
+META_FILE = "meta.json"
+
+
+class IntegrityError(EtaError):
+    """A model's files do not match the hashes recorded when it was trained."""
+
+
+@dataclass
+class Artefact:
+    """A trained model as stored: the booster, its history tables and its metadata."""
+
+    booster: xgb.Booster
+    history: History
+    meta: dict[str, Any]
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.meta["features"])
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(artefact: Artefact, directory: Path) -> str:
+    """Write the model's files into ``directory``; returns the sha256 of meta.json (the model's hash)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    artefact.booster.save_model(str(directory / MODEL_FILE))
+    artefact.history.save(directory / HISTORY_FILE)
+    meta = dict(artefact.meta)
+    meta["files"] = {name: sha256_file(directory / name) for name in (MODEL_FILE, HISTORY_FILE)}
+    (directory / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+    artefact.meta = meta
+    return sha256_file(directory / META_FILE)
+
+
+def verify(directory: Path, expected_hash: str | None = None) -> dict[str, Any]:
+    """Check every file against the recorded hashes; returns the metadata or raises IntegrityError."""
+    meta_path = directory / META_FILE
+    if not meta_path.exists():
+        raise IntegrityError(f"model directory {directory} has no {META_FILE}")
+    if expected_hash is not None and sha256_file(meta_path) != expected_hash:
+        raise IntegrityError(f"{meta_path} does not match the hash recorded in the registry")
+    meta: dict[str, Any] = json.loads(meta_path.read_text())
+    for name, digest in meta.get("files", {}).items():
+        path = directory / name
+        if not path.exists() or sha256_file(path) != digest:
+            raise IntegrityError(f"{path} was changed or is missing since the model was trained")
+    return meta
+
+
+def load(directory: Path, expected_hash: str | None = None) -> Artefact:
+    """Load a model after checking its integrity."""
+    meta = verify(directory, expected_hash)
+    booster = xgb.Booster()
+    booster.load_model(str(directory / MODEL_FILE))
+    return Artefact(booster=booster, history=History.load(directory / HISTORY_FILE), meta=meta)
