@@ -92,6 +92,21 @@ def import_calls(
         raise typer.Exit(1)
 
 
+@import_app.command("iris-archive")
+def import_iris_archive(
+    path: Annotated[
+        Path,
+        typer.Argument(help="Folder with timetables/*.tar.gz and timetable_changes/*.tar.gz IRIS snapshots."),
+    ],
+) -> None:
+    """Raw DB IRIS plan/fchg snapshot archives: what was planned and announced when (observed_at)."""
+    from eta.config import get_settings
+    from eta.importers import iris_archive
+
+    summary = iris_archive.run(_engine(), get_settings(), path)
+    typer.echo("\n".join(summary.lines()))
+
+
 @app.command("stats")
 def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,

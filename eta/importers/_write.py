@@ -13,7 +13,7 @@ from tqdm import tqdm
 from eta.store.bulk import insert_ignore
 from eta.store.schema import metadata
 
-WRITE_ORDER = ("locations", "vehicles", "services", "calls", "observations", "weather")
+WRITE_ORDER = ("locations", "vehicles", "services", "calls", "call_refs", "observations", "weather")
 
 
 @dataclass

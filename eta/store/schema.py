@@ -266,6 +266,15 @@ class CollectorRun(Base):
     error_message: Mapped[str | None] = mapped_column(String(500))
 
 
+class CallRef(Base):
+    """A source's own id for a call (an IRIS stop id, a GTFS trip id + stop sequence) → eta's call id."""
+
+    __tablename__ = "call_refs"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+
+
 metadata = Base.metadata
 TABLES = (
     "locations",
@@ -278,4 +287,5 @@ TABLES = (
     "models",
     "collector_state",
     "collector_runs",
+    "call_refs",
 )

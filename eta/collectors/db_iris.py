@@ -1,0 +1,341 @@
+"""Deutsche Bahn Timetables API (IRIS): pure parsing of ``plan`` and ``fchg``/``rchg`` XML into store rows.
+
+``/plan/{eva}/{yymmdd}/{hh}`` lists the planned stops of one station and hour: ``<s id>`` with ``<tl>``
+(category ``c``, number ``n``, filter ``f``, owner ``o``) and ``<ar>``/``<dp>`` events (planned time
+``pt``, planned platform ``pp``, line ``l``, path ``ppth``, hidden ``hi``). ``/fchg/{eva}`` lists every
+change currently known for the station (changed time ``ct``, changed platform ``cp``, changed status
+``cs`` with ``c`` = cancelled, ``p`` = planned again, ``a`` = added); ``/rchg`` only the recent ones.
+Times are ``YYMMDDHHMM`` local Europe/Berlin. A stop id is
+``<daily trip id>-<YYMMDDHHMM of the trip's start>-<stop index>``; it joins plan and changes.
+
+Nothing here does I/O: bytes in, typed records and DataFrames out, shared by the live collector and by
+``eta import iris-archive``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from eta.store.ids import call_key_id, service_key_id
+
+SOURCE = "db-iris"
+TZ = ZoneInfo("Europe/Berlin")
+
+
+class IrisParseError(ValueError):
+    """The payload is not IRIS XML eta can read; the collector quarantines it."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One arrival or departure event of a stop, as planned (``p*``) or as changed (``c*``)."""
+
+    time: datetime | None
+    platform: str | None
+    line: str | None
+    status: str | None
+    hidden: bool
+    path: str | None
+
+
+@dataclass(frozen=True)
+class PlanStop:
+    stop_id: str
+    trip_start: datetime
+    stop_index: int
+    category: str
+    number: str
+    filter_flag: str | None
+    owner: str | None
+    arrival: Event | None
+    departure: Event | None
+
+    @property
+    def service_date(self) -> date:
+        return self.trip_start.date()
+
+
+@dataclass(frozen=True)
+class ChangeStop:
+    stop_id: str
+    eva: str | None
+    arrival: Event | None
+    departure: Event | None
+    category: str | None
+    number: str | None
+
+
+@dataclass(frozen=True)
+class PlanPayload:
+    station: str | None
+    eva: str | None
+    stops: list[PlanStop]
+
+
+@dataclass(frozen=True)
+class ChangePayload:
+    station: str | None
+    eva: str | None
+    stops: list[ChangeStop]
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """``YYMMDDHHMM`` local Berlin time → aware datetime (None when absent)."""
+    if not text:
+        return None
+    return _parse_time(text)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_time(text: str) -> datetime:
+    # cached: a week of snapshots repeats the same few thousand minutes millions of times
+    if len(text) != 10 or not text.isdigit():
+        raise IrisParseError(f"time {text!r} is not YYMMDDHHMM")
+    try:
+        return datetime(
+            2000 + int(text[0:2]), int(text[2:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), tzinfo=TZ
+        )
+    except ValueError as exc:
+        raise IrisParseError(f"time {text!r} is not a valid date") from exc
+
+
+def split_stop_id(stop_id: str) -> tuple[datetime, int]:
+    """The trip's start (local) and this stop's index, from ``<trip id>-<YYMMDDHHMM>-<index>``."""
+    parts = stop_id.rsplit("-", 2)
+    if len(parts) != 3 or not parts[2].isdigit():
+        raise IrisParseError(f"stop id {stop_id!r} is not <trip>-<YYMMDDHHMM>-<index>")
+    start = parse_time(parts[1])
+    assert start is not None
+    return start, int(parts[2])
+
+
+def _root(payload: bytes) -> ET.Element:
+    if not payload.strip():
+        raise IrisParseError("empty payload")
+    try:
+        root = ET.fromstring(payload)  # noqa: S314 - DB's own XML, no entity expansion in ElementTree
+    except ET.ParseError as exc:
+        raise IrisParseError(f"malformed XML: {exc}") from exc
+    if root.tag != "timetable":
+        raise IrisParseError(f"root element is <{root.tag}>, not <timetable>")
+    return root
+
+
+def _event(element: ET.Element | None, prefix: str) -> Event | None:
+    if element is None:
+        return None
+    platform = element.get(f"{prefix}p") or None
+    return Event(
+        time=parse_time(element.get(f"{prefix}t")),
+        platform=platform,
+        line=element.get("l") or None,
+        status=element.get(f"{prefix}s") or None,
+        hidden=element.get("hi") == "1",
+        path=element.get(f"{prefix}pth"),
+    )
+
+
+def parse_plan(payload: bytes) -> PlanPayload:
+    """Parse a ``/plan`` response. Stops without ``<tl>`` are skipped: they name no train."""
+    root = _root(payload)
+    stops = []
+    for s in root.iter("s"):
+        stop_id = s.get("id")
+        tl = s.find("tl")
+        if not stop_id or tl is None or not tl.get("n") or not tl.get("c"):
+            continue
+        start, index = split_stop_id(stop_id)
+        stops.append(
+            PlanStop(
+                stop_id=stop_id,
+                trip_start=start,
+                stop_index=index,
+                category=str(tl.get("c")),
+                number=str(tl.get("n")),
+                filter_flag=tl.get("f"),
+                owner=tl.get("o"),
+                arrival=_event(s.find("ar"), "p"),
+                departure=_event(s.find("dp"), "p"),
+            )
+        )
+    return PlanPayload(station=root.get("station"), eva=root.get("eva"), stops=stops)
+
+
+def parse_changes(payload: bytes) -> ChangePayload:
+    """Parse a ``/fchg`` or ``/rchg`` response."""
+    root = _root(payload)
+    stops = []
+    for s in root.iter("s"):
+        stop_id = s.get("id")
+        if not stop_id:
+            continue
+        split_stop_id(stop_id)  # validates the id
+        tl = s.find("tl")
+        stops.append(
+            ChangeStop(
+                stop_id=stop_id,
+                eva=s.get("eva") or root.get("eva"),
+                arrival=_event(s.find("ar"), "c"),
+                departure=_event(s.find("dp"), "c"),
+                category=None if tl is None else tl.get("c"),
+                number=None if tl is None else tl.get("n"),
+            )
+        )
+    return ChangePayload(station=root.get("station"), eva=root.get("eva"), stops=stops)
+
+
+# ---- rows for the store ---------------------------------------------------------------------------
+
+Row = dict[str, object]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def service_id_of(stop: PlanStop) -> int:
+    return service_key_id("train", stop.category, stop.number, stop.service_date.isoformat(), "")
+
+
+def call_id_of(stop: PlanStop) -> int:
+    return call_key_id(service_id_of(stop), stop.stop_index)
+
+
+@dataclass
+class PlanRows:
+    """Rows for services, calls and call references (IRIS stop id → call id) from plan stops."""
+
+    services: list[Row] = field(default_factory=list)
+    calls: list[Row] = field(default_factory=list)
+    call_refs: list[Row] = field(default_factory=list)
+
+    def extend(self, other: PlanRows) -> None:
+        self.services += other.services
+        self.calls += other.calls
+        self.call_refs += other.call_refs
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {
+            "services": pd.DataFrame(self.services).drop_duplicates("id"),
+            "calls": pd.DataFrame(self.calls).drop_duplicates("id"),
+            "call_refs": pd.DataFrame(self.call_refs).drop_duplicates(["source", "ref"]),
+        }
+
+
+def plan_rows(stops: Iterable[PlanStop], eva: str) -> PlanRows:
+    """Store rows for one station's plan stops."""
+    rows = PlanRows()
+    for stop in stops:
+        service_id = service_id_of(stop)
+        call_id = call_key_id(service_id, stop.stop_index)
+        events = [e for e in (stop.arrival, stop.departure) if e is not None]
+        rows.services.append(
+            {
+                "id": service_id,
+                "mode": "train",
+                "operator": stop.category,
+                "number": stop.number,
+                "service_date": stop.service_date,
+                "leg": "",
+                "category": stop.category,
+                "line": next((e.line for e in events if e.line), None),
+                "agency": stop.owner,
+                "source": SOURCE,
+            }
+        )
+        rows.calls.append(
+            {
+                "id": call_id,
+                "service_id": service_id,
+                "sequence": stop.stop_index,
+                "location": eva,
+                "location_tz": "Europe/Berlin",
+                "scheduled_arrival": _utc(stop.arrival.time) if stop.arrival else None,
+                "scheduled_departure": _utc(stop.departure.time) if stop.departure else None,
+                "planned_platform": _platform_of(stop.arrival, stop.departure),
+            }
+        )
+        rows.call_refs.append({"source": SOURCE, "ref": stop.stop_id, "call_id": call_id})
+    return rows
+
+
+def _platform_of(arrival: Event | None, departure: Event | None) -> str | None:
+    """The arrival's platform where the stop has an arrival (what travellers meet), else the departure's."""
+    return arrival.platform if arrival is not None else (departure.platform if departure else None)
+
+
+@dataclass(frozen=True)
+class ReportedState:
+    """What one fchg snapshot says about one stop; consecutive equal states are written once."""
+
+    estimated_arrival: datetime | None
+    estimated_departure: datetime | None
+    actual_arrival: datetime | None
+    actual_departure: datetime | None
+    platform: str | None
+    cancelled: bool | None
+
+
+def reported_state(change: ChangeStop, observed_at: datetime) -> ReportedState:
+    """The state a change record reports at ``observed_at``.
+
+    IRIS has no "actual" flag: a changed time that lies in the past when the snapshot was taken is what
+    happened, so it is reported as actual as well as estimated.
+    """
+    arrival = _utc(change.arrival.time) if change.arrival else None
+    departure = _utc(change.departure.time) if change.departure else None
+    statuses = {e.status for e in (change.arrival, change.departure) if e is not None and e.status}
+    cancelled = True if "c" in statuses else (False if statuses & {"p", "a"} else None)
+    platform = _platform_of(change.arrival, change.departure)
+    return ReportedState(
+        estimated_arrival=arrival,
+        estimated_departure=departure,
+        actual_arrival=arrival if arrival is not None and arrival <= observed_at and not cancelled else None,
+        actual_departure=(
+            departure if departure is not None and departure <= observed_at and not cancelled else None
+        ),
+        platform=platform,
+        cancelled=cancelled,
+    )
+
+
+def change_rows(
+    changes: Iterable[ChangeStop],
+    call_of_ref: Mapping[str, int],
+    observed_at: datetime,
+    last_state: dict[int, ReportedState],
+    raw_ref: str,
+) -> tuple[list[Row], list[str]]:
+    """Observation rows for the stops whose reported state differs from ``last_state`` (updated in place).
+
+    Returns the rows and the stop ids that match no known call (their plan has not been seen).
+    """
+    rows: list[Row] = []
+    unmatched = []
+    observed_utc = observed_at.astimezone(UTC)
+    for change in changes:
+        call_id = call_of_ref.get(change.stop_id)
+        if call_id is None:
+            unmatched.append(change.stop_id)
+            continue
+        state = reported_state(change, observed_utc)
+        if last_state.get(call_id) == state:
+            continue
+        last_state[call_id] = state
+        rows.append(
+            {
+                "call_id": call_id,
+                "observed_at": observed_utc,
+                "source": SOURCE,
+                **state.__dict__,
+                "raw_ref": raw_ref,
+            }
+        )
+    return rows, unmatched

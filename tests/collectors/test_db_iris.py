@@ -1,0 +1,97 @@
+"""IRIS parsing on real recorded payloads: plan and change records, local time to UTC, bad payloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from eta.collectors import db_iris
+from tests.conftest import FIXTURES
+
+IRIS = FIXTURES / "db_iris"
+
+
+def _stop(stops: list, stop_id: str):  # type: ignore[no-untyped-def]
+    return next(s for s in stops if s.stop_id == stop_id)
+
+
+def test_plan_gives_train_planned_time_platform_and_stop_index() -> None:
+    plan = db_iris.parse_plan((IRIS / "08000001_plan_10.xml").read_bytes())
+    assert plan.station == "Aachen Hbf"
+    assert len(plan.stops) == 20
+    rb = _stop(plan.stops, "7448894008162231514-2405091037-1")
+    assert (rb.category, rb.number, rb.stop_index) == ("RB", "10320", 1)
+    assert rb.arrival is None
+    assert rb.departure is not None
+    assert rb.departure.platform == "6"
+    assert rb.departure.time == datetime(2024, 5, 9, 8, 37, tzinfo=UTC)  # 10:37 CEST
+    assert rb.service_date.isoformat() == "2024-05-09"
+
+
+def test_odd_real_platform_value_is_kept_as_published() -> None:
+    plan = db_iris.parse_plan((IRIS / "08000001_plan_10.xml").read_bytes())
+    assert "<" in {s.arrival.platform for s in plan.stops if s.arrival} | {
+        s.departure.platform for s in plan.stops if s.departure
+    }
+
+
+def test_changes_give_changed_time_platform_and_cancellation() -> None:
+    changes = db_iris.parse_changes((IRIS / "08000001_fchg_10_EXCERPT.xml").read_bytes())
+    assert changes.eva == "8000001"
+    moved = _stop(changes.stops, "7448894008162231514-2405091037-1")
+    assert moved.departure is not None
+    assert moved.departure.platform == "3"
+    assert moved.departure.time == datetime(2024, 5, 9, 8, 42, tzinfo=UTC)
+    cancelled = _stop(changes.stops, "-5499553316182639365-2405090817-1")
+    state = db_iris.reported_state(cancelled, datetime(2024, 5, 9, 8, 0, tzinfo=UTC))
+    assert state.cancelled is True
+    assert state.platform == "1"
+
+
+def test_a_changed_time_in_the_past_is_reported_as_actual() -> None:
+    changes = db_iris.parse_changes((IRIS / "08000001_fchg_10_EXCERPT.xml").read_bytes())
+    late = _stop(changes.stops, "-818617874786858328-2405090809-24")  # ct 10:44 CEST
+    before = db_iris.reported_state(late, datetime(2024, 5, 9, 8, 30, tzinfo=UTC))
+    after = db_iris.reported_state(late, datetime(2024, 5, 9, 8, 45, tzinfo=UTC))
+    assert before.estimated_arrival == datetime(2024, 5, 9, 8, 44, tzinfo=UTC)
+    assert before.actual_arrival is None
+    assert after.actual_arrival == datetime(2024, 5, 9, 8, 44, tzinfo=UTC)
+
+
+def test_cancelled_departure_fixture() -> None:
+    changes = db_iris.parse_changes((IRIS / "fchg_departureCancelled.xml").read_bytes())
+    (stop,) = changes.stops
+    assert stop.departure is not None and stop.departure.status == "c"
+    plan = db_iris.parse_plan((IRIS / "plan_simple1.xml").read_bytes())
+    assert plan.stops[0].stop_id == stop.stop_id
+
+
+def test_plan_and_changes_become_rows_joined_by_stop_id() -> None:
+    plan = db_iris.parse_plan((IRIS / "08000001_plan_10.xml").read_bytes())
+    rows = db_iris.plan_rows(plan.stops, "8000001")
+    call_of_ref = {str(r["ref"]): int(r["call_id"]) for r in rows.call_refs}  # type: ignore[call-overload]
+    changes = db_iris.parse_changes((IRIS / "08000001_fchg_10_EXCERPT.xml").read_bytes())
+    seen: dict[int, db_iris.ReportedState] = {}
+    at = datetime(2024, 5, 9, 8, 1, tzinfo=UTC)
+    obs, unmatched = db_iris.change_rows(changes.stops, call_of_ref, at, seen, "test")
+    assert obs and unmatched  # the excerpt also lists stops of other plan hours
+    again, _ = db_iris.change_rows(changes.stops, call_of_ref, at, seen, "test")
+    assert again == []  # an unchanged state is written once
+    moved = next(r for r in obs if r["call_id"] == call_of_ref["7448894008162231514-2405091037-1"])
+    assert moved["platform"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"", "empty payload"),
+        (b"<timetable><s id='1-2405091037-1'>", "malformed XML"),
+        (b"<html><body>502 Bad Gateway</body></html>", "not <timetable>"),
+        (b"<timetable><s id='nonsense'><ar ct='2405091042'/></s></timetable>", "stop id"),
+        (b"<timetable><s id='1-2405091037-1'><ar ct='24059'/></s></timetable>", "YYMMDDHHMM"),
+    ],
+)
+def test_bad_payloads_raise_a_parse_error(payload: bytes, message: str) -> None:
+    with pytest.raises(db_iris.IrisParseError, match=message):
+        db_iris.parse_changes(payload)
