@@ -43,6 +43,7 @@ def run(
     train: Window,
     test: Window,
     dask_client: Any = None,
+    tasks: tuple[str, ...] = ("arrival", "platform"),
 ) -> tuple[dict[str, Any], ArrivalBacktest | None, Any]:
     """The report dict, the arrival rows and the platform rows (None where there was nothing to test)."""
     if mode not in HORIZONS:
@@ -60,12 +61,12 @@ def run(
         "platform": {},
     }
     arrival_rows = None
-    if _has_arrivals(frames, train) and _has_arrivals(frames, test):
+    if "arrival" in tasks and _has_arrivals(frames, train) and _has_arrivals(frames, test):
         arrival_rows = arrival_backtest(frames, mode, train, test, settings, dask_client)
         report["arrival"] = arrival_report(arrival_rows.rows)
         report["arrival_model"] = _model_summary(arrival_rows.artefact)
     platform_rows = None
-    if mode == "train":
+    if mode == "train" and "platform" in tasks:
         from eta.evaluation import platform_backtest
 
         platform_rows = platform_backtest.run(frames, train, test, settings)

@@ -30,8 +30,10 @@ def feature_names(mode: str) -> list[str]:
     return list(feature_module(mode).FEATURES)
 
 
-def fit_history(mode: str, frames: Frames, start: datetime, end: datetime) -> History:
-    return feature_module(mode).fit_history(frames, start, end)  # type: ignore[no-any-return]
+def fit_history(
+    mode: str, frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
+) -> History:
+    return feature_module(mode).fit_history(frames, start, end, exclude_dates)  # type: ignore[no-any-return]
 
 
 def vocabularies_for(mode: str, frames: Frames) -> dict[str, list[str]]:

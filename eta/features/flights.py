@@ -103,9 +103,12 @@ def _flights(frames: Frames) -> pd.DataFrame:
     return flights
 
 
-def fit_history(frames: Frames, start: datetime, end: datetime) -> History:
-    """Aggregates over flights scheduled to depart in [start, end)."""
+def fit_history(
+    frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
+) -> History:
+    """Aggregates over flights scheduled to depart in [start, end), leaving out ``exclude_dates``."""
     outcomes = arrival_outcomes(frames.calls, frames.observations)
+    outcomes = outcomes[~outcomes["service_date"].astype(str).isin(exclude_dates)]
     flights = _flights(frames)
     departed = first_event(frames.observations, "actual_departure")["actual_departure"]
     dests = outcomes[outcomes["sequence"] == 1].drop(columns=["scheduled_departure"]).join(flights[["scheduled_departure", "origin_call_id",

@@ -131,7 +131,12 @@ def _read(conn: Connection, query: Select[Any]) -> pd.DataFrame:
         cast(col, String).label(col.name) if isinstance(col.type, UTCDateTime) else col
         for col in query.selected_columns
     ]
-    frame = pd.read_sql(query.with_only_columns(*texts, maintain_column_froms=True), conn)
+    result = conn.execute(query.with_only_columns(*texts, maintain_column_froms=True))
+    columns = list(result.keys())
+    # Rows straight from the driver's cursor: SQLAlchemy's per-row processing costs more than the query.
+    raw = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    frame = pd.DataFrame.from_records(raw, columns=columns)
     for col in TIME_COLUMNS:
         if col in frame.columns:
             frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601").astype("datetime64[us, UTC]")

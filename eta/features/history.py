@@ -109,3 +109,9 @@ def arrival_outcomes(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.Data
         actual_departure=departed.reindex(out.index),
     )
     return result.reset_index()
+
+
+def date_folds(service_dates: pd.Series, n_folds: int) -> pd.Series:
+    """A fold number per row from its service date (consecutive days fall in different folds)."""
+    days = pd.to_datetime(service_dates.astype(str)).to_numpy().astype("datetime64[D]").astype("int64")
+    return pd.Series(days % n_folds, index=service_dates.index)

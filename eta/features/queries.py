@@ -48,7 +48,7 @@ def horizon_queries(frames: Frames, targets: pd.DataFrame, horizons: tuple[str, 
     """A query per target call and horizon, dropped where the call had already arrived by t."""
     parts = []
     for horizon in horizons:
-        t = _horizon_time(frames, targets, horizon)
+        t = horizon_time(frames, targets, horizon)
         part = targets.assign(t=t, horizon=horizon).dropna(subset=["t"])
         parts.append(part[part["t"] < part["arrival_known_at"]])
     queries = pd.concat(parts, ignore_index=True) if parts else targets.iloc[:0].assign(t=None, horizon="")
@@ -57,7 +57,7 @@ def horizon_queries(frames: Frames, targets: pd.DataFrame, horizons: tuple[str, 
     return queries[[*QUERY_COLUMNS, "arrival_known_at", "actual_arrival"]]
 
 
-def _horizon_time(frames: Frames, targets: pd.DataFrame, horizon: str) -> pd.Series:
+def horizon_time(frames: Frames, targets: pd.DataFrame, horizon: str) -> pd.Series:
     offset = horizon_offset(horizon)
     if offset is not None:
         return targets["scheduled_arrival"] - offset

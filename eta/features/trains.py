@@ -68,13 +68,18 @@ def _line_key(frame: pd.DataFrame) -> pd.Series:
     return frame["line"].fillna(frame["operator"]).astype(str)
 
 
-def fit_history(frames: Frames, start: datetime, end: datetime) -> History:
-    """Aggregates of arrival and departure delays over calls scheduled in [start, end)."""
+def fit_history(
+    frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
+) -> History:
+    """Aggregates of arrival and departure delays over calls scheduled in [start, end), leaving out the
+    service dates in ``exclude_dates`` (out-of-fold history for training rows)."""
     outcomes = arrival_outcomes(frames.calls, frames.observations)
     planned = outcomes["planned_at"]
-    outcomes = outcomes[(planned >= pd.Timestamp(start)) & (planned < pd.Timestamp(end))].copy()
+    keep = (planned >= pd.Timestamp(start)) & (planned < pd.Timestamp(end))
+    outcomes = outcomes[keep & ~outcomes["service_date"].astype(str).isin(exclude_dates)].copy()
+    planned = outcomes["planned_at"]
     outcomes["line_key"] = _line_key(outcomes)
-    outcomes["hour_int"] = local_time_parts(planned.loc[outcomes.index], outcomes["location_tz"])["hour"]
+    outcomes["hour_int"] = local_time_parts(planned, outcomes["location_tz"])["hour"]
     outcomes["hour_int"] = outcomes["hour_int"].astype(int)
     history = History()
     train_key = ["operator", "number", "location"]

@@ -23,6 +23,7 @@ from eta.config import Settings
 from eta.errors import EtaError
 from eta.features import compute_features, feature_names, fit_history, vocabularies_for
 from eta.features.frames import Frames
+from eta.features.history import date_folds
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, seconds
 from eta.model.artefact import Artefact
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 QUANTILES = (0.1, 0.5, 0.9)
 RANDOM_HORIZON = "random"
+HISTORY_FOLDS = 5
 # A random prediction time per call between this long before its service starts and its arrival, so the
 # model also knows times between the named horizons (serving predicts at any time).
 RANDOM_LEAD = timedelta(hours=2)
@@ -118,6 +120,35 @@ def training_set(
     return features[keep], target[keep]
 
 
+def out_of_fold_training_set(
+    frames: Frames,
+    mode: str,
+    queries: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Training features whose history aggregates leave out the row's own service date (and its fold).
+
+    Otherwise a row's own outcome would be inside "this train's usual delay" and the model would learn
+    to trust history more than it deserves on unseen days.
+    """
+    dates = queries["call_id"].map(frames.calls.set_index("call_id")["service_date"]).astype(str)
+    n_folds = max(1, min(HISTORY_FOLDS, dates.nunique()))
+    folds = date_folds(dates, n_folds)
+    parts = []
+    for fold in range(n_folds):
+        in_fold = folds == fold
+        if not in_fold.any():
+            continue
+        history = fit_history(mode, frames, start, end, frozenset(dates[in_fold].unique()))
+        parts.append(training_set(frames, mode, queries[in_fold], history, vocabularies, reports))
+    features = pd.concat([p[0] for p in parts])
+    target = pd.concat([p[1] for p in parts])
+    return features, target
+
+
 def xgb_params(settings: Settings, seed: int = 0) -> dict[str, Any]:
     model = settings.model
     return {
@@ -168,19 +199,19 @@ def train(
     reports = delay_reports(frames.calls, frames.observations)
     vocabularies = vocabularies_for(mode, frames)
     names = feature_names(mode)
-    fit_hist = fit_history(mode, frames, start, split)
     fit_q = training_queries(frames, mode, start, split, seed)
     if len(fit_q) > settings.model.max_train_rows:
         fit_q = fit_q.sample(settings.model.max_train_rows, random_state=seed).sort_values("qid")
     if len(fit_q) < 100:
         raise TrainingError(f"only {len(fit_q)} training rows for {mode} between {start} and {split}")
     clock = time.perf_counter()
-    features, target = training_set(frames, mode, fit_q, fit_hist, vocabularies, reports)
+    features, target = out_of_fold_training_set(frames, mode, fit_q, start, split, vocabularies, reports)
     log.info("features for %d %s training rows in %.0f s", len(features), mode, time.perf_counter() - clock)
     clock = time.perf_counter()
     params = xgb_params(settings, seed)
     booster = fit_booster(params, features, target, names, settings.model.n_rounds, dask_client)
     log.info("trained the %s arrival booster in %.0f s", mode, time.perf_counter() - clock)
+    fit_hist = fit_history(mode, frames, start, split)
     calib_q = training_queries(frames, mode, split, end, seed + 1)
     calib_q = calib_q[calib_q["horizon"] != RANDOM_HORIZON]
     calib_x, calib_t = training_set(frames, mode, calib_q, fit_hist, vocabularies, reports)

@@ -25,6 +25,8 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 RETIRED = "retired"
 ROLLED_BACK = "rolled_back"
+# The calibration-window metric that must be finite for a model to be promoted.
+PRIMARY_METRIC = {"arrival": "mae_s", "platform": "log_loss"}
 
 
 class PromotionRefused(EtaError):
@@ -139,7 +141,8 @@ def check_promotable(entry: Entry, settings: Settings) -> Artefact:
             f"{settings.model.min_train_rows:,} required (ETA_MODEL__MIN_TRAIN_ROWS)"
         )
     metrics = model.meta.get("metrics", {})
-    if metrics.get("nan_predictions", 0) or not np.isfinite(metrics.get("mae_s", np.nan)):
+    primary = PRIMARY_METRIC.get(entry.task, "mae_s")
+    if metrics.get("nan_predictions", 0) or not np.isfinite(metrics.get(primary, np.nan)):
         raise PromotionRefused(f"{entry.version} outputs NaN on its calibration window")
     return model
 

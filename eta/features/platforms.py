@@ -1,0 +1,298 @@
+"""Platform features as known at t, one row per (query, candidate platform).
+
+For a call and a time t: the planned platform, what had been announced by t (the latest change report,
+else the plan), the delay known at t and hence when the train is expected, how many other trains are
+scheduled at the planned (and at each candidate) platform around that time (conflicts push trains to
+another platform), this train's and this station's platform history from the training window, and
+category, line and time of day. Candidates are the platforms the station used in the training window, plus
+the call's planned and announced platforms.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from eta.features.common import categorical, local_time_parts, query_context, scheduled_nearby, vocabulary
+from eta.features.frames import Frames
+from eta.features.history import History
+from eta.features.reports import delay_reports, latest_estimate, latest_report, seconds
+
+CONFLICT_WINDOW = timedelta(minutes=5)
+MAX_CANDIDATES = 8
+QUERY_FEATURES = [
+    "time_to_arrival_s",
+    "delay_s",
+    "delay_known",
+    "announced_changed",
+    "announcement_age_s",
+    "n_changes_so_far",
+    "planned_conflicts",
+    "planned_gap_s",
+    "hist_change_rate",
+    "hist_train_change_rate",
+    "hist_train_count",
+    "scheduled_nearby_30min",
+    "hour",
+    "weekday",
+    "category",
+]
+PAIR_FEATURES = [
+    "is_planned",
+    "is_announced",
+    "transition_share",
+    "station_share",
+    "train_share",
+    "line_share",
+    "platform_distance",
+    "same_platform_group",
+    "candidate_conflicts",
+]
+FEATURES = QUERY_FEATURES + PAIR_FEATURES
+
+
+def platform_number(platform: pd.Series) -> pd.Series:
+    """The leading number of a platform name ("11 A-C" → 11, "5a" → 5), NaN where there is none."""
+    return pd.to_numeric(platform.astype("string").str.extract(r"^(\d+)")[0], errors="coerce")
+
+
+def final_platforms(frames: Frames) -> pd.Series:
+    """Per call, the platform finally announced: the last change report's platform, else the plan."""
+    obs = frames.observations.sort_values("observed_at", kind="stable")
+    last = obs.groupby("call_id")["platform"].last()  # last non-null
+    last_any = obs.drop_duplicates("call_id", keep="last").set_index("call_id")["platform"]
+    planned = frames.calls.set_index("call_id")["planned_platform"]
+    # The latest report is the full state: no platform there means the change was withdrawn.
+    final = last_any.reindex(planned.index).fillna(planned.where(~planned.index.isin(last_any.index)))
+    withdrawn = last_any.reindex(planned.index).isna() & planned.index.isin(last_any.index)
+    final = final.where(~withdrawn, planned)
+    del last
+    return final.astype("string")
+
+
+def cancelled_calls(frames: Frames) -> pd.Index:
+    obs = frames.observations.sort_values("observed_at", kind="stable")
+    last = obs.drop_duplicates("call_id", keep="last").set_index("call_id")["cancelled"]
+    return last[last.fillna(False).astype(bool)].index
+
+
+def platform_targets(frames: Frames, start: datetime, end: datetime) -> pd.DataFrame:
+    """Rail calls with a scheduled arrival in [start, end) and a planned platform, not cancelled."""
+    calls = frames.calls
+    mask = (
+        calls["scheduled_arrival"].notna()
+        & (calls["scheduled_arrival"] >= pd.Timestamp(start))
+        & (calls["scheduled_arrival"] < pd.Timestamp(end))
+        & calls["planned_platform"].notna()
+        & (calls["planned_platform"].astype(str).str.strip() != "")
+        & (calls["operator"].astype(str) != "Bus")
+        & ~calls["call_id"].isin(cancelled_calls(frames))
+    )
+    targets = calls.loc[mask, ["call_id", "service_id", "sequence", "scheduled_arrival"]].copy()
+    targets["final_platform"] = targets["call_id"].map(final_platforms(frames))
+    return targets.reset_index(drop=True)
+
+
+def announced_as_of(frames: Frames, queries: pd.DataFrame) -> pd.DataFrame:
+    """Per query: the platform announced by t (latest change report's platform, else planned), how many
+    platform changes had been reported by then, and when the latest report came."""
+    obs = frames.observations[["call_id", "observed_at", "platform"]].sort_values(
+        ["call_id", "observed_at"], kind="stable"
+    )
+    planned = frames.calls.set_index("call_id")["planned_platform"]
+    changed = obs["platform"].notna() & (obs["platform"] != obs["call_id"].map(planned))
+    obs = obs.assign(n_changes=changed.groupby(obs["call_id"]).cumsum().astype("float64"))
+    left = queries[["qid", "call_id", "t"]].sort_values("t", kind="stable")
+    joined = pd.merge_asof(
+        left, obs.sort_values("observed_at", kind="stable"), left_on="t", right_on="observed_at",
+        by="call_id", direction="backward",
+    ).set_index("qid")
+    plan = joined["call_id"].map(planned)
+    announced = joined["platform"].where(joined["platform"].notna(), plan)
+    return pd.DataFrame(
+        {
+            "announced": announced.astype("string"),
+            "planned": plan.astype("string"),
+            "n_changes_so_far": joined["n_changes"].fillna(0.0),
+            "announcement_age_s": seconds(joined["t"] - joined["observed_at"]),
+        }
+    )
+
+
+def fit_history(
+    frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
+) -> History:
+    """Platform usage and change rates over arrivals scheduled in [start, end), leaving out
+    ``exclude_dates``."""
+    targets = platform_targets(frames, start, end)
+    calls = frames.calls.set_index("call_id")
+    t = targets.join(
+        calls[["location", "operator", "number", "line", "planned_platform", "service_date"]], on="call_id"
+    )
+    t = t[~t["service_date"].astype(str).isin(exclude_dates)]
+    t["line_key"] = t["line"].fillna(t["operator"]).astype(str)
+    t["changed"] = (t["final_platform"] != t["planned_platform"]).astype("float64")
+    t = t.dropna(subset=["final_platform"])
+    history = History()
+    history.add("change_rate", ["location", "operator"], _mean(t, ["location", "operator"], "changed"))
+    history.add("train_change", ["operator", "number", "location"],
+                _mean(t, ["operator", "number", "location"], "changed"))
+    history.add("transition", ["location", "planned_platform", "final_platform"],
+                _shares(t, ["location", "planned_platform"], "final_platform"))
+    history.add("station", ["location", "final_platform"], _shares(t, ["location"], "final_platform"))
+    history.add("train", ["operator", "number", "location", "final_platform"],
+                _shares(t, ["operator", "number", "location"], "final_platform"))
+    history.add("line", ["line_key", "location", "final_platform"],
+                _shares(t, ["line_key", "location"], "final_platform"))
+    return history
+
+
+def _mean(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    rows = frame.assign(**{k: frame[k].astype(str) for k in keys})
+    grouped = rows.groupby(keys)[value]
+    return pd.DataFrame({"mean": grouped.mean().round(4), "count": grouped.size().astype("float64")})
+
+
+def _shares(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    rows = frame.assign(**{k: frame[k].astype(str) for k in [*keys, value]})
+    counts = rows.groupby([*keys, value]).size().astype("float64")
+    totals = counts.groupby(level=list(range(len(keys)))).transform("sum")
+    return pd.DataFrame({"share": (counts / totals).round(4), "count": counts})
+
+
+def station_platforms(history: History) -> pd.DataFrame:
+    """(location, platform, share) of every platform a station used in the training window."""
+    _, table = history.tables["station"]
+    return table.reset_index().rename(columns={"final_platform": "platform"})[["location", "platform", "share"]]
+
+
+def compute_features(
+    frames: Frames,
+    queries: pd.DataFrame,
+    history: History,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per (query, candidate) with columns qid, candidate and :data:`FEATURES`."""
+    reports = delay_reports(frames.calls, frames.observations) if reports is None else reports
+    ctx = query_context(frames, queries)
+    ctx["line_key"] = ctx["line"].fillna(ctx["operator"]).astype(str)
+    q = pd.DataFrame(index=ctx.index)
+    q["time_to_arrival_s"] = seconds(ctx["scheduled_arrival"] - ctx["t"])
+    estimate = latest_estimate(queries, frames.observations, "estimated_arrival").reindex(ctx.index)
+    latest = latest_report(queries, reports).reindex(ctx.index)
+    operator_delay = seconds(estimate["estimated_arrival"] - ctx["scheduled_arrival"])
+    q["delay_s"] = operator_delay.fillna(latest["delay_s"])
+    q["delay_known"] = q["delay_s"].notna().astype("float64")
+    expected = ctx["scheduled_arrival"] + pd.to_timedelta(q["delay_s"].fillna(0.0), unit="s")
+    announced = announced_as_of(frames, queries).reindex(ctx.index)
+    q["announced_changed"] = (announced["announced"] != announced["planned"]).astype("float64")
+    q["announcement_age_s"] = announced["announcement_age_s"]
+    q["n_changes_so_far"] = announced["n_changes_so_far"]
+    slots = frames.calls.assign(slot=frames.calls["location"].astype(str) + "|"
+                                + frames.calls["planned_platform"].astype(str))
+    own_slot = ctx["location"].astype(str) + "|" + announced["planned"].astype(str)
+    self_counted = (q["delay_s"].fillna(0.0).abs() <= CONFLICT_WINDOW.total_seconds()).astype("float64")
+    q["planned_conflicts"] = scheduled_nearby(
+        slots, "scheduled_arrival", "slot", own_slot, expected, CONFLICT_WINDOW
+    ) - self_counted
+    q["planned_gap_s"] = _nearest_other_gap(slots, own_slot, expected, ctx["scheduled_arrival"])
+    q["hist_change_rate"] = history.lookup("change_rate", ctx, "mean", ["location", "operator"])
+    train_key = ["operator", "number", "location"]
+    q["hist_train_change_rate"] = history.lookup("train_change", ctx, "mean", train_key)
+    q["hist_train_count"] = history.lookup("train_change", ctx, "count", train_key).fillna(0.0)
+    q["scheduled_nearby_30min"] = scheduled_nearby(
+        frames.calls, "scheduled_arrival", "location", ctx["location"], ctx["scheduled_arrival"],
+        timedelta(minutes=30),
+    )
+    local = local_time_parts(ctx["scheduled_arrival"], ctx["location_tz"])
+    q["hour"] = local["hour"]
+    q["weekday"] = local["weekday"]
+    q["category"] = categorical(ctx["operator"], vocabularies.get("category", []))
+    pairs = _candidates(ctx, announced, history)
+    return _pair_features(pairs, ctx, q, announced, expected, slots, history)
+
+
+def _nearest_other_gap(
+    slots: pd.DataFrame, own_slot: pd.Series, expected: pd.Series, own_scheduled: pd.Series
+) -> pd.Series:
+    """Seconds between the expected arrival and the nearest other train scheduled at the same platform."""
+    planned = slots[["slot", "scheduled_arrival"]].dropna()
+    by_slot = {
+        str(k): np.sort(g.to_numpy(dtype="datetime64[us]").astype("int64"))
+        for k, g in planned.groupby("slot")["scheduled_arrival"]
+    }
+    out = np.full(len(expected), np.nan)
+    exp = expected.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]").astype("int64")
+    own = own_scheduled.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]").astype("int64")
+    keys = own_slot.astype(str).to_numpy()
+    for key, positions in pd.Series(range(len(keys))).groupby(keys).indices.items():
+        arr = by_slot.get(str(key))
+        if arr is None or len(arr) < 2:
+            continue
+        for i in positions:
+            others = arr[arr != own[i]]
+            if len(others):
+                out[i] = np.min(np.abs(others - exp[i])) / 1e6
+    return pd.Series(out, index=expected.index)
+
+
+def _candidates(ctx: pd.DataFrame, announced: pd.DataFrame, history: History) -> pd.DataFrame:
+    """(qid, candidate) pairs: the station's platforms by prior share, plus planned and announced."""
+    station = station_platforms(history)
+    station = station.sort_values(["location", "share"], ascending=[True, False])
+    station = station.groupby("location").head(MAX_CANDIDATES)
+    base = ctx[["location"]].reset_index()
+    base["location"] = base["location"].astype(str)
+    from_station = base.merge(station, on="location", how="inner")[["qid", "platform"]]
+    own = pd.concat(
+        [
+            announced["planned"].rename("platform").reset_index(),
+            announced["announced"].rename("platform").reset_index(),
+        ]
+    )
+    pairs = pd.concat([from_station, own], ignore_index=True).dropna()
+    pairs["platform"] = pairs["platform"].astype(str)
+    return pairs.drop_duplicates().rename(columns={"platform": "candidate"}).reset_index(drop=True)
+
+
+def _pair_features(
+    pairs: pd.DataFrame,
+    ctx: pd.DataFrame,
+    q: pd.DataFrame,
+    announced: pd.DataFrame,
+    expected: pd.Series,
+    slots: pd.DataFrame,
+    history: History,
+) -> pd.DataFrame:
+    keys = ctx[["location", "operator", "number", "line_key"]].astype(str)
+    p = pairs.join(keys, on="qid").join(announced[["planned", "announced"]], on="qid")
+    p["is_planned"] = (p["candidate"] == p["planned"].astype(str)).astype("float64")
+    p["is_announced"] = (p["candidate"] == p["announced"].astype(str)).astype("float64")
+    p["transition_share"] = history.lookup(
+        "transition", p.assign(planned=p["planned"].astype(str)), "share", ["location", "planned", "candidate"]
+    ).fillna(0.0)
+    p["station_share"] = history.lookup("station", p, "share", ["location", "candidate"]).fillna(0.0)
+    p["train_share"] = history.lookup(
+        "train", p, "share", ["operator", "number", "location", "candidate"]
+    ).fillna(0.0)
+    p["line_share"] = history.lookup("line", p, "share", ["line_key", "location", "candidate"]).fillna(0.0)
+    p["platform_distance"] = (platform_number(p["candidate"]) - platform_number(p["planned"])).abs()
+    p["same_platform_group"] = (
+        (platform_number(p["candidate"]) - 1) // 2 == (platform_number(p["planned"]) - 1) // 2
+    ).astype("float64")
+    slot = p["location"] + "|" + p["candidate"]
+    exp = pd.Series(expected.reindex(p["qid"]).to_numpy(), index=p.index)
+    conflicts = scheduled_nearby(slots, "scheduled_arrival", "slot", slot, exp, CONFLICT_WINDOW)
+    own = p["is_planned"] * p["qid"].map((q["delay_s"].fillna(0.0).abs()
+                                          <= CONFLICT_WINDOW.total_seconds()).astype("float64"))
+    p["candidate_conflicts"] = conflicts - own
+    out = p[["qid", "candidate", *PAIR_FEATURES]].join(q[QUERY_FEATURES], on="qid")
+    out["category"] = pd.Categorical(out["category"], categories=q["category"].cat.categories)
+    return out.reset_index(drop=True)
+
+
+def vocabularies_for(frames: Frames) -> dict[str, list[str]]:
+    return {"category": vocabulary(frames.calls["operator"])}

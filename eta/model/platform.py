@@ -1,0 +1,188 @@
+"""Platform model: xgboost scores each candidate platform of a call at time t; a softmax over the call's
+candidates, with a temperature fitted on the most recent share of the training window, turns the scores
+into calibrated probabilities. It works before any platform is announced (the plan and the history
+carry it) and after a change is announced (the announcement is a feature).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from eta.config import Settings
+from eta.features import platforms
+from eta.features.frames import Frames
+from eta.features.queries import QUERY_COLUMNS, TRAIN_HORIZONS, horizon_time
+from eta.features.reports import delay_reports
+from eta.model.artefact import Artefact
+from eta.model.arrival import TrainingError
+from eta.model.calibration import fit_temperature, grouped_log_loss, grouped_softmax
+
+log = logging.getLogger(__name__)
+
+RANDOM_SPAN = timedelta(hours=3)
+
+
+@dataclass
+class PlatformPredictor:
+    artefact: Artefact
+
+    def probabilities(self, pairs: pd.DataFrame) -> pd.Series:
+        """Calibrated probability of each (query, candidate) row; they sum to 1 per query."""
+        if pairs.empty:
+            return pd.Series(dtype="float64")
+        matrix = xgb.DMatrix(pairs[self.artefact.features], enable_categorical=True, missing=np.nan)
+        margins = np.asarray(self.artefact.booster.predict(matrix, output_margin=True), dtype="float64")
+        temperature = float(self.artefact.meta["temperature"])
+        return pd.Series(grouped_softmax(margins / temperature, pairs["qid"].to_numpy()), index=pairs.index)
+
+    def predict_queries(
+        self, frames: Frames, queries: pd.DataFrame, time_to_arrival_s: pd.Series | None = None
+    ) -> pd.DataFrame:
+        """Per query: top platform, its probability, whether it had been announced by t, all probabilities."""
+        pairs = platforms.compute_features(
+            frames, queries, self.artefact.history, self.artefact.meta["vocabularies"]
+        )
+        return summarise(pairs.assign(probability=self.probabilities(pairs)))
+
+
+def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Top candidate per query with its probability, the announced flag and the probability table."""
+    if pairs.empty:
+        return pd.DataFrame(
+            columns=["platform", "platform_probability", "platform_announced", "platform_probs"]
+        )
+    ordered = pairs.sort_values(["qid", "probability"], ascending=[True, False], kind="stable")
+    top = ordered.drop_duplicates("qid").set_index("qid")
+    probs = {
+        int(qid): {str(c): round(float(p), 4) for c, p in zip(g["candidate"], g["probability"], strict=True)}
+        for qid, g in ordered.groupby("qid", sort=False)
+    }
+    out = pd.DataFrame(
+        {
+            "platform": top["candidate"].astype(str),
+            "platform_probability": top["probability"].astype("float64"),
+            "platform_announced": top["is_announced"].astype(bool),
+        }
+    )
+    out["platform_probs"] = pd.Series(probs)
+    return out
+
+
+def platform_queries(
+    frames: Frames, targets: pd.DataFrame, horizons: tuple[str, ...], seed: int | None = None
+) -> pd.DataFrame:
+    """A query per target and horizon (plus a random time in the 3 h before arrival when ``seed`` is set)."""
+    parts = []
+    for horizon in horizons:
+        parts.append(targets.assign(t=horizon_time(frames, targets, horizon), horizon=horizon))
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+        offsets = pd.to_timedelta(rng.uniform(0, RANDOM_SPAN.total_seconds(), len(targets)), unit="s")
+        parts.append(targets.assign(t=targets["scheduled_arrival"] - offsets, horizon="random"))
+    queries = pd.concat(parts, ignore_index=True).dropna(subset=["t"])
+    queries["t"] = pd.to_datetime(queries["t"], utc=True).astype("datetime64[us, UTC]")
+    queries["qid"] = range(len(queries))
+    return queries[[*QUERY_COLUMNS, "final_platform"]]
+
+
+def labelled_pairs(
+    frames: Frames, queries: pd.DataFrame, history: Any, vocabularies: dict[str, list[str]], reports: Any
+) -> pd.DataFrame:
+    pairs = platforms.compute_features(frames, queries, history, vocabularies, reports)
+    final = queries.set_index("qid")["final_platform"].astype(str)
+    pairs["label"] = (pairs["candidate"] == pairs["qid"].map(final)).astype("float64")
+    return pairs
+
+
+def out_of_fold_pairs(
+    frames: Frames,
+    queries: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame,
+) -> pd.DataFrame:
+    """Labelled pairs whose platform history leaves out the query's own service date: with a few days of
+    data, a train's history would otherwise contain the very platform change the model should predict."""
+    dates = queries["call_id"].map(frames.calls.set_index("call_id")["service_date"]).astype(str)
+    parts = []
+    for day in sorted(dates.unique()):
+        history = platforms.fit_history(frames, start, end, frozenset({day}))
+        parts.append(labelled_pairs(frames, queries[dates == day], history, vocabularies, reports))
+    return pd.concat(parts, ignore_index=True)
+
+
+def train(frames: Frames, start: datetime, end: datetime, settings: Settings, seed: int = 0) -> Artefact:
+    """Train on arrivals scheduled in [start, end); fit the temperature on the window's most recent share."""
+    split = end - (end - start) * settings.model.calibration_fraction
+    reports = delay_reports(frames.calls, frames.observations)
+    vocabularies = platforms.vocabularies_for(frames)
+    fit_targets = platforms.platform_targets(frames, start, split)
+    fit_q = platform_queries(frames, fit_targets, TRAIN_HORIZONS, seed)
+    max_queries = max(1000, settings.model.max_train_rows // 4)
+    if len(fit_q) > max_queries:
+        fit_q = fit_q.sample(max_queries, random_state=seed).sort_values("qid")
+    pairs = out_of_fold_pairs(frames, fit_q, start, split, vocabularies, reports)
+    fit_hist = platforms.fit_history(frames, start, split)
+    answerable = pairs.groupby("qid")["label"].transform("max") > 0
+    pairs = pairs[answerable]
+    if pairs["qid"].nunique() < 100:
+        raise TrainingError(f"only {pairs['qid'].nunique()} platform training queries between {start} and {split}")
+    names = list(platforms.FEATURES)
+    params = {
+        "objective": "binary:logistic",
+        "tree_method": "hist",
+        "learning_rate": settings.model.learning_rate,
+        "max_depth": min(settings.model.max_depth, 6),
+        "min_child_weight": 5,
+        "subsample": 0.8,
+        "colsample_bynode": 0.8,
+        "max_bin": 128,
+        "nthread": settings.model.n_threads,
+        "seed": seed,
+    }
+    matrix = xgb.DMatrix(pairs[names], label=pairs["label"].to_numpy(), enable_categorical=True, missing=np.nan)
+    booster = xgb.train(params, matrix, num_boost_round=settings.model.n_rounds)
+    calib_targets = platforms.platform_targets(frames, split, end)
+    calib_q = platform_queries(frames, calib_targets, TRAIN_HORIZONS)
+    calib = labelled_pairs(frames, calib_q, fit_hist, vocabularies, reports)
+    calib = calib[calib.groupby("qid")["label"].transform("max") > 0]
+    if calib.empty:
+        raise TrainingError(f"no platform calibration queries between {split} and {end}")
+    margins = booster.predict(
+        xgb.DMatrix(calib[names], enable_categorical=True, missing=np.nan), output_margin=True
+    )
+    groups = calib["qid"].to_numpy()
+    labels = calib["label"].to_numpy()
+    temperature = fit_temperature(np.asarray(margins), groups, labels)
+    calibrated = grouped_softmax(np.asarray(margins) / temperature, groups)
+    top = pd.DataFrame({"qid": groups, "p": calibrated, "y": labels}).sort_values(["qid", "p"])
+    top1 = top.drop_duplicates("qid", keep="last")["y"].mean()
+    meta = {
+        "mode": "train",
+        "task": "platform",
+        "features": names,
+        "vocabularies": vocabularies,
+        "train_from": start.isoformat(),
+        "train_until": end.isoformat(),
+        "calibration_from": split.isoformat(),
+        "n_train": int(pairs["qid"].nunique()),
+        "n_calibration": int(calib["qid"].nunique()),
+        "temperature": temperature,
+        "params": params,
+        "n_rounds": settings.model.n_rounds,
+        "created_at": datetime.now(UTC).isoformat(),
+        "metrics": {
+            "log_loss": round(grouped_log_loss(np.asarray(margins) / temperature, groups, labels), 4),
+            "top1": round(float(top1), 4),
+            "nan_predictions": int(np.isnan(calibrated).sum()),
+        },
+    }
+    return Artefact(booster=booster, history=platforms.fit_history(frames, start, end), meta=meta)
