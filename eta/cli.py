@@ -147,6 +147,134 @@ def config(
     typer.echo(json.dumps(shown, indent=2, sort_keys=True))
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Models: train, backtest, registry (eta/model/, eta/evaluation/)
+# ---------------------------------------------------------------------------------------------------------
+
+ModeOption = Annotated[str, typer.Option("--mode", help="train or flight.")]
+TaskOption = Annotated[
+    str, typer.Option("--task", help="arrival, platform or all (platform models exist for trains).")
+]
+
+
+def _tasks(task: str) -> tuple[str, ...]:
+    from eta.errors import InputError
+
+    if task == "all":
+        return ("arrival", "platform")
+    if task not in ("arrival", "platform"):
+        raise InputError(f"unknown task {task!r}; choose arrival, platform or all")
+    return (task,)
+
+
+def _dask_client(address: str | None) -> object:
+    if not address:
+        return None
+    from eta.model.distributed import connect
+
+    return connect(address)
+
+
+@app.command("train")
+def train(
+    mode: ModeOption,
+    from_: Annotated[str, typer.Option("--from", help="First day (or ISO time) of the training window.")],
+    until: Annotated[str, typer.Option("--until", help="Last day (inclusive) or ISO time (exclusive).")],
+    task: TaskOption = "all",
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", help="Train on this Dask scheduler (tcp://host:8786, or 'local')."),
+    ] = None,
+) -> None:
+    """Train on what the store holds for the window and register the models as challengers."""
+    from eta.config import get_settings
+    from eta.evaluation.windows import window
+    from eta.model.training import train_and_register
+
+    entries = train_and_register(
+        _engine(), get_settings(), mode, window(from_, until, "training"), _tasks(task), _dask_client(dask)
+    )
+    for entry in entries:
+        typer.echo(f"registered challenger {entry.version} ({entry.n_train:,} rows) metrics {entry.metrics}")
+
+
+@app.command("backtest")
+def backtest(
+    mode: ModeOption,
+    train_from: Annotated[str, typer.Option("--train-from", help="First day of the training window.")],
+    train_until: Annotated[str, typer.Option("--train-until", help="Last day of the training window.")],
+    test_from: Annotated[str, typer.Option("--test-from", help="First day of the test window.")],
+    test_until: Annotated[str, typer.Option("--test-until", help="Last day of the test window.")],
+    report: Annotated[Path, typer.Option("--report", help="Where to write the JSON report (PNGs beside).")],
+    task: TaskOption = "all",
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="Train on this Dask scheduler (or 'local').")
+    ] = None,
+) -> None:
+    """Train on the training window only, predict every test call at every horizon, score the baselines."""
+    from eta.config import get_settings
+    from eta.evaluation import backtest as run_backtest
+    from eta.evaluation import report as output
+    from eta.evaluation.windows import window
+
+    result, _, platform_rows = run_backtest.run(
+        _engine(),
+        get_settings(),
+        mode,
+        window(train_from, train_until, "training"),
+        window(test_from, test_until, "test"),
+        dask_client=_dask_client(dask),
+        tasks=_tasks(task),
+    )
+    output.write_json(result, report)
+    images = output.plots(result, platform_rows, report)
+    typer.echo(output.table(result))
+    typer.echo(f"\nreport: {report}" + "".join(f"\nplot: {p}" for p in images))
+
+
+@app.command("models")
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the model registry: versions, roles, training windows, calibration metrics."""
+    from eta.model import registry
+
+    entries = registry.entries(_engine())
+    if as_json:
+        typer.echo(json.dumps([e.__dict__ for e in entries], indent=2, default=str))
+        return
+    if not entries:
+        typer.echo("no models yet: run `eta train`")
+    for e in entries:
+        typer.echo(
+            f"{e.version:<44} {e.role:<11} {e.mode:<6} {e.task:<8} "
+            f"{e.train_from:%Y-%m-%d}…{e.train_until:%Y-%m-%d} {e.n_train:>10,} rows  {e.metrics}"
+        )
+
+
+@app.command("promote")
+def promote(version: Annotated[str, typer.Argument(help="Model version (see `eta models`).")]) -> None:
+    """Make a model the champion of its mode and task (after its integrity and NaN checks)."""
+    from eta.config import get_settings
+    from eta.model import registry
+
+    entry = registry.promote(_engine(), get_settings(), version)
+    typer.echo(f"{entry.version} is now the {entry.mode} {entry.task} champion")
+
+
+@app.command("rollback")
+def rollback(
+    mode: Annotated[str | None, typer.Option("--mode", help="train or flight.")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="arrival or platform.")] = None,
+) -> None:
+    """Withdraw the current champion and reinstate the one it replaced."""
+    from eta.model import registry
+
+    withdrawn, reinstated = registry.rollback(_engine(), mode, task)
+    typer.echo(f"withdrew {withdrawn.version}; {reinstated.version} is the {reinstated.mode} "
+               f"{reinstated.task} champion again")
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and a non-zero exit, not a traceback."""
     from pydantic import ValidationError

@@ -51,10 +51,10 @@ class ModelSettings(BaseModel):
         description="…and calls scheduled this long ago that have not arrived yet (late services).",
     )
     retrain_window_days: int = Field(
-        default=56, ge=1, description="The retraining job trains on this many days before its backtest window."
+        default=56, ge=1, description="The retraining job trains on this many days before its test window."
     )
     retrain_test_days: int = Field(
-        default=7, ge=1, description="Recent days on which the retraining job compares challenger and champion."
+        default=7, ge=1, description="Recent days on which the retraining job compares the two models."
     )
     retrain_every_hours: int = Field(default=24, ge=1, description="How often the retraining job runs.")
     min_train_rows: int = Field(

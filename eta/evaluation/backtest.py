@@ -51,8 +51,12 @@ def run(
     check_disjoint(train, test)
     clock = time.perf_counter()
     frames = load_frames(engine, mode, train.start, test.end)
-    log.info("read %d calls and %d observations in %.0f s", len(frames.calls), len(frames.observations),
-             time.perf_counter() - clock)
+    log.info(
+        "read %d calls and %d observations in %.0f s",
+        len(frames.calls),
+        len(frames.observations),
+        time.perf_counter() - clock,
+    )
     report: dict[str, Any] = {
         "mode": mode,
         "train_window": train.as_list(),
@@ -164,7 +168,9 @@ def arrival_report(rows: pd.DataFrame) -> dict[str, Any]:
         for name in ARRIVAL_BASELINES:
             predicted = part[f"baseline_{name}"].to_numpy()
             block = point_errors(actual, predicted)
-            block["band_hit_rate"] = round(float(np.mean(band_hits(actual, predicted, t_to_sched + predicted))), 4)
+            block["band_hit_rate"] = round(
+                float(np.mean(band_hits(actual, predicted, t_to_sched + predicted))), 4
+            )
             baselines[name] = block
         out[horizon] = {"n": len(part), "model": model, "baselines": baselines}
     return out

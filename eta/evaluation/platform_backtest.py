@@ -68,7 +68,9 @@ def run(frames: Frames, train: Window, test: Window, settings: Settings) -> pd.D
 def _history_platform(history: History, rows: pd.DataFrame) -> pd.Series:
     _, table = history.tables["train"]
     flat = table.reset_index().sort_values("count", ascending=False)
-    top = flat.drop_duplicates(["operator", "number", "location"]).set_index(["operator", "number", "location"])
+    top = flat.drop_duplicates(["operator", "number", "location"]).set_index(
+        ["operator", "number", "location"]
+    )
     index = pd.MultiIndex.from_frame(rows[["operator", "number", "location"]])
     chosen = top["final_platform"].reindex(index).to_numpy()
     return pd.Series(chosen, index=rows.index).fillna(rows["planned"]).astype(str)

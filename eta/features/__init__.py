@@ -33,11 +33,11 @@ def feature_names(mode: str) -> list[str]:
 def fit_history(
     mode: str, frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
 ) -> History:
-    return feature_module(mode).fit_history(frames, start, end, exclude_dates)  # type: ignore[no-any-return]
+    return feature_module(mode).fit_history(frames, start, end, exclude_dates)
 
 
 def vocabularies_for(mode: str, frames: Frames) -> dict[str, list[str]]:
-    return feature_module(mode).vocabularies_for(frames)  # type: ignore[no-any-return]
+    return feature_module(mode).vocabularies_for(frames)
 
 
 def compute_features(
@@ -49,9 +49,7 @@ def compute_features(
     reports: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features per query (index qid) as known at each query's t; see the mode's module."""
-    return feature_module(mode).compute_features(  # type: ignore[no-any-return]
-        frames, queries, history, vocabularies, reports
-    )
+    return feature_module(mode).compute_features(frames, queries, history, vocabularies, reports)
 
 
 __all__ = [

@@ -66,7 +66,9 @@ def weather_as_of(frames: Frames, context: pd.DataFrame, location_col: str, pref
     right = weather[["location", "observed_at", *WEATHER_FIELDS]].assign(
         location=weather["location"].astype(str)
     )
-    joined = pd.merge_asof(left, right, left_on="t", right_on="observed_at", by="location", direction="backward")
+    joined = pd.merge_asof(
+        left, right, left_on="t", right_on="observed_at", by="location", direction="backward"
+    )
     joined.loc[(joined["t"] - joined["observed_at"]) > WEATHER_MAX_AGE, list(WEATHER_FIELDS)] = np.nan
     joined = joined.set_index("qid").reindex(context.index)
     return joined[list(WEATHER_FIELDS)].set_axis(columns, axis=1).astype("float64")

@@ -111,10 +111,15 @@ def fit_history(
     outcomes = outcomes[~outcomes["service_date"].astype(str).isin(exclude_dates)]
     flights = _flights(frames)
     departed = first_event(frames.observations, "actual_departure")["actual_departure"]
-    dests = outcomes[outcomes["sequence"] == 1].drop(columns=["scheduled_departure"]).join(flights[["scheduled_departure", "origin_call_id",
-                                                              "origin_tz"]], on="service_id")
-    dests = dests[(dests["scheduled_departure"] >= pd.Timestamp(start))
-                  & (dests["scheduled_departure"] < pd.Timestamp(end))].copy()
+    dests = (
+        outcomes[outcomes["sequence"] == 1]
+        .drop(columns=["scheduled_departure"])
+        .join(flights[["scheduled_departure", "origin_call_id", "origin_tz"]], on="service_id")
+    )
+    dests = dests[
+        (dests["scheduled_departure"] >= pd.Timestamp(start))
+        & (dests["scheduled_departure"] < pd.Timestamp(end))
+    ].copy()
     actual_dep = dests["origin_call_id"].map(departed)
     dests["departure_delay_s"] = seconds(actual_dep - dests["scheduled_departure"])
     dests["block_s"] = seconds(dests["actual_arrival"] - actual_dep)
@@ -125,10 +130,16 @@ def fit_history(
     history.add("flight_dep", flight_key, aggregate(dests, flight_key, "departure_delay_s"))
     history.add("route_block", ["origin", "location"], aggregate(dests, ["origin", "location"], "block_s"))
     history.add("route", ["origin", "location"], aggregate(dests, ["origin", "location"], "arrival_delay_s"))
-    history.add("carrier_hour", ["operator", "dep_hour"], aggregate(dests, ["operator", "dep_hour"],
-                                                                    "arrival_delay_s"))
-    history.add("origin_hour_dep", ["origin", "dep_hour"], aggregate(dests, ["origin", "dep_hour"],
-                                                                     "departure_delay_s"))
+    history.add(
+        "carrier_hour",
+        ["operator", "dep_hour"],
+        aggregate(dests, ["operator", "dep_hour"], "arrival_delay_s"),
+    )
+    history.add(
+        "origin_hour_dep",
+        ["origin", "dep_hour"],
+        aggregate(dests, ["origin", "dep_hour"], "departure_delay_s"),
+    )
     return history
 
 
@@ -159,11 +170,19 @@ def compute_features(
     _history_features(out, ctx, history)
     _previous_flight_features(out, ctx, frames, flights)
     out["origin_departures_hour"] = scheduled_nearby(
-        frames.calls, "scheduled_departure", "location", ctx["origin"], ctx["scheduled_departure"],
+        frames.calls,
+        "scheduled_departure",
+        "location",
+        ctx["origin"],
+        ctx["scheduled_departure"],
         timedelta(minutes=30),
     )
     out["dest_arrivals_hour"] = scheduled_nearby(
-        frames.calls, "scheduled_arrival", "location", ctx["location"], ctx["scheduled_arrival"],
+        frames.calls,
+        "scheduled_arrival",
+        "location",
+        ctx["location"],
+        ctx["scheduled_arrival"],
         timedelta(minutes=30),
     )
     at_origin = recent_delays(
@@ -203,7 +222,9 @@ def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, history: History) ->
     out["hist_flight_dep_mean_s"] = history.lookup("flight_dep", ctx, "mean", flight)
     out["hist_route_mean_s"] = history.lookup("route", ctx, "mean", ["origin", "location"])
     out["hist_carrier_hour_mean_s"] = history.lookup("carrier_hour", ctx, "mean", ["operator", "dep_hour"])
-    out["hist_origin_hour_dep_mean_s"] = history.lookup("origin_hour_dep", ctx, "mean", ["origin", "dep_hour"])
+    out["hist_origin_hour_dep_mean_s"] = history.lookup(
+        "origin_hour_dep", ctx, "mean", ["origin", "dep_hour"]
+    )
 
 
 def _previous_flight_features(
@@ -211,8 +232,9 @@ def _previous_flight_features(
 ) -> None:
     """The same aircraft's previous flight: its delays as known at t, and the planned turnaround."""
     ordered = flights.dropna(subset=["vehicle_id"]).sort_values(["vehicle_id", "scheduled_departure"])
-    prev = ordered.groupby("vehicle_id")[["origin_call_id", "dest_call_id", "scheduled_departure",
-                                          "scheduled_arrival"]].shift()
+    prev = ordered.groupby("vehicle_id")[
+        ["origin_call_id", "dest_call_id", "scheduled_departure", "scheduled_arrival"]
+    ].shift()
     prev.columns = [f"prev_{c}" for c in prev.columns]
     close = (ordered["scheduled_departure"] - prev["prev_scheduled_departure"]) <= PREVIOUS_FLIGHT_WITHIN
     prev = prev[close]
@@ -242,8 +264,10 @@ def arrival_events(frames: Frames, flights: pd.DataFrame) -> pd.DataFrame:
             "observed_at": flights["dest_call_id"].map(arrived["observed_at"]),
             "origin": flights["origin_call_id"].map(locations),
             "location": flights["dest_call_id"].map(locations),
-            "block_s": seconds(flights["dest_call_id"].map(arrived["actual_arrival"])
-                               - flights["origin_call_id"].map(departed)),
+            "block_s": seconds(
+                flights["dest_call_id"].map(arrived["actual_arrival"])
+                - flights["origin_call_id"].map(departed)
+            ),
         }
     )
     dep_delay = seconds(flights["origin_call_id"].map(departed) - flights["scheduled_departure"])

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-
-import pandas as pd
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, String, and_, cast, func, or_, select
+import pandas as pd
+from sqlalchemy import Connection, Engine, String, and_, cast, func, or_, select
 
 from eta._time import ensure_utc
 from eta.store.schema import Call, Location, Observation, Service, UTCDateTime, Vehicle, Weather
@@ -124,7 +123,7 @@ def load_frames(
     return Frames(mode=mode, calls=calls, observations=observations, weather=weather, names=names)
 
 
-def _read(conn: Connection, query: Select[Any]) -> pd.DataFrame:
+def _read(conn: Connection, query: Any) -> pd.DataFrame:
     """Run ``query`` with its time columns read as text and parsed by pandas (10x faster than rows of
     datetime objects for millions of rows)."""
     texts = [
@@ -171,13 +170,13 @@ def _read_weather(
 
 
 def _read_names(conn: Connection, locations: list[str]) -> pd.Series:
-    frame = pd.read_sql(select(Location.code, Location.name), conn)  # type: ignore[call-overload]
+    frame = pd.read_sql(select(Location.code, Location.name), conn)
     names = frame.set_index("code")["name"]
     return names[names.index.isin(locations)]
 
 
 def _with_vehicle_type(conn: Connection, calls: pd.DataFrame) -> pd.DataFrame:
-    planes = pd.read_sql(select(Vehicle.vehicle_id, Vehicle.seats), conn)  # type: ignore[call-overload]
+    planes = pd.read_sql(select(Vehicle.vehicle_id, Vehicle.seats), conn)
     return calls.merge(planes, on="vehicle_id", how="left")
 
 

@@ -78,7 +78,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def aggregate(outcomes: pd.DataFrame, keys: list[str], value: str, min_count: int = MIN_COUNT) -> pd.DataFrame:
+def aggregate(
+    outcomes: pd.DataFrame, keys: list[str], value: str, min_count: int = MIN_COUNT
+) -> pd.DataFrame:
     """Mean, median, spread (P90−P10) and count of ``value`` per key, for keys seen ``min_count`` times."""
     rows = outcomes.dropna(subset=[value]).copy()
     for key in keys:

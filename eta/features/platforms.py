@@ -106,8 +106,12 @@ def announced_as_of(frames: Frames, queries: pd.DataFrame) -> pd.DataFrame:
     obs = obs.assign(n_changes=changed.groupby(obs["call_id"]).cumsum().astype("float64"))
     left = queries[["qid", "call_id", "t"]].sort_values("t", kind="stable")
     joined = pd.merge_asof(
-        left, obs.sort_values("observed_at", kind="stable"), left_on="t", right_on="observed_at",
-        by="call_id", direction="backward",
+        left,
+        obs.sort_values("observed_at", kind="stable"),
+        left_on="t",
+        right_on="observed_at",
+        by="call_id",
+        direction="backward",
     ).set_index("qid")
     plan = joined["call_id"].map(planned)
     announced = joined["platform"].where(joined["platform"].notna(), plan)
@@ -137,15 +141,27 @@ def fit_history(
     t = t.dropna(subset=["final_platform"])
     history = History()
     history.add("change_rate", ["location", "operator"], _mean(t, ["location", "operator"], "changed"))
-    history.add("train_change", ["operator", "number", "location"],
-                _mean(t, ["operator", "number", "location"], "changed"))
-    history.add("transition", ["location", "planned_platform", "final_platform"],
-                _shares(t, ["location", "planned_platform"], "final_platform"))
+    history.add(
+        "train_change",
+        ["operator", "number", "location"],
+        _mean(t, ["operator", "number", "location"], "changed"),
+    )
+    history.add(
+        "transition",
+        ["location", "planned_platform", "final_platform"],
+        _shares(t, ["location", "planned_platform"], "final_platform"),
+    )
     history.add("station", ["location", "final_platform"], _shares(t, ["location"], "final_platform"))
-    history.add("train", ["operator", "number", "location", "final_platform"],
-                _shares(t, ["operator", "number", "location"], "final_platform"))
-    history.add("line", ["line_key", "location", "final_platform"],
-                _shares(t, ["line_key", "location"], "final_platform"))
+    history.add(
+        "train",
+        ["operator", "number", "location", "final_platform"],
+        _shares(t, ["operator", "number", "location"], "final_platform"),
+    )
+    history.add(
+        "line",
+        ["line_key", "location", "final_platform"],
+        _shares(t, ["line_key", "location"], "final_platform"),
+    )
     return history
 
 
@@ -165,7 +181,9 @@ def _shares(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
 def station_platforms(history: History) -> pd.DataFrame:
     """(location, platform, share) of every platform a station used in the training window."""
     _, table = history.tables["station"]
-    return table.reset_index().rename(columns={"final_platform": "platform"})[["location", "platform", "share"]]
+    return table.reset_index().rename(columns={"final_platform": "platform"})[
+        ["location", "platform", "share"]
+    ]
 
 
 def compute_features(
@@ -191,20 +209,26 @@ def compute_features(
     q["announced_changed"] = (announced["announced"] != announced["planned"]).astype("float64")
     q["announcement_age_s"] = announced["announcement_age_s"]
     q["n_changes_so_far"] = announced["n_changes_so_far"]
-    slots = frames.calls.assign(slot=frames.calls["location"].astype(str) + "|"
-                                + frames.calls["planned_platform"].astype(str))
+    slots = frames.calls.assign(
+        slot=frames.calls["location"].astype(str) + "|" + frames.calls["planned_platform"].astype(str)
+    )
     own_slot = ctx["location"].astype(str) + "|" + announced["planned"].astype(str)
     self_counted = (q["delay_s"].fillna(0.0).abs() <= CONFLICT_WINDOW.total_seconds()).astype("float64")
-    q["planned_conflicts"] = scheduled_nearby(
-        slots, "scheduled_arrival", "slot", own_slot, expected, CONFLICT_WINDOW
-    ) - self_counted
+    q["planned_conflicts"] = (
+        scheduled_nearby(slots, "scheduled_arrival", "slot", own_slot, expected, CONFLICT_WINDOW)
+        - self_counted
+    )
     q["planned_gap_s"] = _nearest_other_gap(slots, own_slot, expected, ctx["scheduled_arrival"])
     q["hist_change_rate"] = history.lookup("change_rate", ctx, "mean", ["location", "operator"])
     train_key = ["operator", "number", "location"]
     q["hist_train_change_rate"] = history.lookup("train_change", ctx, "mean", train_key)
     q["hist_train_count"] = history.lookup("train_change", ctx, "count", train_key).fillna(0.0)
     q["scheduled_nearby_30min"] = scheduled_nearby(
-        frames.calls, "scheduled_arrival", "location", ctx["location"], ctx["scheduled_arrival"],
+        frames.calls,
+        "scheduled_arrival",
+        "location",
+        ctx["location"],
+        ctx["scheduled_arrival"],
         timedelta(minutes=30),
     )
     local = local_time_parts(ctx["scheduled_arrival"], ctx["location_tz"])
@@ -226,7 +250,12 @@ def _nearest_other_gap(
     }
     out = np.full(len(expected), np.nan)
     exp = expected.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]").astype("int64")
-    own = own_scheduled.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]").astype("int64")
+    own = (
+        own_scheduled.dt.tz_convert("UTC")
+        .dt.tz_localize(None)
+        .to_numpy(dtype="datetime64[us]")
+        .astype("int64")
+    )
     keys = own_slot.astype(str).to_numpy()
     for key, positions in pd.Series(range(len(keys))).groupby(keys).indices.items():
         arr = by_slot.get(str(key))
@@ -272,7 +301,10 @@ def _pair_features(
     p["is_planned"] = (p["candidate"] == p["planned"].astype(str)).astype("float64")
     p["is_announced"] = (p["candidate"] == p["announced"].astype(str)).astype("float64")
     p["transition_share"] = history.lookup(
-        "transition", p.assign(planned=p["planned"].astype(str)), "share", ["location", "planned", "candidate"]
+        "transition",
+        p.assign(planned=p["planned"].astype(str)),
+        "share",
+        ["location", "planned", "candidate"],
     ).fillna(0.0)
     p["station_share"] = history.lookup("station", p, "share", ["location", "candidate"]).fillna(0.0)
     p["train_share"] = history.lookup(
@@ -286,8 +318,9 @@ def _pair_features(
     slot = p["location"] + "|" + p["candidate"]
     exp = pd.Series(expected.reindex(p["qid"]).to_numpy(), index=p.index)
     conflicts = scheduled_nearby(slots, "scheduled_arrival", "slot", slot, exp, CONFLICT_WINDOW)
-    own = p["is_planned"] * p["qid"].map((q["delay_s"].fillna(0.0).abs()
-                                          <= CONFLICT_WINDOW.total_seconds()).astype("float64"))
+    own = p["is_planned"] * p["qid"].map(
+        (q["delay_s"].fillna(0.0).abs() <= CONFLICT_WINDOW.total_seconds()).astype("float64")
+    )
     p["candidate_conflicts"] = conflicts - own
     out = p[["qid", "candidate", *PAIR_FEATURES]].join(q[QUERY_FEATURES], on="qid")
     out["category"] = pd.Categorical(out["category"], categories=q["category"].cat.categories)

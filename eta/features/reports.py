@@ -25,8 +25,15 @@ def delay_reports(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFra
     Columns: service_id, call_id, sequence, location, observed_at, delay_s, planned_at, is_departure.
     A departure is preferred to an arrival reported in the same observation (it is the later event).
     """
-    cols = ["call_id", "service_id", "sequence", "location", "planned_at", "scheduled_arrival",
-            "scheduled_departure"]
+    cols = [
+        "call_id",
+        "service_id",
+        "sequence",
+        "location",
+        "planned_at",
+        "scheduled_arrival",
+        "scheduled_departure",
+    ]
     obs = observations.merge(calls[cols], on="call_id", how="inner")
     sched_dep = obs["scheduled_departure"].fillna(obs["planned_at"])
     sched_arr = obs["scheduled_arrival"].fillna(obs["planned_at"])
@@ -79,7 +86,9 @@ def latest_estimate(queries: pd.DataFrame, observations: pd.DataFrame, field: st
     """Per query (call_id, t), the latest value of ``field`` (e.g. estimated_arrival) published by t."""
     right = observations.loc[observations[field].notna(), ["call_id", "observed_at", field]]
     left = queries[["qid", "call_id", "t"]].sort_values("t", kind="stable")
-    joined = pd.merge_asof(left, right, left_on="t", right_on="observed_at", by="call_id", direction="backward")
+    joined = pd.merge_asof(
+        left, right, left_on="t", right_on="observed_at", by="call_id", direction="backward"
+    )
     return joined.set_index("qid")[[field, "observed_at"]]
 
 

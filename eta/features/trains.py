@@ -85,10 +85,12 @@ def fit_history(
     train_key = ["operator", "number", "location"]
     history.add("train_loc", train_key, aggregate(outcomes, train_key, "arrival_delay_s"))
     history.add("train_loc_dep", train_key, aggregate(outcomes, train_key, "departure_delay_s"))
-    history.add("line_loc", ["line_key", "location"], aggregate(outcomes, ["line_key", "location"],
-                                                                 "arrival_delay_s"))
-    history.add("loc_hour", ["location", "hour_int"], aggregate(outcomes, ["location", "hour_int"],
-                                                                  "arrival_delay_s"))
+    history.add(
+        "line_loc", ["line_key", "location"], aggregate(outcomes, ["line_key", "location"], "arrival_delay_s")
+    )
+    history.add(
+        "loc_hour", ["location", "hour_int"], aggregate(outcomes, ["location", "hour_int"], "arrival_delay_s")
+    )
     history.add("loc", ["location"], aggregate(outcomes, ["location"], "arrival_delay_s"))
     return history
 
@@ -136,7 +138,11 @@ def compute_features(
         ctx.index
     )
     out["scheduled_nearby_30min"] = scheduled_nearby(
-        frames.calls, "scheduled_arrival", "location", ctx["location"], ctx["scheduled_arrival"],
+        frames.calls,
+        "scheduled_arrival",
+        "location",
+        ctx["location"],
+        ctx["scheduled_arrival"],
         timedelta(minutes=30),
     )
     weather = weather_as_of(frames, ctx, "location", "weather_")

@@ -66,7 +66,9 @@ class ArrivalPredictor:
         p10, p50, p90 = (raw[:, i] + base for i in range(3))
         buckets = bucket_of(features["time_to_arrival_s"], features["has_report"])
         low, high = apply_interval_calibration(self.artefact.meta["calibration"], p10, p50, p90, buckets)
-        return pd.DataFrame({"p10_delay_s": low, "p50_delay_s": p50, "p90_delay_s": high}, index=features.index)
+        return pd.DataFrame(
+            {"p10_delay_s": low, "p50_delay_s": p50, "p90_delay_s": high}, index=features.index
+        )
 
     def contributions(self, features: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Per-feature contributions (seconds) to the P50 and the bias, from xgboost's pred_contribs."""

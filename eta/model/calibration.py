@@ -20,7 +20,9 @@ MIN_BUCKET = 200
 
 def bucket_of(time_to_arrival_s: pd.Series, has_report: pd.Series) -> pd.Series:
     """A label per query: e.g. ``r1-b2`` = reported, 20–45 min to the scheduled arrival."""
-    bins = np.searchsorted(np.asarray(BUCKET_EDGES_S, dtype="float64"), time_to_arrival_s.fillna(0).to_numpy())
+    bins = np.searchsorted(
+        np.asarray(BUCKET_EDGES_S, dtype="float64"), time_to_arrival_s.fillna(0).to_numpy()
+    )
     reported = has_report.fillna(0).astype(int).to_numpy()
     labels = [f"r{r}-b{b}" for r, b in zip(reported, bins, strict=True)]
     return pd.Series(labels, index=time_to_arrival_s.index)
@@ -74,7 +76,7 @@ def grouped_softmax(scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Softmax of ``scores`` within each group (rows sharing a group id)."""
     frame = pd.DataFrame({"g": groups, "s": scores})
     shifted = frame["s"] - frame.groupby("g")["s"].transform("max")
-    expo = np.exp(shifted)
+    expo = pd.Series(np.exp(shifted.to_numpy()), index=frame.index)
     return (expo / expo.groupby(frame["g"]).transform("sum")).to_numpy()
 
 

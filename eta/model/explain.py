@@ -53,20 +53,31 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[pd.Series], str]]
         "hist_train_median_s": lambda r: f"this train usually arrives here {_late(r['hist_train_median_s'])}",
         "hist_flight_mean_s": lambda r: f"this flight usually arrives {_late(r['hist_flight_mean_s'])}",
         "hist_flight_median_s": lambda r: f"this flight usually arrives {_late(r['hist_flight_median_s'])}",
-        "hist_gain_s": lambda r: f"this train usually changes its delay by {_minutes(r['hist_gain_s'])} "
-        f"from {place(r, 'report_location')} to here",
-        "recent_loc_delay_s": lambda r: f"trains at {place(r, 'location')} in the last hour were "
-        f"{_late(r['recent_loc_delay_s'])} on average",
-        "recent_origin_delay_s": lambda r: f"departures in the last hour were {_late(r['recent_origin_delay_s'])} "
-        "on average",
-        "recent_all_delay_s": lambda r: f"{vehicle}s everywhere in the last hour were "
-        f"{_late(r['recent_all_delay_s'])} on average",
-        "prev_tail_arr_delay_s": lambda r: f"this aircraft's previous flight arrived {_late(r['prev_tail_arr_delay_s'])}",
-        "prev_tail_dep_delay_s": lambda r: f"this aircraft's previous flight left {_late(r['prev_tail_dep_delay_s'])}",
+        "hist_gain_s": lambda r: (
+            f"this train usually changes its delay by {_minutes(r['hist_gain_s'])} "
+            f"from {place(r, 'report_location')} to here"
+        ),
+        "recent_loc_delay_s": lambda r: (
+            f"trains at {place(r, 'location')} in the last hour were "
+            f"{_late(r['recent_loc_delay_s'])} on average"
+        ),
+        "recent_origin_delay_s": lambda r: (
+            f"departures in the last hour were {_late(r['recent_origin_delay_s'])} on average"
+        ),
+        "recent_all_delay_s": lambda r: (
+            f"{vehicle}s everywhere in the last hour were {_late(r['recent_all_delay_s'])} on average"
+        ),
+        "prev_tail_arr_delay_s": lambda r: (
+            f"this aircraft's previous flight arrived {_late(r['prev_tail_arr_delay_s'])}"
+        ),
+        "prev_tail_dep_delay_s": lambda r: (
+            f"this aircraft's previous flight left {_late(r['prev_tail_dep_delay_s'])}"
+        ),
         "time_to_arrival_s": lambda r: f"{round(r['time_to_arrival_s'] / 60)} min to the scheduled arrival",
         "report_stops_to_go": lambda r: f"{int(r['report_stops_to_go'])} stops still to go",
-        "scheduled_nearby_30min": lambda r: f"{int(r['scheduled_nearby_30min'])} arrivals scheduled at "
-        f"{place(r, 'location')} within 30 min",
+        "scheduled_nearby_30min": lambda r: (
+            f"{int(r['scheduled_nearby_30min'])} arrivals scheduled at {place(r, 'location')} within 30 min"
+        ),
         "hour": lambda r: f"scheduled at {int(r['hour']):02d}:{int((r['hour'] % 1) * 60):02d} local time",
     }
 
@@ -84,9 +95,9 @@ def explain(
     contribs = contributions.copy()
     contribs["latest_delay_s"] = contribs["latest_delay_s"] + base
     out = []
-    for position, (qid, row) in enumerate(contribs.iterrows()):
+    for position, (_, row) in enumerate(contribs.iterrows()):
         ranked = row.abs().sort_values(ascending=False)
-        feature_row = features.loc[qid]
+        feature_row = features.iloc[position]
         top = []
         for feature in ranked.index[:TOP_N]:
             value = float(row[feature])

@@ -20,8 +20,8 @@ from eta.features import platforms
 from eta.features.frames import Frames
 from eta.features.queries import QUERY_COLUMNS, TRAIN_HORIZONS, horizon_time
 from eta.features.reports import delay_reports
-from eta.model.artefact import Artefact
 from eta.model.arrival import TrainingError
+from eta.model.artefact import Artefact
 from eta.model.calibration import fit_temperature, grouped_log_loss, grouped_softmax
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
     ordered = pairs.sort_values(["qid", "probability"], ascending=[True, False], kind="stable")
     top = ordered.drop_duplicates("qid").set_index("qid")
     probs = {
-        int(qid): {str(c): round(float(p), 4) for c, p in zip(g["candidate"], g["probability"], strict=True)}
+        int(str(qid)): {
+            str(c): round(float(p), 4) for c, p in zip(g["candidate"], g["probability"], strict=True)
+        }
         for qid, g in ordered.groupby("qid", sort=False)
     }
     out = pd.DataFrame(
@@ -134,7 +136,9 @@ def train(frames: Frames, start: datetime, end: datetime, settings: Settings, se
     answerable = pairs.groupby("qid")["label"].transform("max") > 0
     pairs = pairs[answerable]
     if pairs["qid"].nunique() < 100:
-        raise TrainingError(f"only {pairs['qid'].nunique()} platform training queries between {start} and {split}")
+        raise TrainingError(
+            f"only {pairs['qid'].nunique()} platform training queries between {start} and {split}"
+        )
     names = list(platforms.FEATURES)
     params = {
         "objective": "binary:logistic",
@@ -148,7 +152,9 @@ def train(frames: Frames, start: datetime, end: datetime, settings: Settings, se
         "nthread": settings.model.n_threads,
         "seed": seed,
     }
-    matrix = xgb.DMatrix(pairs[names], label=pairs["label"].to_numpy(), enable_categorical=True, missing=np.nan)
+    matrix = xgb.DMatrix(
+        pairs[names], label=pairs["label"].to_numpy(), enable_categorical=True, missing=np.nan
+    )
     booster = xgb.train(params, matrix, num_boost_round=settings.model.n_rounds)
     calib_targets = platforms.platform_targets(frames, split, end)
     calib_q = platform_queries(frames, calib_targets, TRAIN_HORIZONS)

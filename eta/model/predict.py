@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -22,7 +23,7 @@ from eta.model import registry
 from eta.model.arrival import ArrivalPredictor
 from eta.model.explain import explain
 from eta.store.bulk import insert_ignore
-from eta.store.schema import Prediction
+from eta.store.schema import metadata
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def predict_calls(
         if rows.empty:
             continue
         with engine.begin() as conn:
-            written += insert_ignore(conn, Prediction.__table__, rows, settings.db_batch_size)
+            written += insert_ignore(conn, metadata.tables["predictions"], rows, settings.db_batch_size)
     return written
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from eta.config import Settings
 from eta.errors import EtaError, NotFoundError
@@ -29,7 +29,7 @@ ROLLED_BACK = "rolled_back"
 PRIMARY_METRIC = {"arrival": "mae_s", "platform": "log_loss"}
 
 
-class PromotionRefused(EtaError):
+class PromotionRefusedError(EtaError):
     """A model may not become champion (integrity, NaN outputs, too little training data)."""
 
 
@@ -94,7 +94,7 @@ def register(engine: Engine, settings: Settings, artefact: Artefact, version: st
         promoted_at=None,
     )
     with engine.begin() as conn:
-        conn.execute(Model.__table__.insert().values(**_row_values(row)))
+        conn.execute(insert(Model).values(**_row_values(row)))
     return get(engine, version)
 
 
@@ -134,16 +134,16 @@ def check_promotable(entry: Entry, settings: Settings) -> Artefact:
     try:
         model = load(entry)
     except files.IntegrityError as exc:
-        raise PromotionRefused(f"{entry.version} failed its integrity check: {exc}") from exc
+        raise PromotionRefusedError(f"{entry.version} failed its integrity check: {exc}") from exc
     if entry.n_train < settings.model.min_train_rows:
-        raise PromotionRefused(
+        raise PromotionRefusedError(
             f"{entry.version} was trained on {entry.n_train:,} rows, fewer than the "
             f"{settings.model.min_train_rows:,} required (ETA_MODEL__MIN_TRAIN_ROWS)"
         )
     metrics = model.meta.get("metrics", {})
     primary = PRIMARY_METRIC.get(entry.task, "mae_s")
     if metrics.get("nan_predictions", 0) or not np.isfinite(metrics.get(primary, np.nan)):
-        raise PromotionRefused(f"{entry.version} outputs NaN on its calibration window")
+        raise PromotionRefusedError(f"{entry.version} outputs NaN on its calibration window")
     return model
 
 
@@ -179,9 +179,7 @@ def rollback(engine: Engine, mode: str | None = None, task: str | None = None) -
             .order_by(Model.promoted_at.desc())
         ).first()
     if previous is None:
-        raise NotFoundError(
-            f"no earlier champion of {current.mode} {current.task} to roll back to"
-        )
+        raise NotFoundError(f"no earlier champion of {current.mode} {current.task} to roll back to")
     with engine.begin() as conn:
         conn.execute(update(Model).where(Model.version == current.version).values(role=ROLLED_BACK))
         conn.execute(update(Model).where(Model.version == previous.version).values(role=CHAMPION))
