@@ -271,8 +271,10 @@ def rollback(
     from eta.model import registry
 
     withdrawn, reinstated = registry.rollback(_engine(), mode, task)
-    typer.echo(f"withdrew {withdrawn.version}; {reinstated.version} is the {reinstated.mode} "
-               f"{reinstated.task} champion again")
+    typer.echo(
+        f"withdrew {withdrawn.version}; {reinstated.version} is the {reinstated.mode} "
+        f"{reinstated.task} champion again"
+    )
 
 
 def main() -> None:

@@ -108,7 +108,6 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'eta.sqlite3').resolve()}"
 
-
     @property
     def resolved_models_dir(self) -> Path:
         """Where model files live: ``model.models_dir`` or ``models/`` under ``data_dir``."""

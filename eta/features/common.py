@@ -49,7 +49,7 @@ def local_time_parts(times: pd.Series, zones: pd.Series) -> pd.DataFrame:
     for zone, index in times.groupby(zones).groups.items():
         local = times.loc[index].dt.tz_convert(str(zone))
         out.loc[index, "hour"] = local.dt.hour + local.dt.minute / 60.0
-        out.loc[index, "weekday"] = local.dt.weekday
+        out.loc[index, "weekday"] = local.dt.day_of_week
         out.loc[index, "month"] = local.dt.month
     return out.astype("float64")
 
@@ -107,7 +107,9 @@ def scheduled_nearby(
 
 def categorical(values: pd.Series, vocabulary: list[str]) -> pd.Series:
     """Values as a pandas Categorical over a fixed vocabulary (unknown values become missing)."""
-    return pd.Series(pd.Categorical(values.astype("string"), categories=vocabulary), index=values.index)
+    text = values.astype("string")
+    known = text.where(text.isin(vocabulary))
+    return pd.Series(pd.Categorical(known, categories=vocabulary), index=values.index)
 
 
 def vocabulary(values: pd.Series, max_size: int = 64, min_count: int = 20) -> list[str]:

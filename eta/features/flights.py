@@ -28,6 +28,7 @@ from eta.features.reports import (
     first_event,
     latest_estimate,
     latest_report,
+    lookup,
     recent_delays,
     recent_delays_everywhere,
     seconds,
@@ -120,7 +121,7 @@ def fit_history(
         (dests["scheduled_departure"] >= pd.Timestamp(start))
         & (dests["scheduled_departure"] < pd.Timestamp(end))
     ].copy()
-    actual_dep = dests["origin_call_id"].map(departed)
+    actual_dep = lookup(dests["origin_call_id"], departed)
     dests["departure_delay_s"] = seconds(actual_dep - dests["scheduled_departure"])
     dests["block_s"] = seconds(dests["actual_arrival"] - actual_dep)
     dests["dep_hour"] = local_time_parts(dests["scheduled_departure"], dests["origin_tz"])["hour"].astype(int)
@@ -241,10 +242,10 @@ def _previous_flight_features(
     joined = ctx[["service_id", "t", "scheduled_departure"]].join(prev, on="service_id")
     departed = first_event(frames.observations, "actual_departure")
     arrived = first_event(frames.observations, "actual_arrival")
-    dep_at = joined["prev_origin_call_id"].map(departed["actual_departure"])
-    dep_known = joined["prev_origin_call_id"].map(departed["observed_at"]) <= joined["t"]
-    arr_at = joined["prev_dest_call_id"].map(arrived["actual_arrival"])
-    arr_known = joined["prev_dest_call_id"].map(arrived["observed_at"]) <= joined["t"]
+    dep_at = lookup(joined["prev_origin_call_id"], departed["actual_departure"])
+    dep_known = lookup(joined["prev_origin_call_id"], departed["observed_at"]) <= joined["t"]
+    arr_at = lookup(joined["prev_dest_call_id"], arrived["actual_arrival"])
+    arr_known = lookup(joined["prev_dest_call_id"], arrived["observed_at"]) <= joined["t"]
     dep_delay = seconds(dep_at - joined["prev_scheduled_departure"]).where(dep_known)
     arr_delay = seconds(arr_at - joined["prev_scheduled_arrival"]).where(arr_known)
     out["prev_tail_dep_delay_s"] = dep_delay
@@ -261,17 +262,19 @@ def arrival_events(frames: Frames, flights: pd.DataFrame) -> pd.DataFrame:
     locations = frames.calls.set_index("call_id")["location"]
     events = pd.DataFrame(
         {
-            "observed_at": flights["dest_call_id"].map(arrived["observed_at"]),
+            "observed_at": lookup(flights["dest_call_id"], arrived["observed_at"]),
             "origin": flights["origin_call_id"].map(locations),
             "location": flights["dest_call_id"].map(locations),
             "block_s": seconds(
-                flights["dest_call_id"].map(arrived["actual_arrival"])
-                - flights["origin_call_id"].map(departed)
+                lookup(flights["dest_call_id"], arrived["actual_arrival"])
+                - lookup(flights["origin_call_id"], departed)
             ),
         }
     )
-    dep_delay = seconds(flights["origin_call_id"].map(departed) - flights["scheduled_departure"])
-    arr_delay = seconds(flights["dest_call_id"].map(arrived["actual_arrival"]) - flights["scheduled_arrival"])
+    dep_delay = seconds(lookup(flights["origin_call_id"], departed) - flights["scheduled_departure"])
+    arr_delay = seconds(
+        lookup(flights["dest_call_id"], arrived["actual_arrival"]) - flights["scheduled_arrival"]
+    )
     events["gain_s"] = arr_delay - dep_delay
     events["route"] = events["origin"].astype(str) + "-" + events["location"].astype(str)
     return events.dropna(subset=["observed_at", "block_s"]).reset_index(drop=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 import pandas as pd
 
 from eta.features.frames import Frames
-from eta.features.reports import first_event
+from eta.features.reports import first_event, lookup
 
 TRAIN_HORIZONS = ("next_stop", "15min", "30min", "60min", "120min")
 FLIGHT_HORIZONS = ("dep_minus_2h", "at_departure")
@@ -65,7 +65,7 @@ def horizon_time(frames: Frames, targets: pd.DataFrame, horizon: str) -> pd.Seri
         return _previous_departure_known_at(frames, targets)
     if horizon == "dep_minus_2h":
         first = frames.calls.drop_duplicates("service_id").set_index("service_id")["planned_at"]
-        return targets["service_id"].map(first) - pd.Timedelta(hours=2)
+        return lookup(targets["service_id"], first) - pd.Timedelta(hours=2)
     raise ValueError(f"unknown horizon {horizon!r}")
 
 
@@ -74,7 +74,7 @@ def _previous_departure_known_at(frames: Frames, targets: pd.DataFrame) -> pd.Se
     calls = frames.calls[["call_id", "service_id", "sequence"]]
     previous = targets[["service_id", "sequence"]].assign(sequence=targets["sequence"] - 1)
     prev_call = previous.merge(calls, on=["service_id", "sequence"], how="left")["call_id"]
-    return pd.Series(prev_call.map(departed).to_numpy(), index=targets.index)
+    return pd.Series(lookup(prev_call, departed).to_numpy(), index=targets.index)
 
 
 def serving_queries(frames: Frames, made_at: datetime, call_ids: list[int] | None = None) -> pd.DataFrame:

@@ -19,6 +19,14 @@ def seconds(delta: pd.Series) -> pd.Series:
     return delta.dt.total_seconds()
 
 
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table``'s value for each key (NaN/NaT where absent), also when ``table`` is empty.
+
+    ``Series.map`` fails on an empty datetime table; a reindex does not.
+    """
+    return pd.Series(table.reindex(keys.to_numpy()).array, index=keys.index)
+
+
 def delay_reports(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
     """One row per report of a realised delay: an actual time, or an estimate already in the past.
 
@@ -106,7 +114,10 @@ def recent_delays(
     The window ends at the last report before t (a rolling mean joined as of t), so nothing after t
     enters.
     """
-    rows = reports[[key, "observed_at", "delay_s"]].dropna(subset=[key])
+    rows = reports[[key, "observed_at", "delay_s"]].dropna(subset=[key, "delay_s"])
+    if rows.empty:
+        index = pd.Index(queries["qid"], name="qid")
+        return pd.DataFrame({"mean": np.nan, "count": 0.0}, index=index)
     rows = rows.sort_values([key, "observed_at"], kind="stable")
     stats = rows.groupby(key, sort=True).rolling(window, on="observed_at")["delay_s"].agg(["mean", "count"])
     # groupby-rolling returns the rows group by group, in the order ``rows`` is already sorted in

@@ -25,7 +25,7 @@ from eta.features import compute_features, feature_names, fit_history, vocabular
 from eta.features.frames import Frames
 from eta.features.history import date_folds
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
-from eta.features.reports import delay_reports, seconds
+from eta.features.reports import delay_reports, lookup, seconds
 from eta.model.artefact import Artefact
 from eta.model.calibration import apply_interval_calibration, bucket_of, fit_interval_calibration
 
@@ -94,7 +94,7 @@ def training_queries(
     queries = horizon_queries(frames, targets, HORIZONS[mode])
     rng = np.random.default_rng(seed)
     start_of = frames.calls.groupby("service_id")["planned_at"].min()
-    earliest = targets["service_id"].map(start_of) - RANDOM_LEAD
+    earliest = lookup(targets["service_id"], start_of) - RANDOM_LEAD
     span = seconds(targets["scheduled_arrival"] - earliest).clip(lower=0).to_numpy()
     offsets = pd.to_timedelta(rng.uniform(0, 1, len(targets)) * span, unit="s")
     random_t = (earliest + offsets).astype("datetime64[us, UTC]")

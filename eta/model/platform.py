@@ -42,9 +42,7 @@ class PlatformPredictor:
         temperature = float(self.artefact.meta["temperature"])
         return pd.Series(grouped_softmax(margins / temperature, pairs["qid"].to_numpy()), index=pairs.index)
 
-    def predict_queries(
-        self, frames: Frames, queries: pd.DataFrame, time_to_arrival_s: pd.Series | None = None
-    ) -> pd.DataFrame:
+    def predict_queries(self, frames: Frames, queries: pd.DataFrame) -> pd.DataFrame:
         """Per query: top platform, its probability, whether it had been announced by t, all probabilities."""
         pairs = platforms.compute_features(
             frames, queries, self.artefact.history, self.artefact.meta["vocabularies"]

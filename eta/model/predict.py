@@ -18,10 +18,11 @@ from eta.config import Settings
 from eta.features import compute_features, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import serving_queries
-from eta.features.reports import delay_reports
+from eta.features.reports import delay_reports, latest_estimate, lookup
 from eta.model import registry
 from eta.model.arrival import ArrivalPredictor
 from eta.model.explain import explain
+from eta.model.platform import PlatformPredictor
 from eta.store.bulk import insert_ignore
 from eta.store.schema import metadata
 
@@ -46,8 +47,9 @@ def predict_calls(
     made_at = ensure_utc(made_at)
     written = 0
     for mode in MODES:
-        entry = registry.champion(engine, mode, "arrival")
-        if entry is None:
+        arrival_entry = registry.champion(engine, mode, "arrival")
+        platform_entry = registry.champion(engine, mode, "platform") if mode == "train" else None
+        if arrival_entry is None and platform_entry is None:
             continue
         frames = load_frames(
             engine,
@@ -57,7 +59,7 @@ def predict_calls(
             observed_until=made_at,
             call_ids=call_ids,
         )
-        rows = predict_frames(engine, frames, mode, entry, made_at, call_ids, purpose)
+        rows = predict_frames(frames, mode, arrival_entry, platform_entry, made_at, call_ids, purpose)
         if rows.empty:
             continue
         with engine.begin() as conn:
@@ -65,28 +67,32 @@ def predict_calls(
     return written
 
 
+PLATFORM_COLUMNS = ("platform", "platform_probability", "platform_announced", "platform_probs")
+ARRIVAL_COLUMNS = ("p10_arrival", "p50_arrival", "p90_arrival", "explanation")
+
+
 def predict_frames(
-    engine: Engine,
     frames: Frames,
     mode: str,
-    entry: registry.Entry,
+    arrival_entry: registry.Entry | None,
+    platform_entry: registry.Entry | None,
     made_at: datetime,
     call_ids: list[int] | None = None,
     purpose: str = "served",
 ) -> pd.DataFrame:
-    """Prediction rows (the ``predictions`` table's columns) for the calls in ``frames``."""
+    """Prediction rows (the ``predictions`` table's columns) for the calls in ``frames`` not yet arrived.
+
+    ``model_version`` is the arrival champion's version, or the platform champion's where there is no
+    arrival champion.
+    """
     queries = serving_queries(frames, made_at, call_ids)
-    if queries.empty:
+    entry = arrival_entry or platform_entry
+    if queries.empty or entry is None:
         return pd.DataFrame()
-    model = registry.load(entry)
-    predictor = ArrivalPredictor(model)
-    reports = delay_reports(frames.calls, frames.observations)
-    features = compute_features(mode, frames, queries, model.history, model.meta["vocabularies"], reports)
-    predicted = predictor.predict(features)
-    contributions, bias = predictor.contributions(features)
-    explanations = explain(mode, features, contributions, bias, frames.names)
-    sched = features["scheduled_arrival"]
-    q = queries.set_index("qid").reindex(features.index)
+    calls = frames.calls.set_index("call_id")
+    q = queries.set_index("qid")
+    sched = lookup(q["call_id"], calls["scheduled_arrival"])
+    estimate = latest_estimate(queries, frames.observations, "estimated_arrival").reindex(q.index)
     rows = pd.DataFrame(
         {
             "call_id": q["call_id"].astype("int64"),
@@ -94,37 +100,36 @@ def predict_frames(
             "model_version": entry.version,
             "purpose": purpose,
             "horizon_s": (sched - pd.Timestamp(made_at)).dt.total_seconds().round().astype("int64"),
-            "p10_arrival": sched + pd.to_timedelta(predicted["p10_delay_s"].round(), unit="s"),
-            "p50_arrival": sched + pd.to_timedelta(predicted["p50_delay_s"].round(), unit="s"),
-            "p90_arrival": sched + pd.to_timedelta(predicted["p90_delay_s"].round(), unit="s"),
-            "operator_estimate": features["operator_estimate"],
-            "explanation": explanations,
-        }
+            "operator_estimate": estimate["estimated_arrival"],
+        },
+        index=q.index,
     )
-    platforms = _platform_columns(engine, frames, mode, queries, features, made_at)
-    rows = rows.join(platforms)
-    for column in ("platform", "platform_probability", "platform_announced", "platform_probs"):
+    if arrival_entry is not None:
+        rows = rows.join(_arrival_columns(frames, mode, arrival_entry, queries))
+    if platform_entry is not None:
+        predictor = PlatformPredictor(registry.load(platform_entry))
+        rows = rows.join(predictor.predict_queries(frames, queries))
+    for column in (*ARRIVAL_COLUMNS, *PLATFORM_COLUMNS):
         if column not in rows:
             rows[column] = None
     return rows.reset_index(drop=True)
 
 
-def _platform_columns(
-    engine: Engine,
-    frames: Frames,
-    mode: str,
-    queries: pd.DataFrame,
-    features: pd.DataFrame,
-    made_at: datetime,
-) -> pd.DataFrame:
-    """Platform, its probability, whether it had been announced, and every candidate's probability."""
-    if mode != "train":
-        return pd.DataFrame(index=features.index)
-    entry = registry.champion(engine, mode, "platform")
-    if entry is None:
-        return pd.DataFrame(index=features.index)
-    from eta.model.platform import PlatformPredictor
-
-    predictor = PlatformPredictor(registry.load(entry))
-    predicted: pd.DataFrame = predictor.predict_queries(frames, queries, features["time_to_arrival_s"])
-    return predicted.reindex(features.index)
+def _arrival_columns(frames: Frames, mode: str, entry: registry.Entry, queries: pd.DataFrame) -> pd.DataFrame:
+    """P10/P50/P90 arrival times and the plain-words explanation of the P50."""
+    model = registry.load(entry)
+    predictor = ArrivalPredictor(model)
+    reports = delay_reports(frames.calls, frames.observations)
+    features = compute_features(mode, frames, queries, model.history, model.meta["vocabularies"], reports)
+    predicted = predictor.predict(features)
+    contributions, bias = predictor.contributions(features)
+    sched = features["scheduled_arrival"]
+    return pd.DataFrame(
+        {
+            "p10_arrival": sched + pd.to_timedelta(predicted["p10_delay_s"].round(), unit="s"),
+            "p50_arrival": sched + pd.to_timedelta(predicted["p50_delay_s"].round(), unit="s"),
+            "p90_arrival": sched + pd.to_timedelta(predicted["p90_delay_s"].round(), unit="s"),
+            "explanation": explain(mode, features, contributions, bias, frames.names),
+        },
+        index=features.index,
+    )

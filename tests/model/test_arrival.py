@@ -1,0 +1,82 @@
+"""Arrival model: quantiles in order, calibrated coverage on held-out days, xgboost-format files with metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eta.config import Settings
+from eta.features import compute_features
+from eta.features.frames import Frames
+from eta.features.queries import HORIZONS, horizon_queries, target_calls
+from eta.features.reports import seconds
+from eta.model import arrival
+from eta.model import artefact as files
+from eta.model.artefact import Artefact
+from tests.model.conftest import TEST_UNTIL, TRAIN_UNTIL
+
+
+def _held_out(frames: Frames, model: Artefact) -> tuple[np.ndarray, object]:
+    queries = horizon_queries(frames, target_calls(frames, TRAIN_UNTIL, TEST_UNTIL), HORIZONS["flight"])
+    features = compute_features("flight", frames, queries, model.history, model.meta["vocabularies"])
+    predicted = arrival.ArrivalPredictor(model).predict(features)
+    actual = seconds(queries.set_index("qid")["actual_arrival"].reindex(features.index) - features["scheduled_arrival"])
+    return actual.to_numpy(), predicted
+
+
+def test_p10_p90_covers_about_80_percent_of_held_out_arrivals(flights_frames: Frames, flights_model: Artefact) -> None:
+    actual, predicted = _held_out(flights_frames, flights_model)
+    assert len(actual) > 4000
+    inside = (actual >= predicted["p10_delay_s"].to_numpy()) & (actual <= predicted["p90_delay_s"].to_numpy())
+    assert 0.72 <= inside.mean() <= 0.88
+    assert (predicted["p10_delay_s"] <= predicted["p50_delay_s"]).all()
+    assert (predicted["p50_delay_s"] <= predicted["p90_delay_s"]).all()
+    assert flights_model.meta["metrics"]["coverage_p10_p90"] == pytest.approx(0.8, abs=0.03)
+
+
+def test_model_beats_the_timetable_after_departure(flights_frames: Frames, flights_model: Artefact) -> None:
+    actual, predicted = _held_out(flights_frames, flights_model)
+    model_mae = np.mean(np.abs(actual - predicted["p50_delay_s"].to_numpy()))
+    assert model_mae < np.mean(np.abs(actual))
+
+
+def test_files_are_xgboost_format_with_metadata_and_hashes(flights_model: Artefact, tmp_path: Path) -> None:
+    digest = files.save(flights_model, tmp_path / "m")
+    names = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert names == ["history.json", "meta.json", "model.ubj"]
+    raw = (tmp_path / "m" / "model.ubj").read_bytes()
+    assert raw[:1] == b"{" and not raw.startswith(b"\x80")  # UBJSON object, not a pickle
+    meta = json.loads((tmp_path / "m" / "meta.json").read_text())
+    assert meta["train_from"].startswith("2013-01-01") and meta["train_until"].startswith("2013-01-11")
+    assert meta["features"] == flights_model.features and "latest_delay_s" in meta["features"]
+    assert {"mae_s", "coverage_p10_p90"} <= set(meta["metrics"])
+    assert set(meta["files"]) == {"model.ubj", "history.json"}
+    loaded = files.load(tmp_path / "m", digest)
+    assert loaded.booster.num_features() == len(meta["features"])
+
+
+@pytest.mark.parametrize("victim", ["model.ubj", "history.json", "meta.json"])
+def test_a_tampered_file_fails_the_integrity_check(flights_model: Artefact, tmp_path: Path, victim: str) -> None:
+    digest = files.save(flights_model, tmp_path / "m")
+    path = tmp_path / "m" / victim
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(files.IntegrityError):
+        files.load(tmp_path / "m", digest)
+
+
+def test_too_few_rows_is_a_clear_error(flights_frames: Frames, flights_settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    with pytest.raises(arrival.TrainingError):
+        arrival.train(
+            flights_frames,
+            "flight",
+            datetime(2013, 1, 1, tzinfo=UTC),
+            datetime(2013, 1, 1, 0, 30, tzinfo=UTC),
+            flights_settings,
+        )

