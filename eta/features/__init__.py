@@ -31,9 +31,13 @@ def feature_names(mode: str) -> list[str]:
 
 
 def fit_history(
-    mode: str, frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
+    mode: str,
+    frames: Frames,
+    start: datetime,
+    end: datetime,
+    exclude_services: frozenset[int] = frozenset(),
 ) -> History:
-    return feature_module(mode).fit_history(frames, start, end, exclude_dates)
+    return feature_module(mode).fit_history(frames, start, end, exclude_services)
 
 
 def vocabularies_for(mode: str, frames: Frames) -> dict[str, list[str]]:

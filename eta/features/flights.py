@@ -105,11 +105,11 @@ def _flights(frames: Frames) -> pd.DataFrame:
 
 
 def fit_history(
-    frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
+    frames: Frames, start: datetime, end: datetime, exclude_services: frozenset[int] = frozenset()
 ) -> History:
-    """Aggregates over flights scheduled to depart in [start, end), leaving out ``exclude_dates``."""
+    """Aggregates over flights scheduled to depart in [start, end), leaving out ``exclude_services``."""
     outcomes = arrival_outcomes(frames.calls, frames.observations)
-    outcomes = outcomes[~outcomes["service_date"].astype(str).isin(exclude_dates)]
+    outcomes = outcomes[~outcomes["service_id"].isin(exclude_services)]
     flights = _flights(frames)
     departed = first_event(frames.observations, "actual_departure")["actual_departure"]
     dests = (

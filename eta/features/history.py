@@ -113,7 +113,35 @@ def arrival_outcomes(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.Data
     return result.reset_index()
 
 
-def date_folds(service_dates: pd.Series, n_folds: int) -> pd.Series:
-    """A fold number per row from its service date (consecutive days fall in different folds)."""
-    days = pd.to_datetime(service_dates.astype(str)).to_numpy().astype("datetime64[D]").astype("int64")
-    return pd.Series(days % n_folds, index=service_dates.index)
+def history_folds(
+    calls: pd.DataFrame, queries: pd.DataFrame, n_folds: int
+) -> list[tuple[pd.Series, frozenset[int]]]:
+    """Out-of-fold splits for training rows: (which queries, which services their history leaves out).
+
+    Folds are whole service dates where the queries span several days (a disrupted day's outcomes never
+    explain that same day), else services. Either way a row's own outcome is never in its history.
+    """
+    services = calls.drop_duplicates("service_id").set_index("service_id")["service_date"].astype(str)
+    query_dates = lookup_dates(queries["service_id"], services)
+    if query_dates.nunique() >= 2:
+        k = min(n_folds, query_dates.nunique())
+        service_fold = _day_number(pd.Series(services.to_numpy(), index=services.index)) % k
+        query_fold = _day_number(query_dates) % k
+    else:
+        k = n_folds
+        service_fold = pd.Series(services.index.to_numpy() % k, index=services.index)
+        query_fold = queries["service_id"] % k
+    return [
+        (query_fold == fold, frozenset(service_fold.index[service_fold == fold].tolist()))
+        for fold in range(k)
+        if (query_fold == fold).any()
+    ]
+
+
+def lookup_dates(service_ids: pd.Series, dates: pd.Series) -> pd.Series:
+    return pd.Series(dates.reindex(service_ids.to_numpy()).to_numpy(), index=service_ids.index)
+
+
+def _day_number(dates: pd.Series) -> pd.Series:
+    days = pd.to_datetime(dates.astype(str)).to_numpy().astype("datetime64[D]").astype("int64")
+    return pd.Series(days, index=dates.index)

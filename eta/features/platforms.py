@@ -126,16 +126,14 @@ def announced_as_of(frames: Frames, queries: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_history(
-    frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
+    frames: Frames, start: datetime, end: datetime, exclude_services: frozenset[int] = frozenset()
 ) -> History:
     """Platform usage and change rates over arrivals scheduled in [start, end), leaving out
-    ``exclude_dates``."""
+    ``exclude_services``."""
     targets = platform_targets(frames, start, end)
     calls = frames.calls.set_index("call_id")
-    t = targets.join(
-        calls[["location", "operator", "number", "line", "planned_platform", "service_date"]], on="call_id"
-    )
-    t = t[~t["service_date"].astype(str).isin(exclude_dates)]
+    t = targets.join(calls[["location", "operator", "number", "line", "planned_platform"]], on="call_id")
+    t = t[~t["service_id"].isin(exclude_services)]
     t["line_key"] = t["line"].fillna(t["operator"]).astype(str)
     t["changed"] = (t["final_platform"] != t["planned_platform"]).astype("float64")
     t = t.dropna(subset=["final_platform"])

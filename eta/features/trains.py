@@ -69,14 +69,14 @@ def _line_key(frame: pd.DataFrame) -> pd.Series:
 
 
 def fit_history(
-    frames: Frames, start: datetime, end: datetime, exclude_dates: frozenset[str] = frozenset()
+    frames: Frames, start: datetime, end: datetime, exclude_services: frozenset[int] = frozenset()
 ) -> History:
     """Aggregates of arrival and departure delays over calls scheduled in [start, end), leaving out the
-    service dates in ``exclude_dates`` (out-of-fold history for training rows)."""
+    services in ``exclude_services`` (out-of-fold history for training rows)."""
     outcomes = arrival_outcomes(frames.calls, frames.observations)
     planned = outcomes["planned_at"]
     keep = (planned >= pd.Timestamp(start)) & (planned < pd.Timestamp(end))
-    outcomes = outcomes[keep & ~outcomes["service_date"].astype(str).isin(exclude_dates)].copy()
+    outcomes = outcomes[keep & ~outcomes["service_id"].isin(exclude_services)].copy()
     planned = outcomes["planned_at"]
     outcomes["line_key"] = _line_key(outcomes)
     outcomes["hour_int"] = local_time_parts(planned, outcomes["location_tz"])["hour"]

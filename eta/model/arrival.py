@@ -23,7 +23,7 @@ from eta.config import Settings
 from eta.errors import EtaError
 from eta.features import compute_features, feature_names, fit_history, vocabularies_for
 from eta.features.frames import Frames
-from eta.features.history import date_folds
+from eta.features.history import history_folds
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, lookup, seconds
 from eta.model.artefact import Artefact
@@ -131,20 +131,14 @@ def out_of_fold_training_set(
     vocabularies: dict[str, list[str]],
     reports: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Training features whose history aggregates leave out the row's own service date (and its fold).
+    """Training features whose history aggregates leave out the row's own service (and its fold).
 
     Otherwise a row's own outcome would be inside "this train's usual delay" and the model would learn
     to trust history more than it deserves on unseen days.
     """
-    dates = queries["call_id"].map(frames.calls.set_index("call_id")["service_date"]).astype(str)
-    n_folds = max(1, min(HISTORY_FOLDS, dates.nunique()))
-    folds = date_folds(dates, n_folds)
     parts = []
-    for fold in range(n_folds):
-        in_fold = folds == fold
-        if not in_fold.any():
-            continue
-        history = fit_history(mode, frames, start, end, frozenset(dates[in_fold].unique()))
+    for in_fold, left_out in history_folds(frames.calls, queries, HISTORY_FOLDS):
+        history = fit_history(mode, frames, start, end, left_out)
         parts.append(training_set(frames, mode, queries[in_fold], history, vocabularies, reports))
     features = pd.concat([p[0] for p in parts])
     target = pd.concat([p[1] for p in parts])

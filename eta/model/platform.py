@@ -18,9 +18,10 @@ import xgboost as xgb
 from eta.config import Settings
 from eta.features import platforms
 from eta.features.frames import Frames
+from eta.features.history import history_folds
 from eta.features.queries import QUERY_COLUMNS, TRAIN_HORIZONS, horizon_time
 from eta.features.reports import delay_reports
-from eta.model.arrival import TrainingError
+from eta.model.arrival import HISTORY_FOLDS, TrainingError
 from eta.model.artefact import Artefact
 from eta.model.calibration import fit_temperature, grouped_log_loss, grouped_softmax
 
@@ -109,13 +110,12 @@ def out_of_fold_pairs(
     vocabularies: dict[str, list[str]],
     reports: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Labelled pairs whose platform history leaves out the query's own service date: with a few days of
-    data, a train's history would otherwise contain the very platform change the model should predict."""
-    dates = queries["call_id"].map(frames.calls.set_index("call_id")["service_date"]).astype(str)
+    """Labelled pairs whose platform history leaves out the query's own service (see history_folds): with
+    a few days of data, a train's history would otherwise hold the very platform change to predict."""
     parts = []
-    for day in sorted(dates.unique()):
-        history = platforms.fit_history(frames, start, end, frozenset({day}))
-        parts.append(labelled_pairs(frames, queries[dates == day], history, vocabularies, reports))
+    for in_fold, left_out in history_folds(frames.calls, queries, HISTORY_FOLDS):
+        history = platforms.fit_history(frames, start, end, left_out)
+        parts.append(labelled_pairs(frames, queries[in_fold], history, vocabularies, reports))
     return pd.concat(parts, ignore_index=True)
 
 

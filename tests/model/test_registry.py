@@ -59,7 +59,9 @@ def test_tampered_model_is_not_promoted(store: tuple[Engine, Settings], flights_
     assert registry.champion(engine, "flight", "arrival") is None
 
 
-def test_model_that_outputs_nan_is_not_promoted(store: tuple[Engine, Settings], flights_model: Artefact) -> None:
+def test_model_that_outputs_nan_is_not_promoted(
+    store: tuple[Engine, Settings], flights_model: Artefact
+) -> None:
     engine, settings = store
     broken = copy.deepcopy(flights_model)
     broken.meta["calibration"] = {"overall": [math.nan, math.nan], "buckets": {}}
@@ -74,7 +76,9 @@ def test_model_trained_on_too_little_data_is_not_promoted(
 ) -> None:
     engine, settings = store
     entry = _register(engine, settings, flights_model, "flight-arrival-small")
-    strict = settings.model_copy(update={"model": settings.model.model_copy(update={"min_train_rows": 10**9})})
+    strict = settings.model_copy(
+        update={"model": settings.model.model_copy(update={"min_train_rows": 10**9})}
+    )
     with pytest.raises(PromotionRefusedError, match="fewer than"):
         registry.promote(engine, strict, entry.version)
     assert registry.promote(engine, settings, entry.version).role == "champion"

@@ -32,8 +32,13 @@ def test_retrain_promotes_only_a_better_challenger(tmp_path: Path) -> None:
     assert champion is not None and champion.version == decision.challenger
     # Too little data: never promoted, even with no margin required.
     strict = small_settings(
-        url, tmp_path, n_rounds=15, retrain_window_days=6, retrain_test_days=3,
-        min_train_rows=10**9, promotion_min_gain=0.0,
+        url,
+        tmp_path,
+        n_rounds=15,
+        retrain_window_days=6,
+        retrain_test_days=3,
+        min_train_rows=10**9,
+        promotion_min_gain=0.0,
     )
     [refused] = retrain_once(engine, strict, NOW).decisions
     assert not refused.promoted and "fewer than" in refused.reason
