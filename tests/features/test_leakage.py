@@ -1,4 +1,4 @@
-"""Point-in-time correctness: features at t are the same whether or not the store holds data observed after t."""
+"""Point-in-time correctness: features at t are the same with or without data observed after t."""
 
 from __future__ import annotations
 

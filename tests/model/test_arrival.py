@@ -1,4 +1,4 @@
-"""Arrival model: quantiles in order, calibrated coverage on held-out days, xgboost-format files with metadata."""
+"""Arrival model: ordered quantiles, calibrated coverage on held-out days, xgboost files with metadata."""
 
 from __future__ import annotations
 

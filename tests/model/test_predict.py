@@ -85,7 +85,7 @@ def test_predictions_for_chosen_calls_only(flights_model: Artefact, tmp_path: Pa
     engine.dispose()
 
 
-@pytest.mark.parametrize("naive", [datetime(2013, 1, 12, 15)])  # noqa: DTZ001
+@pytest.mark.parametrize("naive", [datetime(2013, 1, 12, 15)])
 def test_naive_times_are_refused(naive: datetime, tmp_path: Path) -> None:
     settings = small_settings(f"sqlite:///{tmp_path / 's.sqlite3'}", tmp_path)
     with pytest.raises(ValueError, match="naive"):

@@ -1,4 +1,4 @@
-"""Registry: one champion per mode and task; promotion refuses tampered, NaN-emitting and under-trained models."""
+"""Registry: one champion per mode and task; promotion refuses tampered, NaN and under-trained models."""
 
 from __future__ import annotations
 
