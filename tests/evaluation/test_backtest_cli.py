@@ -207,3 +207,11 @@ def test_registry_mistakes_are_one_line(tmp_path: Path, args: tuple[str, ...], m
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_help_lists_the_model_commands() -> None:
+    done = eta("--help", env={})
+    assert done.returncode == 0
+    for command in ("train", "backtest", "models", "promote", "rollback"):
+        assert command in done.stdout
+    assert "--test-until" in eta("backtest", "--help", env={"COLUMNS": "200"}).stdout
