@@ -21,12 +21,14 @@ from eta.features.reports import (
     delay_reports,
     latest_estimate,
     latest_report,
+    lookup,
     recent_delays,
     recent_delays_everywhere,
     seconds,
 )
 
 CATEGORICAL = {"category": "category"}
+LINE_HERE_WINDOW = timedelta(hours=2)
 FEATURES = [
     "time_to_arrival_s",
     "latest_delay_s",
@@ -54,6 +56,9 @@ FEATURES = [
     "recent_loc_delay_s",
     "recent_loc_count",
     "recent_all_delay_s",
+    "recent_line_delay_s",
+    "recent_line_count",
+    "recent_line_here_delay_s",
     "scheduled_nearby_30min",
     "weather_temperature_c",
     "weather_precipitation_mm",
@@ -137,6 +142,7 @@ def compute_features(
     out["recent_all_delay_s"] = recent_delays_everywhere(ctx.reset_index()[["qid", "t"]], reports).reindex(
         ctx.index
     )
+    _recent_line_features(out, ctx, frames, reports)
     out["scheduled_nearby_30min"] = scheduled_nearby(
         frames.calls,
         "scheduled_arrival",
@@ -154,6 +160,24 @@ def compute_features(
     out["scheduled_arrival"] = ctx["scheduled_arrival"]
     out["location"] = ctx["location"]
     return out
+
+
+def _recent_line_features(
+    out: pd.DataFrame, ctx: pd.DataFrame, frames: Frames, reports: pd.DataFrame
+) -> None:
+    """Delays other trains of the same line reported shortly before t: anywhere (last hour), and at the
+    target station (last two hours). A disruption on the line shows there before this train reaches it."""
+    services = frames.calls.drop_duplicates("service_id").set_index("service_id")
+    line_of = _line_key(services)
+    tagged = reports.assign(line_key=lookup(reports["service_id"], line_of).astype(str))
+    tagged["line_here"] = tagged["line_key"] + "|" + tagged["location"].astype(str)
+    left = ctx.reset_index()[["qid", "t", "line_key", "location"]]
+    left["line_here"] = left["line_key"].astype(str) + "|" + left["location"].astype(str)
+    line = recent_delays(left, tagged, "line_key", "line_key").reindex(ctx.index)
+    out["recent_line_delay_s"] = line["mean"]
+    out["recent_line_count"] = line["count"]
+    here = recent_delays(left, tagged, "line_here", "line_here", LINE_HERE_WINDOW).reindex(ctx.index)
+    out["recent_line_here_delay_s"] = here["mean"]
 
 
 def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame, history: History) -> None:

@@ -35,10 +35,24 @@ def _adjustments(lower_gap: np.ndarray, upper_gap: np.ndarray) -> tuple[float, f
     return float(np.quantile(lower_gap, level)), float(np.quantile(upper_gap, level))
 
 
+def spread_whole_minutes(y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Outcomes reported in whole minutes, spread uniformly over their minute (±30 s).
+
+    Many sources (DB IRIS, BTS on-time data) give delays in whole minutes: thousands of held-out outcomes
+    then sit exactly on one value, and a quantile computed on them lands on that tie, covering far more
+    than intended. The true arrival lies somewhere in the minute, which is what this restores.
+    """
+    if len(y) == 0 or np.mean(np.mod(y, 60) == 0) < 0.99:
+        return y
+    rng = np.random.default_rng(seed)
+    return y + rng.uniform(-30.0, 30.0, len(y))
+
+
 def fit_interval_calibration(
     y: np.ndarray, p10: np.ndarray, p90: np.ndarray, buckets: pd.Series
 ) -> dict[str, Any]:
     """Per-bucket (and overall) conformal adjustments from held-out outcomes ``y``."""
+    y = spread_whole_minutes(np.asarray(y, dtype="float64"))
     lower_gap = p10 - y  # > 0: the outcome fell below P10
     upper_gap = y - p90
     overall = _adjustments(lower_gap, upper_gap)

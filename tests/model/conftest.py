@@ -1,4 +1,4 @@
-"""A small flights arrival model, trained once per module on the first ten days of January 2013."""
+"""A small flights arrival model, trained once per test session on the first ten days of January 2013."""
 
 from __future__ import annotations
 
@@ -29,28 +29,28 @@ def small_settings(url: str, data_dir: Path, **model: object) -> Settings:
     return Settings(database_url=url, data_dir=data_dir, model=ModelSettings.model_validate(values))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def flights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("flights")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def flights_settings(flights_dir: Path) -> Settings:
     return small_settings(slices.copy_of(slices.flights_template(), flights_dir), flights_dir)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def flights_engine(flights_settings: Settings) -> Iterator[Engine]:
     engine = open_store(flights_settings)
     yield engine
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def flights_frames(flights_engine: Engine) -> Frames:
     return load_frames(flights_engine, "flight", TRAIN_FROM, TEST_UNTIL)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def flights_model(flights_frames: Frames, flights_settings: Settings) -> Artefact:
     return arrival.train(flights_frames, "flight", TRAIN_FROM, TRAIN_UNTIL, flights_settings)
