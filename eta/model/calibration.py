@@ -30,29 +30,29 @@ def bucket_of(time_to_arrival_s: pd.Series, has_report: pd.Series) -> pd.Series:
 
 def _adjustments(lower_gap: np.ndarray, upper_gap: np.ndarray) -> tuple[float, float]:
     """How far to move P10 down and P90 up so that 10 % of the outcomes fall beyond each."""
-    n = len(lower_gap)
-    level = min(1.0, np.ceil((n + 1) * (1 - TAIL)) / n)
-    return float(np.quantile(lower_gap, level)), float(np.quantile(upper_gap, level))
+    return _closest_tail(lower_gap), _closest_tail(upper_gap)
 
 
-def spread_whole_minutes(y: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Outcomes reported in whole minutes, spread uniformly over their minute (±30 s).
+def _closest_tail(gap: np.ndarray) -> float:
+    """The shift whose share of gaps beyond it is closest to :data:`TAIL`.
 
-    Many sources (DB IRIS, BTS on-time data) give delays in whole minutes: thousands of held-out outcomes
-    then sit exactly on one value, and a quantile computed on them lands on that tie, covering far more
-    than intended. The true arrival lies somewhere in the minute, which is what this restores.
+    Outcomes reported in whole minutes pile up on single values (a train keeping its delay to the minute),
+    so the usual conservative conformal quantile, which counts a tie as covered, over-covers by several
+    points; of the two sides of a tie, the one nearer the target share is taken.
     """
-    if len(y) == 0 or np.mean(np.mod(y, 60) == 0) < 0.99:
-        return y
-    rng = np.random.default_rng(seed)
-    return y + rng.uniform(-30.0, 30.0, len(y))
+    at = float(np.quantile(gap, 1 - TAIL))
+    beyond = float(np.mean(gap > at))
+    from_tie = float(np.mean(gap >= at))
+    if abs(from_tie - TAIL) < abs(beyond - TAIL):
+        below = gap[gap < at]
+        return float(below.max()) if len(below) else at
+    return at
 
 
 def fit_interval_calibration(
     y: np.ndarray, p10: np.ndarray, p90: np.ndarray, buckets: pd.Series
 ) -> dict[str, Any]:
     """Per-bucket (and overall) conformal adjustments from held-out outcomes ``y``."""
-    y = spread_whole_minutes(np.asarray(y, dtype="float64"))
     lower_gap = p10 - y  # > 0: the outcome fell below P10
     upper_gap = y - p90
     overall = _adjustments(lower_gap, upper_gap)

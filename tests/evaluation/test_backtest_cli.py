@@ -12,7 +12,7 @@ import pytest
 
 from tests import slices
 
-QUICK = {"ETA_MODEL__N_ROUNDS": "20", "ETA_MODEL__MAX_DEPTH": "4", "ETA_MODEL__MIN_TRAIN_ROWS": "1000"}
+QUICK = {"ETA_MODEL__N_ROUNDS": "10", "ETA_MODEL__MAX_DEPTH": "4", "ETA_MODEL__MIN_TRAIN_ROWS": "1000"}
 ARRIVAL_MODEL_KEYS = {"mae_s", "rmse_s", "p90_abs_s", "coverage_p10_p90", "pinball_s", "band_hit_rate"}
 POINT_KEYS = {"mae_s", "rmse_s", "p90_abs_s"}
 
