@@ -20,7 +20,7 @@ from eta.features import platforms
 from eta.features.frames import Frames
 from eta.features.history import history_folds
 from eta.features.queries import QUERY_COLUMNS, TRAIN_HORIZONS, horizon_time
-from eta.features.reports import delay_reports
+from eta.features.reports import delay_reports, lookup
 from eta.model.arrival import HISTORY_FOLDS, TrainingError
 from eta.model.artefact import Artefact
 from eta.model.calibration import fit_temperature, grouped_log_loss, grouped_softmax
@@ -102,6 +102,31 @@ def labelled_pairs(
     return pairs
 
 
+def sample_eventful(frames: Frames, queries: pd.DataFrame, budget: int, seed: int) -> pd.DataFrame:
+    """At most ``budget`` training queries: every one whose platform changes at some point (planned,
+    announced at t and final not all equal) and a random share of the rest, weighted back to their true
+    frequency. Changes are rare (well under 1 % of arrivals): sampling uniformly would leave the model a
+    few hundred examples of what it most needs to learn.
+    """
+    announced = platforms.announced_as_of(frames, queries).reindex(queries["qid"])
+    final = queries["final_platform"].astype(str).to_numpy()
+    said = announced["announced"].astype(str).to_numpy()
+    planned = announced["planned"].astype(str).to_numpy()
+    eventful = (said != final) | (planned != final) | (said != planned)
+    queries = queries.assign(weight=1.0)
+    calm = np.flatnonzero(~eventful)
+    room = max(budget - int(eventful.sum()), budget // 10)
+    if len(calm) > room:
+        rng = np.random.default_rng(seed)
+        kept = rng.choice(calm, size=room, replace=False)
+        keep = eventful.copy()
+        keep[kept] = True
+        rate = room / len(calm)
+        queries = queries[keep].copy()
+        queries.loc[~eventful[keep], "weight"] = 1.0 / rate
+    return queries.sort_values("qid")
+
+
 def out_of_fold_pairs(
     frames: Frames,
     queries: pd.DataFrame,
@@ -126,10 +151,9 @@ def train(frames: Frames, start: datetime, end: datetime, settings: Settings, se
     vocabularies = platforms.vocabularies_for(frames)
     fit_targets = platforms.platform_targets(frames, start, split)
     fit_q = platform_queries(frames, fit_targets, TRAIN_HORIZONS, seed)
-    max_queries = max(1000, settings.model.max_train_rows // 4)
-    if len(fit_q) > max_queries:
-        fit_q = fit_q.sample(max_queries, random_state=seed).sort_values("qid")
+    fit_q = sample_eventful(frames, fit_q, max(1000, settings.model.max_train_rows // 4), seed)
     pairs = out_of_fold_pairs(frames, fit_q, start, split, vocabularies, reports)
+    pairs["weight"] = lookup(pairs["qid"], fit_q.set_index("qid")["weight"])
     fit_hist = platforms.fit_history(frames, start, split)
     answerable = pairs.groupby("qid")["label"].transform("max") > 0
     pairs = pairs[answerable]
@@ -151,7 +175,11 @@ def train(frames: Frames, start: datetime, end: datetime, settings: Settings, se
         "seed": seed,
     }
     matrix = xgb.DMatrix(
-        pairs[names], label=pairs["label"].to_numpy(), enable_categorical=True, missing=np.nan
+        pairs[names],
+        label=pairs["label"].to_numpy(),
+        weight=pairs["weight"].to_numpy(),
+        enable_categorical=True,
+        missing=np.nan,
     )
     booster = xgb.train(params, matrix, num_boost_round=settings.model.n_rounds)
     calib_targets = platforms.platform_targets(frames, split, end)
