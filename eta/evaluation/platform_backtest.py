@@ -47,7 +47,7 @@ def run(frames: Frames, train: Window, test: Window, settings: Settings) -> pd.D
     queries = platform_model.platform_queries(frames, test_targets, TRAIN_HORIZONS)
     pairs = platforms.compute_features(frames, queries, artefact.history, vocab, reports)
     pairs["probability"] = predictor.probabilities(pairs)
-    summary = platform_model.summarise(pairs)
+    summary = platform_model.summarise(pairs, float(artefact.meta.get("switch_threshold", 0.0)))
     q = queries.set_index("qid")
     rows = q[["call_id", "horizon", "t", "final_platform"]].join(summary, how="left")
     final_prob = pairs[pairs["candidate"] == pairs["qid"].map(q["final_platform"].astype(str))]

@@ -48,17 +48,27 @@ class PlatformPredictor:
         pairs = platforms.compute_features(
             frames, queries, self.artefact.history, self.artefact.meta["vocabularies"]
         )
-        return summarise(pairs.assign(probability=self.probabilities(pairs)))
+        threshold = float(self.artefact.meta.get("switch_threshold", 0.0))
+        return summarise(pairs.assign(probability=self.probabilities(pairs)), threshold)
 
 
-def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Top candidate per query with its probability, the announced flag and the probability table."""
+def summarise(pairs: pd.DataFrame, switch_threshold: float = 0.0) -> pd.DataFrame:
+    """Chosen platform per query with its probability, the announced flag and the probability table.
+
+    The chosen platform is the most probable one, except that a platform other than the announced one is
+    chosen only when its probability reaches ``switch_threshold`` (fitted on the calibration window).
+    """
     if pairs.empty:
         return pd.DataFrame(
             columns=["platform", "platform_probability", "platform_announced", "platform_probs"]
         )
     ordered = pairs.sort_values(["qid", "probability"], ascending=[True, False], kind="stable")
     top = ordered.drop_duplicates("qid").set_index("qid")
+    announced = ordered[ordered["is_announced"] == 1].drop_duplicates("qid").set_index("qid")
+    announced = announced.reindex(top.index)
+    keep_announced = (top["is_announced"] != 1) & (top["probability"] < switch_threshold)
+    keep_announced &= announced["candidate"].notna()
+    top = top.where(~keep_announced, announced)
     probs = {
         int(str(qid)): {
             str(c): round(float(p), 4) for c, p in zip(g["candidate"], g["probability"], strict=True)
@@ -74,6 +84,25 @@ def summarise(pairs: pd.DataFrame) -> pd.DataFrame:
     )
     out["platform_probs"] = pd.Series(probs)
     return out
+
+
+def fit_switch_threshold(pairs: pd.DataFrame) -> tuple[float, float]:
+    """The lowest probability at which moving away from the announced platform maximises top-1 accuracy
+    on labelled ``pairs``; returns it and that accuracy."""
+    ordered = pairs.sort_values(["qid", "probability"], ascending=[True, False], kind="stable")
+    top = ordered.drop_duplicates("qid").set_index("qid")
+    announced = ordered[ordered["is_announced"] == 1].drop_duplicates("qid").set_index("qid")
+    announced_right = announced["label"].reindex(top.index).fillna(0.0).to_numpy()
+    top_right = top["label"].to_numpy()
+    moves = (top["is_announced"] != 1).to_numpy()
+    p = top["probability"].to_numpy()
+    best = (0.0, float(np.mean(top_right)))
+    for threshold in np.linspace(0.0, 1.0, 101):
+        chosen = np.where(moves & (p < threshold), announced_right, top_right)
+        accuracy = float(np.mean(chosen))
+        if accuracy > best[1] + 1e-12:
+            best = (float(threshold), accuracy)
+    return best
 
 
 def platform_queries(
@@ -195,8 +224,7 @@ def train(frames: Frames, start: datetime, end: datetime, settings: Settings, se
     labels = calib["label"].to_numpy()
     temperature = fit_temperature(np.asarray(margins), groups, labels)
     calibrated = grouped_softmax(np.asarray(margins) / temperature, groups)
-    top = pd.DataFrame({"qid": groups, "p": calibrated, "y": labels}).sort_values(["qid", "p"])
-    top1 = top.drop_duplicates("qid", keep="last")["y"].mean()
+    threshold, top1 = fit_switch_threshold(calib.assign(probability=calibrated))
     meta = {
         "mode": "train",
         "task": "platform",
@@ -208,6 +236,7 @@ def train(frames: Frames, start: datetime, end: datetime, settings: Settings, se
         "n_train": int(pairs["qid"].nunique()),
         "n_calibration": int(calib["qid"].nunique()),
         "temperature": temperature,
+        "switch_threshold": threshold,
         "params": params,
         "n_rounds": settings.model.n_rounds,
         "created_at": datetime.now(UTC).isoformat(),
