@@ -132,14 +132,14 @@ def report(rows: pd.DataFrame) -> dict[str, Any]:
         baselines = {}
         for name in BASELINES:
             baselines[name] = {
-                "top1": round(float(np.mean(part[name] == part["final_platform"])), 4),
+                "top1": round(float(np.mean(part[name] == part["final_platform"])), 6),
                 "log_loss": round(log_loss(part[f"p_{name}"].to_numpy()), 4),
             }
         out[horizon] = {
             "n": len(part),
             "n_changed_after_t": int(changed.sum()),
             "model": {
-                "top1": round(float(np.mean(correct)), 4),
+                "top1": round(float(np.mean(correct)), 6),
                 "log_loss": round(log_loss(part["p_final"].to_numpy()), 4),
                 "ece": round(
                     expected_calibration_error(part["platform_probability"].fillna(0).to_numpy(), correct), 4
