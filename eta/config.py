@@ -60,14 +60,13 @@ class ModelSettings(BaseModel):
     min_train_rows: int = Field(
         default=20_000, ge=1, description="A model trained on fewer rows than this is never promoted."
     )
-    promotion_metric: str = Field(
-        default="mae_s",
-        description="Metric (lower is better) a challenger must improve on the champion to be promoted.",
-    )
     promotion_min_gain: float = Field(
         default=0.01,
         ge=0,
-        description="Relative improvement of the promotion metric a challenger needs (0.01 = 1 %).",
+        description=(
+            "Relative improvement a challenger needs over the champion on the recent window to be "
+            "promoted (arrival: MAE of the P50; platform: log loss; 0.01 = 1 %)."
+        ),
     )
 
 
