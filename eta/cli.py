@@ -119,10 +119,10 @@ def stats(
         typer.echo(json.dumps(figures, indent=2, sort_keys=True))
         return
     for table, count in figures["tables"].items():
-        typer.echo(f"{table:<13} {count:>12,}")
+        typer.echo(f"{table:<16} {count:>12,}")
     for mode, per_mode in figures["modes"].items():
         typer.echo(
-            f"{mode:<13} {per_mode['services']:>12,} services {per_mode['calls']:>12,} calls  "
+            f"{mode:<16} {per_mode['services']:>12,} services {per_mode['calls']:>12,} calls  "
             f"{per_mode['first_scheduled']} → {per_mode['last_scheduled']}"
         )
 
