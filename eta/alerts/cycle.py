@@ -160,10 +160,8 @@ class AlertCycle:
         ).scalar_one_or_none()
 
     def _trip(self, conn: Connection, call_id: int) -> dict[str, Any]:
-        row = conn.execute(
-            select(Call, Service).join(Service, Service.id == Call.service_id).where(Call.id == call_id)
-        ).one()
-        call, service = row.Call, row.Service
+        call = conn.execute(select(Call).where(Call.id == call_id)).one()
+        service = conn.execute(select(Service).where(Service.id == call.service_id)).one()
         return {
             "trip": {
                 "mode": service.mode, "operator": service.operator, "number": service.number,

@@ -62,16 +62,20 @@ def list_keys(engine: Engine) -> list[KeyInfo]:
     return [KeyInfo(r.id, r.name, r.prefix, r.created_at, r.revoked_at) for r in rows]
 
 
-def revoke_key(engine: Engine, prefix: str) -> int:
-    """Revoke the keys starting with ``prefix`` (as listed); returns how many."""
-    if len(prefix) < 8:
-        raise InputError("give at least the first 8 characters of the key, as `eta apikey list` shows")
+def revoke_key(engine: Engine, prefix: str) -> KeyInfo:
+    """Revoke the one active key starting with ``prefix`` (as ``eta apikey list`` shows it)."""
+    prefix = prefix.strip().rstrip("…")
+    if len(prefix) < len(PREFIX) + 4:
+        raise InputError("give the key's prefix as `eta apikey list` shows it (e.g. eta_AbCd12Ef)")
     with engine.begin() as conn:
-        count = conn.execute(
-            update(ApiKey)
-            .where(ApiKey.prefix == prefix[:12], ApiKey.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        ).rowcount
-    if not count:
-        raise NotFoundError(f"no active API key starts with {prefix!r}")
-    return int(count)
+        rows = conn.execute(
+            select(ApiKey).where(ApiKey.prefix.startswith(prefix[:12]), ApiKey.revoked_at.is_(None))
+        ).all()
+        if not rows:
+            raise NotFoundError(f"no active API key starts with {prefix!r}")
+        if len(rows) > 1:
+            raise InputError(f"{len(rows)} active keys start with {prefix!r}; give more characters")
+        row = rows[0]
+        now = utcnow()
+        conn.execute(update(ApiKey).where(ApiKey.id == row.id).values(revoked_at=now))
+    return KeyInfo(row.id, row.name, row.prefix, row.created_at, now)

@@ -83,6 +83,13 @@ def find_services(
     return list(conn.execute(query.order_by(Service.leg)).all())
 
 
+def services_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Row[Any]]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {row.id: row for row in conn.execute(select(Service).where(Service.id.in_(wanted))).all()}
+
+
 def calls_of(conn: Connection, service_id: int) -> list[Row[Any]]:
     return list(conn.execute(select(Call).where(Call.service_id == service_id).order_by(Call.sequence)).all())
 
@@ -222,9 +229,8 @@ class Lookup:
         places = locations(conn, [code])
         if code not in places:
             raise NotFoundError(f"eta knows no station or airport with code {code!r}")
-        rows = conn.execute(
-            select(Call, Service)
-            .join(Service, Service.id == Call.service_id)
+        calls = conn.execute(
+            select(Call)
             .where(
                 Call.location == code,
                 Call.scheduled_arrival >= window_from,
@@ -233,13 +239,14 @@ class Lookup:
             .order_by(Call.scheduled_arrival, Call.id)
             .limit(limit)
         ).all()
-        ids = [r.Call.id for r in rows]
+        ids = [c.id for c in calls]
+        services = services_by_id(conn, [c.service_id for c in calls])
         predictions = latest_predictions(conn, ids, now)
         states = call_states(conn, ids, now)
-        moving = services_under_way(conn, [r.Call.service_id for r in rows], now)
+        moving = services_under_way(conn, services, now)
         arrivals = []
-        for row in rows:
-            call, service = row.Call, row.Service
+        for call in calls:
+            service = services[call.service_id]
             state = states[call.id]
             last_report = max(filter(None, (state.last_report_at, moving.get(service.id))), default=None)
             base = self.arrival(call, places, predictions.get(call.id), state, service.id in moving,

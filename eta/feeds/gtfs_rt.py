@@ -18,8 +18,8 @@ from typing import Any
 from google.transit import gtfs_realtime_pb2 as rt
 from sqlalchemy import Connection, select
 
-from eta.api.lookup import call_states, latest_predictions
-from eta.store.schema import Call, Service
+from eta.api.lookup import call_states, latest_predictions, services_by_id
+from eta.store.schema import Call
 
 GTFS_RT_VERSION = "2.0"
 
@@ -39,23 +39,21 @@ def trip_id(service: Any) -> str:
 
 
 def build_trip_updates(conn: Connection, now: datetime, back_s: int, ahead_s: int) -> Feed:
-    rows = conn.execute(
-        select(Call, Service)
-        .join(Service, Service.id == Call.service_id)
+    calls = conn.execute(
+        select(Call)
         .where(
             Call.scheduled_arrival >= now - timedelta(seconds=back_s),
             Call.scheduled_arrival <= now + timedelta(seconds=ahead_s),
         )
         .order_by(Call.service_id, Call.sequence)
     ).all()
-    call_ids = [r.Call.id for r in rows]
+    call_ids = [c.id for c in calls]
+    services = services_by_id(conn, [c.service_id for c in calls])
     predictions = latest_predictions(conn, call_ids, now)
     states = call_states(conn, call_ids, now)
     by_service: dict[int, list[Any]] = defaultdict(list)
-    services: dict[int, Any] = {}
-    for row in rows:
-        by_service[row.Call.service_id].append(row.Call)
-        services[row.Call.service_id] = row.Service
+    for call in calls:
+        by_service[call.service_id].append(call)
     feed = rt.FeedMessage()
     feed.header.gtfs_realtime_version = GTFS_RT_VERSION
     feed.header.incrementality = rt.FeedHeader.FULL_DATASET
