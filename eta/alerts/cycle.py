@@ -207,8 +207,8 @@ class AlertCycle:
                 .order_by(NotificationDelivery.id)
                 .limit(MAX_DELIVERIES_PER_CYCLE)
             ).all()
-        for row in due:
-            delivery = row.NotificationDelivery
+        for delivery in due:
+            row = delivery
             attempt = deliver(
                 self.session, row.target_url, row.secret, delivery.message_id, delivery.payload,
                 timeout_s=alerts.webhook_timeout_s, allow_private=alerts.allow_private_targets,
