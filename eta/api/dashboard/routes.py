@@ -57,7 +57,7 @@ def _login_page(message: str = "") -> str:
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(
-    request: Request, state: State, now: Now, days: Annotated[int, Query(ge=1, le=92)] = 7
+    request: Request, state: State, now: Now, days: Annotated[int, Query(ge=1, le=400)] = 7
 ) -> HTMLResponse:
     key = _key_from(request, state)
     if key is None:
@@ -101,7 +101,7 @@ def render(state: Any, now: datetime, days: int, key: KeyInfo) -> str:
     )
     sections = [
         _section("Accuracy of served predictions", "accuracy",
-                 _overall_text(overall, days) + plots.error_by_horizon(by_horizon) + _accuracy_table(by_horizon)),
+                 _overall_text(overall, days) + _versions(frame) + plots.error_by_horizon(by_horizon) + _accuracy_table(by_horizon)),
         _section("Predicted against actual", "predicted-vs-actual", plots.predicted_vs_actual(frame)),
         _section("Platform calibration", "platform-calibration",
                  plots.platform_calibration(calibration) + _calibration_text(calibration)),
@@ -131,6 +131,13 @@ def _overall_text(overall: list[dict[str, Any]], days: int) -> str:
         parts.append(f"operator estimate {_minutes(row['operator_mae_s'])}")
     coverage = f"; P10–P90 holds {row['p10_p90_coverage']:.0%} of arrivals (ideal 80%)"
     return "<p>" + parts[0] + " — mean absolute error: " + ", ".join(parts[1:]) + coverage + ".</p>"
+
+
+def _versions(frame: Any) -> str:
+    if frame.empty:
+        return ""
+    versions = ", ".join(sorted(str(v) for v in frame["model_version"].unique()))
+    return f"<p class='muted' id='model-versions'>Served by: {html.escape(versions)}</p>"
 
 
 def _minutes(seconds: float | None) -> str:
