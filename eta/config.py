@@ -108,7 +108,7 @@ class AlertsSettings(BaseModel):
     confirm_updates: int = Field(
         default=2,
         ge=1,
-        description="Consecutive prediction updates that must agree before a change is notified (hysteresis).",
+        description="Consecutive prediction updates that must agree before a change is notified.",
     )
     default_arrival_threshold_s: int = Field(
         default=300, ge=60, description="Arrival change that is notified when a subscription sets none."
@@ -122,7 +122,9 @@ class AlertsSettings(BaseModel):
         description="A time to leave that moves by at least this much after its notice sends a correction.",
     )
     keep_after_arrival_s: int = Field(
-        default=1_800, ge=0, description="A subscription expires this long after its trip arrives, then is purged."
+        default=1_800,
+        ge=0,
+        description="A subscription expires this long after its trip arrives, then is purged.",
     )
     max_per_trip: int = Field(
         default=10_000, ge=1, description="Most active subscriptions one trip may have."

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from eta.config import Settings
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
-    "message", "asctime", "color_message"
+    "message",
+    "asctime",
+    "color_message",
 }
 
 

@@ -57,7 +57,8 @@ class Recommendation:
 
     def summary(self) -> str:
         text = (
-            f"Recommended: {self.best.place.name}, about {self.best.expected_walk_min:.0f} min walk expected; "
+            f"Recommended: {self.best.place.name}, "
+            f"about {self.best.expected_walk_min:.0f} min walk expected; "
             f"it is the nearest to the platform used with {self.confidence:.0%} probability."
         )
         if self.coverage < 0.999:

@@ -9,7 +9,9 @@ from eta.logging import JsonFormatter, safe_url
 
 
 def test_json_lines_with_extra_fields() -> None:
-    record = logging.LogRecord("eta.api.access", logging.INFO, __file__, 1, "GET %s %d", ("/livez", 200), None)
+    record = logging.LogRecord(
+        "eta.api.access", logging.INFO, __file__, 1, "GET %s %d", ("/livez", 200), None
+    )
     record.route = "/livez"
     record.duration_ms = 1.5
     line = JsonFormatter().format(record)
@@ -34,5 +36,7 @@ def test_exceptions_are_one_line_of_json() -> None:
 
 
 def test_safe_url_drops_path_query_and_credentials() -> None:
-    assert safe_url("https://user:pw@hooks.example.org:8443/x/y?token=abc") == "https://hooks.example.org:8443"
+    assert (
+        safe_url("https://user:pw@hooks.example.org:8443/x/y?token=abc") == "https://hooks.example.org:8443"
+    )
     assert safe_url("http://127.0.0.1/hook?k=v") == "http://127.0.0.1"

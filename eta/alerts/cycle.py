@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from eta.alerts import detect, leave
 from eta.alerts.subscriptions import purge_expired
@@ -57,20 +57,18 @@ class AlertCycle:
 
     def run_once(self) -> CycleReport:
         now = self.clock()
-        examined, queued = self.detect(now)
+        examined, queued = self.find_changes(now)
         delivered, retried, failed, disabled = self.deliver_due()
         purged = purge_expired(self.engine, now)
         if self.metrics is not None:
             with self.engine.connect() as conn:
-                active = conn.execute(
-                    select(Subscription.id).where(Subscription.disabled_at.is_(None))
-                ).all()
+                active = conn.execute(select(Subscription.id).where(Subscription.disabled_at.is_(None))).all()
             self.metrics.active_subscriptions.set(len(active))
         return CycleReport(examined, queued, delivered, retried, failed, disabled, purged)
 
     # --- detection -------------------------------------------------------------------------------
 
-    def detect(self, now: datetime) -> tuple[int, int]:
+    def find_changes(self, now: datetime) -> tuple[int, int]:
         with self.engine.connect() as conn:
             subs = conn.execute(
                 select(Subscription).where(Subscription.disabled_at.is_(None), Subscription.expires_at >= now)
@@ -86,21 +84,32 @@ class AlertCycle:
         updates = self._new_updates(conn, sub, now)
         latest = updates[-1] if updates else self._latest_update(conn, sub.call_id, now)
         watch = detect.Watch(
-            sub.notified_arrival, sub.notified_platform, sub.arrival_streak, sub.platform_candidate,
+            sub.notified_arrival,
+            sub.notified_platform,
+            sub.arrival_streak,
+            sub.platform_candidate,
             sub.platform_streak,
         )
         leave_watch = leave.LeaveWatch(sub.leave_notified_at, sub.leave_streak)
         events: list[tuple[str, dict[str, Any]]] = []
         for upd in updates:
             for change in detect.observe(
-                watch, upd, watch_platform=sub.watch_platform, arrival_threshold_s=sub.arrival_threshold_s,
+                watch,
+                upd,
+                watch_platform=sub.watch_platform,
+                arrival_threshold_s=sub.arrival_threshold_s,
                 confirm=alerts.confirm_updates,
             ):
                 events.append(_change_event(change, upd))
         if sub.travel_time_s is not None and latest is not None and not self._arrived(conn, sub.call_id, now):
             notice = leave.check(
-                leave_watch, latest.p10, sub.travel_time_s, now, new_update=bool(updates),
-                lead_s=alerts.leave_notice_lead_s, threshold_s=alerts.leave_correction_threshold_s,
+                leave_watch,
+                latest.p10,
+                sub.travel_time_s,
+                now,
+                new_update=bool(updates),
+                lead_s=alerts.leave_notice_lead_s,
+                threshold_s=alerts.leave_correction_threshold_s,
                 confirm=alerts.confirm_updates,
             )
             if notice is not None:
@@ -135,7 +144,9 @@ class AlertCycle:
         )
         if sub.last_prediction_at is not None:
             query = query.where(Prediction.made_at > sub.last_prediction_at)
-        rows = conn.execute(query.order_by(Prediction.made_at, Prediction.id).limit(MAX_UPDATES_PER_CYCLE)).all()
+        rows = conn.execute(
+            query.order_by(Prediction.made_at, Prediction.id).limit(MAX_UPDATES_PER_CYCLE)
+        ).all()
         return [_update(r) for r in rows]
 
     def _latest_update(self, conn: Connection, call_id: int, now: datetime) -> detect.Update | None:
@@ -164,15 +175,19 @@ class AlertCycle:
         service = conn.execute(select(Service).where(Service.id == call.service_id)).one()
         return {
             "trip": {
-                "mode": service.mode, "operator": service.operator, "number": service.number,
-                "service_date": service.service_date.isoformat(), "leg": service.leg,
+                "mode": service.mode,
+                "operator": service.operator,
+                "number": service.number,
+                "service_date": service.service_date.isoformat(),
+                "leg": service.leg,
             },
             "location": call.location,
             "scheduled_arrival": _iso(call.scheduled_arrival),
         }
 
-    def _queue(self, conn: Connection, subscription_id: str, event_type: str, data: dict[str, Any],
-               now: datetime) -> None:
+    def _queue(
+        self, conn: Connection, subscription_id: str, event_type: str, data: dict[str, Any], now: datetime
+    ) -> None:
         message_id = new_message_id()
         payload = {
             "type": event_type,
@@ -180,9 +195,14 @@ class AlertCycle:
             "data": {"subscription_id": subscription_id, **data},
         }
         conn.execute(
-            NotificationDelivery.__table__.insert().values(
-                subscription_id=subscription_id, message_id=message_id, event_type=event_type,
-                payload=payload, created_at=now, state="pending", attempts=0,
+            insert(NotificationDelivery).values(
+                subscription_id=subscription_id,
+                message_id=message_id,
+                event_type=event_type,
+                payload=payload,
+                created_at=now,
+                state="pending",
+                attempts=0,
                 next_attempt_at=datetime.now(UTC),
             )
         )
@@ -210,8 +230,13 @@ class AlertCycle:
         for delivery in due:
             row = delivery
             attempt = deliver(
-                self.session, row.target_url, row.secret, delivery.message_id, delivery.payload,
-                timeout_s=alerts.webhook_timeout_s, allow_private=alerts.allow_private_targets,
+                self.session,
+                row.target_url,
+                row.secret,
+                delivery.message_id,
+                delivery.payload,
+                timeout_s=alerts.webhook_timeout_s,
+                allow_private=alerts.allow_private_targets,
                 allow_http=alerts.allow_plain_http,
             )
             outcome = self._record(delivery, attempt)
@@ -219,7 +244,10 @@ class AlertCycle:
             if self.metrics is not None:
                 self.metrics.webhook_deliveries.labels(attempt.outcome).inc()
             log.info(
-                "webhook %s to %s: %s", delivery.event_type, safe_url(row.target_url), attempt.outcome,
+                "webhook %s to %s: %s",
+                delivery.event_type,
+                safe_url(row.target_url),
+                attempt.outcome,
                 extra={"status": attempt.status, "attempt": delivery.attempts + 1},
             )
         return counts["delivered"], counts["retry"], counts["failed"], counts["disabled"]
@@ -228,7 +256,11 @@ class AlertCycle:
         alerts = self.settings.alerts
         now = datetime.now(UTC)
         attempts = delivery.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "last_status": attempt.status, "last_error": attempt.error}
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status": attempt.status,
+            "last_error": attempt.error,
+        }
         with self.engine.begin() as conn:
             if attempt.outcome == "delivered":
                 values |= {"state": "delivered", "delivered_at": now, "next_attempt_at": None}
@@ -265,8 +297,12 @@ class AlertCycle:
 
 def _update(row: Any) -> detect.Update:
     return detect.Update(
-        made_at=row.made_at, p10=row.p10_arrival, p50=row.p50_arrival, p90=row.p90_arrival,
-        platform=row.platform, platform_probability=row.platform_probability,
+        made_at=row.made_at,
+        p10=row.p10_arrival,
+        p50=row.p50_arrival,
+        p90=row.p90_arrival,
+        platform=row.platform,
+        platform_probability=row.platform_probability,
         platform_announced=bool(row.platform_announced),
     )
 
@@ -280,18 +316,27 @@ def _change_event(change: detect.Change, upd: detect.Update) -> tuple[str, dict[
         return "trip.arrival_changed", {
             "previous_arrival": _iso(change.previous),  # type: ignore[arg-type]
             "predicted_arrival": _iso(change.current),  # type: ignore[arg-type]
-            "p10_arrival": _iso(upd.p10), "p90_arrival": _iso(upd.p90), "made_at": _iso(upd.made_at),
+            "p10_arrival": _iso(upd.p10),
+            "p90_arrival": _iso(upd.p90),
+            "made_at": _iso(upd.made_at),
         }
     return "trip.platform_changed", {
-        "previous_platform": change.previous, "platform": change.current,
-        "probability": upd.platform_probability, "announced": upd.platform_announced,
+        "previous_platform": change.previous,
+        "platform": change.current,
+        "probability": upd.platform_probability,
+        "announced": upd.platform_announced,
         "made_at": _iso(upd.made_at),
     }
 
 
-def _leave_event(notice: leave.LeaveNotice, upd: detect.Update, travel_time_s: int) -> tuple[str, dict[str, Any]]:
+def _leave_event(
+    notice: leave.LeaveNotice, upd: detect.Update, travel_time_s: int
+) -> tuple[str, dict[str, Any]]:
     event = "trip.leave_now" if notice.kind == "leave_now" else "trip.leave_time_changed"
     return event, {
-        "leave_at": _iso(notice.leave_at), "previous_leave_at": _iso(notice.previous),
-        "travel_time_s": travel_time_s, "p10_arrival": _iso(upd.p10), "made_at": _iso(upd.made_at),
+        "leave_at": _iso(notice.leave_at),
+        "previous_leave_at": _iso(notice.previous),
+        "travel_time_s": travel_time_s,
+        "p10_arrival": _iso(upd.p10),
+        "made_at": _iso(upd.made_at),
     }

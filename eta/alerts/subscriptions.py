@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from eta.alerts.webhooks import check_target, new_secret
 from eta.config import Settings
@@ -77,7 +77,7 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
             "platform_streak": 0,
             "leave_streak": 0,
         }
-        conn.execute(Subscription.__table__.insert().values(**values))
+        conn.execute(insert(Subscription).values(**values))
         row = conn.execute(select(Subscription).where(Subscription.id == values["id"])).one()
     return Created(row, token)
 

@@ -27,17 +27,31 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
     """One row per served prediction made in [start, end] whose call has an actual arrival."""
     query = (
         select(
-            Prediction.call_id, Prediction.made_at, Prediction.horizon_s, Prediction.model_version,
-            Prediction.p10_arrival, Prediction.p50_arrival, Prediction.p90_arrival,
-            Prediction.operator_estimate, Prediction.platform, Prediction.platform_probability,
-            Call.location, Call.scheduled_arrival, Service.mode, Service.operator, Service.line,
+            Prediction.call_id,
+            Prediction.made_at,
+            Prediction.horizon_s,
+            Prediction.model_version,
+            Prediction.p10_arrival,
+            Prediction.p50_arrival,
+            Prediction.p90_arrival,
+            Prediction.operator_estimate,
+            Prediction.platform,
+            Prediction.platform_probability,
+            Call.location,
+            Call.scheduled_arrival,
+            Service.mode,
+            Service.operator,
+            Service.line,
             Service.service_date,
         )
         .join(Call, Call.id == Prediction.call_id)
         .join(Service, Service.id == Call.service_id)
         .where(
-            Prediction.purpose == "served", Prediction.made_at >= start, Prediction.made_at <= end,
-            Prediction.p50_arrival.is_not(None), Call.scheduled_arrival.is_not(None),
+            Prediction.purpose == "served",
+            Prediction.made_at >= start,
+            Prediction.made_at <= end,
+            Prediction.p50_arrival.is_not(None),
+            Call.scheduled_arrival.is_not(None),
         )
         .limit(MAX_ROWS)
     )
@@ -49,7 +63,14 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
             return frame
         ids = frame["call_id"].unique().tolist()
         reports = _reports(conn, ids)
-    for col in ("made_at", "p10_arrival", "p50_arrival", "p90_arrival", "operator_estimate", "scheduled_arrival"):
+    for col in (
+        "made_at",
+        "p10_arrival",
+        "p50_arrival",
+        "p90_arrival",
+        "operator_estimate",
+        "scheduled_arrival",
+    ):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     actual = _final(reports, "actual_arrival")
     platform = _final(reports, "platform")
@@ -65,14 +86,24 @@ def _reports(conn: object, ids: list[int]) -> pd.DataFrame:
     chunks = []
     for start in range(0, len(ids), 5_000):
         part = ids[start : start + 5_000]
-        rows = conn.execute(  # type: ignore[attr-defined]
-            select(
-                Observation.call_id, Observation.observed_at, Observation.actual_arrival,
-                Observation.estimated_arrival, Observation.platform,
-            ).where(Observation.call_id.in_(part))
-        ).mappings().all()
-        chunks.append(pd.DataFrame(rows, columns=["call_id", "observed_at", "actual_arrival",
-                                                  "estimated_arrival", "platform"]))
+        rows = (
+            conn.execute(  # type: ignore[attr-defined]
+                select(
+                    Observation.call_id,
+                    Observation.observed_at,
+                    Observation.actual_arrival,
+                    Observation.estimated_arrival,
+                    Observation.platform,
+                ).where(Observation.call_id.in_(part))
+            )
+            .mappings()
+            .all()
+        )
+        chunks.append(
+            pd.DataFrame(
+                rows, columns=["call_id", "observed_at", "actual_arrival", "estimated_arrival", "platform"]
+            )
+        )
     reports = pd.concat(chunks, ignore_index=True)
     for col in ("observed_at", "actual_arrival", "estimated_arrival"):
         reports[col] = pd.to_datetime(reports[col], utc=True)
@@ -111,8 +142,11 @@ def add_errors(frame: pd.DataFrame) -> pd.DataFrame:
     out["delay_predicted_s"] = (out["p50_arrival"] - out["scheduled_arrival"]).dt.total_seconds()
     out["covered"] = (out["p10_arrival"] <= actual) & (actual <= out["p90_arrival"])
     out["horizon"] = pd.cut(
-        out["horizon_s"].clip(lower=0), bins=list(HORIZON_EDGES_S), labels=list(HORIZON_LABELS),
-        right=False, include_lowest=True,
+        out["horizon_s"].clip(lower=0),
+        bins=list(HORIZON_EDGES_S),
+        labels=list(HORIZON_LABELS),
+        right=False,
+        include_lowest=True,
     )
     has_platform = out["platform"].notna() & out["actual_platform"].notna()
     out["platform_hit"] = (out["platform"] == out["actual_platform"]).where(has_platform)
@@ -162,16 +196,16 @@ def platform_calibration(frame: pd.DataFrame, bins: int = 10) -> list[dict[str, 
     scored = add_errors(frame).dropna(subset=["platform_hit", "platform_probability"])
     if scored.empty:
         return []
-    edges = np.linspace(0, 1, bins + 1)
-    scored["bin"] = pd.cut(scored["platform_probability"], edges, include_lowest=True)
+    probability = scored["platform_probability"].astype(float).clip(0, 1)
+    scored["bin"] = np.minimum((probability * bins).astype(int), bins - 1)
     out = []
-    for interval, group in scored.groupby("bin", observed=True):
+    for index, group in scored.groupby("bin"):
         out.append(
             {
                 "predicted": round(float(group["platform_probability"].mean()), 3),
                 "observed": round(float(group["platform_hit"].astype(float).mean()), 3),
                 "n": len(group),
-                "bin_low": round(float(interval.left), 2),
+                "bin_low": round(int(str(index)) / bins, 2),
             }
         )
     return out

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from eta._time import utcnow
 from eta.errors import InputError, NotFoundError
@@ -38,7 +38,7 @@ def create_key(engine: Engine, name: str) -> tuple[str, KeyInfo]:
     now = utcnow()
     with engine.begin() as conn:
         key_id = conn.execute(
-            ApiKey.__table__.insert().values(
+            insert(ApiKey).values(
                 name=name, prefix=key[:12], key_hash=hash_key(key), created_at=now, revoked_at=None
             )
         ).inserted_primary_key[0]  # type: ignore[index]

@@ -39,7 +39,7 @@ class AppState:
 
 
 def get_state(request: Request) -> AppState:
-    return request.app.state.eta  # type: ignore[no-any-return]
+    return request.app.state.eta
 
 
 State = Annotated[AppState, Depends(get_state)]
@@ -97,7 +97,8 @@ def require_api_key(
     key = header_key or cookie_key
     if not key:
         raise ApiProblem(
-            401, f"operator endpoints need an API key in the {API_KEY_HEADER} header",
+            401,
+            f"operator endpoints need an API key in the {API_KEY_HEADER} header",
             headers={"WWW-Authenticate": "ApiKey"},
         )
     found = verify_key(state.engine, key)
@@ -116,11 +117,15 @@ def check_service_date(service_date: date, now: datetime, settings: Settings) ->
     latest = today + timedelta(days=settings.api.max_days_ahead + 1)
     if service_date < earliest:
         raise ApiProblem(
-            422, f"service date {service_date} is more than {settings.api.max_days_back} days in the past",
-            type_="/problems/date-out-of-range", title="Date out of range",
+            422,
+            f"service date {service_date} is more than {settings.api.max_days_back} days in the past",
+            type_="/problems/date-out-of-range",
+            title="Date out of range",
         )
     if service_date > latest:
         raise ApiProblem(
-            422, f"service date {service_date} is more than {settings.api.max_days_ahead} days ahead",
-            type_="/problems/date-out-of-range", title="Date out of range",
+            422,
+            f"service date {service_date} is more than {settings.api.max_days_ahead} days ahead",
+            type_="/problems/date-out-of-range",
+            title="Date out of range",
         )

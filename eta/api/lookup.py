@@ -190,8 +190,14 @@ class Lookup:
         self.parking = parking
 
     def trip(
-        self, conn: Connection, mode: str, operator: str, number: str, service_date: date,
-        leg: str | None, now: datetime,
+        self,
+        conn: Connection,
+        mode: str,
+        operator: str,
+        number: str,
+        service_date: date,
+        leg: str | None,
+        now: datetime,
     ) -> schemas.Trip:
         services = find_services(conn, mode, operator, number, service_date, leg)
         name = f"{operator} {number} on {service_date.isoformat()}"
@@ -202,8 +208,10 @@ class Lookup:
 
             legs = ", ".join(s.leg for s in services)
             raise ApiProblem(
-                409, f"{name} has {len(services)} legs (departing {legs}); choose one with ?leg=",
-                type_="/problems/ambiguous-trip", title="More than one trip matches",
+                409,
+                f"{name} has {len(services)} legs (departing {legs}); choose one with ?leg=",
+                type_="/problems/ambiguous-trip",
+                title="More than one trip matches",
             )
         service = services[0]
         calls = calls_of(conn, service.id)
@@ -223,7 +231,12 @@ class Lookup:
         return schemas.Trip(service=_service_ref(service), as_of=now, calls=out)
 
     def board(
-        self, conn: Connection, code: str, window_from: datetime, window_to: datetime, now: datetime,
+        self,
+        conn: Connection,
+        code: str,
+        window_from: datetime,
+        window_to: datetime,
+        now: datetime,
         limit: int,
     ) -> schemas.Board:
         places = locations(conn, [code])
@@ -249,19 +262,28 @@ class Lookup:
             service = services[call.service_id]
             state = states[call.id]
             last_report = max(filter(None, (state.last_report_at, moving.get(service.id))), default=None)
-            base = self.arrival(call, places, predictions.get(call.id), state, service.id in moving,
-                                last_report, now)
+            base = self.arrival(
+                call, places, predictions.get(call.id), state, service.id in moving, last_report, now
+            )
             arrivals.append(schemas.BoardArrival(**dict(base), service=_service_ref(service)))
         tz = places[code].tz
         return schemas.Board(
-            location=places[code], window_from=local(window_from, tz),  # type: ignore[arg-type]
+            location=places[code],
+            window_from=local(window_from, tz),  # type: ignore[arg-type]
             window_to=local(window_to, tz),  # type: ignore[arg-type]
-            as_of=now, arrivals=arrivals,
+            as_of=now,
+            arrivals=arrivals,
         )
 
     def arrival(
-        self, call: Any, places: dict[str, schemas.LocationRef], prediction: Any, state: CallState,
-        under_way: bool, last_report: datetime | None, now: datetime,
+        self,
+        call: Any,
+        places: dict[str, schemas.LocationRef],
+        prediction: Any,
+        state: CallState,
+        under_way: bool,
+        last_report: datetime | None,
+        now: datetime,
     ) -> schemas.Arrival:
         tz = call.location_tz or (places[call.location].tz if call.location in places else None)
         place = places.get(call.location) or schemas.LocationRef(code=call.location, tz=tz)
@@ -290,23 +312,33 @@ class Lookup:
 
         def option(o: Any) -> schemas.ParkingOption:
             return schemas.ParkingOption(
-                place_id=o.place.place_id, name=o.place.name, kind=o.place.kind,
-                expected_walk_min=round(o.expected_walk_min, 1), best_probability=round(o.best_probability, 3),
+                place_id=o.place.place_id,
+                name=o.place.name,
+                kind=o.place.kind,
+                expected_walk_min=round(o.expected_walk_min, 1),
+                best_probability=round(o.best_probability, 3),
                 example=o.place.example,
             )
 
         return schemas.Parking(
-            recommended=option(found.best), confidence=round(found.confidence, 3),
-            coverage=round(found.coverage, 3), summary=found.summary(),
+            recommended=option(found.best),
+            confidence=round(found.confidence, 3),
+            coverage=round(found.coverage, 3),
+            summary=found.summary(),
             alternatives=[option(o) for o in found.alternatives],
         )
 
 
 def _service_ref(service: Any) -> schemas.ServiceRef:
     return schemas.ServiceRef(
-        mode=service.mode, operator=service.operator, number=service.number,
-        service_date=service.service_date, leg=service.leg, line=service.line,
-        origin=service.origin, destination=service.destination,
+        mode=service.mode,
+        operator=service.operator,
+        number=service.number,
+        service_date=service.service_date,
+        leg=service.leg,
+        line=service.line,
+        origin=service.origin,
+        destination=service.destination,
     )
 
 
@@ -356,7 +388,10 @@ def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformI
         announced_later = prediction is None or prediction.platform != state.platform
         if announced_later or prediction.platform_announced:
             return schemas.PlatformInfo(
-                planned=call.planned_platform, predicted=state.platform, probability=1.0, announced=True,
+                planned=call.planned_platform,
+                predicted=state.platform,
+                probability=1.0,
+                announced=True,
                 probabilities=[schemas.PlatformChance(platform=state.platform, probability=1.0)],
             )
     if prediction is None or prediction.platform is None:
@@ -369,8 +404,10 @@ def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformI
         key=lambda c: (-c.probability, c.platform),
     )
     return schemas.PlatformInfo(
-        planned=call.planned_platform, predicted=prediction.platform,
-        probability=prediction.platform_probability, announced=bool(prediction.platform_announced),
+        planned=call.planned_platform,
+        predicted=prediction.platform,
+        probability=prediction.platform_probability,
+        announced=bool(prediction.platform_announced),
         probabilities=chances,
     )
 
@@ -380,7 +417,9 @@ def _explanation(call: Any, prediction: Any) -> schemas.Explanation | None:
         return None
     raw = prediction.explanation
     factors = [
-        schemas.Factor(feature=str(f["feature"]), contribution_s=int(f["contribution_s"]), text=str(f["text"]))
+        schemas.Factor(
+            feature=str(f["feature"]), contribution_s=int(f["contribution_s"]), text=str(f["text"])
+        )
         for f in raw.get("top", [])
     ]
     delay = seconds(prediction.p50_arrival, call.scheduled_arrival)

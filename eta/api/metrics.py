@@ -29,7 +29,8 @@ class ApiMetrics:
         )
         self.ready = Gauge("eta_ready", "1 when /readyz answers 200.", registry=self.registry)
         self.champions_loaded = Gauge(
-            "eta_champion_models_verified", "Champion models whose file and hash were verified.",
+            "eta_champion_models_verified",
+            "Champion models whose file and hash were verified.",
             registry=self.registry,
         )
         self.webhook_deliveries = Counter(
@@ -39,7 +40,10 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.alerts_sent = Counter(
-            "eta_alerts_queued", "Alert notifications queued, by event type.", ["event"], registry=self.registry
+            "eta_alerts_queued",
+            "Alert notifications queued, by event type.",
+            ["event"],
+            registry=self.registry,
         )
         self.active_subscriptions = Gauge(
             "eta_active_subscriptions", "Alert subscriptions not yet expired.", registry=self.registry

@@ -36,7 +36,7 @@ class Problem(BaseModel):
     errors: list[ProblemField] | None = Field(default=None, description="Invalid fields, if any.")
 
 
-class ApiProblem(Exception):
+class ApiProblem(Exception):  # noqa: N818 (an answer to send, not a bug)
     """Raise to answer with a problem response."""
 
     def __init__(
@@ -105,7 +105,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
     return problem_response(
-        request, exc.status, exc.detail, type_=exc.type, title=exc.title, headers=exc.headers, errors=exc.errors
+        request,
+        exc.status,
+        exc.detail,
+        type_=exc.type,
+        title=exc.title,
+        headers=exc.headers,
+        errors=exc.errors,
     )
 
 
@@ -139,7 +145,9 @@ async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
 
 
 async def _input_error(request: Request, exc: EtaError) -> JSONResponse:
-    return problem_response(request, 422, str(exc), type_="/problems/invalid-request", title="Invalid request")
+    return problem_response(
+        request, 422, str(exc), type_="/problems/invalid-request", title="Invalid request"
+    )
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:

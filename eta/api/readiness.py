@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -75,12 +77,15 @@ class Readiness:
                     reasons.append(f"collectors not yet run successfully: {', '.join(missing)}")
                 checks["collectors"] = not missing
             self.snapshot = Snapshot(
-                ready=all(checks.values()), checked_at=self.clock(), checks=checks, reasons=reasons,
+                ready=all(checks.values()),
+                checked_at=self.clock(),
+                checks=checks,
+                reasons=reasons,
                 champions=champions,
             )
             return self.snapshot
 
-    def _check_models(self, models: list) -> tuple[list[str], list[str]]:  # type: ignore[type-arg]
+    def _check_models(self, models: Sequence[Any]) -> tuple[list[str], list[str]]:
         if not models:
             return [], ["no champion model is registered"]
         verified, reasons = [], []

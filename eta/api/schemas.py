@@ -53,7 +53,9 @@ class PlatformInfo(BaseModel):
     predicted: str | None = Field(description="Most likely platform or gate.")
     probability: float | None = Field(description="Probability of the predicted platform.")
     announced: bool = Field(
-        description="True when the predicted platform is the operator's announcement, false when eta predicts it."
+        description=(
+            "True when the predicted platform is the operator's announcement, false when eta predicts it."
+        )
     )
     probabilities: list[PlatformChance] = Field(description="Every platform considered, most likely first.")
 
@@ -82,7 +84,9 @@ class ParkingOption(BaseModel):
     name: str
     kind: str = Field(description="car_park, drop_off, short_stay, ...")
     expected_walk_min: float = Field(description="Walking minutes expected under the platform probabilities.")
-    best_probability: float = Field(description="Probability that this place is the nearest to the platform used.")
+    best_probability: float = Field(
+        description="Probability that this place is the nearest to the platform used."
+    )
     example: bool = Field(description="True when the walking times are examples, not measured.")
 
 

@@ -19,16 +19,21 @@ def collector_status(engine: Engine, now: datetime, enabled: list[str]) -> list[
         states = {row.collector: row for row in conn.execute(select(CollectorState)).all()}
         runs = conn.execute(
             select(
-                CollectorRun.collector, CollectorRun.ok, CollectorRun.error_kind, func.count(),
-                func.sum(CollectorRun.rows_written), func.sum(CollectorRun.rows_quarantined),
+                CollectorRun.collector,
+                CollectorRun.ok,
+                CollectorRun.error_kind,
+                func.count(),
+                func.sum(CollectorRun.rows_written),
+                func.sum(CollectorRun.rows_quarantined),
             )
             .where(CollectorRun.started_at >= since, CollectorRun.started_at <= now)
             .group_by(CollectorRun.collector, CollectorRun.ok, CollectorRun.error_kind)
         ).all()
     per: dict[str, dict[str, Any]] = {}
     for name, ok, kind, count, written, quarantined in runs:
-        entry = per.setdefault(name, {"runs": 0, "failures": 0, "errors": {}, "rows_written": 0,
-                                      "rows_quarantined": 0})
+        entry = per.setdefault(
+            name, {"runs": 0, "failures": 0, "errors": {}, "rows_written": 0, "rows_quarantined": 0}
+        )
         entry["runs"] += count
         entry["rows_written"] += int(written or 0)
         entry["rows_quarantined"] += int(quarantined or 0)
@@ -38,8 +43,9 @@ def collector_status(engine: Engine, now: datetime, enabled: list[str]) -> list[
     out = []
     for name in sorted(set(states) | set(per) | set(enabled)):
         state = states.get(name)
-        runs_24h = per.get(name, {"runs": 0, "failures": 0, "errors": {}, "rows_written": 0,
-                                  "rows_quarantined": 0})
+        runs_24h = per.get(
+            name, {"runs": 0, "failures": 0, "errors": {}, "rows_written": 0, "rows_quarantined": 0}
+        )
         data_until = state.data_until if state else None
         out.append(
             {
@@ -66,9 +72,16 @@ def models(engine: Engine, roles: tuple[str, ...] = ("champion", "challenger")) 
         ).all()
     return [
         {
-            "version": r.version, "mode": r.mode, "task": r.task, "role": r.role, "created_at": r.created_at,
-            "promoted_at": r.promoted_at, "train_from": r.train_from, "train_until": r.train_until,
-            "n_train": r.n_train, "metrics": r.metrics,
+            "version": r.version,
+            "mode": r.mode,
+            "task": r.task,
+            "role": r.role,
+            "created_at": r.created_at,
+            "promoted_at": r.promoted_at,
+            "train_from": r.train_from,
+            "train_until": r.train_until,
+            "n_train": r.n_train,
+            "metrics": r.metrics,
         }
         for r in rows
     ]

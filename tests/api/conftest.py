@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from eta.api.app import create_app
 from eta.api.apikeys import create_key
+from eta.api.app import create_app
 from eta.clock import ManualClock
 from eta.config import Settings
 from eta.store import open_store
@@ -25,10 +25,18 @@ DB_DAY_NOW = datetime(2026, 5, 4, 17, 0, tzinfo=UTC)
 
 def api_settings(url: str, data_dir: Path, **overrides: Any) -> Settings:
     """Settings for tests: no answer cache, generous rate limit, alerts driven by the test."""
-    api = {"cache_ttl_s": 0, "rate_limit_per_minute": 10_000, "rate_limit_burst": 10_000,
-           "refresh_interval_s": 3600} | overrides.pop("api", {})
-    alerts = {"cycle_interval_s": 0, "allow_private_targets": True, "allow_plain_http": True,
-              "backoff_base_s": 0.01} | overrides.pop("alerts", {})
+    api = {
+        "cache_ttl_s": 0,
+        "rate_limit_per_minute": 10_000,
+        "rate_limit_burst": 10_000,
+        "refresh_interval_s": 3600,
+    } | overrides.pop("api", {})
+    alerts = {
+        "cycle_interval_s": 0,
+        "allow_private_targets": True,
+        "allow_plain_http": True,
+        "backoff_base_s": 0.01,
+    } | overrides.pop("alerts", {})
     return Settings(database_url=url, data_dir=data_dir, api=api, alerts=alerts, **overrides)
 
 

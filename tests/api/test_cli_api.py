@@ -14,8 +14,9 @@ import requests
 
 
 def _eta(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eta.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "eta.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -51,8 +52,13 @@ def _free_port() -> int:
 def test_eta_serve_runs_the_api_with_json_logs(tmp_path: Path) -> None:
     port = _free_port()
     env = _env(tmp_path, ETA_LOG_JSON="true", ETA_API__PORT=str(port))
-    process = subprocess.Popen([sys.executable, "-m", "eta.cli", "serve"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "eta.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(150):
@@ -65,7 +71,9 @@ def test_eta_serve_runs_the_api_with_json_logs(tmp_path: Path) -> None:
             raise AssertionError("eta serve did not start")
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 503  # no model, nothing collected
         secret_key = "eta_" + "x" * 43
-        response = requests.get(f"{base}/api/v1/operator/models", headers={"X-API-Key": secret_key}, timeout=5)
+        response = requests.get(
+            f"{base}/api/v1/operator/models", headers={"X-API-Key": secret_key}, timeout=5
+        )
         assert response.status_code == 401
         assert "server" not in {k.lower() for k in response.headers}
     finally:

@@ -16,8 +16,8 @@ import requests
 import uvicorn
 from sqlalchemy import Engine
 
-from eta.api.app import create_app
 from eta.api.apikeys import create_key
+from eta.api.app import create_app
 from eta.clock import ManualClock
 from eta.store.schema import CollectorRun, CollectorState
 from tests.api.conftest import api_settings
@@ -27,8 +27,14 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 5, 6, 8, 0, tzinfo=UTC)
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 pytestmark = pytest.mark.skipif(
@@ -46,16 +52,28 @@ def _collectors(engine: Engine) -> None:
     """Collector state and runs as the collectors write them: one healthy, one failing."""
     with engine.begin() as conn:
         for name, age_min, failures in (("db-iris", 4, 0), ("open-meteo", 95, 3)):
-            conn.execute(CollectorState.__table__.insert().values(
-                collector=name, primed_at=NOW - timedelta(days=2), last_success_at=NOW - timedelta(minutes=age_min),
-                last_error_kind="timeout" if failures else None, consecutive_failures=failures,
-                data_until=NOW - timedelta(minutes=age_min)))
+            conn.execute(
+                CollectorState.__table__.insert().values(
+                    collector=name,
+                    primed_at=NOW - timedelta(days=2),
+                    last_success_at=NOW - timedelta(minutes=age_min),
+                    last_error_kind="timeout" if failures else None,
+                    consecutive_failures=failures,
+                    data_until=NOW - timedelta(minutes=age_min),
+                )
+            )
             for i in range(12):
                 failed = failures and i % 4 == 0
-                conn.execute(CollectorRun.__table__.insert().values(
-                    collector=name, started_at=NOW - timedelta(minutes=30 * (i + 1)), ok=not failed,
-                    error_kind="timeout" if failed else None, rows_written=0 if failed else 250,
-                    rows_quarantined=0))
+                conn.execute(
+                    CollectorRun.__table__.insert().values(
+                        collector=name,
+                        started_at=NOW - timedelta(minutes=30 * (i + 1)),
+                        ok=not failed,
+                        error_kind="timeout" if failed else None,
+                        rows_written=0 if failed else 250,
+                        rows_quarantined=0,
+                    )
+                )
 
 
 @pytest.fixture
@@ -86,8 +104,12 @@ def test_dashboard_in_headless_chromium(server: tuple[str, str], tmp_path: Path)
     from playwright.sync_api import sync_playwright
 
     base, key = server
-    overall = requests.get(f"{base}/api/v1/operator/accuracy", headers={"X-API-Key": key}, timeout=30,
-                           params={"from": "2025-09-01T00:00:00Z", "to": "2025-09-30T00:00:00Z"}).json()
+    overall = requests.get(
+        f"{base}/api/v1/operator/accuracy",
+        headers={"X-API-Key": key},
+        timeout=30,
+        params={"from": "2025-09-01T00:00:00Z", "to": "2025-09-30T00:00:00Z"},
+    ).json()
     requested: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

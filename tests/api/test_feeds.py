@@ -10,7 +10,7 @@ from google.transit import gtfs_realtime_pb2 as rt
 from sqlalchemy import Engine
 
 from eta.clock import ManualClock
-from tests.api.helpers import add_observation, add_prediction, berlin, call_at
+from tests.api.helpers import add_prediction, berlin, call_at
 
 FEED = "/gtfs-rt/trip-updates"
 
@@ -23,8 +23,17 @@ def _parse(body: bytes) -> rt.FeedMessage:
 
 def test_trip_updates_parse_and_carry_the_served_predictions(client: TestClient, engine: Engine) -> None:
     call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
-    add_prediction(engine, call, berlin("2026-05-04 18:55"), 1500, below_s=300, above_s=900,
-                   platform="27", platform_probability=0.8, platform_probs={"27": 0.8, "28": 0.2})
+    add_prediction(
+        engine,
+        call,
+        berlin("2026-05-04 18:55"),
+        1500,
+        below_s=300,
+        above_s=900,
+        platform="27",
+        platform_probability=0.8,
+        platform_probs={"27": 0.8, "28": 0.2},
+    )
     response = client.get(FEED)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-protobuf"
@@ -32,7 +41,11 @@ def test_trip_updates_parse_and_carry_the_served_predictions(client: TestClient,
     assert feed.header.gtfs_realtime_version == "2.0"
     assert feed.header.incrementality == rt.FeedHeader.FULL_DATASET
     # the newest prediction in the feed: ours at 18:55 or a later one of the seeded baseline, never after now
-    assert int(berlin("2026-05-04 18:55").timestamp()) <= feed.header.timestamp <= int(berlin("2026-05-04 19:00").timestamp())
+    assert (
+        int(berlin("2026-05-04 18:55").timestamp())
+        <= feed.header.timestamp
+        <= int(berlin("2026-05-04 19:00").timestamp())
+    )
     assert len(feed.entity) >= 3
     for entity in feed.entity:
         sequences = [u.stop_sequence for u in entity.trip_update.stop_time_update]

@@ -35,7 +35,7 @@ def test_operator_endpoints_need_a_valid_key(client: TestClient, engine: Engine)
 
 
 def _expected_timetable_mae_s() -> float:
-    """Independently from the CSV: mean |arrival delay| of the arrivals of 4–5 May (each predicted 4 times)."""
+    """Independently from the CSV: mean |arrival delay| of the arrivals (each predicted 4 times)."""
     rows = pd.read_csv(seed.DB_RUNS_SLICE, dtype=str)
     arrived = rows[rows["arrival_delay_min"].notna() & rows["cancelled"].eq("false")]
     return float(arrived["arrival_delay_min"].astype(float).abs().mean() * 60)
@@ -64,7 +64,11 @@ def test_accuracy_by_station_line_and_day(client: TestClient, operator_key: str)
     assert "8000261" in {r["group"] for r in stations}
     days = client.get(ACCURACY, params=DAY | {"group_by": "day"}, headers=headers).json()["rows"]
     # a run starting just after midnight whose earlier stops are missing belongs to the previous service date
-    assert {"2026-05-04", "2026-05-05"} <= {r["group"] for r in days} <= {"2026-05-03", "2026-05-04", "2026-05-05"}
+    assert (
+        {"2026-05-04", "2026-05-05"}
+        <= {r["group"] for r in days}
+        <= {"2026-05-03", "2026-05-04", "2026-05-05"}
+    )
     assert [r["group"] for r in days] == sorted(r["group"] for r in days)
     lines = client.get(ACCURACY, params=DAY | {"group_by": "line"}, headers=headers).json()["rows"]
     assert {"ICE", "IC"} <= {r["group"] for r in lines}  # DB runs carry no line for these: the category
@@ -72,7 +76,9 @@ def test_accuracy_by_station_line_and_day(client: TestClient, operator_key: str)
     assert trains == []
 
 
-def test_operator_estimates_are_compared_as_known_then(client: TestClient, engine: Engine, operator_key: str) -> None:
+def test_operator_estimates_are_compared_as_known_then(
+    client: TestClient, engine: Engine, operator_key: str
+) -> None:
     call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")  # arrived 20:05
     add_observation(engine, call, berlin("2026-05-04 19:00"), estimated_arrival=berlin("2026-05-04 19:55"))
     add_observation(engine, call, berlin("2026-05-04 19:30"), estimated_arrival=berlin("2026-05-04 20:04"))
@@ -96,11 +102,15 @@ def test_served_predictions_only(client: TestClient, engine: Engine, operator_ke
 
 @pytest.mark.parametrize(
     ("params", "detail"),
-    [({"from": "2026-05-05T00:00:00Z", "to": "2026-05-04T00:00:00Z"}, "`from` is after `to`"),
-     ({"from": "2026-01-01T00:00:00Z", "to": "2026-05-04T00:00:00Z"}, "at most 92 days"),
-     ({"group_by": "weather"}, "query.group_by")],
+    [
+        ({"from": "2026-05-05T00:00:00Z", "to": "2026-05-04T00:00:00Z"}, "`from` is after `to`"),
+        ({"from": "2026-01-01T00:00:00Z", "to": "2026-05-04T00:00:00Z"}, "at most 92 days"),
+        ({"group_by": "weather"}, "query.group_by"),
+    ],
 )
-def test_bad_accuracy_queries(client: TestClient, operator_key: str, params: dict[str, str], detail: str) -> None:
+def test_bad_accuracy_queries(
+    client: TestClient, operator_key: str, params: dict[str, str], detail: str
+) -> None:
     response = client.get(ACCURACY, params=params, headers={"X-API-Key": operator_key})
     assert response.status_code == 422
     assert detail in response.json()["detail"]
@@ -109,19 +119,45 @@ def test_bad_accuracy_queries(client: TestClient, operator_key: str, params: dic
 def test_collectors_freshness_and_errors(client: TestClient, engine: Engine, operator_key: str) -> None:
     now = datetime(2026, 5, 4, 17, 0, tzinfo=UTC)
     with engine.begin() as conn:
-        conn.execute(CollectorState.__table__.insert().values(
-            collector="db-iris", primed_at=now - timedelta(days=1), last_success_at=now - timedelta(minutes=2),
-            last_error_at=now - timedelta(minutes=30), last_error_kind="timeout", consecutive_failures=0,
-            data_until=now - timedelta(minutes=3)))
-        runs = [(True, None, 120), (True, None, 80), (False, "timeout", 0), (False, "http_5xx", 0),
-                (False, "timeout", 0)]
+        conn.execute(
+            CollectorState.__table__.insert().values(
+                collector="db-iris",
+                primed_at=now - timedelta(days=1),
+                last_success_at=now - timedelta(minutes=2),
+                last_error_at=now - timedelta(minutes=30),
+                last_error_kind="timeout",
+                consecutive_failures=0,
+                data_until=now - timedelta(minutes=3),
+            )
+        )
+        runs = [
+            (True, None, 120),
+            (True, None, 80),
+            (False, "timeout", 0),
+            (False, "http_5xx", 0),
+            (False, "timeout", 0),
+        ]
         for i, (ok, kind, written) in enumerate(runs):
-            conn.execute(CollectorRun.__table__.insert().values(
-                collector="db-iris", started_at=now - timedelta(minutes=10 * (i + 1)), ok=ok, error_kind=kind,
-                rows_written=written, rows_quarantined=1 if ok else 0))
-        conn.execute(CollectorRun.__table__.insert().values(  # older than 24 h: not counted
-            collector="db-iris", started_at=now - timedelta(days=2), ok=False, error_kind="parse",
-            rows_written=0, rows_quarantined=0))
+            conn.execute(
+                CollectorRun.__table__.insert().values(
+                    collector="db-iris",
+                    started_at=now - timedelta(minutes=10 * (i + 1)),
+                    ok=ok,
+                    error_kind=kind,
+                    rows_written=written,
+                    rows_quarantined=1 if ok else 0,
+                )
+            )
+        conn.execute(
+            CollectorRun.__table__.insert().values(  # older than 24 h: not counted
+                collector="db-iris",
+                started_at=now - timedelta(days=2),
+                ok=False,
+                error_kind="parse",
+                rows_written=0,
+                rows_quarantined=0,
+            )
+        )
     rows = client.get("/api/v1/operator/collectors", headers={"X-API-Key": operator_key}).json()
     (iris,) = rows
     assert iris["data_age_s"] == 180

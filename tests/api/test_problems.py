@@ -14,8 +14,11 @@ def test_unknown_paths_and_methods_are_problems(client: TestClient) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
-        "type": "about:blank", "title": "Not Found", "status": 404,
-        "detail": "there is nothing at /api/v2/everything; see /docs for the API", "instance": "/api/v2/everything",
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "there is nothing at /api/v2/everything; see /docs for the API",
+        "instance": "/api/v2/everything",
     }
     response = client.put("/livez")
     assert response.status_code == 405
@@ -23,8 +26,11 @@ def test_unknown_paths_and_methods_are_problems(client: TestClient) -> None:
 
 
 def test_oversized_bodies_are_refused_before_parsing(client: TestClient) -> None:
-    response = client.post("/api/v1/subscriptions", content=b"{" + b" " * 20_000 + b"}",
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/subscriptions",
+        content=b"{" + b" " * 20_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == "the request body is larger than 16384 bytes"
@@ -33,12 +39,16 @@ def test_oversized_bodies_are_refused_before_parsing(client: TestClient) -> None
         for _ in range(40):
             yield b" " * 1000
 
-    response = client.post("/api/v1/subscriptions", content=chunks(), headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/subscriptions", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
 def test_malformed_json_is_a_problem(client: TestClient) -> None:
-    response = client.post("/api/v1/subscriptions", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/subscriptions", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     body = response.json()
     assert body["type"] == "/problems/invalid-request"

@@ -42,10 +42,14 @@ def strict_client(seeded_url: str, clock: ManualClock, make_client: Callable[...
         ({"email": "someone@example.org"}, "body.email: Extra inputs are not permitted"),
         ({"travel_time_s": -5}, "body.travel_time_s"),
         ({"location": "8000001"}, "does not stop at 8000001"),
-        ({"trip": {"mode": "train", "operator": "ICE", "number": "1", "service_date": "2026-05-04"}},
-         "eta knows no train ICE 1"),
-        ({"trip": {"mode": "train", "operator": "ICE", "number": "1011", "service_date": "2029-05-04"}},
-         "more than 60 days ahead"),
+        (
+            {"trip": {"mode": "train", "operator": "ICE", "number": "1", "service_date": "2026-05-04"}},
+            "eta knows no train ICE 1",
+        ),
+        (
+            {"trip": {"mode": "train", "operator": "ICE", "number": "1011", "service_date": "2029-05-04"}},
+            "more than 60 days ahead",
+        ),
     ],
 )
 def test_invalid_subscriptions_are_refused(client: TestClient, changes: dict[str, Any], detail: str) -> None:
@@ -121,7 +125,9 @@ def test_only_the_endpoint_is_kept(client: TestClient) -> None:
     assert not personal & set(row)
 
 
-def test_trips_already_arrived_or_stops_without_arrival_are_refused(client: TestClient, clock: ManualClock) -> None:
+def test_trips_already_arrived_or_stops_without_arrival_are_refused(
+    client: TestClient, clock: ManualClock
+) -> None:
     clock.now = berlin("2026-05-04 20:30")
     response = client.post(SUBSCRIBE, json=request_body("http://127.0.0.1:9/hook"))
     assert response.status_code == 422

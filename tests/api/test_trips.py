@@ -40,8 +40,14 @@ def _reported_delay_by(made_at_local: str) -> int:
 def test_a_trip_serves_the_latest_prediction_made_by_now(client: TestClient) -> None:
     trip = client.get(ICE_1011).json()
     assert trip["service"] == {
-        "mode": "train", "operator": "ICE", "number": "1011", "service_date": "2026-05-04", "leg": "",
-        "line": None, "origin": trip["service"]["origin"], "destination": MUNICH,
+        "mode": "train",
+        "operator": "ICE",
+        "number": "1011",
+        "service_date": "2026-05-04",
+        "leg": "",
+        "line": None,
+        "origin": trip["service"]["origin"],
+        "destination": MUNICH,
     }
     assert [c["sequence"] for c in trip["calls"]] == sorted(c["sequence"] for c in trip["calls"])
     munich = _munich(trip)
@@ -53,7 +59,9 @@ def test_a_trip_serves_the_latest_prediction_made_by_now(client: TestClient) -> 
     assert predicted["model_version"] == seed.MODEL_VERSION
     assert predicted["delay_s"] == _reported_delay_by("2026-05-04 18:41")
     p50 = datetime.fromisoformat(predicted["p50"])
-    assert p50 - datetime.fromisoformat(munich["scheduled_arrival"]) == timedelta(seconds=predicted["delay_s"])
+    assert p50 - datetime.fromisoformat(munich["scheduled_arrival"]) == timedelta(
+        seconds=predicted["delay_s"]
+    )
     assert datetime.fromisoformat(predicted["p10"]) < p50 < datetime.fromisoformat(predicted["p90"])
     assert munich["status"] == "en_route"
     assert munich["actual_arrival"] is None
@@ -80,8 +88,14 @@ def test_a_prediction_made_after_now_is_not_served(client: TestClient, engine: E
     call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
     add_prediction(engine, call, berlin("2026-05-04 18:59"), 1500, model_version="m-before")
     add_prediction(engine, call, berlin("2026-05-04 19:01"), 60, model_version="m-after")
-    add_prediction(engine, call, berlin("2026-05-04 18:59") + timedelta(seconds=30), 900,
-                   model_version="m-backtest", purpose="backtest")
+    add_prediction(
+        engine,
+        call,
+        berlin("2026-05-04 18:59") + timedelta(seconds=30),
+        900,
+        model_version="m-backtest",
+        purpose="backtest",
+    )
     predicted = _munich(client.get(ICE_1011).json())["predicted"]
     assert predicted["model_version"] == "m-before"
     assert predicted["delay_s"] == 1500
@@ -90,25 +104,44 @@ def test_a_prediction_made_after_now_is_not_served(client: TestClient, engine: E
 def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engine) -> None:
     call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
     add_prediction(
-        engine, call, berlin("2026-05-04 18:50"), 1200, platform="12", platform_probability=0.7,
-        platform_announced=False, platform_probs={"12": 0.7, "27": 0.3},
+        engine,
+        call,
+        berlin("2026-05-04 18:50"),
+        1200,
+        platform="12",
+        platform_probability=0.7,
+        platform_announced=False,
+        platform_probs={"12": 0.7, "27": 0.3},
         operator_estimate=berlin("2026-05-04 20:00"),
-        explanation={"baseline_delay_s": 30, "top": [
-            {"feature": "latest_delay_s", "contribution_s": 540,
-             "text": "+9 min: the train was 7 min late at Augsburg Hbf"},
-            {"feature": "hour_of_day", "contribution_s": -60, "text": "−1 min: evening trains catch up"}]},
+        explanation={
+            "baseline_delay_s": 30,
+            "top": [
+                {
+                    "feature": "latest_delay_s",
+                    "contribution_s": 540,
+                    "text": "+9 min: the train was 7 min late at Augsburg Hbf",
+                },
+                {"feature": "hour_of_day", "contribution_s": -60, "text": "−1 min: evening trains catch up"},
+            ],
+        },
     )
     munich = _munich(client.get(ICE_1011).json())
     assert munich["operator_estimate"] == {
-        "arrival": "2026-05-04T20:00:00+02:00", "delay_s": 1140, "reported_at": None,
+        "arrival": "2026-05-04T20:00:00+02:00",
+        "delay_s": 1140,
+        "reported_at": None,
     }
     assert munich["platform"] == {
-        "planned": None, "predicted": "12", "probability": 0.7, "announced": False,
+        "planned": None,
+        "predicted": "12",
+        "probability": 0.7,
+        "announced": False,
         "probabilities": [{"platform": "12", "probability": 0.7}, {"platform": "27", "probability": 0.3}],
     }
     assert munich["explanation"]["baseline_delay_s"] == 30
     assert munich["explanation"]["summary"] == (
-        "Expected 20 min late. What moved the prediction most: +9 min: the train was 7 min late at Augsburg Hbf."
+        "Expected 20 min late. What moved the prediction most: "
+        "+9 min: the train was 7 min late at Augsburg Hbf."
     )
     parking = munich["parking"]
     # 0.7 × 4 + 0.3 × 7 = 4.9 min in front of the main hall; Arnulfstraße 0.7 × 6 + 0.3 × 3 = 5.1
@@ -119,14 +152,17 @@ def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engi
     assert [a["place_id"] for a in parking["alternatives"]] == ["muc-arnulf", "muc-bayer"]
 
     # the operator then announces platform 27 and a new estimate: both are shown as they are
-    add_observation(engine, call, berlin("2026-05-04 18:55"), platform="27",
-                    estimated_arrival=berlin("2026-05-04 20:04"))
+    add_observation(
+        engine, call, berlin("2026-05-04 18:55"), platform="27", estimated_arrival=berlin("2026-05-04 20:04")
+    )
     munich = _munich(client.get(ICE_1011).json())
     assert munich["platform"]["predicted"] == "27"
     assert munich["platform"]["announced"] is True
     assert munich["platform"]["probability"] == 1.0
     assert munich["operator_estimate"] == {
-        "arrival": "2026-05-04T20:04:00+02:00", "delay_s": 1380, "reported_at": "2026-05-04T18:55:00+02:00",
+        "arrival": "2026-05-04T20:04:00+02:00",
+        "delay_s": 1380,
+        "reported_at": "2026-05-04T18:55:00+02:00",
     }
     assert munich["parking"]["recommended"]["place_id"] == "muc-arnulf"
     assert munich["parking"]["confidence"] == 1.0

@@ -41,8 +41,11 @@ def error_by_horizon(rows: list[dict[str, Any]]) -> str:
     ax = fig.subplots()
     labels = [str(r["group"]) for r in rows]
     x = np.arange(len(labels))
-    for key, name in (("model_mae_s", "eta (P50)"), ("timetable_mae_s", "timetable"),
-                      ("operator_mae_s", "operator estimate")):
+    for key, name in (
+        ("model_mae_s", "eta (P50)"),
+        ("timetable_mae_s", "timetable"),
+        ("operator_mae_s", "operator estimate"),
+    ):
         values = [r[key] / 60 if r[key] is not None else np.nan for r in rows]
         if not np.all(np.isnan(values)):
             color = COLORS[key.split("_")[0]]
@@ -86,11 +89,22 @@ def platform_calibration(points: list[dict[str, Any]]) -> str:
     fig = Figure(figsize=SIZE)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="#57606a", linewidth=1, label="perfectly calibrated")
-    ax.plot([p["predicted"] for p in points], [p["observed"] for p in points], marker="o",
-            color=COLORS["model"], label="eta")
+    ax.plot(
+        [p["predicted"] for p in points],
+        [p["observed"] for p in points],
+        marker="o",
+        color=COLORS["model"],
+        label="eta",
+    )
     for p in points:
-        ax.annotate(str(p["n"]), (p["predicted"], p["observed"]), textcoords="offset points", xytext=(4, -10),
-                    fontsize=7, color="#57606a")
+        ax.annotate(
+            str(p["n"]),
+            (p["predicted"], p["observed"]),
+            textcoords="offset points",
+            xytext=(4, -10),
+            fontsize=7,
+            color="#57606a",
+        )
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("predicted probability of the top platform")
@@ -113,8 +127,14 @@ def collector_freshness(collectors: list[dict[str, Any]]) -> str:
     bars = ax.barh(y, ages, color=[("#cf222e" if c["failures_24h"] else "#2da44e") for c in collectors])
     for bar, c in zip(bars, collectors, strict=True):
         label = "no data yet" if c["data_age_s"] is None else f"{c['failures_24h']} failed of {c['runs_24h']}"
-        ax.annotate(label, (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
-                    textcoords="offset points", va="center", fontsize=8)
+        ax.annotate(
+            label,
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(y, names)
     ax.set_xlabel("minutes since the newest data")
     ax.set_title(title)

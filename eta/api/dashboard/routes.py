@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -17,17 +18,7 @@ from eta.api.dashboard import plots
 from eta.api.deps import API_KEY_COOKIE, API_KEY_HEADER, Now, State
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
-CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f6f8fa;color:#1f2328}
-header{background:#24292f;color:#fff;padding:12px 24px;display:flex;justify-content:space-between;align-items:center}
-header h1{font-size:20px;margin:0} main{padding:16px 24px;display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
-section{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:12px 16px}
-section h2{font-size:16px;margin:0 0 8px} table{border-collapse:collapse;font-size:13px;width:100%}
-th,td{border-bottom:1px solid #d8dee4;padding:4px 6px;text-align:right} th:first-child,td:first-child{text-align:left}
-.ok{color:#1a7f37;font-weight:600} .bad{color:#cf222e;font-weight:600} svg{max-width:100%;height:auto}
-form.login{max-width:420px;margin:80px auto;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:24px}
-input{width:100%;padding:6px;margin:8px 0;box-sizing:border-box} .muted{color:#57606a;font-size:13px}
-"""
+CSS = (Path(__file__).parent / "dashboard.css").read_text(encoding="utf-8")
 
 
 def _key_from(request: Request, state: Any) -> KeyInfo | None:
@@ -73,8 +64,13 @@ async def login(request: Request, state: State) -> Response:
         return HTMLResponse(_login_page("This API key is unknown or revoked."), status_code=401)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
-        API_KEY_COOKIE, key, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-        max_age=8 * 3600, path="/",
+        API_KEY_COOKIE,
+        key,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=8 * 3600,
+        path="/",
     )
     return response
 
@@ -96,17 +92,30 @@ def render(state: Any, now: datetime, days: int, key: KeyInfo) -> str:
     champions = [m for m in status.models(state.engine) if m["role"] == "champion"]
     ready = state.readiness.snapshot
     readiness = (
-        "<span class='ok'>ready</span>" if ready.ready
+        "<span class='ok'>ready</span>"
+        if ready.ready
         else "<span class='bad'>not ready</span>: " + html.escape("; ".join(ready.reasons))
     )
     sections = [
-        _section("Accuracy of served predictions", "accuracy",
-                 _overall_text(overall, days) + _versions(frame) + plots.error_by_horizon(by_horizon) + _accuracy_table(by_horizon)),
+        _section(
+            "Accuracy of served predictions",
+            "accuracy",
+            _overall_text(overall, days)
+            + _versions(frame)
+            + plots.error_by_horizon(by_horizon)
+            + _accuracy_table(by_horizon),
+        ),
         _section("Predicted against actual", "predicted-vs-actual", plots.predicted_vs_actual(frame)),
-        _section("Platform calibration", "platform-calibration",
-                 plots.platform_calibration(calibration) + _calibration_text(calibration)),
-        _section("Collectors: data freshness and errors", "collectors",
-                 plots.collector_freshness(collectors) + _collector_table(collectors)),
+        _section(
+            "Platform calibration",
+            "platform-calibration",
+            plots.platform_calibration(calibration) + _calibration_text(calibration),
+        ),
+        _section(
+            "Collectors: data freshness and errors",
+            "collectors",
+            plots.collector_freshness(collectors) + _collector_table(collectors),
+        ),
         _section("Champion models", "models", _models_table(champions)),
     ]
     header = (
@@ -125,8 +134,11 @@ def _overall_text(overall: list[dict[str, Any]], days: int) -> str:
     if not overall:
         return f"<p class='muted'>No served predictions with a known arrival in the last {days} days.</p>"
     row = overall[0]
-    parts = [f"<strong id='n-predictions'>{row['n']:,}</strong> served predictions over the last {days} days",
-             f"eta {_minutes(row['model_mae_s'])}", f"timetable {_minutes(row['timetable_mae_s'])}"]
+    parts = [
+        f"<strong id='n-predictions'>{row['n']:,}</strong> served predictions over the last {days} days",
+        f"eta {_minutes(row['model_mae_s'])}",
+        f"timetable {_minutes(row['timetable_mae_s'])}",
+    ]
     if row["operator_mae_s"] is not None:
         parts.append(f"operator estimate {_minutes(row['operator_mae_s'])}")
     coverage = f"; P10–P90 holds {row['p10_p90_coverage']:.0%} of arrivals (ideal 80%)"
@@ -147,8 +159,10 @@ def _minutes(seconds: float | None) -> str:
 def _accuracy_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
-    head = ("<tr><th>horizon</th><th>n</th><th>eta</th><th>timetable</th><th>operator</th>"
-            "<th>P10–P90 coverage</th></tr>")
+    head = (
+        "<tr><th>horizon</th><th>n</th><th>eta</th><th>timetable</th><th>operator</th>"
+        "<th>P10–P90 coverage</th></tr>"
+    )
     body = "".join(
         f"<tr><td>{html.escape(str(r['group']))}</td><td>{r['n']:,}</td><td>{_minutes(r['model_mae_s'])}</td>"
         f"<td>{_minutes(r['timetable_mae_s'])}</td><td>{_minutes(r['operator_mae_s'])}</td>"
@@ -166,8 +180,10 @@ def _calibration_text(points: list[dict[str, Any]]) -> str:
 def _collector_table(collectors: list[dict[str, Any]]) -> str:
     if not collectors:
         return ""
-    head = ("<tr><th>collector</th><th>enabled</th><th>data age</th><th>runs 24 h</th><th>failed</th>"
-            "<th>errors by kind</th><th>last success</th></tr>")
+    head = (
+        "<tr><th>collector</th><th>enabled</th><th>data age</th><th>runs 24 h</th><th>failed</th>"
+        "<th>errors by kind</th><th>last success</th></tr>"
+    )
     rows = []
     for c in collectors:
         age = "–" if c["data_age_s"] is None else f"{c['data_age_s'] / 60:.0f} min"
@@ -175,8 +191,10 @@ def _collector_table(collectors: list[dict[str, Any]]) -> str:
         last = c["last_success_at"].isoformat(timespec="minutes") if c["last_success_at"] else "never"
         css = "bad" if c["consecutive_failures"] else "ok"
         rows.append(
-            f"<tr><td>{html.escape(c['collector'])}</td><td>{'yes' if c['enabled'] else 'no'}</td><td>{age}</td>"
-            f"<td>{c['runs_24h']}</td><td class='{css}'>{c['failures_24h']}</td><td>{html.escape(errors)}</td>"
+            f"<tr><td>{html.escape(c['collector'])}</td><td>{'yes' if c['enabled'] else 'no'}</td>"
+            f"<td>{age}</td>"
+            f"<td>{c['runs_24h']}</td><td class='{css}'>{c['failures_24h']}</td>"
+            f"<td>{html.escape(errors)}</td>"
             f"<td>{html.escape(last)}</td></tr>"
         )
     return f"<table id='collector-table'>{head}{''.join(rows)}</table>"

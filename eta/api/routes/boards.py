@@ -40,18 +40,24 @@ def get_arrivals_board(
     start = ensure_utc(window_from) if window_from else now
     end = ensure_utc(window_to) if window_to else start + timedelta(seconds=api.board_default_window_s)
     if end < start:
-        raise ApiProblem(422, "`to` is before `from`", type_="/problems/invalid-request", title="Invalid request")
+        raise ApiProblem(
+            422, "`to` is before `from`", type_="/problems/invalid-request", title="Invalid request"
+        )
     if (end - start).total_seconds() > api.board_max_window_s:
         raise ApiProblem(
-            422, f"the window is longer than {api.board_max_window_s // 3600} h; ask for a shorter one",
-            type_="/problems/invalid-request", title="Invalid request",
+            422,
+            f"the window is longer than {api.board_max_window_s // 3600} h; ask for a shorter one",
+            type_="/problems/invalid-request",
+            title="Invalid request",
         )
     horizon = timedelta(days=api.max_days_ahead + 1)
     past = timedelta(days=api.max_days_back + 1)
     if start > now + horizon or end < now - past:
         raise ApiProblem(
-            422, f"the window must lie between {api.max_days_back} days ago and {api.max_days_ahead} days ahead",
-            type_="/problems/date-out-of-range", title="Date out of range",
+            422,
+            f"the window must lie between {api.max_days_back} days ago and {api.max_days_ahead} days ahead",
+            type_="/problems/date-out-of-range",
+            title="Date out of range",
         )
     # a default window follows the clock: key it by its length so identical requests share an answer
     key = ("board", code, start if window_from else "now", end if window_to else api.board_default_window_s)

@@ -48,7 +48,7 @@ def _cached_feed(state: State, now: datetime) -> Feed:
     ttl = state.settings.api.cache_ttl_s
     cached = state.feed_cache.get("trip-updates")
     if isinstance(cached, tuple) and ttl > 0 and time.monotonic() - cached[0] < ttl:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     api = state.settings.api
     with state.engine.connect() as conn:
         feed = build_trip_updates(conn, now, api.feed_window_back_s, api.feed_window_ahead_s)

@@ -73,10 +73,16 @@ def window(now: datetime, start: datetime | None, end: datetime | None) -> tuple
     end = ensure_utc(end) if end else now
     start = ensure_utc(start) if start else end - timedelta(days=7)
     if start > end:
-        raise ApiProblem(422, "`from` is after `to`", type_="/problems/invalid-request", title="Invalid request")
+        raise ApiProblem(
+            422, "`from` is after `to`", type_="/problems/invalid-request", title="Invalid request"
+        )
     if end - start > MAX_WINDOW:
-        raise ApiProblem(422, "the window may be at most 92 days", type_="/problems/invalid-request",
-                         title="Invalid request")
+        raise ApiProblem(
+            422,
+            "the window may be at most 92 days",
+            type_="/problems/invalid-request",
+            title="Invalid request",
+        )
     return start, end
 
 
@@ -92,15 +98,22 @@ def get_accuracy(
     _key: Operator,
     group_by: Literal["overall", "station", "line", "horizon", "day"] = "overall",
     mode: Literal["flight", "train"] | None = None,
-    window_from: Annotated[AwareDatetime | None, Query(alias="from", description="Predictions made from.")] = None,
-    window_to: Annotated[AwareDatetime | None, Query(alias="to", description="Predictions made until.")] = None,
+    window_from: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Predictions made from.")
+    ] = None,
+    window_to: Annotated[
+        AwareDatetime | None, Query(alias="to", description="Predictions made until.")
+    ] = None,
 ) -> AccuracyReport:
     """Served predictions against actual arrivals, the timetable and the operator's estimates."""
     start, end = window(now, window_from, window_to)
     frame = accuracy.served_vs_actual(state.engine, start, end, mode)
     rows = accuracy.summarise(frame, group_by)
     return AccuracyReport(
-        group_by=group_by, window_from=start, window_to=end, mode=mode,
+        group_by=group_by,
+        window_from=start,
+        window_to=end,
+        mode=mode,
         rows=[AccuracyRow.model_validate(r) for r in rows],
     )
 

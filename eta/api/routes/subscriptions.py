@@ -52,12 +52,15 @@ class SubscriptionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     trip: TripKey
     location: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9:_.-]{1,32}$",
+        default=None,
+        pattern=r"^[A-Za-z0-9:_.-]{1,32}$",
         description="The stop to watch (station or airport code); default: the trip's last stop.",
     )
     watch: WatchRequest = Field(default_factory=WatchRequest)
     travel_time_s: int | None = Field(
-        default=None, ge=0, le=86_400,
+        default=None,
+        ge=0,
+        le=86_400,
         description="Your own travel time to the station or airport; enables the time-to-leave notice.",
     )
     webhook: WebhookRequest
@@ -69,7 +72,7 @@ class SubscriptionRequest(BaseModel):
     @classmethod
     def _needs_consent(cls, value: bool) -> bool:
         if value is not True:
-            raise ValueError("alerts need your explicit consent: send \"consent\": true")
+            raise ValueError('alerts need your explicit consent: send "consent": true')
         return value
 
 
@@ -114,7 +117,8 @@ class SubscriptionInfo(BaseModel):
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or not credentials.credentials:
         raise ApiProblem(
-            401, "send the subscription's token as Authorization: Bearer <token>",
+            401,
+            "send the subscription's token as Authorization: Bearer <token>",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return credentials.credentials
@@ -137,13 +141,22 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
     check_service_date(key.service_date, now, state.settings)
     with state.engine.connect() as conn:
         services = find_services(
-            conn, key.mode, key.operator.upper(), key.number, key.service_date, key.leg.upper() if key.leg else None
+            conn,
+            key.mode,
+            key.operator.upper(),
+            key.number,
+            key.service_date,
+            key.leg.upper() if key.leg else None,
         )
         if not services:
             raise NotFoundError(f"eta knows no {key.mode} {key.operator} {key.number} on {key.service_date}")
         if len(services) > 1:
-            raise ApiProblem(409, "this flight number has several legs on that day; give trip.leg",
-                             type_="/problems/ambiguous-trip", title="More than one trip matches")
+            raise ApiProblem(
+                409,
+                "this flight number has several legs on that day; give trip.leg",
+                type_="/problems/ambiguous-trip",
+                title="More than one trip matches",
+            )
         calls = conn.execute(
             select(Call).where(Call.service_id == services[0].id).order_by(Call.sequence)
         ).all()
@@ -158,18 +171,27 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
     if body.watch.arrival_change:
         threshold = body.watch.arrival_threshold_s or state.settings.alerts.default_arrival_threshold_s
     created = subscriptions.create(
-        state.engine, state.settings,
+        state.engine,
+        state.settings,
         subscriptions.NewSubscription(
-            call_id=call.id, target_url=body.webhook.url, watch_platform=body.watch.platform_change,
-            arrival_threshold_s=threshold, travel_time_s=body.travel_time_s,
+            call_id=call.id,
+            target_url=body.webhook.url,
+            watch_platform=body.watch.platform_change,
+            arrival_threshold_s=threshold,
+            travel_time_s=body.travel_time_s,
         ),
         now,
     )
     row = created.row
     return SubscriptionCreated(
-        id=row.id, token=created.token, secret=row.secret, call_id=str(row.call_id), location=call.location,
+        id=row.id,
+        token=created.token,
+        secret=row.secret,
+        call_id=str(row.call_id),
+        location=call.location,
         watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
-        travel_time_s=row.travel_time_s, expires_at=local(row.expires_at, call.location_tz),  # type: ignore[arg-type]
+        travel_time_s=row.travel_time_s,
+        expires_at=local(row.expires_at, call.location_tz),  # type: ignore[arg-type]
         delete=f"DELETE /api/v1/subscriptions/{row.id} with the header Authorization: Bearer <token>",
     )
 
@@ -193,15 +215,21 @@ def get_subscription(state: State, subscription_id: SubscriptionId, credentials:
         )
         tz = conn.execute(select(Call.location_tz, Call.location).where(Call.id == row.call_id)).one()
     return SubscriptionInfo(
-        id=row.id, call_id=str(row.call_id), location=tz.location,
+        id=row.id,
+        call_id=str(row.call_id),
+        location=tz.location,
         watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
-        travel_time_s=row.travel_time_s, active=row.disabled_at is None, disabled_reason=row.disabled_reason,
+        travel_time_s=row.travel_time_s,
+        active=row.disabled_at is None,
+        disabled_reason=row.disabled_reason,
         expires_at=local(row.expires_at, tz.location_tz),  # type: ignore[arg-type]
         notified_arrival=local(row.notified_arrival, tz.location_tz),
         notified_platform=row.notified_platform,
         leave_notified_at=local(row.leave_notified_at, tz.location_tz),
         deliveries=Deliveries(
-            pending=counts.get("pending", 0), delivered=counts.get("delivered", 0), failed=counts.get("failed", 0)
+            pending=counts.get("pending", 0),
+            delivered=counts.get("delivered", 0),
+            failed=counts.get("failed", 0),
         ),
     )
 

@@ -45,8 +45,9 @@ def get_trip(
 
     def build() -> bytes:
         with state.engine.connect() as conn:
-            trip = state.lookup.trip(conn, mode.value, operator.upper(), number, service_date,
-                                     leg.upper() if leg else None, now)
+            trip = state.lookup.trip(
+                conn, mode.value, operator.upper(), number, service_date, leg.upper() if leg else None, now
+            )
         return trip.model_dump_json().encode()
 
     body, hit = state.answers.get_or_build(key, build)
