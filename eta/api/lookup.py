@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Row, and_, func, or_, select
+from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, func, or_, select
 
 from eta.api import schemas
 from eta.errors import NotFoundError
@@ -69,47 +69,93 @@ def seconds(later: datetime | None, earlier: datetime | None) -> int | None:
 # --- queries -------------------------------------------------------------------------------------
 
 
+# Statements are built once: per request only the parameters change (SQLAlchemy caches the compiled SQL).
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_SERVICES = select(Service).where(
+    Service.mode == bindparam("mode"),
+    Service.operator == bindparam("operator"),
+    Service.number == bindparam("number"),
+    Service.service_date == bindparam("service_date"),
+)
+_SERVICES_ANY_LEG = _SERVICES.order_by(Service.leg)
+_SERVICES_ONE_LEG = _SERVICES.where(Service.leg == bindparam("leg")).order_by(Service.leg)
+_SERVICES_BY_ID = select(Service).where(Service.id.in_(_IDS))
+_CALLS_OF = select(Call).where(Call.service_id == bindparam("service_id")).order_by(Call.sequence)
+_NEWEST = (
+    select(Prediction.call_id, func.max(Prediction.made_at).label("made_at"))
+    .where(Prediction.call_id.in_(_IDS), Prediction.purpose == SERVED, Prediction.made_at <= bindparam("now"))
+    .group_by(Prediction.call_id)
+    .subquery()
+)
+_LATEST_PREDICTIONS = (
+    select(Prediction)
+    .join(_NEWEST, and_(Prediction.call_id == _NEWEST.c.call_id, Prediction.made_at == _NEWEST.c.made_at))
+    .where(Prediction.purpose == SERVED)
+    .order_by(Prediction.id)
+)
+_OBSERVATIONS = (
+    select(
+        Observation.call_id,
+        Observation.observed_at,
+        Observation.estimated_arrival,
+        Observation.actual_arrival,
+        Observation.actual_departure,
+        Observation.platform,
+        Observation.cancelled,
+    )
+    .where(Observation.call_id.in_(_IDS), Observation.observed_at <= bindparam("now"))
+    .order_by(Observation.observed_at, Observation.id)
+)
+_UNDER_WAY = (
+    select(Call.service_id, func.max(Observation.observed_at))
+    .join(Observation, Observation.call_id == Call.id)
+    .where(
+        Call.service_id.in_(_IDS),
+        Observation.observed_at <= bindparam("now"),
+        or_(Observation.actual_departure.is_not(None), Observation.actual_arrival.is_not(None)),
+    )
+    .group_by(Call.service_id)
+)
+_LOCATIONS = select(Location.code, Location.name, Location.tz).where(Location.code.in_(_IDS))
+
+
 def find_services(
     conn: Connection, mode: str, operator: str, number: str, service_date: date, leg: str | None
 ) -> list[Row[Any]]:
-    query = select(Service).where(
-        Service.mode == mode,
-        Service.operator == operator,
-        Service.number == number,
-        Service.service_date == service_date,
-    )
-    if leg is not None:
-        query = query.where(Service.leg == leg)
-    return list(conn.execute(query.order_by(Service.leg)).all())
+    """Services by their key; operators and legs are matched as written, else in capitals ("ice" → "ICE")."""
+    found: list[Row[Any]] = []
+    for op in dict.fromkeys((operator, operator.upper())):
+        params: dict[str, Any] = {
+            "mode": mode,
+            "operator": op,
+            "number": number,
+            "service_date": service_date,
+        }
+        if leg is None:
+            found = list(conn.execute(_SERVICES_ANY_LEG, params).all())
+        else:
+            found = list(conn.execute(_SERVICES_ONE_LEG, params | {"leg": leg.upper()}).all())
+        if found:
+            break
+    return found
 
 
 def services_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Row[Any]]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return {row.id: row for row in conn.execute(select(Service).where(Service.id.in_(wanted))).all()}
+    return {row.id: row for row in conn.execute(_SERVICES_BY_ID, {"ids": wanted}).all()}
 
 
 def calls_of(conn: Connection, service_id: int) -> list[Row[Any]]:
-    return list(conn.execute(select(Call).where(Call.service_id == service_id).order_by(Call.sequence)).all())
+    return list(conn.execute(_CALLS_OF, {"service_id": service_id}).all())
 
 
 def latest_predictions(conn: Connection, call_ids: Sequence[int], now: datetime) -> dict[int, Row[Any]]:
     """Per call, the newest served prediction made by ``now``."""
     if not call_ids:
         return {}
-    newest = (
-        select(Prediction.call_id, func.max(Prediction.made_at).label("made_at"))
-        .where(Prediction.call_id.in_(call_ids), Prediction.purpose == SERVED, Prediction.made_at <= now)
-        .group_by(Prediction.call_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(Prediction)
-        .join(newest, and_(Prediction.call_id == newest.c.call_id, Prediction.made_at == newest.c.made_at))
-        .where(Prediction.purpose == SERVED)
-        .order_by(Prediction.id)
-    ).all()
+    rows = conn.execute(_LATEST_PREDICTIONS, {"ids": list(call_ids), "now": now}).all()
     return {row.call_id: row for row in rows}  # the last written wins a tie
 
 
@@ -117,20 +163,7 @@ def call_states(conn: Connection, call_ids: Sequence[int], now: datetime) -> dic
     states: dict[int, CallState] = defaultdict(CallState)
     if not call_ids:
         return states
-    rows = conn.execute(
-        select(
-            Observation.call_id,
-            Observation.observed_at,
-            Observation.estimated_arrival,
-            Observation.actual_arrival,
-            Observation.actual_departure,
-            Observation.platform,
-            Observation.cancelled,
-        )
-        .where(Observation.call_id.in_(call_ids), Observation.observed_at <= now)
-        .order_by(Observation.observed_at, Observation.id)
-    ).all()
-    for row in rows:
+    for row in conn.execute(_OBSERVATIONS, {"ids": list(call_ids), "now": now}).all():
         state = states[row.call_id]
         state.last_report_at = row.observed_at
         if row.estimated_arrival is not None:
@@ -152,16 +185,7 @@ def services_under_way(conn: Connection, service_ids: Iterable[int], now: dateti
     ids = list(set(service_ids))
     if not ids:
         return {}
-    rows = conn.execute(
-        select(Call.service_id, func.max(Observation.observed_at))
-        .join(Observation, Observation.call_id == Call.id)
-        .where(
-            Call.service_id.in_(ids),
-            Observation.observed_at <= now,
-            or_(Observation.actual_departure.is_not(None), Observation.actual_arrival.is_not(None)),
-        )
-        .group_by(Call.service_id)
-    ).all()
+    rows = conn.execute(_UNDER_WAY, {"ids": ids, "now": now}).all()
     return {sid: _utc(at) for sid, at in rows}
 
 
@@ -175,8 +199,7 @@ def _utc(value: Any) -> datetime:
 
 
 def locations(conn: Connection, codes: Iterable[str]) -> dict[str, schemas.LocationRef]:
-    wanted = list(set(codes))
-    rows = conn.execute(select(Location.code, Location.name, Location.tz).where(Location.code.in_(wanted)))
+    rows = conn.execute(_LOCATIONS, {"ids": list(set(codes))})
     return {code: schemas.LocationRef(code=code, name=name, tz=tz) for code, name, tz in rows}
 
 

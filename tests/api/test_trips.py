@@ -212,3 +212,7 @@ def test_a_flight_number_with_two_legs_needs_the_leg(
     # the arrival airport's own offset (EDT −04:00 at New York, CDT −05:00 in Chicago/Houston, ...)
     assert arrival["scheduled_arrival"][-6:] in {"-04:00", "-05:00", "-06:00", "-07:00"}
     assert trip["calls"][0]["scheduled_departure"].endswith("-04:00")  # EWR/LGA in June
+
+
+def test_operators_match_as_written_or_in_capitals(client: TestClient) -> None:
+    assert client.get("/api/v1/trips/train/ice/1011/2026-05-04").json()["service"]["operator"] == "ICE"

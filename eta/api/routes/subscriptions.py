@@ -143,7 +143,7 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
         services = find_services(
             conn,
             key.mode,
-            key.operator.upper(),
+            key.operator,
             key.number,
             key.service_date,
             key.leg.upper() if key.leg else None,

@@ -41,13 +41,11 @@ def get_trip(
 ) -> Response:
     """When will this flight or train arrive at each of its stops, and at which platform or gate?"""
     check_service_date(service_date, now, state.settings)
-    key = ("trip", mode.value, operator.upper(), number, service_date, leg)
+    key = ("trip", mode.value, operator, number, service_date, leg)
 
     def build() -> bytes:
         with state.engine.connect() as conn:
-            trip = state.lookup.trip(
-                conn, mode.value, operator.upper(), number, service_date, leg.upper() if leg else None, now
-            )
+            trip = state.lookup.trip(conn, mode.value, operator, number, service_date, leg, now)
         return trip.model_dump_json().encode()
 
     body, hit = state.answers.get_or_build(key, build)
