@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
+from starlette.concurrency import run_in_threadpool
+
 
 class AnswerCache:
     def __init__(self, ttl_s: float, max_entries: int = 20_000) -> None:
@@ -37,12 +39,15 @@ class AnswerCache:
                     self._entries.clear()
             self._entries[key] = (now + self.ttl_s, body)
 
-    def get_or_build(self, key: Hashable, build: Callable[[], bytes]) -> tuple[bytes, bool]:
-        """The cached body and True, or a freshly built one (stored) and False."""
+    async def get_or_build(self, key: Hashable, build: Callable[[], bytes]) -> tuple[bytes, bool]:
+        """The cached body and True, or one built in a worker thread (then stored) and False.
+
+        A hit stays on the event loop: no thread hand-off, no database.
+        """
         body = self.get(key)
         if body is not None:
             return body, True
-        body = build()
+        body = await run_in_threadpool(build)
         self.put(key, body)
         return body, False
 

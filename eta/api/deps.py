@@ -38,7 +38,8 @@ class AppState:
     feed_cache: dict[str, object] = field(default_factory=dict)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: cheap dependencies run on the event loop instead of a worker thread
     return request.app.state.eta
 
 
@@ -53,7 +54,7 @@ def get_connection(state: State) -> Iterator[Connection]:
 Conn = Annotated[Connection, Depends(get_connection)]
 
 
-def get_now(state: State) -> datetime:
+async def get_now(state: State) -> datetime:
     return state.clock()
 
 
@@ -68,7 +69,7 @@ def client_ip(request: Request, settings: Settings) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def rate_limit(request: Request, state: State) -> None:
+async def rate_limit(request: Request, state: State) -> None:
     """Token bucket per client IP for the public traveller endpoints; 429 with Retry-After when empty."""
     wait = state.buckets.take(client_ip(request, state.settings))
     if wait > 0:

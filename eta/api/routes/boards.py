@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["traveller"], dependencies=[RateLimit
     response_model=Board,
     responses=problem_responses(404, 422, 429),
 )
-def get_arrivals_board(
+async def get_arrivals_board(
     state: State,
     now: Now,
     code: Annotated[
@@ -67,7 +67,7 @@ def get_arrivals_board(
             board = state.lookup.board(conn, code, start, end, now, api.board_max_rows)
         return board.model_dump_json().encode()
 
-    body, hit = state.answers.get_or_build(key, build)
+    body, hit = await state.answers.get_or_build(key, build)
     if hit:
         state.metrics.cache_hits.inc()
     return Response(body, media_type="application/json")

@@ -28,7 +28,7 @@ class Mode(StrEnum):
     response_model=Trip,
     responses=problem_responses(404, 409, 422, 429),
 )
-def get_trip(
+async def get_trip(
     state: State,
     now: Now,
     mode: Mode,
@@ -48,7 +48,7 @@ def get_trip(
             trip = state.lookup.trip(conn, mode.value, operator, number, service_date, leg, now)
         return trip.model_dump_json().encode()
 
-    body, hit = state.answers.get_or_build(key, build)
+    body, hit = await state.answers.get_or_build(key, build)
     if hit:
         state.metrics.cache_hits.inc()
     return Response(body, media_type="application/json")
