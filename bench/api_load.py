@@ -144,6 +144,12 @@ def start_server(
     raise SystemExit("eta serve did not start")
 
 
+def cache_hits(base: str) -> float:
+    text = requests.get(f"{base}/metrics", timeout=10).text
+    found = re.search(r"^eta_answer_cache_hits_total ([\d.e+]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
@@ -229,7 +235,9 @@ def main() -> None:
             run: dict[str, object] = {"livez": livez}
             for mix, mix_paths in mixes.items():
                 run_wrk(wrk, base, mix_paths, 3, args.connections)  # warm-up
+                hits_before = cache_hits(base)
                 lookup = run_wrk(wrk, base, mix_paths, args.duration, args.connections)
+                lookup["cache_hit_rate"] = round((cache_hits(base) - hits_before) / lookup["requests"], 3)
                 ratio = lookup["requests_per_s"] / livez["requests_per_s"]
                 run[f"lookup_{mix}"] = lookup | {
                     "to_livez_throughput": round(ratio, 3),
@@ -256,13 +264,15 @@ def markdown(results: dict[str, object]) -> str:
         f"{store['services']:,} services, {store['calls']:,} calls, {store['predictions']:,} predictions "  # type: ignore[index]
         f"({store['days']} days of DB runs) · {results['distinct_trips']:,} different trips requested",  # type: ignore[index]
         "",
-        "| server | endpoint | req/s | p50 ms | p90 ms | p99 ms | non-2xx | req/s vs livez | targets met |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| server | endpoint | req/s | p50 ms | p90 ms | p99 ms | non-2xx | cache hits | req/s vs livez "
+        "| targets met |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for label, run in results["runs"].items():  # type: ignore[attr-defined]
         for endpoint, f in run.items():
-            ratio = met = ""
+            ratio = met = hits = ""
             if endpoint.startswith("lookup"):
+                hits = f"{f['cache_hit_rate']:.0%}"
                 ratio = f"{f['to_livez_throughput']:.2f}"
                 met = (
                     f"≥ ½ livez: {'yes' if f['meets_half_throughput'] else 'no'}; "
@@ -270,7 +280,7 @@ def markdown(results: dict[str, object]) -> str:
                 )
             lines.append(
                 f"| {label} | {endpoint} | {f['requests_per_s']:,.0f} | {f['p50_ms']} | {f['p90_ms']} | "
-                f"{f['p99_ms']} | {f['non_2xx']:.0f} | {ratio} | {met} |"
+                f"{f['p99_ms']} | {f['non_2xx']:.0f} | {hits} | {ratio} | {met} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -7,6 +7,7 @@ features or loads a model.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -206,11 +207,45 @@ def locations(conn: Connection, codes: Iterable[str]) -> dict[str, schemas.Locat
 # --- answers -------------------------------------------------------------------------------------
 
 
-class Lookup:
-    """Builds trip and board answers; holds the parking reference read at start-up."""
+@dataclass(frozen=True)
+class Skeleton:
+    """The timetable part of a trip: its service, calls and their locations (changes rarely)."""
 
-    def __init__(self, parking: ParkingReference) -> None:
+    services: list[Row[Any]]
+    calls: list[Row[Any]]
+    places: dict[str, schemas.LocationRef]
+
+
+class Lookup:
+    """Builds trip and board answers; holds the parking reference read at start-up.
+
+    A trip's timetable part is kept for ``skeleton_ttl_s`` so that a lookup reads only what changes:
+    the newest served predictions and the status reports of its calls.
+    """
+
+    SKELETONS_MAX = 50_000
+
+    def __init__(self, parking: ParkingReference, skeleton_ttl_s: float = 60.0) -> None:
         self.parking = parking
+        self.skeleton_ttl_s = skeleton_ttl_s
+        self._skeletons: dict[tuple[Any, ...], tuple[float, Skeleton]] = {}
+
+    def skeleton(
+        self, conn: Connection, mode: str, operator: str, number: str, service_date: date, leg: str | None
+    ) -> Skeleton:
+        key = (mode, operator, number, service_date, leg)
+        cached = self._skeletons.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        services = find_services(conn, mode, operator, number, service_date, leg)
+        calls = calls_of(conn, services[0].id) if len(services) == 1 else []
+        places = locations(conn, [c.location for c in calls]) if calls else {}
+        found = Skeleton(services, calls, places)
+        if services and self.skeleton_ttl_s > 0:  # an unknown trip may appear with the next collector run
+            if len(self._skeletons) >= self.SKELETONS_MAX:
+                self._skeletons.clear()
+            self._skeletons[key] = (time.monotonic() + self.skeleton_ttl_s, found)
+        return found
 
     def trip(
         self,
@@ -222,7 +257,8 @@ class Lookup:
         leg: str | None,
         now: datetime,
     ) -> schemas.Trip:
-        services = find_services(conn, mode, operator, number, service_date, leg)
+        skeleton = self.skeleton(conn, mode, operator, number, service_date, leg)
+        services = skeleton.services
         name = f"{operator} {number} on {service_date.isoformat()}"
         if not services:
             raise NotFoundError(f"eta knows no {mode} {name}" + (f" departing {leg}" if leg else ""))
@@ -236,12 +272,10 @@ class Lookup:
                 type_="/problems/ambiguous-trip",
                 title="More than one trip matches",
             )
-        service = services[0]
-        calls = calls_of(conn, service.id)
+        service, calls, places = services[0], skeleton.calls, skeleton.places
         ids = [c.id for c in calls]
         predictions = latest_predictions(conn, ids, now)
         states = call_states(conn, ids, now)
-        places = locations(conn, [c.location for c in calls])
         last_report = max((s.last_report_at for s in states.values() if s.last_report_at), default=None)
         under_way = False
         out = []
