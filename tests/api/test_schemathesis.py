@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -45,9 +46,8 @@ def _app(directory: Path) -> tuple[object, str]:
     return app, key
 
 
-_DIR = Path(__file__).resolve().parent / ".schemathesis-store"
-shutil.rmtree(_DIR, ignore_errors=True)
-_DIR.mkdir()
+# schemathesis needs the app when the module is collected, before any fixture: a temporary store
+_DIR = Path(tempfile.mkdtemp(prefix="eta-schemathesis-"))
 APP, KEY = _app(_DIR)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
