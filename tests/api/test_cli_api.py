@@ -84,3 +84,11 @@ def test_eta_serve_runs_the_api_with_json_logs(tmp_path: Path) -> None:
     assert {entry["route"] for entry in access} >= {"/livez", "/readyz", "/api/v1/operator/models"}
     assert "127.0.0.1" not in json.dumps(access)  # no client address (only the server's own start-up line)
     assert secret_key not in stderr
+
+
+def test_alerts_run_once_reports_what_it_did(tmp_path: Path) -> None:
+    done = _eta("alerts", "run-once", env=_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "examined": 0, "queued": 0, "delivered": 0, "retried": 0, "failed": 0, "disabled": 0, "purged": 0,
+    }
