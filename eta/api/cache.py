@@ -6,6 +6,7 @@ Predictions change once per collector cycle (minutes), so an answer reused for a
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -18,6 +19,7 @@ class AnswerCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, bytes]] = {}
+        self._building: dict[Hashable, asyncio.Future[bytes]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> bytes | None:
@@ -42,13 +44,29 @@ class AnswerCache:
     async def get_or_build(self, key: Hashable, build: Callable[[], bytes]) -> tuple[bytes, bool]:
         """The cached body and True, or one built in a worker thread (then stored) and False.
 
-        A hit stays on the event loop: no thread hand-off, no database.
+        A hit stays on the event loop: no thread hand-off, no database. Concurrent misses on one key
+        wait for a single build instead of each reading the store (a popular trip expiring under load).
         """
         body = self.get(key)
         if body is not None:
             return body, True
-        body = await run_in_threadpool(build)
+        if self.ttl_s <= 0:
+            return await run_in_threadpool(build), False
+        pending = self._building.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending), True
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._building[key] = future
+        try:
+            body = await run_in_threadpool(build)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            self._building.pop(key, None)
         self.put(key, body)
+        future.set_result(body)
         return body, False
 
     def clear(self) -> None:

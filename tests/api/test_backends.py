@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from eta.alerts.cycle import AlertCycle
-from eta.api.app import create_app
 from eta.api.apikeys import create_key
+from eta.api.app import create_app
 from eta.clock import ManualClock
 from eta.config import Settings
 from tests.api import seed
@@ -22,7 +22,9 @@ def test_lookup_board_feed_accuracy_and_alerts(store: Engine, settings: Settings
     seed.import_db_runs(store, settings)
     seed.persistence_predictions(store)
     clock = ManualClock(DB_DAY_NOW)
-    app = create_app(api_settings(settings.resolved_database_url, tmp_path / "var"), engine=store, clock=clock)
+    app = create_app(
+        api_settings(settings.resolved_database_url, tmp_path / "var"), engine=store, clock=clock
+    )
     key, _ = create_key(store, "backend test")
     with TestClient(app) as client, webhook_receiver() as receiver:
         trip = client.get("/api/v1/trips/train/ICE/1011/2026-05-04").json()
@@ -33,14 +35,17 @@ def test_lookup_board_feed_accuracy_and_alerts(store: Engine, settings: Settings
         assert [a["service"]["number"] for a in board["arrivals"]] == ["1011", "1103", "1069"]
         assert client.get("/gtfs-rt/trip-updates").status_code == 200
         window = {"from": "2026-05-03T22:00:00Z", "to": "2026-05-05T22:00:00Z", "group_by": "horizon"}
-        rows = client.get("/api/v1/operator/accuracy", params=window, headers={"X-API-Key": key}).json()["rows"]
+        rows = client.get("/api/v1/operator/accuracy", params=window, headers={"X-API-Key": key}).json()[
+            "rows"
+        ]
         assert len(rows) == 4 and rows[0]["n"] > 100
 
         call = call_at(store, "ICE", "1103", date(2026, 5, 4), "8000261")  # 20:46
         clock.now = berlin("2026-05-04 18:00")
         body = {
             "trip": {"mode": "train", "operator": "ICE", "number": "1103", "service_date": "2026-05-04"},
-            "webhook": {"url": receiver.url}, "consent": True,
+            "webhook": {"url": receiver.url},
+            "consent": True,
         }
         created = client.post("/api/v1/subscriptions", json=body)
         assert created.status_code == 201, created.text
