@@ -11,7 +11,8 @@
 3. Drives it with ``wrk`` (Debian package, installed here if missing; CI does not run this) at
    ``--connections`` concurrent connections on one thread: first ``/livez``, then trip lookups of the
    replayed day's trips in two mixes: *uniform* (every trip as often, round robin over about 1,200),
-   and *popular* (trip k asked with probability ∝ 1/k, Zipf, as travellers crowd onto busy trains);
+   *popular* (trip k asked with probability ∝ 1/k, Zipf, as travellers crowd onto busy trains), and
+   *one trip* (the same trip every time: the cost of a cached answer, or of one lookup in the store);
    with the answer cache as configured (5 s), and with it off (every lookup reads the store).
 4. Writes ``bench/results/api_load.json`` and ``.md``. Targets (issue 5): lookups reach at least half
    of ``/livez``'s throughput, with p99 under 25 ms at 64 concurrent clients.
@@ -224,7 +225,7 @@ def main() -> None:
         "duration_s": args.duration,
         "runs": {},
     }
-    mixes = {"uniform": paths, "popular": popular_mix(paths)}
+    mixes = {"uniform": paths, "popular": popular_mix(paths), "one_trip": paths[:1]}
     for label, ttl in (("answer cache 5 s", 5.0), ("no answer cache", 0.0)):
         process, base = start_server(store, replay_from, ttl)
         try:

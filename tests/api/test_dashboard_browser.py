@@ -145,6 +145,10 @@ def test_dashboard_in_headless_chromium(server: tuple[str, str], tmp_path: Path)
 
         shot = tmp_path / "dashboard.png"
         page.screenshot(path=str(shot), full_page=True)
+
+        page.request.post(f"{base}/dashboard/logout")  # clears the cookie: back to the login form
+        page.goto(f"{base}/dashboard")
+        assert page.locator("#api_key").count() == 1
         browser.close()
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 50_000
