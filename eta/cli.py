@@ -147,6 +147,85 @@ def config(
     typer.echo(json.dumps(shown, indent=2, sort_keys=True))
 
 
+# --- API: `eta serve`, `eta apikey …`, `eta alerts run-once` (issue 5) ---------------------------
+
+apikey_app = typer.Typer(help="Operator API keys (stored hashed; shown once).", no_args_is_help=True)
+alerts_app = typer.Typer(help="Opt-in alerts.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(alerts_app, name="alerts")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default ETA_API__HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ETA_API__PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default ETA_API__WORKERS).")] = None,
+) -> None:
+    """Run the HTTP API (traveller and operator API, dashboard, GTFS-RT); collectors run elsewhere."""
+    import uvicorn
+
+    from eta.config import get_settings
+    from eta.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    _engine().dispose()  # migrate once, before any worker starts
+    uvicorn.run(
+        "eta.api.asgi:app",
+        factory=False,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers or settings.api.workers,
+        access_log=False,  # eta logs requests itself, without client addresses
+        log_config=None,
+        proxy_headers=settings.api.trust_forwarded_for,
+        server_header=False,
+    )
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the key.")],
+) -> None:
+    """Create an operator API key; it is printed once and stored only as a hash."""
+    from eta.api.apikeys import create_key
+
+    key, info = create_key(_engine(), name)
+    typer.echo(key)
+    typer.echo(f"created key {info.prefix}… for {info.name!r}; it is not shown again", err=True)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Keys by prefix, name and state (never the keys themselves)."""
+    from eta.api.apikeys import list_keys
+
+    for info in list_keys(_engine()):
+        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
+        typer.echo(f"{info.prefix}…  {info.created_at:%Y-%m-%d %H:%M}  {state:<24} {info.name}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, as listed.")]) -> None:
+    """Revoke a key (it stops working at once)."""
+    from eta.api.apikeys import revoke_key
+
+    info = revoke_key(_engine(), prefix)
+    typer.echo(f"revoked key {info.prefix}… ({info.name})")
+
+
+@alerts_app.command("run-once")
+def alerts_run_once() -> None:
+    """Examine new predictions for every subscription, send due webhooks, purge expired subscriptions."""
+    from eta.alerts.cycle import AlertCycle
+    from eta.clock import clock_from
+    from eta.config import get_settings
+
+    settings = get_settings()
+    report = AlertCycle(_engine(), settings, clock_from(settings.api.replay_from)).run_once()
+    typer.echo(json.dumps(report.__dict__))
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and a non-zero exit, not a traceback."""
     from pydantic import ValidationError
