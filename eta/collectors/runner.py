@@ -283,6 +283,7 @@ class Runner:
         for row in quarantine_rows:
             kind = str(row["error_kind"])
             result.quarantined[kind] += 1
+            result.errors[kind] += 1
             self.metrics.quarantined.labels(self.name, kind).inc()
             self.metrics.errors.labels(self.name, kind).inc()
             log.warning("%s: quarantined %s (%s: %s)", self.name, row["path"], kind, row["message"])

@@ -50,7 +50,9 @@ def sleeps() -> Sleeps:
 def make_runner(
     sleeps: Sleeps,
 ) -> Callable[..., Runner]:
-    def make(adapter: Adapter, engine: Engine, settings: Settings, now: datetime | None = None, **kw: Any) -> Runner:
+    def make(
+        adapter: Adapter, engine: Engine, settings: Settings, now: datetime | None = None, **kw: Any
+    ) -> Runner:
         clock = (lambda: now) if now is not None else kw.pop("clock", None)
         extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
         return Runner(

@@ -39,7 +39,9 @@ def iris_settings(
 
 
 def _aachen(loopback: Loopback) -> None:
-    loopback.route("/plan/8000001/240509/10", Reply(AACHEN_PLAN, content_type="application/xml; charset=utf-8"))
+    loopback.route(
+        "/plan/8000001/240509/10", Reply(AACHEN_PLAN, content_type="application/xml; charset=utf-8")
+    )
     loopback.route("/fchg/8000001", Reply(AACHEN_FCHG))
     loopback.route("/rchg/8000001", Reply(b'<timetable station="Aachen Hbf" eva="8000001"/>'))
 
@@ -77,7 +79,9 @@ def test_a_run_stores_planned_and_changed_times_and_platforms(
 
     with store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Call)).scalar_one() == 20
-        observed = conn.execute(select(func.min(Observation.observed_at), func.max(Observation.observed_at))).one()
+        observed = conn.execute(
+            select(func.min(Observation.observed_at), func.max(Observation.observed_at))
+        ).one()
         assert observed == (AT_10_05, AT_10_05)  # known from the moment eta fetched them
         state_row = conn.execute(select(CollectorState)).one()
         assert state_row.primed_at == AT_10_05
@@ -160,10 +164,14 @@ def test_api_keys_never_reach_logs_or_run_records(
     make_runner: Callable[..., Runner],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    loopback.route("/plan/*", Reply(b"key very-secret-key-456 rejected", status=403, content_type="text/plain"))
+    loopback.route(
+        "/plan/*", Reply(b"key very-secret-key-456 rejected", status=403, content_type="text/plain")
+    )
     loopback.route("/fchg/8000001", Reply(b"<html>very-secret-key-456</html>", content_type="text/html"))
     caplog.set_level(logging.DEBUG)
-    make_runner(DbIrisAdapter(iris_settings.collectors.db_iris), store, iris_settings, now=AT_10_05).run_once()
+    make_runner(
+        DbIrisAdapter(iris_settings.collectors.db_iris), store, iris_settings, now=AT_10_05
+    ).run_once()
     with store.connect() as conn:
         messages = [str(m) for m in conn.execute(select(CollectorRun.error_message)).scalars()]
     assert "very-secret-key-456" not in caplog.text + " ".join(messages)
