@@ -73,7 +73,7 @@ class Resolver:
         for row in candidates:
             call_id = row.get("call_id")
             if call_id is None:
-                call_id = new_refs.get(_ref(row)) or self.refs.get(_ref(row))
+                call_id = self.refs.get(_ref(row)) or new_refs.get(_ref(row))
             if call_id is None:
                 if now - _observed_at(row) <= self.max_age:
                     prepared.pending.append(row)
@@ -96,7 +96,8 @@ class Resolver:
         return prepared
 
     def commit(self, prepared: Prepared) -> None:
-        self.refs.update(prepared.refs)
+        for key, call_id in prepared.refs.items():
+            self.refs.setdefault(key, call_id)  # the first mapping wins, as in the store (insert-ignore)
         self.states.update(prepared.states)
         self.pending = prepared.pending
 

@@ -56,6 +56,7 @@ class RunResult:
     expired: int = 0
     duration_s: float = 0.0
     data_until: datetime | None = None
+    touched_calls: set[int] = field(default_factory=set)  # calls with new observations
 
     @property
     def rows_written(self) -> int:
@@ -278,6 +279,9 @@ class Runner:
             return
         self.resolver.commit(prepared)
         result.written.update(written)
+        result.touched_calls.update(
+            int(str(r["call_id"])) for r in prepared.rows.tables.get("observations", [])
+        )
         for table, n in written.items():
             self.metrics.rows.labels(self.name, table).inc(n)
         for row in quarantine_rows:
@@ -454,6 +458,28 @@ class Runner:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """What an ``after_cycle`` callback is told: which collector ran, what it did, and where."""
+
+    collector: str
+    result: RunResult
+    engine: Engine
+    settings: Settings
+
+    @property
+    def made_at(self) -> datetime:
+        """The (possibly simulated) time of the cycle: the time a prediction made now would carry."""
+        return self.result.started_at
+
+    @property
+    def call_ids(self) -> list[int]:
+        return sorted(self.result.touched_calls)
+
+
+AfterCycle = Callable[[Cycle], None]
 
 
 def last_runs(engine: Engine, collector: str, limit: int = 10) -> list[CollectorRun]:

@@ -1,0 +1,35 @@
+"""Collector names → adapters built from their settings section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from eta.collectors.base import Adapter
+from eta.config import Settings
+from eta.errors import InputError
+
+
+def _db_iris(settings: Settings) -> Adapter:
+    from eta.collectors.db_iris_collector import DbIrisAdapter
+
+    return DbIrisAdapter(settings.collectors.db_iris)
+
+
+FACTORIES: dict[str, Callable[[Settings], Adapter]] = {
+    "db-iris": _db_iris,
+}
+
+
+def register(name: str, factory: Callable[[Settings], Adapter]) -> None:
+    FACTORIES[name] = factory
+
+
+def make_adapter(name: str, settings: Settings) -> Adapter:
+    factory = FACTORIES.get(name)
+    if factory is None:
+        raise InputError(f"unknown collector {name!r}; known: {', '.join(sorted(FACTORIES))}")
+    return factory(settings)
+
+
+def names() -> list[str]:
+    return sorted(FACTORIES)
