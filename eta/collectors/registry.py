@@ -15,8 +15,22 @@ def _db_iris(settings: Settings) -> Adapter:
     return DbIrisAdapter(settings.collectors.db_iris)
 
 
+def _open_meteo(settings: Settings) -> Adapter:
+    from eta.collectors.open_meteo import OpenMeteoAdapter
+
+    return OpenMeteoAdapter(settings.collectors.open_meteo)
+
+
+def _metar(settings: Settings) -> Adapter:
+    from eta.collectors.metar import MetarAdapter
+
+    return MetarAdapter(settings.collectors.metar)
+
+
 FACTORIES: dict[str, Callable[[Settings], Adapter]] = {
     "db-iris": _db_iris,
+    "open-meteo": _open_meteo,
+    "metar": _metar,
 }
 
 
