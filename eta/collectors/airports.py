@@ -24,3 +24,17 @@ def iata_of(icao: str | None) -> str | None:
 def tz_of(icao: str) -> str | None:
     found = _by_icao().get(icao.upper())
     return str(found["tz"]) if found and found.get("tz") else None
+
+
+@lru_cache(maxsize=1)
+def _by_iata() -> dict[str, dict[str, object]]:
+    import airportsdata
+
+    return {code: dict(airport) for code, airport in airportsdata.load("IATA").items()}
+
+
+def zone_of(icao: str | None, iata: str | None) -> str | None:
+    """The airport's IANA time zone from the ICAO or else the IATA code (None when unknown)."""
+    found = _by_icao().get(icao.upper()) if icao else None
+    found = found or (_by_iata().get(iata.upper()) if iata else None)
+    return str(found["tz"]) if found and found.get("tz") else None

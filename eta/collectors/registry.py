@@ -27,10 +27,24 @@ def _metar(settings: Settings) -> Adapter:
     return MetarAdapter(settings.collectors.metar)
 
 
+def _opensky(settings: Settings) -> Adapter:
+    from eta.collectors.opensky import OpenSkyAdapter
+
+    return OpenSkyAdapter(settings.collectors.opensky)
+
+
+def _flight_status(settings: Settings) -> Adapter:
+    from eta.collectors.flight_status import FlightStatusAdapter
+
+    return FlightStatusAdapter(settings.collectors.flight_status)
+
+
 FACTORIES: dict[str, Callable[[Settings], Adapter]] = {
     "db-iris": _db_iris,
     "open-meteo": _open_meteo,
     "metar": _metar,
+    "opensky": _opensky,
+    "flight-status": _flight_status,
 }
 
 
