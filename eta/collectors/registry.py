@@ -39,12 +39,19 @@ def _flight_status(settings: Settings) -> Adapter:
     return FlightStatusAdapter(settings.collectors.flight_status)
 
 
+def _gtfs_rt(settings: Settings) -> Adapter:
+    from eta.collectors.gtfs_rt import GtfsRtAdapter
+
+    return GtfsRtAdapter(settings.collectors.gtfs_rt)
+
+
 FACTORIES: dict[str, Callable[[Settings], Adapter]] = {
     "db-iris": _db_iris,
     "open-meteo": _open_meteo,
     "metar": _metar,
     "opensky": _opensky,
     "flight-status": _flight_status,
+    "gtfs-rt": _gtfs_rt,
 }
 
 
