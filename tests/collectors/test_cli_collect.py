@@ -139,3 +139,48 @@ def test_replay_the_bundled_day_slice(tmp_path: Path) -> None:
     done = eta("replay", str(FIXTURES / "iris_archive" / "raw"), env=env)
     assert done.returncode == 0, done.stderr
     assert "replayed 12 cycles" in done.stdout and "observations/s" in done.stdout
+
+
+def test_collect_forever_runs_enabled_collectors_and_exposes_metrics(
+    loopback: Loopback, iris_env: dict[str, str]
+) -> None:
+    import signal
+    import socket
+    import time
+
+    import requests as http
+
+    loopback.route("/plan/8000001/*", Reply((IRIS / "08000001_plan_10.xml").read_bytes()))
+    loopback.route("/fchg/8000001", Reply((IRIS / "08000001_fchg_10_EXCERPT.xml").read_bytes()))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        **iris_env,
+        "ETA_COLLECTORS__ENABLED": '["db-iris"]',
+        "ETA_COLLECTORS__METRICS_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "eta.cli", "collect", "--forever"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        text = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and 'eta_collector_primed{collector="db-iris"} 1.0' not in text:
+            time.sleep(0.3)
+            try:
+                text = http.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except http.ConnectionError:
+                continue
+        assert 'eta_collector_primed{collector="db-iris"} 1.0' in text
+        assert 'eta_collector_rows_total{collector="db-iris",kind="calls"} 20.0' in text
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "collect:db-iris" in stderr and "sekrit-api-key" not in stderr
