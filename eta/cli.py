@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -220,6 +220,14 @@ def collect(
         raise typer.Exit(1)
 
 
+def _day_start(text: str) -> datetime:
+    """Midnight UTC of a YYYY-MM-DD day (archives are filed by UTC date)."""
+    from eta.collectors.replay import parse_day
+
+    day = parse_day(text)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def _parse_since(text: str) -> datetime:
     from eta.errors import InputError
 
@@ -243,6 +251,10 @@ def replay(
         float,
         typer.Option("--speed", help="Simulated seconds per real second; 0 = as fast as possible."),
     ] = 0.0,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Replay this collector's raw archive (PATH: a data dir's raw/)."),
+    ] = None,
 ) -> None:
     """Replay recorded IRIS snapshots as if live (same parse-and-store path), on a simulated clock."""
     from eta.collectors import replay as replay_module
@@ -250,6 +262,23 @@ def replay(
 
     _configure_logging()
     settings = get_settings()
+    if source is not None:
+        from eta.collectors.registry import make_adapter
+
+        adapter = make_adapter(source, settings)
+        raw_root = path or settings.data_dir / "raw"
+        day_start = _day_start(day) if day else None
+        archived = replay_module.replay_archive(
+            _engine(),
+            settings,
+            adapter,
+            raw_root,
+            since=day_start,
+            until=day_start + timedelta(days=1) if day_start else None,
+            speed=speed,
+        )
+        typer.echo(archived.line())
+        return
     folder = path or replay_module.bundled_day(settings)
     summary = replay_module.replay_iris(
         _engine(), settings, folder, day=replay_module.parse_day(day) if day else None, speed=speed

@@ -26,8 +26,8 @@ from sqlalchemy import Engine
 from tqdm import tqdm
 
 from eta._time import parse_date
-from eta.collectors import db_iris, iris_snapshots
-from eta.collectors.base import Payload, Request
+from eta.collectors import archive, db_iris, iris_snapshots
+from eta.collectors.base import Adapter, Payload, Request
 from eta.collectors.db_iris_collector import DbIrisAdapter
 from eta.collectors.runner import AfterCycle, Cycle, Runner, RunResult
 from eta.config import Settings
@@ -167,6 +167,57 @@ def _request(
         return Request.of("fchg", eva=eva)
     folder = (at - iris_snapshots.DOWNLOAD_DELAY).astimezone(db_iris.TZ)
     return Request.of("plan", eva=eva, date=folder.strftime("%y%m%d"), hour=folder.strftime("%H"))
+
+
+# ---- recorded payloads of any collector (its raw archive) -------------------------------------------
+
+
+def archive_cycles(
+    raw_root: Path, source: str, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[ReplayCycle]:
+    """Payloads a collector archived under ``raw_root/<source>/``, grouped by fetch time, oldest first.
+
+    ``raw_root`` is a data directory's ``raw`` folder (of this or another installation): what the live
+    collectors recorded replays through the same adapter, e.g. a day of flights into a demo store.
+    """
+    base = raw_root / source
+    if not base.is_dir():
+        raise InputError(f"no archived payloads of {source!r} under {raw_root}")
+    data_dir = raw_root.parent
+    paths = archive.archived_paths(data_dir, source, date.min)
+    timed = [(archive.parse_name(path), path) for path in paths]
+    selected = [
+        (at, request, path)
+        for (at, request), path in timed
+        if (since is None or at >= since) and (until is None or at < until)
+    ]
+    for at, items in groupby(selected, key=lambda item: item[0]):
+        yield ReplayCycle(
+            at,
+            [
+                Payload(source, request, at, archive.read(data_dir, path), None, path)
+                for _, request, path in items
+            ],
+        )
+
+
+def replay_archive(
+    engine: Engine,
+    settings: Settings,
+    adapter: Adapter,
+    raw_root: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    speed: float = 0.0,
+    after_cycle: Sequence[AfterCycle] = (),
+    progress: bool = True,
+) -> ReplaySummary:
+    """Replay a collector's raw payload archive into the store through ``adapter``."""
+    runner = Runner(adapter, engine, settings)
+    summary = ReplaySummary(adapter.source)
+    cycles = archive_cycles(raw_root, adapter.source, since, until)
+    return replay(runner, cycles, speed=speed, after_cycle=after_cycle, summary=summary, progress=progress)
 
 
 # ---- driving a replay ------------------------------------------------------------------------------

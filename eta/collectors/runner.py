@@ -132,6 +132,7 @@ class Runner:
     # ---- a live run ---------------------------------------------------------------------------------
 
     def run_once(self, now: datetime | None = None) -> RunResult:
+        """One run starting at ``now`` (default: the clock); payloads carry the clock's time at fetch."""
         now = now or self.clock()
         started = time.monotonic()
         result = RunResult(self.name, now)

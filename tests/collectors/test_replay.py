@@ -139,3 +139,40 @@ def test_the_simulated_clock_runs_faster_than_real_time() -> None:
     instant = SimClock(datetime(2025, 9, 3, tzinfo=UTC), speed=0, sleep=slept.append)
     instant.advance_to(datetime(2025, 9, 4, tzinfo=UTC))
     assert instant.now() == datetime(2025, 9, 4, tzinfo=UTC) and len(slept) == 1
+
+
+def test_a_collectors_raw_archive_replays_into_another_store_as_recorded(
+    store: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the live collector recorded (two runs) replays through the same adapter to the same rows."""
+    import requests
+
+    from eta.collectors.db_iris_collector import DbIrisAdapter
+    from eta.collectors.replay import archive_cycles, replay_archive
+    from eta.collectors.runner import Runner
+    from tests.collectors.loopback import Loopback, Reply
+
+    iris = FIXTURES / "db_iris"
+    fchg = (iris / "08000001_fchg_10_EXCERPT.xml").read_bytes()
+    config = settings.collectors.db_iris.model_copy(update={"stations": ["8000001"], "plan_hours_ahead": 0})
+    with Loopback() as server:
+        server.route("/plan/8000001/*", Reply((iris / "08000001_plan_10.xml").read_bytes()))
+        server.route("/fchg/8000001", Reply(fchg), Reply(fchg.replace(b'cp="3"', b'cp="4"')))
+        adapter = DbIrisAdapter(config.model_copy(update={"base_url": server.url, "full_changes_every_s": 0}))
+        at = datetime(2024, 5, 9, 8, 5, tzinfo=UTC)
+        runner = Runner(adapter, store, settings, session=requests.Session(), clock=lambda: at)
+        runner.run_once()
+        runner.clock = lambda: at + timedelta(minutes=10)
+        runner.run_once()
+    raw = settings.data_dir / "raw"
+    assert [len(c.payloads) for c in archive_cycles(raw, "db-iris")] == [2, 1]  # plan + fchg, then fchg
+    monkeypatch.setenv("ETA_DATABASE_URL", f"sqlite:///{tmp_path / 'replayed.sqlite3'}")
+    monkeypatch.setenv("ETA_DATA_DIR", str(tmp_path / "other"))
+    get_settings.cache_clear()
+    other = open_store(get_settings())
+    summary = replay_archive(other, get_settings(), DbIrisAdapter(config), raw, progress=False)
+    assert summary.cycles == 2
+    pd.testing.assert_frame_equal(_observations(other), _observations(store))
+    pd.testing.assert_frame_equal(_calls(other), _calls(store))
+    assert {p for p in _observations(other)["platform"].dropna()} >= {"3", "4"}
+    other.dispose()
