@@ -14,9 +14,10 @@ with exactly the rows of an uninterrupted run. Speed: ``speed`` simulated second
 from __future__ import annotations
 
 import heapq
+import json
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
@@ -27,7 +28,7 @@ from tqdm import tqdm
 
 from eta._time import parse_date
 from eta.collectors import archive, db_iris, iris_snapshots
-from eta.collectors.base import Adapter, Payload, Request
+from eta.collectors.base import Adapter, Payload, Request, Rows
 from eta.collectors.db_iris_collector import DbIrisAdapter
 from eta.collectors.runner import AfterCycle, Cycle, Runner, RunResult
 from eta.config import Settings
@@ -218,6 +219,157 @@ def replay_archive(
     summary = ReplaySummary(adapter.source)
     cycles = archive_cycles(raw_root, adapter.source, since, until)
     return replay(runner, cycles, speed=speed, after_cycle=after_cycle, summary=summary, progress=progress)
+
+
+# ---- a dataset already in a store ------------------------------------------------------------------
+
+STORE_TABLES = ("locations", "services", "calls", "observations", "weather")
+_TIME_COLUMNS = {
+    "scheduled_arrival",
+    "scheduled_departure",
+    "observed_at",
+    "estimated_arrival",
+    "actual_arrival",
+    "estimated_departure",
+    "actual_departure",
+    "valid_at",
+    "issued_at",
+}
+
+
+class StoreRowsAdapter(Adapter):
+    """Parses the payloads :func:`store_cycles` makes (rows as JSON) back into rows: a store replayed as
+    a source goes through the same resolve-and-write path as the live collectors."""
+
+    name = "store-replay"
+    source = "store-replay"
+    content_types = ("application/json",)
+    extension = "json"
+
+    def requests(self, now: datetime, view: object) -> list[Request]:
+        return []
+
+    def url(self, request: Request) -> tuple[str, Mapping[str, str]]:
+        raise InputError("a store replay fetches nothing")
+
+    def parse(self, payload: Payload) -> Rows:
+        data = json.loads(payload.body)
+        rows = Rows()
+        for table, table_rows in data.items():
+            rows.add(table, [_decode(table, row) for row in table_rows])
+        return rows
+
+
+def _decode(table: str, row: dict[str, object]) -> dict[str, object]:
+    out = dict(row)
+    for key, value in row.items():
+        if isinstance(value, str) and key in _TIME_COLUMNS:
+            out[key] = datetime.fromisoformat(value)
+        elif key == "service_date" and isinstance(value, str):
+            out[key] = date.fromisoformat(value)
+    return out
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def store_cycles(
+    source: Engine, start: datetime, end: datetime, step_s: int = 900, mode: str | None = None
+) -> Iterator[ReplayCycle]:
+    """A store's services and calls of [start, end) known at ``start``, then its observations and weather
+    in steps of ``step_s`` as they became known (each row keeps its own ``observed_at``)."""
+    from sqlalchemy import select
+
+    from eta.store.schema import Call, Location, Observation, Service, Weather
+
+    with source.connect() as conn:
+        services_q = select(Service).where(
+            Service.service_date >= (start - timedelta(days=1)).date(),
+            Service.service_date < end.date() + timedelta(days=1),
+        )
+        if mode is not None:
+            services_q = services_q.where(Service.mode == mode)
+        services = [dict(r._mapping) for r in conn.execute(services_q)]
+        service_ids = [s["id"] for s in services]
+        calls = [
+            dict(r._mapping)
+            for chunk in _chunked(service_ids, 500)
+            for r in conn.execute(select(Call).where(Call.service_id.in_(chunk)))
+        ]
+        call_ids = {c["id"] for c in calls}
+        locations = [dict(r._mapping) for r in conn.execute(select(Location))]
+        observations = [
+            {k: v for k, v in r._mapping.items() if k != "id"}
+            for r in conn.execute(
+                select(Observation)
+                .where(Observation.observed_at >= start, Observation.observed_at < end)
+                .order_by(Observation.observed_at)
+            )
+            if r.call_id in call_ids
+        ]
+        weather = [
+            {k: v for k, v in r._mapping.items() if k != "id"}
+            for r in conn.execute(
+                select(Weather)
+                .where(Weather.observed_at >= start, Weather.observed_at < end)
+                .order_by(Weather.observed_at)
+            )
+        ]
+    timetable = {"locations": locations, "services": services, "calls": calls}
+    yield ReplayCycle(start, [_rows_payload(timetable, start, "timetable")])
+    step = timedelta(seconds=step_s)
+    by_cycle: dict[datetime, dict[str, list[dict[str, object]]]] = {}
+    for table, rows in (("observations", observations), ("weather", weather)):
+        for row in rows:
+            observed = row["observed_at"]
+            assert isinstance(observed, datetime)
+            at = start + step * (int((observed - start) / step) + 1)
+            by_cycle.setdefault(at, {}).setdefault(table, []).append(row)
+    for at in sorted(by_cycle):
+        yield ReplayCycle(at, [_rows_payload(by_cycle[at], at, "status")])
+
+
+def _rows_payload(tables: dict[str, list[dict[str, object]]], at: datetime, kind: str) -> Payload:
+    body = json.dumps(
+        {t: [{k: _encode(v) for k, v in r.items()} for r in rows] for t, rows in tables.items()}
+    )
+    return Payload(
+        StoreRowsAdapter.source,
+        Request.of(kind, at=at.isoformat()),
+        at,
+        body.encode(),
+        None,
+        f"store:{kind}:{at.isoformat()}",
+    )
+
+
+def _chunked(items: list[int], size: int) -> Iterator[list[int]]:
+    for begin in range(0, len(items), size):
+        yield items[begin : begin + size]
+
+
+def replay_store(
+    source: Engine,
+    engine: Engine,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    *,
+    step_s: int = 900,
+    mode: str | None = None,
+    speed: float = 0.0,
+    after_cycle: Sequence[AfterCycle] = (),
+    progress: bool = True,
+) -> ReplaySummary:
+    """Replay the window [start, end) of the ``source`` store into ``engine`` as if it were happening."""
+    runner = Runner(StoreRowsAdapter(), engine, settings)
+    cycles = store_cycles(source, start, end, step_s, mode)
+    return replay(runner, cycles, speed=speed, after_cycle=after_cycle, progress=progress)
 
 
 # ---- driving a replay ------------------------------------------------------------------------------

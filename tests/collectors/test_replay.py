@@ -176,3 +176,32 @@ def test_a_collectors_raw_archive_replays_into_another_store_as_recorded(
     pd.testing.assert_frame_equal(_calls(other), _calls(store))
     assert {p for p in _observations(other)["platform"].dropna()} >= {"3", "4"}
     other.dispose()
+
+
+def test_a_dataset_in_a_store_replays_into_another_as_if_live(
+    store: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eta.collectors.replay import replay_store
+
+    iris_archive.run(store, settings, SLICE)  # the dataset already in a store
+    monkeypatch.setenv("ETA_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite3'}")
+    get_settings.cache_clear()
+    demo = open_store(get_settings())
+    seen: list[tuple[datetime, int]] = []
+
+    def watch(cycle: Cycle) -> None:
+        with cycle.engine.connect() as conn:
+            latest = conn.execute(select(func.max(Observation.observed_at))).scalar_one()
+        if latest is not None:  # nothing from the future
+            stamp = pd.Timestamp(latest)
+            assert (stamp if stamp.tzinfo else stamp.tz_localize("UTC")) <= cycle.made_at
+        seen.append((cycle.made_at, cycle.result.written.get("observations", 0)))
+
+    start, end = datetime(2025, 9, 3, 14, tzinfo=UTC), datetime(2025, 9, 3, 17, tzinfo=UTC)
+    summary = replay_store(
+        store, demo, get_settings(), start, end, step_s=900, after_cycle=[watch], progress=False
+    )
+    assert summary.cycles == len(seen) == 13  # the timetable, then the 12 quarter hours with news
+    pd.testing.assert_frame_equal(_calls(demo), _calls(store))
+    pd.testing.assert_frame_equal(_observations(demo), _observations(store))
+    demo.dispose()
