@@ -136,7 +136,17 @@ class Runner:
         now = now or self.clock()
         started = time.monotonic()
         result = RunResult(self.name, now)
-        state = self._state()
+        try:
+            state = self._state()
+            recovered = self._recover(now)
+        except DBAPIError as exc:  # the store is down: count it, keep what is waiting, try again next run
+            result.errors[_store_kind(exc)] += 1
+            self.metrics.errors.labels(self.name, _store_kind(exc)).inc()
+            self.metrics.runs.labels(self.name, "failed").inc()
+            result.error_message = self._redact(_first_line(exc))
+            result.duration_s = time.monotonic() - started
+            log.error("%s: the store is unavailable (%s); run skipped", self.name, result.error_message)
+            return result
         if state is not None and state.circuit_open_until is not None and now < state.circuit_open_until:
             result.skipped = True
             self.metrics.runs.labels(self.name, "skipped").inc()
@@ -144,7 +154,7 @@ class Runner:
                 "%s: circuit open until %s, run skipped", self.name, state.circuit_open_until.isoformat()
             )
             return result
-        payloads = self._recover(now) + self._unwritten
+        payloads = recovered + self._unwritten
         self._unwritten = []
         circuit_until: datetime | None = None
         try:
@@ -200,10 +210,10 @@ class Runner:
         """Payloads archived by an earlier process but never written (it died or the store failed)."""
         if self._recovered:
             return []
-        self._recovered = True
         since = archive.days_back(now, self.settings.collectors.recover_days)
         on_disk = archive.archived_paths(self.settings.data_dir, self.adapter.source, since)
         if not on_disk:
+            self._recovered = True
             return []
         with self.engine.connect() as conn:
             query = select(RawPayload.path).where(
@@ -212,6 +222,7 @@ class Runner:
             )
             indexed = set(conn.execute(query).scalars())
         missing = [p for p in on_disk if p not in indexed]
+        self._recovered = True
         if missing:
             log.info("%s: %d archived payloads were never written; writing them now", self.name, len(missing))
         return [self._from_archive(path) for path in missing]

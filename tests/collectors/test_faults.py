@@ -335,3 +335,17 @@ def test_a_database_connection_killed_mid_write_loses_nothing(
     assert not observations.duplicated(["call_id"]).any()
     engine.dispose()
     admin.dispose()
+
+
+def test_a_store_that_is_down_at_the_start_of_a_run_is_counted_and_survived(
+    iris: Settings,
+    loopback: Loopback,
+    make_runner: Callable[..., Runner],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    _good(loopback)
+    down = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), down, iris, now=NOW)
+    result = runner.run_once()
+    assert not result.ok and result.errors == {"store": 1} and loopback.hits == []
+    assert runner.metrics.value("eta_collector_errors_total", collector="db-iris", kind="store") == 1
