@@ -234,11 +234,13 @@ class Runner:
 
     # ---- parse and write ----------------------------------------------------------------------------
 
-    def ingest(self, payloads: list[Payload], now: datetime, *, record: bool = True) -> RunResult:
+    def ingest(
+        self, payloads: list[Payload], now: datetime, *, record: bool = True, reprocess: bool = False
+    ) -> RunResult:
         """Parse and write payloads that were not fetched by this runner (a replay), as one batch."""
         started = time.monotonic()
         result = RunResult(self.name, now, fetched=len(payloads))
-        self._ingest_into(result, payloads, now, external=True)
+        self._ingest_into(result, payloads, now, external=True, reprocess=reprocess)
         store_failed = any(kind.startswith("store") for kind in result.errors)
         result.ok = not store_failed
         result.duration_s = time.monotonic() - started
@@ -246,7 +248,14 @@ class Runner:
             self._record(result, now, None)
         return result
 
-    def _ingest_into(self, result: RunResult, payloads: list[Payload], now: datetime, external: bool) -> None:
+    def _ingest_into(
+        self,
+        result: RunResult,
+        payloads: list[Payload],
+        now: datetime,
+        external: bool,
+        reprocess: bool = False,
+    ) -> None:
         payloads = sorted(payloads, key=lambda p: p.fetched_at)
         rows = Rows()
         raw_rows: list[dict[str, object]] = []
@@ -277,7 +286,7 @@ class Runner:
             )
         prepared = self.resolver.prepare(rows, now)
         try:
-            written = self._write(prepared.rows, raw_rows, quarantine_rows)
+            written = self._write(prepared.rows, raw_rows, quarantine_rows, reprocess)
         except DBAPIError as exc:
             kind = _store_kind(exc)
             result.errors[kind] += 1
@@ -327,7 +336,11 @@ class Runner:
         }
 
     def _write(
-        self, rows: Rows, raw_rows: list[dict[str, object]], quarantine_rows: list[dict[str, object]]
+        self,
+        rows: Rows,
+        raw_rows: list[dict[str, object]],
+        quarantine_rows: list[dict[str, object]],
+        reprocess: bool = False,
     ) -> dict[str, int]:
         """One transaction: every row of the batch, the archive index and the quarantine, or nothing."""
         written: dict[str, int] = {}
@@ -341,7 +354,7 @@ class Runner:
             if raw_rows:
                 insert_ignore(conn, metadata.tables["raw_payloads"], pd.DataFrame(raw_rows), batch_size)
                 parsed = [str(r["path"]) for r in raw_rows if r["status"] == "parsed"]
-                if parsed:  # a reprocessed payload that now parses
+                if parsed and reprocess:  # a reprocessed payload that now parses
                     source = str(raw_rows[0]["source"])
                     for chunk in _chunks(parsed, 500):
                         conn.execute(
@@ -380,7 +393,7 @@ class Runner:
         payloads = [
             self._from_archive(p) for p in paths if (archive.root(self.settings.data_dir) / p).exists()
         ]
-        return self.ingest(payloads, self.clock(), record=False)
+        return self.ingest(payloads, self.clock(), record=False, reprocess=True)
 
     # ---- state, runs, metrics ----------------------------------------------------------------------
 
