@@ -255,6 +255,13 @@ def replay(
         str | None,
         typer.Option("--source", help="Replay this collector's raw archive (PATH: a data dir's raw/)."),
     ] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option("--from-store", help="Replay a window (--day) of the store at this database URL."),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="With --from-store: only flight or train services.")
+    ] = None,
 ) -> None:
     """Replay recorded IRIS snapshots as if live (same parse-and-store path), on a simulated clock."""
     from eta.collectors import replay as replay_module
@@ -262,6 +269,19 @@ def replay(
 
     _configure_logging()
     settings = get_settings()
+    if from_store is not None:
+        from eta.errors import InputError
+        from eta.store.engine import make_engine
+
+        if day is None:
+            raise InputError("--from-store needs --day YYYY-MM-DD")
+        start = _day_start(day)
+        replayed = replay_module.replay_store(
+            make_engine(from_store), _engine(), settings, start, start + timedelta(days=1), mode=mode,
+            speed=speed,
+        )
+        typer.echo(replayed.line())
+        return
     if source is not None:
         from eta.collectors.registry import make_adapter
 

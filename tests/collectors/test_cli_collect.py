@@ -184,3 +184,20 @@ def test_collect_forever_runs_enabled_collectors_and_exposes_metrics(
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "collect:db-iris" in stderr and "sekrit-api-key" not in stderr
+
+
+def test_replay_from_another_store_and_from_a_raw_archive(tmp_path: Path) -> None:
+    source = {
+        "ETA_DATA_DIR": str(tmp_path / "src"),
+        "ETA_DATABASE_URL": f"sqlite:///{tmp_path / 'src.sqlite3'}",
+    }
+    assert eta("replay", str(FIXTURES / "iris_archive" / "raw"), env=source).returncode == 0
+    demo = {
+        "ETA_DATA_DIR": str(tmp_path / "demo"),
+        "ETA_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+    }
+    done = eta("replay", "--from-store", source["ETA_DATABASE_URL"], "--day", "2025-09-03", env=demo)
+    assert done.returncode == 0, done.stderr
+    assert "calls" in done.stdout and "observations" in done.stdout
+    missing = eta("replay", "--source", "metar", str(tmp_path / "nothing"), env=demo)
+    assert missing.returncode == 2 and "no archived payloads of 'metar'" in missing.stderr
