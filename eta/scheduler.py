@@ -12,6 +12,7 @@ Two hooks let other parts join the same process without editing this file's logi
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -104,6 +105,8 @@ def run_forever(settings: Settings, engine: Engine) -> None:
     add_collector_jobs(scheduler, settings, engine, callbacks=after_cycle_callbacks(settings))
     register_extra_jobs(scheduler, settings)
     log.info("scheduling %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    # docker stop / systemd send SIGTERM: finish the running batch's transaction, then stop
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

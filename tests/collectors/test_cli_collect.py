@@ -180,7 +180,7 @@ def test_collect_forever_runs_enabled_collectors_and_exposes_metrics(
         assert 'eta_collector_primed{collector="db-iris"} 1.0' in text
         assert 'eta_collector_rows_total{collector="db-iris",kind="calls"} 20.0' in text
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as docker stop does
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "collect:db-iris" in stderr and "sekrit-api-key" not in stderr
