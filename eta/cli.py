@@ -282,6 +282,16 @@ def replay(
         )
         typer.echo(replayed.line())
         return
+    if source == "ns-infoplus":  # a push feed: PATH is a folder of recorded messages
+        from eta.collectors.ns_infoplus import NsInfoPlusAdapter, message_cycles
+        from eta.collectors.runner import Runner
+        from eta.errors import InputError
+
+        if path is None:
+            raise InputError("--source ns-infoplus needs PATH, a folder of recorded InfoPlus XML messages")
+        runner = Runner(NsInfoPlusAdapter(), _engine(), settings)
+        typer.echo(replay_module.replay(runner, message_cycles(path), speed=speed).line())
+        return
     if source is not None:
         from eta.collectors.registry import make_adapter
 
