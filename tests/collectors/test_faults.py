@@ -264,7 +264,7 @@ def _short_busy_timeout(engine: Engine) -> Engine:
 @pytest.fixture
 def locked_sqlite(sqlite_url: str, settings: Settings) -> Iterator[tuple[Engine, sqlite3.Connection]]:
     if not settings.resolved_database_url.startswith("sqlite"):
-        pytest.skip("SQLite locking")
+        pytest.skip("SQLite file locking: runs in the SQLite parametrisation only")
     engine = _short_busy_timeout(make_engine(settings.resolved_database_url))
     open_store(settings).dispose()
     holder = sqlite3.connect(settings.resolved_database_url.removeprefix("sqlite:///"), isolation_level=None)
