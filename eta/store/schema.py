@@ -342,6 +342,40 @@ class NotificationDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
 
 
+class RawPayload(Base):
+    """Index of the raw payload archive: every payload a collector received, archived before parsing.
+
+    ``path`` is relative to ``data_dir/raw`` for fetched payloads, or names the recorded file a replay read
+    (``<archive>:<member>``). A parser fix can reprocess history from these rows.
+    """
+
+    __tablename__ = "raw_payloads"
+    __table_args__ = (UniqueConstraint("source", "path"), Index(None, "source", "fetched_at"))
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime]
+    path: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))  # parsed | quarantined
+
+
+class QuarantinedPayload(Base):
+    """A payload that could not be parsed: it stays archived; this row says why."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("source", "path"),)
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(500))
+    quarantined_at: Mapped[datetime]
+    error_kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(500))
+    resolved_at: Mapped[datetime | None]  # set when a reprocess parsed it
+
+
 metadata = Base.metadata
 TABLES = (
     "locations",
@@ -358,4 +392,6 @@ TABLES = (
     "api_keys",
     "subscriptions",
     "notification_deliveries",
+    "raw_payloads",
+    "quarantine",
 )
