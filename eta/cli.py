@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -119,10 +120,10 @@ def stats(
         typer.echo(json.dumps(figures, indent=2, sort_keys=True))
         return
     for table, count in figures["tables"].items():
-        typer.echo(f"{table:<13} {count:>12,}")
+        typer.echo(f"{table:<16} {count:>12,}")
     for mode, per_mode in figures["modes"].items():
         typer.echo(
-            f"{mode:<13} {per_mode['services']:>12,} services {per_mode['calls']:>12,} calls  "
+            f"{mode:<16} {per_mode['services']:>12,} services {per_mode['calls']:>12,} calls  "
             f"{per_mode['first_scheduled']} → {per_mode['last_scheduled']}"
         )
 
@@ -275,6 +276,256 @@ def rollback(
         f"withdrew {withdrawn.version}; {reinstated.version} is the {reinstated.mode} "
         f"{reinstated.task} champion again"
     )
+
+
+# --- API: `eta serve`, `eta apikey …`, `eta alerts run-once` (issue 5) ---------------------------
+
+apikey_app = typer.Typer(help="Operator API keys (stored hashed; shown once).", no_args_is_help=True)
+alerts_app = typer.Typer(help="Opt-in alerts.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(alerts_app, name="alerts")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default ETA_API__HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ETA_API__PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default ETA_API__WORKERS).")] = None,
+) -> None:
+    """Run the HTTP API (traveller and operator API, dashboard, GTFS-RT); collectors run elsewhere."""
+    import uvicorn
+
+    from eta.config import get_settings
+    from eta.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    _engine().dispose()  # migrate once, before any worker starts
+    uvicorn.run(
+        "eta.api.asgi:app",
+        factory=False,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers or settings.api.workers,
+        access_log=False,  # eta logs requests itself, without client addresses
+        log_config=None,
+        proxy_headers=settings.api.trust_forwarded_for,
+        server_header=False,
+    )
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the key.")],
+) -> None:
+    """Create an operator API key; it is printed once and stored only as a hash."""
+    from eta.api.apikeys import create_key
+
+    key, info = create_key(_engine(), name)
+    typer.echo(key)
+    typer.echo(f"created key {info.prefix}… for {info.name!r}; it is not shown again", err=True)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Keys by prefix, name and state (never the keys themselves)."""
+    from eta.api.apikeys import list_keys
+
+    for info in list_keys(_engine()):
+        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
+        typer.echo(f"{info.prefix}…  {info.created_at:%Y-%m-%d %H:%M}  {state:<24} {info.name}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, as listed.")]) -> None:
+    """Revoke a key (it stops working at once)."""
+    from eta.api.apikeys import revoke_key
+
+    info = revoke_key(_engine(), prefix)
+    typer.echo(f"revoked key {info.prefix}… ({info.name})")
+
+
+@alerts_app.command("run-once")
+def alerts_run_once() -> None:
+    """Examine new predictions for every subscription, send due webhooks, purge expired subscriptions."""
+    from eta.alerts.cycle import AlertCycle
+    from eta.clock import clock_from
+    from eta.config import get_settings
+
+    settings = get_settings()
+    report = AlertCycle(_engine(), settings, clock_from(settings.api.replay_from)).run_once()
+    typer.echo(json.dumps(report.__dict__))
+
+
+# ---- collectors: eta collect, eta replay ------------------------------------------------------------
+
+
+def _configure_logging() -> None:
+    import logging
+
+    from eta.config import get_settings
+
+    settings = get_settings()
+    fmt = (
+        '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}'
+        if settings.log_json
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.basicConfig(level=settings.log_level.upper(), format=fmt, stream=sys.stderr)
+
+
+@app.command("collect")
+def collect(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Collector to run (repeatable), e.g. db-iris.")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Run each --source once and exit.")] = False,
+    forever: Annotated[
+        bool, typer.Option("--forever", help="Run every enabled collector on its schedule until stopped.")
+    ] = False,
+    reprocess: Annotated[
+        str | None, typer.Option("--reprocess", help="Parse this source's archived payloads again.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="With --reprocess: payloads fetched since (ISO date/time).")
+    ] = None,
+    quarantined_only: Annotated[
+        bool, typer.Option("--quarantined-only", help="With --reprocess: only the quarantined payloads.")
+    ] = False,
+) -> None:
+    """Collect from live sources: one run (--once), on a schedule (--forever), or reprocess the archive."""
+    from eta.collectors.registry import make_adapter
+    from eta.collectors.runner import Runner
+    from eta.config import get_settings
+    from eta.errors import InputError
+
+    _configure_logging()
+    settings = get_settings()
+    if sum([once, forever, reprocess is not None]) != 1:
+        raise InputError("say one of --once (with --source), --forever, or --reprocess SOURCE --since DATE")
+    if forever:
+        from eta.scheduler import run_forever
+
+        run_forever(settings, _engine())
+        return
+    if reprocess is not None:
+        if since is None:
+            raise InputError("--reprocess needs --since, e.g. --since 2025-09-03")
+        result = Runner(make_adapter(reprocess, settings), _engine(), settings).reprocess(
+            _parse_since(since), only_quarantined=quarantined_only
+        )
+        typer.echo(result.line())
+        return
+    if not source:
+        raise InputError("--once needs --source NAME (e.g. --source db-iris)")
+    adapters = [make_adapter(name, settings) for name in source]  # unknown names fail before any I/O
+    engine = _engine()
+    failed = False
+    for adapter in adapters:
+        result = Runner(adapter, engine, settings).run_once()
+        typer.echo(result.line())
+        failed |= not result.ok
+    if failed:
+        raise typer.Exit(1)
+
+
+def _day_start(text: str) -> datetime:
+    """Midnight UTC of a YYYY-MM-DD day (archives are filed by UTC date)."""
+    from eta.collectors.replay import parse_day
+
+    day = parse_day(text)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _parse_since(text: str) -> datetime:
+    from eta.errors import InputError
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"--since {text!r} is not an ISO date or time like 2025-09-03") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command("replay")
+def replay(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="IRIS snapshot folder (timetables/, timetable_changes/); default: bundled day."),
+    ] = None,
+    day: Annotated[str | None, typer.Option("--day", help="Replay only this local day (YYYY-MM-DD).")] = None,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", help="Simulated seconds per real second; 0 = as fast as possible."),
+    ] = 0.0,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Replay this collector's raw archive (PATH: a data dir's raw/)."),
+    ] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option("--from-store", help="Replay a window (--day) of the store at this database URL."),
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="With --from-store: only flight or train services.")
+    ] = None,
+) -> None:
+    """Replay recorded IRIS snapshots as if live (same parse-and-store path), on a simulated clock."""
+    from eta.collectors import replay as replay_module
+    from eta.config import get_settings
+
+    _configure_logging()
+    settings = get_settings()
+    if from_store is not None:
+        from eta.errors import InputError
+        from eta.store.engine import make_engine
+
+        if day is None:
+            raise InputError("--from-store needs --day YYYY-MM-DD")
+        start = _day_start(day)
+        replayed = replay_module.replay_store(
+            make_engine(from_store),
+            _engine(),
+            settings,
+            start,
+            start + timedelta(days=1),
+            mode=mode,
+            speed=speed,
+        )
+        typer.echo(replayed.line())
+        return
+    if source == "ns-infoplus":  # a push feed: PATH is a folder of recorded messages
+        from eta.collectors.ns_infoplus import NsInfoPlusAdapter, message_cycles
+        from eta.collectors.runner import Runner
+        from eta.errors import InputError
+
+        if path is None:
+            raise InputError("--source ns-infoplus needs PATH, a folder of recorded InfoPlus XML messages")
+        runner = Runner(NsInfoPlusAdapter(), _engine(), settings)
+        typer.echo(replay_module.replay(runner, message_cycles(path), speed=speed).line())
+        return
+    if source is not None:
+        from eta.collectors.registry import make_adapter
+
+        adapter = make_adapter(source, settings)
+        raw_root = path or settings.data_dir / "raw"
+        day_start = _day_start(day) if day else None
+        archived = replay_module.replay_archive(
+            _engine(),
+            settings,
+            adapter,
+            raw_root,
+            since=day_start,
+            until=day_start + timedelta(days=1) if day_start else None,
+            speed=speed,
+        )
+        typer.echo(archived.line())
+        return
+    folder = path or replay_module.bundled_day(settings)
+    summary = replay_module.replay_iris(
+        _engine(), settings, folder, day=replay_module.parse_day(day) if day else None, speed=speed
+    )
+    typer.echo(summary.line())
 
 
 def main() -> None:

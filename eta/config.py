@@ -5,21 +5,294 @@ Nested sections are set with a double underscore, e.g. ``ETA_API__RATE_LIMIT_PER
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
+class HttpSettings(BaseModel):
+    """How every collector talks HTTP: timeouts, retries with exponential backoff and jitter, size cap."""
+
+    timeout_s: float = Field(default=20.0, gt=0, description="Connect and read timeout of one request.")
+    attempts: int = Field(default=4, ge=1, description="Tries per request before the fetch counts as failed.")
+    backoff_base_s: float = Field(
+        default=1.0, ge=0, description="First retry delay; doubles on each retry, with full jitter."
+    )
+    backoff_max_s: float = Field(default=60.0, ge=0, description="Longest delay between two retries.")
+    max_retry_after_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="A 429/503 `Retry-After` up to this long is waited for; a longer one opens the circuit.",
+    )
+    max_payload_bytes: int = Field(
+        default=200_000_000,
+        ge=1_000,
+        description="Payloads larger than this are refused (error kind too_large).",
+    )
+    user_agent: str = Field(
+        default="eta-collector/0.1 (+https://github.com/eta)",
+        description="User-Agent header of every request.",
+    )
+
+
+class DbIrisSettings(BaseModel):
+    """Deutsche Bahn Timetables API (IRIS): plan and changes per station."""
+
+    base_url: str = Field(
+        default="https://apis.deutschebahn.com/db-api-marketplace/apis/timetables/v1",
+        description="Base URL of the DB Timetables API.",
+    )
+    client_id: SecretStr | None = Field(
+        default=None, description="DB API Marketplace client id (DB-Client-Id)."
+    )
+    api_key: SecretStr | None = Field(default=None, description="DB API Marketplace key (DB-Api-Key).")
+    stations: list[str] = Field(
+        default_factory=lambda: ["8011160", "8011102", "8011113"],
+        description="EVA numbers of the stations, as JSON (default: Berlin Hbf, Gesundbrunnen, Südkreuz).",
+    )
+    interval_s: int = Field(default=120, ge=10, description="Seconds between two collections.")
+    plan_hours_ahead: int = Field(
+        default=3, ge=0, le=12, description="Plan hours fetched beyond the current one (each hour once)."
+    )
+    full_changes_every_s: int = Field(
+        default=900,
+        ge=0,
+        description="Fetch the full change list (fchg) this often; recent changes (rchg) in between.",
+    )
+
+
+class GtfsRtSettings(BaseModel):
+    """GTFS static (stops, trips, stop_times) and GTFS-Realtime TripUpdates."""
+
+    static_url: str = Field(
+        default="https://download.gtfs.de/germany/fv_free/latest.zip",
+        description="GTFS static feed (zip) whose trips the TripUpdates refer to.",
+    )
+    realtime_url: str = Field(
+        default="https://realtime.gtfs.de/realtime-free.pb", description="GTFS-Realtime TripUpdates feed."
+    )
+    static_every_s: int = Field(default=86_400, ge=60, description="Refresh the static feed this often.")
+    interval_s: int = Field(default=60, ge=10, description="Seconds between two TripUpdates fetches.")
+    timezone: str = Field(default="Europe/Berlin", description="Agency time zone of the static feed.")
+
+
+class OpenSkySettings(BaseModel):
+    """OpenSky Network REST: arrivals and departures by airport."""
+
+    base_url: str = Field(default="https://opensky-network.org/api", description="OpenSky REST base URL.")
+    username: SecretStr | None = Field(default=None, description="OpenSky account (basic auth), optional.")
+    password: SecretStr | None = Field(default=None, description="OpenSky password, optional.")
+    airports: list[str] = Field(
+        default_factory=lambda: ["EDDF", "EDDB"], description="ICAO codes of the airports, as JSON."
+    )
+    window_s: int = Field(default=7_200, ge=600, le=604_800, description="Interval asked for per request.")
+    interval_s: int = Field(default=1_800, ge=60, description="Seconds between two collections.")
+
+
+class FlightStatusSettings(BaseModel):
+    """One flight-status API with scheduled/estimated/actual gate and runway times, gate and terminal."""
+
+    provider: Literal["aeroapi", "aviationstack"] = Field(
+        default="aeroapi", description="Which flight-status API to use."
+    )
+    base_url: str = Field(
+        default="https://aeroapi.flightaware.com/aeroapi",
+        description="Base URL of the provider (AviationStack: http://api.aviationstack.com/v1).",
+    )
+    api_key: SecretStr | None = Field(default=None, description="The provider's API key.")
+    airports: list[str] = Field(
+        default_factory=lambda: ["EDDF"],
+        description="Airports whose arrivals are collected (provider's codes).",
+    )
+    interval_s: int = Field(default=300, ge=30, description="Seconds between two collections.")
+
+
+class WeatherPlace(BaseModel):
+    code: str = Field(description="eta location code (IATA or EVA).")
+    lat: float = Field(description="Latitude.")
+    lon: float = Field(description="Longitude.")
+
+
+class OpenMeteoSettings(BaseModel):
+    """Open-Meteo hourly forecast (no key); the historical archive API for backfills."""
+
+    forecast_url: str = Field(default="https://api.open-meteo.com/v1/forecast", description="Forecast API.")
+    archive_url: str = Field(
+        default="https://archive-api.open-meteo.com/v1/archive", description="Historical archive API."
+    )
+    places: list[WeatherPlace] = Field(
+        default_factory=lambda: [
+            WeatherPlace(code="FRA", lat=50.0333, lon=8.5706),
+            WeatherPlace(code="8011160", lat=52.5251, lon=13.3694),
+        ],
+        description="Locations as JSON [{code, lat, lon}].",
+    )
+    forecast_days: int = Field(default=2, ge=1, le=16, description="Days of hourly forecast per fetch.")
+    interval_s: int = Field(default=3_600, ge=300, description="Seconds between two collections.")
+
+
+class MetarSettings(BaseModel):
+    """METAR reports from the aviationweather.gov data API."""
+
+    base_url: str = Field(
+        default="https://aviationweather.gov/api/data", description="AWC data API base URL."
+    )
+    stations: list[str] = Field(
+        default_factory=lambda: ["EDDF", "EDDB"], description="ICAO codes of the reporting stations."
+    )
+    hours: int = Field(default=3, ge=1, le=48, description="Hours of reports asked for per fetch.")
+    interval_s: int = Field(default=600, ge=60, description="Seconds between two collections.")
+
+
 class CollectorsSettings(BaseModel):
-    """Which collectors run on the schedule; each source adds its own section below this one."""
+    """Which collectors run on the schedule, the shared runner's limits, and one section per source."""
 
     enabled: list[str] = Field(
         default_factory=list,
         description='Collectors run by `eta collect --forever`, as JSON, e.g. ["db-iris", "open-meteo"].',
+    )
+    metrics_port: int | None = Field(
+        default=None, description="Port for Prometheus metrics of `eta collect --forever` (unset: none)."
+    )
+    circuit_failures: int = Field(
+        default=5, ge=1, description="Consecutive failed runs after which a collector's circuit opens."
+    )
+    circuit_open_s: int = Field(default=600, ge=0, description="How long an open circuit skips runs.")
+    recover_days: int = Field(
+        default=2, ge=0, description="Days of archived payloads checked at start for ones never written."
+    )
+    pending_max_age_s: int = Field(
+        default=86_400,
+        ge=0,
+        description="How long a report whose call is not yet known (plan not seen) is kept waiting for it.",
+    )
+    http: HttpSettings = Field(default_factory=HttpSettings, description="HTTP.")
+    db_iris: DbIrisSettings = Field(default_factory=DbIrisSettings, description="DB IRIS.")
+    gtfs_rt: GtfsRtSettings = Field(default_factory=GtfsRtSettings, description="GTFS-RT.")
+    opensky: OpenSkySettings = Field(default_factory=OpenSkySettings, description="OpenSky.")
+    flight_status: FlightStatusSettings = Field(
+        default_factory=FlightStatusSettings, description="Flight status."
+    )
+    open_meteo: OpenMeteoSettings = Field(default_factory=OpenMeteoSettings, description="Open-Meteo.")
+    metar: MetarSettings = Field(default_factory=MetarSettings, description="METAR.")
+
+
+class ApiSettings(BaseModel):
+    """The HTTP service (`eta serve`): traveller and operator API, dashboard, GTFS-Realtime feed."""
+
+    host: str = Field(default="127.0.0.1", description="Address `eta serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `eta serve` listens on.")
+    workers: int = Field(
+        default=1, ge=1, description="uvicorn worker processes (each keeps its own rate-limit buckets)."
+    )
+    rate_limit_per_minute: int = Field(
+        default=120,
+        ge=1,
+        description="Traveller requests allowed per client IP and minute (token bucket, per process).",
+    )
+    rate_limit_burst: int = Field(
+        default=30, ge=1, description="Traveller requests a client IP may make at once before throttling."
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the client IP from X-Forwarded-For (only behind a proxy that sets it).",
+    )
+    max_body_bytes: int = Field(
+        default=16_384, ge=256, description="Largest request body accepted; larger ones get 413."
+    )
+    max_days_back: int = Field(
+        default=7, ge=0, description="Oldest service date a traveller may ask for, in days before today."
+    )
+    max_days_ahead: int = Field(
+        default=60, ge=0, description="Latest service date a traveller may ask for, in days after today."
+    )
+    board_default_window_s: int = Field(
+        default=7_200, ge=60, description="Time window of an arrivals board when none is given."
+    )
+    board_max_window_s: int = Field(
+        default=43_200, ge=60, description="Longest time window an arrivals board may ask for."
+    )
+    board_max_rows: int = Field(default=200, ge=1, description="Most arrivals one board returns.")
+    cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds a trip or board answer is reused for identical requests (0 = no cache).",
+    )
+    refresh_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the service re-checks the store, champion models and collectors (readiness).",
+    )
+    feed_window_back_s: int = Field(
+        default=3_600, ge=0, description="GTFS-RT feed: include calls scheduled up to this long ago."
+    )
+    feed_window_ahead_s: int = Field(
+        default=6 * 3_600, ge=0, description="GTFS-RT feed: include calls scheduled up to this far ahead."
+    )
+    replay_from: datetime | None = Field(
+        default=None,
+        description=(
+            "Replay recorded data: the service's clock starts at this time (ISO 8601 with offset) "
+            "and runs at real speed. Unset: the real clock."
+        ),
+    )
+
+
+class AlertsSettings(BaseModel):
+    """Opt-in alerts: subscriptions to one trip, change detection, signed webhooks."""
+
+    allow_private_targets: bool = Field(
+        default=False,
+        description="Accept webhook URLs on private, loopback or link-local addresses (tests only).",
+    )
+    allow_plain_http: bool = Field(
+        default=False, description="Accept http:// webhook URLs (default: https only)."
+    )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a webhook endpoint to answer."
+    )
+    max_attempts: int = Field(
+        default=6, ge=1, description="Delivery attempts per notification before it is given up."
+    )
+    backoff_base_s: float = Field(
+        default=10.0, gt=0, description="Delay before the first retry; doubles on each further retry."
+    )
+    backoff_max_s: float = Field(default=3_600.0, gt=0, description="Longest delay between two retries.")
+    confirm_updates: int = Field(
+        default=2,
+        ge=1,
+        description="Consecutive prediction updates that must agree before a change is notified.",
+    )
+    default_arrival_threshold_s: int = Field(
+        default=300, ge=60, description="Arrival change that is notified when a subscription sets none."
+    )
+    leave_notice_lead_s: int = Field(
+        default=600, ge=0, description="How long before the time to leave the notice is sent."
+    )
+    leave_correction_threshold_s: int = Field(
+        default=180,
+        ge=60,
+        description="A time to leave that moves by at least this much after its notice sends a correction.",
+    )
+    keep_after_arrival_s: int = Field(
+        default=1_800,
+        ge=0,
+        description="A subscription expires this long after its trip arrives, then is purged.",
+    )
+    max_per_trip: int = Field(
+        default=10_000, ge=1, description="Most active subscriptions one trip may have."
+    )
+    cycle_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the API process checks subscriptions and sends webhooks (0 = not in the API).",
     )
 
 
@@ -98,6 +371,8 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(default=False, description="Write logs as one JSON object per line.")
     collectors: CollectorsSettings = Field(default_factory=CollectorsSettings, description="Collectors.")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP service.")
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="Opt-in alerts.")
     model: ModelSettings = Field(default_factory=ModelSettings, description="Models.")
 
     @property
@@ -126,6 +401,10 @@ def settings_table() -> str:
     return "\n".join(lines)
 
 
+def _plain(value: object) -> object:
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
 def _section_rows(model: type[BaseModel], prefix: str) -> list[str]:
     rows: list[str] = []
     for name, field in model.model_fields.items():
@@ -136,6 +415,8 @@ def _section_rows(model: type[BaseModel], prefix: str) -> list[str]:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, Path) and default == _REPO_DATA_DIR:
             shown = "`data/` of the checkout"
+        elif isinstance(default, list):
+            shown = f"`{json.dumps([_plain(v) for v in default])}`"
         else:
             shown = f"`{default}`" if default not in (None, "") else "(unset)"
         rows.append(f"| `{prefix}{name.upper()}` | {shown} | {field.description or ''} |")

@@ -63,6 +63,20 @@ class PlanStop:
 
 
 @dataclass(frozen=True)
+class Message:
+    """An ``<m>`` message: ``type`` h = HIM notice, q = quality, d = delay cause, f = free text, …;
+    ``code`` is the cause code for delay messages; ``priority`` 1 (high) … 4 (done)."""
+
+    id: str | None
+    type: str | None
+    code: int | None
+    category: str | None
+    timestamp: datetime | None
+    priority: int | None
+    event: str | None  # "ar", "dp", or None for the stop
+
+
+@dataclass(frozen=True)
 class ChangeStop:
     stop_id: str
     eva: str | None
@@ -70,6 +84,7 @@ class ChangeStop:
     departure: Event | None
     category: str | None
     number: str | None
+    messages: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,9 +201,40 @@ def parse_changes(payload: bytes) -> ChangePayload:
                 departure=_event(s.find("dp"), "c"),
                 category=None if tl is None else tl.get("c"),
                 number=None if tl is None else tl.get("n"),
+                messages=_messages(s),
             )
         )
     return ChangePayload(station=root.get("station"), eva=root.get("eva"), stops=stops)
+
+
+def _messages(stop: ET.Element) -> tuple[Message, ...]:
+    found = [_message(m, None) for m in stop.findall("m")]
+    for event in ("ar", "dp"):
+        element = stop.find(event)
+        if element is not None:
+            found += [_message(m, event) for m in element.findall("m")]
+    return tuple(found)
+
+
+def _lenient_time(text: str | None) -> datetime | None:
+    """A message's time; a malformed one drops the time, not the whole payload (messages are secondary)."""
+    try:
+        return parse_time(text)
+    except IrisParseError:
+        return None
+
+
+def _message(m: ET.Element, event: str | None) -> Message:
+    code, priority = m.get("c"), m.get("pr")
+    return Message(
+        id=m.get("id"),
+        type=m.get("t"),
+        code=int(code) if code and code.isdigit() else None,
+        category=m.get("cat"),
+        timestamp=_lenient_time(m.get("ts")),
+        priority=int(priority) if priority and priority.isdigit() else None,
+        event=event,
+    )
 
 
 # ---- rows for the store ---------------------------------------------------------------------------
@@ -304,6 +350,26 @@ def reported_state(change: ChangeStop, observed_at: datetime) -> ReportedState:
         platform=platform,
         cancelled=cancelled,
     )
+
+
+def observation_rows(changes: Iterable[ChangeStop], observed_at: datetime, raw_ref: str) -> list[Row]:
+    """One observation row per change record, naming its call by IRIS stop id (resolved by the runner)."""
+    observed_utc = observed_at.astimezone(UTC)
+    return [
+        {
+            "ref_source": SOURCE,
+            "ref": change.stop_id,
+            "observed_at": observed_utc,
+            "source": SOURCE,
+            **reported_state(change, observed_utc).__dict__,
+            "raw_ref": raw_ref,
+        }
+        for change in changes
+    ]
+
+
+def location_row(eva: str, station: str | None) -> Row:
+    return {"code": eva, "mode": "train", "name": station or eva, "tz": "Europe/Berlin", "source": SOURCE}
 
 
 def change_rows(

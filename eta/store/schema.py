@@ -275,6 +275,107 @@ class CallRef(Base):
     call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"), index=True)
 
 
+# --- API: operator keys, alert subscriptions and their webhook deliveries (migration 0004) ---
+
+
+class ApiKey(Base):
+    """An operator API key; only its SHA-256 is stored (the key itself is shown once, at creation)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to recognise a key in lists
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Subscription(Base):
+    """An opt-in alert on one call: what to watch, where to send it, and what was last notified.
+
+    Holds no personal data beyond the webhook endpoint; the deletion token is stored hashed.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index(None, "call_id"), Index(None, "expires_at"))
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"))
+    target_url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))  # whsec_…, needed in clear to sign
+    watch_platform: Mapped[bool] = mapped_column(Boolean)
+    arrival_threshold_s: Mapped[int | None] = mapped_column(Integer)
+    travel_time_s: Mapped[int | None] = mapped_column(Integer)
+    consent_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(100))
+    last_prediction_at: Mapped[datetime | None]  # newest prediction made_at already examined
+    notified_arrival: Mapped[datetime | None]
+    notified_platform: Mapped[str | None] = mapped_column(String(16))
+    arrival_streak: Mapped[int] = mapped_column(Integer, default=0)
+    platform_candidate: Mapped[str | None] = mapped_column(String(16))
+    platform_streak: Mapped[int] = mapped_column(Integer, default=0)
+    leave_notified_at: Mapped[datetime | None]  # the time to leave last sent
+    leave_streak: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NotificationDelivery(Base):
+    """One webhook message for a subscription and its delivery attempts (an outbox)."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (Index(None, "state", "next_attempt_at"), Index(None, "subscription_id"))
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("subscriptions.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(12))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class RawPayload(Base):
+    """Index of the raw payload archive: every payload a collector received, archived before parsing.
+
+    ``path`` is relative to ``data_dir/raw`` for fetched payloads, or names the recorded file a replay read
+    (``<archive>:<member>``). A parser fix can reprocess history from these rows.
+    """
+
+    __tablename__ = "raw_payloads"
+    __table_args__ = (UniqueConstraint("source", "path"), Index(None, "source", "fetched_at"))
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]]
+    fetched_at: Mapped[datetime]
+    path: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))  # parsed | quarantined
+
+
+class QuarantinedPayload(Base):
+    """A payload that could not be parsed: it stays archived; this row says why."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("source", "path"),)
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(500))
+    quarantined_at: Mapped[datetime]
+    error_kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(500))
+    resolved_at: Mapped[datetime | None]  # set when a reprocess parsed it
+
+
 metadata = Base.metadata
 TABLES = (
     "locations",
@@ -288,4 +389,9 @@ TABLES = (
     "collector_state",
     "collector_runs",
     "call_refs",
+    "api_keys",
+    "subscriptions",
+    "notification_deliveries",
+    "raw_payloads",
+    "quarantine",
 )

@@ -95,3 +95,26 @@ def test_plan_and_changes_become_rows_joined_by_stop_id() -> None:
 def test_bad_payloads_raise_a_parse_error(payload: bytes, message: str) -> None:
     with pytest.raises(db_iris.IrisParseError, match=message):
         db_iris.parse_changes(payload)
+
+
+def test_messages_are_parsed_with_type_code_priority_and_event() -> None:
+    changes = db_iris.parse_changes((IRIS / "08000001_fchg_10_EXCERPT.xml").read_bytes())
+    messages = [m for s in changes.stops for m in s.messages]
+    delay_causes = [m for m in messages if m.type == "d"]
+    assert delay_causes and all(m.code is not None and m.event in ("ar", "dp") for m in delay_causes)
+    him = next(m for m in messages if m.id == "r2138641")
+    assert (him.type, him.priority, him.event) == ("h", 2, None)
+    assert him.category == "Bauarbeiten. (Quelle: zuginfo.nrw)"
+    assert him.timestamp == datetime(2024, 3, 8, 8, 2, tzinfo=UTC)  # 09:02 CET
+    first = next(m for m in messages if m.id == "r166036334")
+    assert (first.code, first.timestamp) == (31, datetime(2024, 5, 9, 8, 42, tzinfo=UTC))
+
+
+def test_a_malformed_message_time_drops_the_time_not_the_payload() -> None:
+    payload = (
+        b"<timetable><s id='1-2405091037-1'><m id='x' t='d' c='31' ts='garbage'/>"
+        b"<ar ct='2405091042'/></s></timetable>"
+    )
+    (stop,) = db_iris.parse_changes(payload).stops
+    assert stop.messages[0].timestamp is None and stop.messages[0].code == 31
+    assert stop.arrival is not None and stop.arrival.time is not None

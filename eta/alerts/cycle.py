@@ -1,0 +1,342 @@
+"""One alerts cycle: examine new predictions for every active subscription, queue the notifications
+due, deliver what is due (retrying with exponential backoff), and purge expired subscriptions.
+
+Runs in the API process every ``ETA_ALERTS__CYCLE_INTERVAL_S``; it can as well be called right after
+predictions are written (``AlertCycle(...).run_once()``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from eta.alerts import detect, leave
+from eta.alerts.subscriptions import purge_expired
+from eta.alerts.webhooks import deliver, new_message_id
+from eta.api.metrics import ApiMetrics
+from eta.clock import Clock
+from eta.config import Settings
+from eta.logging import safe_url
+from eta.store.schema import Call, NotificationDelivery, Observation, Prediction, Service, Subscription
+
+log = logging.getLogger("eta.alerts")
+MAX_UPDATES_PER_CYCLE = 200
+MAX_DELIVERIES_PER_CYCLE = 500
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    examined: int
+    queued: int
+    delivered: int
+    retried: int
+    failed: int
+    disabled: int
+    purged: int
+
+
+class AlertCycle:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        clock: Clock,
+        metrics: ApiMetrics | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.session = session or requests.Session()
+
+    def run_once(self) -> CycleReport:
+        now = self.clock()
+        examined, queued = self.find_changes(now)
+        delivered, retried, failed, disabled = self.deliver_due()
+        purged = purge_expired(self.engine, now)
+        if self.metrics is not None:
+            with self.engine.connect() as conn:
+                active = conn.execute(select(Subscription.id).where(Subscription.disabled_at.is_(None))).all()
+            self.metrics.active_subscriptions.set(len(active))
+        return CycleReport(examined, queued, delivered, retried, failed, disabled, purged)
+
+    # --- detection -------------------------------------------------------------------------------
+
+    def find_changes(self, now: datetime) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            subs = conn.execute(
+                select(Subscription).where(Subscription.disabled_at.is_(None), Subscription.expires_at >= now)
+            ).all()
+        queued = 0
+        for sub in subs:
+            with self.engine.begin() as conn:
+                queued += self._examine(conn, sub, now)
+        return len(subs), queued
+
+    def _examine(self, conn: Connection, sub: Any, now: datetime) -> int:
+        alerts = self.settings.alerts
+        updates = self._new_updates(conn, sub, now)
+        latest = updates[-1] if updates else self._latest_update(conn, sub.call_id, now)
+        watch = detect.Watch(
+            sub.notified_arrival,
+            sub.notified_platform,
+            sub.arrival_streak,
+            sub.platform_candidate,
+            sub.platform_streak,
+        )
+        leave_watch = leave.LeaveWatch(sub.leave_notified_at, sub.leave_streak)
+        events: list[tuple[str, dict[str, Any]]] = []
+        for upd in updates:
+            for change in detect.observe(
+                watch,
+                upd,
+                watch_platform=sub.watch_platform,
+                arrival_threshold_s=sub.arrival_threshold_s,
+                confirm=alerts.confirm_updates,
+            ):
+                events.append(_change_event(change, upd))
+        if sub.travel_time_s is not None and latest is not None and not self._arrived(conn, sub.call_id, now):
+            notice = leave.check(
+                leave_watch,
+                latest.p10,
+                sub.travel_time_s,
+                now,
+                new_update=bool(updates),
+                lead_s=alerts.leave_notice_lead_s,
+                threshold_s=alerts.leave_correction_threshold_s,
+                confirm=alerts.confirm_updates,
+            )
+            if notice is not None:
+                events.append(_leave_event(notice, latest, sub.travel_time_s))
+        arrived_at = self._arrived(conn, sub.call_id, now)
+        values: dict[str, Any] = {
+            "notified_arrival": watch.notified_arrival,
+            "notified_platform": watch.notified_platform,
+            "arrival_streak": watch.arrival_streak,
+            "platform_candidate": watch.platform_candidate,
+            "platform_streak": watch.platform_streak,
+            "leave_notified_at": leave_watch.notified_at,
+            "leave_streak": leave_watch.streak,
+        }
+        if updates:
+            values["last_prediction_at"] = updates[-1].made_at
+            if updates[-1].p90 is not None and arrived_at is None:
+                later = updates[-1].p90 + timedelta(seconds=alerts.keep_after_arrival_s)
+                values["expires_at"] = max(sub.expires_at, later)
+        if arrived_at is not None:
+            values["expires_at"] = arrived_at + timedelta(seconds=alerts.keep_after_arrival_s)
+        conn.execute(update(Subscription).where(Subscription.id == sub.id).values(**values))
+        if events:
+            trip = self._trip(conn, sub.call_id)
+            for event_type, data in events:
+                self._queue(conn, sub.id, event_type, {**trip, **data}, now)
+        return len(events)
+
+    def _new_updates(self, conn: Connection, sub: Any, now: datetime) -> list[detect.Update]:
+        query = select(Prediction).where(
+            Prediction.call_id == sub.call_id, Prediction.purpose == "served", Prediction.made_at <= now
+        )
+        if sub.last_prediction_at is not None:
+            query = query.where(Prediction.made_at > sub.last_prediction_at)
+        rows = conn.execute(
+            query.order_by(Prediction.made_at, Prediction.id).limit(MAX_UPDATES_PER_CYCLE)
+        ).all()
+        return [_update(r) for r in rows]
+
+    def _latest_update(self, conn: Connection, call_id: int, now: datetime) -> detect.Update | None:
+        row = conn.execute(
+            select(Prediction)
+            .where(Prediction.call_id == call_id, Prediction.purpose == "served", Prediction.made_at <= now)
+            .order_by(Prediction.made_at.desc(), Prediction.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _update(row)
+
+    def _arrived(self, conn: Connection, call_id: int, now: datetime) -> datetime | None:
+        return conn.execute(
+            select(Observation.actual_arrival)
+            .where(
+                Observation.call_id == call_id,
+                Observation.actual_arrival.is_not(None),
+                Observation.observed_at <= now,
+            )
+            .order_by(Observation.observed_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def _trip(self, conn: Connection, call_id: int) -> dict[str, Any]:
+        call = conn.execute(select(Call).where(Call.id == call_id)).one()
+        service = conn.execute(select(Service).where(Service.id == call.service_id)).one()
+        return {
+            "trip": {
+                "mode": service.mode,
+                "operator": service.operator,
+                "number": service.number,
+                "service_date": service.service_date.isoformat(),
+                "leg": service.leg,
+            },
+            "location": call.location,
+            "scheduled_arrival": _iso(call.scheduled_arrival),
+        }
+
+    def _queue(
+        self, conn: Connection, subscription_id: str, event_type: str, data: dict[str, Any], now: datetime
+    ) -> None:
+        message_id = new_message_id()
+        payload = {
+            "type": event_type,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "data": {"subscription_id": subscription_id, **data},
+        }
+        conn.execute(
+            insert(NotificationDelivery).values(
+                subscription_id=subscription_id,
+                message_id=message_id,
+                event_type=event_type,
+                payload=payload,
+                created_at=now,
+                state="pending",
+                attempts=0,
+                next_attempt_at=datetime.now(UTC),
+            )
+        )
+        if self.metrics is not None:
+            self.metrics.alerts_sent.labels(event_type).inc()
+
+    # --- delivery --------------------------------------------------------------------------------
+
+    def deliver_due(self) -> tuple[int, int, int, int]:
+        """Attempt every pending delivery whose time has come (retries use the real clock)."""
+        alerts = self.settings.alerts
+        counts = {"delivered": 0, "retry": 0, "failed": 0, "disabled": 0}
+        with self.engine.connect() as conn:
+            due = conn.execute(
+                select(NotificationDelivery, Subscription.target_url, Subscription.secret)
+                .join(Subscription, Subscription.id == NotificationDelivery.subscription_id)
+                .where(
+                    NotificationDelivery.state == "pending",
+                    NotificationDelivery.next_attempt_at <= datetime.now(UTC),
+                    Subscription.disabled_at.is_(None),
+                )
+                .order_by(NotificationDelivery.id)
+                .limit(MAX_DELIVERIES_PER_CYCLE)
+            ).all()
+        for delivery in due:
+            row = delivery
+            attempt = deliver(
+                self.session,
+                row.target_url,
+                row.secret,
+                delivery.message_id,
+                delivery.payload,
+                timeout_s=alerts.webhook_timeout_s,
+                allow_private=alerts.allow_private_targets,
+                allow_http=alerts.allow_plain_http,
+            )
+            outcome = self._record(delivery, attempt)
+            counts[outcome] += 1
+            if self.metrics is not None:
+                self.metrics.webhook_deliveries.labels(attempt.outcome).inc()
+            log.info(
+                "webhook %s to %s: %s",
+                delivery.event_type,
+                safe_url(row.target_url),
+                attempt.outcome,
+                extra={"status": attempt.status, "attempt": delivery.attempts + 1},
+            )
+        return counts["delivered"], counts["retry"], counts["failed"], counts["disabled"]
+
+    def _record(self, delivery: Any, attempt: Any) -> str:
+        alerts = self.settings.alerts
+        now = datetime.now(UTC)
+        attempts = delivery.attempts + 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status": attempt.status,
+            "last_error": attempt.error,
+        }
+        with self.engine.begin() as conn:
+            if attempt.outcome == "delivered":
+                values |= {"state": "delivered", "delivered_at": now, "next_attempt_at": None}
+                outcome = "delivered"
+            elif attempt.outcome in ("gone", "refused"):
+                values |= {"state": "failed", "next_attempt_at": None}
+                reason = "endpoint answered 410 Gone" if attempt.outcome == "gone" else "target refused"
+                conn.execute(
+                    update(Subscription)
+                    .where(Subscription.id == delivery.subscription_id)
+                    .values(disabled_at=now, disabled_reason=reason)
+                )
+                conn.execute(
+                    update(NotificationDelivery)
+                    .where(
+                        NotificationDelivery.subscription_id == delivery.subscription_id,
+                        NotificationDelivery.state == "pending",
+                    )
+                    .values(state="failed", next_attempt_at=None, last_error="subscription disabled")
+                )
+                outcome = "disabled"
+            elif attempts >= alerts.max_attempts:
+                values |= {"state": "failed", "next_attempt_at": None}
+                outcome = "failed"
+            else:
+                delay = min(alerts.backoff_max_s, alerts.backoff_base_s * 2 ** (attempts - 1))
+                values |= {"next_attempt_at": now + timedelta(seconds=delay)}
+                outcome = "retry"
+            conn.execute(
+                update(NotificationDelivery).where(NotificationDelivery.id == delivery.id).values(**values)
+            )
+        return outcome
+
+
+def _update(row: Any) -> detect.Update:
+    return detect.Update(
+        made_at=row.made_at,
+        p10=row.p10_arrival,
+        p50=row.p50_arrival,
+        p90=row.p90_arrival,
+        platform=row.platform,
+        platform_probability=row.platform_probability,
+        platform_announced=bool(row.platform_announced),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _change_event(change: detect.Change, upd: detect.Update) -> tuple[str, dict[str, Any]]:
+    if change.kind == "arrival_changed":
+        return "trip.arrival_changed", {
+            "previous_arrival": _iso(change.previous),  # type: ignore[arg-type]
+            "predicted_arrival": _iso(change.current),  # type: ignore[arg-type]
+            "p10_arrival": _iso(upd.p10),
+            "p90_arrival": _iso(upd.p90),
+            "made_at": _iso(upd.made_at),
+        }
+    return "trip.platform_changed", {
+        "previous_platform": change.previous,
+        "platform": change.current,
+        "probability": upd.platform_probability,
+        "announced": upd.platform_announced,
+        "made_at": _iso(upd.made_at),
+    }
+
+
+def _leave_event(
+    notice: leave.LeaveNotice, upd: detect.Update, travel_time_s: int
+) -> tuple[str, dict[str, Any]]:
+    event = "trip.leave_now" if notice.kind == "leave_now" else "trip.leave_time_changed"
+    return event, {
+        "leave_at": _iso(notice.leave_at),
+        "previous_leave_at": _iso(notice.previous),
+        "travel_time_s": travel_time_s,
+        "p10_arrival": _iso(upd.p10),
+        "made_at": _iso(upd.made_at),
+    }

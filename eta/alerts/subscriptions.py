@@ -1,0 +1,136 @@
+"""Subscriptions to one call: created with explicit consent, deleted with their token, purged after arrival.
+
+A subscription keeps the webhook endpoint and nothing else about the person: no name, no address, no
+location (a travel time is a number of seconds they chose to give). The deletion token is stored hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+
+from eta.alerts.webhooks import check_target, new_secret
+from eta.config import Settings
+from eta.errors import InputError, NotFoundError
+from eta.store.schema import Call, Observation, Prediction, Subscription
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    call_id: int
+    target_url: str
+    watch_platform: bool
+    arrival_threshold_s: int | None
+    travel_time_s: int | None
+
+
+@dataclass(frozen=True)
+class Created:
+    row: Any
+    token: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(engine: Engine, settings: Settings, request: NewSubscription, now: datetime) -> Created:
+    """Validate the target and the call, and store the subscription; the token is returned once."""
+    alerts = settings.alerts
+    check_target(
+        request.target_url, allow_private=alerts.allow_private_targets, allow_http=alerts.allow_plain_http
+    )
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        call = conn.execute(select(Call).where(Call.id == request.call_id)).first()
+        if call is None:
+            raise NotFoundError("that call does not exist")
+        if call.scheduled_arrival is None:
+            raise InputError("this stop has no arrival (it is where the trip starts); choose a later stop")
+        arrived = _actual_arrival(conn, call.id, now)
+        if arrived is not None:
+            raise InputError("this trip has already arrived there; there is nothing left to watch")
+        active = conn.execute(
+            select(func.count()).select_from(Subscription).where(Subscription.call_id == call.id)
+        ).scalar_one()
+        if active >= alerts.max_per_trip:
+            raise InputError("this trip has too many subscriptions; try again later")
+        values = {
+            "id": "sub_" + secrets.token_urlsafe(12),
+            "token_hash": hash_token(token),
+            "call_id": call.id,
+            "target_url": request.target_url,
+            "secret": new_secret(),
+            "watch_platform": request.watch_platform,
+            "arrival_threshold_s": request.arrival_threshold_s,
+            "travel_time_s": request.travel_time_s,
+            "consent_at": now,
+            "created_at": now,
+            "expires_at": _expiry(conn, call, now, settings),
+            "arrival_streak": 0,
+            "platform_streak": 0,
+            "leave_streak": 0,
+        }
+        conn.execute(insert(Subscription).values(**values))
+        row = conn.execute(select(Subscription).where(Subscription.id == values["id"])).one()
+    return Created(row, token)
+
+
+def _expiry(conn: Connection, call: Any, now: datetime, settings: Settings) -> datetime:
+    """Arrival (the later of schedule and the newest P90) plus the grace period."""
+    latest_p90 = conn.execute(
+        select(func.max(Prediction.p90_arrival)).where(
+            Prediction.call_id == call.id, Prediction.purpose == "served", Prediction.made_at <= now
+        )
+    ).scalar_one()
+    from eta.api.lookup import _utc
+
+    arrival = call.scheduled_arrival
+    if latest_p90 is not None:
+        arrival = max(arrival, _utc(latest_p90))
+    return arrival + timedelta(seconds=settings.alerts.keep_after_arrival_s)
+
+
+def _actual_arrival(conn: Connection, call_id: int, now: datetime) -> datetime | None:
+    return conn.execute(
+        select(Observation.actual_arrival)
+        .where(
+            Observation.call_id == call_id,
+            Observation.actual_arrival.is_not(None),
+            Observation.observed_at <= now,
+        )
+        .order_by(Observation.observed_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def get(engine: Engine, subscription_id: str, token: str) -> Any:
+    """The subscription if the token matches (an unknown id and a wrong token look the same)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(Subscription).where(Subscription.id == subscription_id)).first()
+    if row is None or not hmac.compare_digest(row.token_hash, hash_token(token)):
+        raise NotFoundError("no subscription with this id and token (it may have expired and been purged)")
+    return row
+
+
+def remove(engine: Engine, subscription_id: str, token: str) -> None:
+    """Delete the subscription and its pending notifications for good."""
+    get(engine, subscription_id, token)
+    with engine.begin() as conn:
+        conn.execute(delete(Subscription).where(Subscription.id == subscription_id))
+
+
+def purge_expired(engine: Engine, now: datetime) -> int:
+    """Delete subscriptions past their expiry, with their deliveries (cascade)."""
+    with engine.begin() as conn:
+        from eta.store.schema import NotificationDelivery
+
+        expired = select(Subscription.id).where(Subscription.expires_at < now)
+        conn.execute(delete(NotificationDelivery).where(NotificationDelivery.subscription_id.in_(expired)))
+        return int(conn.execute(delete(Subscription).where(Subscription.expires_at < now)).rowcount)

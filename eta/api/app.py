@@ -1,0 +1,99 @@
+"""The FastAPI application: traveller API, operator API and dashboard, GTFS-RT feed, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine
+
+from eta.api.cache import AnswerCache
+from eta.api.deps import AppState
+from eta.api.lookup import Lookup
+from eta.api.metrics import ApiMetrics
+from eta.api.middleware import BodyLimit, Observe
+from eta.api.problems import install_problem_handlers
+from eta.api.ratelimit import TokenBuckets
+from eta.api.readiness import Readiness
+from eta.clock import Clock, clock_from
+from eta.config import Settings
+from eta.parking import ParkingReference
+from eta.store import open_store
+
+log = logging.getLogger("eta.api")
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the app for ``settings``; ``engine`` and ``clock`` may be given (tests, replay)."""
+    engine = engine or open_store(settings)
+    clock = clock or clock_from(settings.api.replay_from)
+    metrics = ApiMetrics()
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        lookup=Lookup(ParkingReference.load(settings.reference_dir / "parking")),
+        metrics=metrics,
+        readiness=Readiness(engine, settings, clock),
+        buckets=TokenBuckets(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst),
+        answers=AnswerCache(settings.api.cache_ttl_s),
+    )
+    app = FastAPI(
+        title="eta",
+        version="1",
+        summary="When will a flight or train really arrive, and at which platform or gate?",
+        lifespan=_lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.eta = state
+    install_problem_handlers(app)
+    from eta.api.routes import boards, feeds, health, operators, subscriptions, trips
+
+    for module in (health, trips, boards, subscriptions, operators, feeds):
+        app.include_router(module.router)
+    from eta.api.dashboard import routes as dashboard
+
+    app.include_router(dashboard.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(Observe, metrics=metrics)
+    return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Operation ids are the route functions' names unless a route sets one: stable across versions."""
+    return route.name
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: AppState = app.state.eta
+    await asyncio.to_thread(state.readiness.refresh)
+    tasks = [asyncio.create_task(_every(state.settings.api.refresh_interval_s, state.readiness.refresh))]
+    if state.settings.alerts.cycle_interval_s > 0:
+        from eta.alerts.cycle import AlertCycle
+
+        cycle = AlertCycle(state.engine, state.settings, state.clock, state.metrics)
+        tasks.append(asyncio.create_task(_every(state.settings.alerts.cycle_interval_s, cycle.run_once)))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _every(interval_s: float, work: Callable[[], object]) -> None:
+    """Run ``work`` in a thread every ``interval_s``; a failure is logged and retried next time."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(work)
+        except Exception:
+            log.exception("background task %s failed", getattr(work, "__qualname__", work))

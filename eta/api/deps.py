@@ -1,0 +1,132 @@
+"""The app's shared state and the ``Annotated`` dependencies routes declare."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader
+from sqlalchemy import Connection, Engine
+
+from eta.api.apikeys import KeyInfo, verify_key
+from eta.api.cache import AnswerCache
+from eta.api.lookup import Lookup
+from eta.api.metrics import ApiMetrics
+from eta.api.problems import ApiProblem
+from eta.api.ratelimit import TokenBuckets
+from eta.api.readiness import Readiness
+from eta.clock import Clock
+from eta.config import Settings
+
+API_KEY_HEADER = "X-API-Key"
+API_KEY_COOKIE = "eta_api_key"
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    lookup: Lookup
+    metrics: ApiMetrics
+    readiness: Readiness
+    buckets: TokenBuckets
+    answers: AnswerCache
+    feed_cache: dict[str, object] = field(default_factory=dict)
+
+
+async def get_state(request: Request) -> AppState:
+    # async: cheap dependencies run on the event loop instead of a worker thread
+    return request.app.state.eta
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_connection(state: State) -> Iterator[Connection]:
+    with state.engine.connect() as conn:
+        yield conn
+
+
+Conn = Annotated[Connection, Depends(get_connection)]
+
+
+async def get_now(state: State) -> datetime:
+    return state.clock()
+
+
+Now = Annotated[datetime, Depends(get_now)]
+
+
+def client_ip(request: Request, settings: Settings) -> str:
+    if settings.api.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+async def rate_limit(request: Request, state: State) -> None:
+    """Token bucket per client IP for the public traveller endpoints; 429 with Retry-After when empty."""
+    wait = state.buckets.take(client_ip(request, state.settings))
+    if wait > 0:
+        state.metrics.rate_limited.inc()
+        retry = state.buckets.retry_after_s(wait)
+        raise ApiProblem(
+            429,
+            f"too many requests from this address; try again in {retry} s",
+            type_="/problems/rate-limited",
+            headers={"Retry-After": str(retry)},
+        )
+
+
+RateLimited = Depends(rate_limit)
+
+_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="An operator API key.")
+_key_cookie = APIKeyCookie(name=API_KEY_COOKIE, auto_error=False, description="Set by the dashboard login.")
+
+
+def require_api_key(
+    state: State,
+    header_key: Annotated[str | None, Security(_key_header)] = None,
+    cookie_key: Annotated[str | None, Security(_key_cookie)] = None,
+) -> KeyInfo:
+    """Operator endpoints: a valid, unrevoked key (created with ``eta apikey create``)."""
+    key = header_key or cookie_key
+    if not key:
+        raise ApiProblem(
+            401,
+            f"operator endpoints need an API key in the {API_KEY_HEADER} header",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    found = verify_key(state.engine, key)
+    if found is None:
+        raise ApiProblem(401, "this API key is unknown or revoked", headers={"WWW-Authenticate": "ApiKey"})
+    return found
+
+
+Operator = Annotated[KeyInfo, Depends(require_api_key)]
+
+
+def check_service_date(service_date: date, now: datetime, settings: Settings) -> None:
+    """Refuse dates far from today: they cannot have predictions, and they make lookups expensive."""
+    today = now.date()
+    earliest = today - timedelta(days=settings.api.max_days_back + 1)  # +1: time zones east and west of UTC
+    latest = today + timedelta(days=settings.api.max_days_ahead + 1)
+    if service_date < earliest:
+        raise ApiProblem(
+            422,
+            f"service date {service_date} is more than {settings.api.max_days_back} days in the past",
+            type_="/problems/date-out-of-range",
+            title="Date out of range",
+        )
+    if service_date > latest:
+        raise ApiProblem(
+            422,
+            f"service date {service_date} is more than {settings.api.max_days_ahead} days ahead",
+            type_="/problems/date-out-of-range",
+            title="Date out of range",
+        )

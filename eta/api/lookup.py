@@ -1,0 +1,511 @@
+"""Read side of the traveller API: trips and arrivals boards from the store, as known at ``now``.
+
+Everything comes from stored rows: the latest *served* prediction per call with ``made_at ≤ now``
+(written after each collector cycle), and the observations received by ``now``. A lookup never builds
+features or loads a model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, func, or_, select
+
+from eta.api import schemas
+from eta.errors import NotFoundError
+from eta.parking import ParkingReference
+from eta.store.schema import Call, Location, Observation, Prediction, Service
+
+SERVED = "served"
+
+
+@dataclass
+class CallState:
+    """What the observations received by ``now`` say about one call (latest non-empty value of each)."""
+
+    estimated_arrival: datetime | None = None
+    estimated_reported_at: datetime | None = None
+    actual_arrival: datetime | None = None
+    actual_departure: datetime | None = None
+    platform: str | None = None
+    cancelled: bool | None = None
+    last_report_at: datetime | None = None
+
+    @property
+    def moved(self) -> bool:
+        return self.actual_arrival is not None or self.actual_departure is not None
+
+
+@lru_cache(maxsize=512)
+def _zone(tz: str | None) -> ZoneInfo | None:
+    if not tz:
+        return None
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def local(value: datetime | None, tz: str | None) -> datetime | None:
+    """The instant in the location's own offset (UTC when its zone is unknown)."""
+    if value is None:
+        return None
+    zone = _zone(tz)
+    return value.astimezone(zone) if zone else value
+
+
+def seconds(later: datetime | None, earlier: datetime | None) -> int | None:
+    if later is None or earlier is None:
+        return None
+    return round((later - earlier).total_seconds())
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+# Statements are built once: per request only the parameters change (SQLAlchemy caches the compiled SQL).
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_SERVICES = select(Service).where(
+    Service.mode == bindparam("mode"),
+    Service.operator == bindparam("operator"),
+    Service.number == bindparam("number"),
+    Service.service_date == bindparam("service_date"),
+)
+_SERVICES_ANY_LEG = _SERVICES.order_by(Service.leg)
+_SERVICES_ONE_LEG = _SERVICES.where(Service.leg == bindparam("leg")).order_by(Service.leg)
+_SERVICES_BY_ID = select(Service).where(Service.id.in_(_IDS))
+_CALLS_OF = select(Call).where(Call.service_id == bindparam("service_id")).order_by(Call.sequence)
+_NEWEST = (
+    select(Prediction.call_id, func.max(Prediction.made_at).label("made_at"))
+    .where(Prediction.call_id.in_(_IDS), Prediction.purpose == SERVED, Prediction.made_at <= bindparam("now"))
+    .group_by(Prediction.call_id)
+    .subquery()
+)
+_LATEST_PREDICTIONS = (
+    select(Prediction)
+    .join(_NEWEST, and_(Prediction.call_id == _NEWEST.c.call_id, Prediction.made_at == _NEWEST.c.made_at))
+    .where(Prediction.purpose == SERVED)
+    .order_by(Prediction.id)
+)
+_OBSERVATIONS = (
+    select(
+        Observation.call_id,
+        Observation.observed_at,
+        Observation.estimated_arrival,
+        Observation.actual_arrival,
+        Observation.actual_departure,
+        Observation.platform,
+        Observation.cancelled,
+    )
+    .where(Observation.call_id.in_(_IDS), Observation.observed_at <= bindparam("now"))
+    .order_by(Observation.observed_at, Observation.id)
+)
+_UNDER_WAY = (
+    select(Call.service_id, func.max(Observation.observed_at))
+    .join(Observation, Observation.call_id == Call.id)
+    .where(
+        Call.service_id.in_(_IDS),
+        Observation.observed_at <= bindparam("now"),
+        or_(Observation.actual_departure.is_not(None), Observation.actual_arrival.is_not(None)),
+    )
+    .group_by(Call.service_id)
+)
+_LOCATIONS = select(Location.code, Location.name, Location.tz).where(Location.code.in_(_IDS))
+
+
+def find_services(
+    conn: Connection, mode: str, operator: str, number: str, service_date: date, leg: str | None
+) -> list[Row[Any]]:
+    """Services by their key; operators and legs are matched as written, else in capitals ("ice" → "ICE")."""
+    found: list[Row[Any]] = []
+    for op in dict.fromkeys((operator, operator.upper())):
+        params: dict[str, Any] = {
+            "mode": mode,
+            "operator": op,
+            "number": number,
+            "service_date": service_date,
+        }
+        if leg is None:
+            found = list(conn.execute(_SERVICES_ANY_LEG, params).all())
+        else:
+            found = list(conn.execute(_SERVICES_ONE_LEG, params | {"leg": leg.upper()}).all())
+        if found:
+            break
+    return found
+
+
+def services_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Row[Any]]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {row.id: row for row in conn.execute(_SERVICES_BY_ID, {"ids": wanted}).all()}
+
+
+def calls_of(conn: Connection, service_id: int) -> list[Row[Any]]:
+    return list(conn.execute(_CALLS_OF, {"service_id": service_id}).all())
+
+
+def latest_predictions(conn: Connection, call_ids: Sequence[int], now: datetime) -> dict[int, Row[Any]]:
+    """Per call, the newest served prediction made by ``now``."""
+    if not call_ids:
+        return {}
+    rows = conn.execute(_LATEST_PREDICTIONS, {"ids": list(call_ids), "now": now}).all()
+    return {row.call_id: row for row in rows}  # the last written wins a tie
+
+
+def call_states(conn: Connection, call_ids: Sequence[int], now: datetime) -> dict[int, CallState]:
+    states: dict[int, CallState] = defaultdict(CallState)
+    if not call_ids:
+        return states
+    for row in conn.execute(_OBSERVATIONS, {"ids": list(call_ids), "now": now}).all():
+        state = states[row.call_id]
+        state.last_report_at = row.observed_at
+        if row.estimated_arrival is not None:
+            state.estimated_arrival = row.estimated_arrival
+            state.estimated_reported_at = row.observed_at
+        if row.actual_arrival is not None:
+            state.actual_arrival = row.actual_arrival
+        if row.actual_departure is not None:
+            state.actual_departure = row.actual_departure
+        if row.platform is not None:
+            state.platform = row.platform
+        if row.cancelled is not None:
+            state.cancelled = row.cancelled
+    return states
+
+
+def services_under_way(conn: Connection, service_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
+    """Services with an actual departure or arrival reported by ``now``, with their newest report time."""
+    ids = list(set(service_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(_UNDER_WAY, {"ids": ids, "now": now}).all()
+    return {sid: _utc(at) for sid, at in rows}
+
+
+def _utc(value: Any) -> datetime:
+    """Aggregates bypass the column type on SQLite; normalise to an aware UTC datetime."""
+    from eta.store.queries import _as_text
+
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    return datetime.fromisoformat(str(_as_text(value)))
+
+
+def locations(conn: Connection, codes: Iterable[str]) -> dict[str, schemas.LocationRef]:
+    rows = conn.execute(_LOCATIONS, {"ids": list(set(codes))})
+    return {code: schemas.LocationRef(code=code, name=name, tz=tz) for code, name, tz in rows}
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """The timetable part of a trip: its service, calls and their locations (changes rarely)."""
+
+    services: list[Row[Any]]
+    calls: list[Row[Any]]
+    places: dict[str, schemas.LocationRef]
+
+
+class Lookup:
+    """Builds trip and board answers; holds the parking reference read at start-up.
+
+    A trip's timetable part is kept for ``skeleton_ttl_s`` so that a lookup reads only what changes:
+    the newest served predictions and the status reports of its calls.
+    """
+
+    SKELETONS_MAX = 50_000
+
+    def __init__(self, parking: ParkingReference, skeleton_ttl_s: float = 60.0) -> None:
+        self.parking = parking
+        self.skeleton_ttl_s = skeleton_ttl_s
+        self._skeletons: dict[tuple[Any, ...], tuple[float, Skeleton]] = {}
+
+    def skeleton(
+        self, conn: Connection, mode: str, operator: str, number: str, service_date: date, leg: str | None
+    ) -> Skeleton:
+        key = (mode, operator, number, service_date, leg)
+        cached = self._skeletons.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        services = find_services(conn, mode, operator, number, service_date, leg)
+        calls = calls_of(conn, services[0].id) if len(services) == 1 else []
+        places = locations(conn, [c.location for c in calls]) if calls else {}
+        found = Skeleton(services, calls, places)
+        if services and self.skeleton_ttl_s > 0:  # an unknown trip may appear with the next collector run
+            if len(self._skeletons) >= self.SKELETONS_MAX:
+                self._skeletons.clear()
+            self._skeletons[key] = (time.monotonic() + self.skeleton_ttl_s, found)
+        return found
+
+    def trip(
+        self,
+        conn: Connection,
+        mode: str,
+        operator: str,
+        number: str,
+        service_date: date,
+        leg: str | None,
+        now: datetime,
+    ) -> schemas.Trip:
+        skeleton = self.skeleton(conn, mode, operator, number, service_date, leg)
+        services = skeleton.services
+        name = f"{operator} {number} on {service_date.isoformat()}"
+        if not services:
+            raise NotFoundError(f"eta knows no {mode} {name}" + (f" departing {leg}" if leg else ""))
+        if len(services) > 1:
+            from eta.api.problems import ApiProblem
+
+            legs = ", ".join(s.leg for s in services)
+            raise ApiProblem(
+                409,
+                f"{name} has {len(services)} legs (departing {legs}); choose one with ?leg=",
+                type_="/problems/ambiguous-trip",
+                title="More than one trip matches",
+            )
+        service, calls, places = services[0], skeleton.calls, skeleton.places
+        ids = [c.id for c in calls]
+        predictions = latest_predictions(conn, ids, now)
+        states = call_states(conn, ids, now)
+        last_report = max((s.last_report_at for s in states.values() if s.last_report_at), default=None)
+        under_way = False
+        out = []
+        for call in calls:
+            state = states[call.id]
+            out.append(
+                self.arrival(call, places, predictions.get(call.id), state, under_way, last_report, now)
+            )
+            under_way = under_way or state.moved
+        return schemas.Trip(service=_service_ref(service), as_of=now, calls=out)
+
+    def board(
+        self,
+        conn: Connection,
+        code: str,
+        window_from: datetime,
+        window_to: datetime,
+        now: datetime,
+        limit: int,
+    ) -> schemas.Board:
+        places = locations(conn, [code])
+        if code not in places:
+            raise NotFoundError(f"eta knows no station or airport with code {code!r}")
+        calls = conn.execute(
+            select(Call)
+            .where(
+                Call.location == code,
+                Call.scheduled_arrival >= window_from,
+                Call.scheduled_arrival <= window_to,
+            )
+            .order_by(Call.scheduled_arrival, Call.id)
+            .limit(limit)
+        ).all()
+        ids = [c.id for c in calls]
+        services = services_by_id(conn, [c.service_id for c in calls])
+        predictions = latest_predictions(conn, ids, now)
+        states = call_states(conn, ids, now)
+        moving = services_under_way(conn, services, now)
+        arrivals = []
+        for call in calls:
+            service = services[call.service_id]
+            state = states[call.id]
+            last_report = max(filter(None, (state.last_report_at, moving.get(service.id))), default=None)
+            base = self.arrival(
+                call, places, predictions.get(call.id), state, service.id in moving, last_report, now
+            )
+            arrivals.append(schemas.BoardArrival(**dict(base), service=_service_ref(service)))
+        tz = places[code].tz
+        return schemas.Board(
+            location=places[code],
+            window_from=local(window_from, tz),  # type: ignore[arg-type]
+            window_to=local(window_to, tz),  # type: ignore[arg-type]
+            as_of=now,
+            arrivals=arrivals,
+        )
+
+    def arrival(
+        self,
+        call: Any,
+        places: dict[str, schemas.LocationRef],
+        prediction: Any,
+        state: CallState,
+        under_way: bool,
+        last_report: datetime | None,
+        now: datetime,
+    ) -> schemas.Arrival:
+        tz = call.location_tz or (places[call.location].tz if call.location in places else None)
+        place = places.get(call.location) or schemas.LocationRef(code=call.location, tz=tz)
+        platform = _platform(call, prediction, state)
+        return schemas.Arrival(
+            call_id=str(call.id),
+            sequence=call.sequence,
+            location=place,
+            scheduled_arrival=local(call.scheduled_arrival, tz),
+            scheduled_departure=local(call.scheduled_departure, tz),
+            status=_status(state, under_way),
+            actual_arrival=local(state.actual_arrival, tz),
+            predicted=_predicted(call, prediction, tz),
+            operator_estimate=_operator_estimate(call, prediction, state, tz),
+            platform=platform,
+            explanation=_explanation(call, prediction),
+            freshness=_freshness(prediction, last_report, now, tz),
+            parking=self._parking(call.location, platform),
+        )
+
+    def _parking(self, code: str, platform: schemas.PlatformInfo) -> schemas.Parking | None:
+        probs = {p.platform: p.probability for p in platform.probabilities}
+        found = self.parking.recommend(code, probs)
+        if found is None:
+            return None
+
+        def option(o: Any) -> schemas.ParkingOption:
+            return schemas.ParkingOption(
+                place_id=o.place.place_id,
+                name=o.place.name,
+                kind=o.place.kind,
+                expected_walk_min=round(o.expected_walk_min, 1),
+                best_probability=round(o.best_probability, 3),
+                example=o.place.example,
+            )
+
+        return schemas.Parking(
+            recommended=option(found.best),
+            confidence=round(found.confidence, 3),
+            coverage=round(found.coverage, 3),
+            summary=found.summary(),
+            alternatives=[option(o) for o in found.alternatives],
+        )
+
+
+def _service_ref(service: Any) -> schemas.ServiceRef:
+    return schemas.ServiceRef(
+        mode=service.mode,
+        operator=service.operator,
+        number=service.number,
+        service_date=service.service_date,
+        leg=service.leg,
+        line=service.line,
+        origin=service.origin,
+        destination=service.destination,
+    )
+
+
+def _status(state: CallState, under_way: bool) -> schemas.Status:
+    if state.cancelled:
+        return "cancelled"
+    if state.actual_arrival is not None:
+        return "arrived"
+    if under_way or state.actual_departure is not None:
+        return "en_route"
+    return "scheduled"
+
+
+def _predicted(call: Any, prediction: Any, tz: str | None) -> schemas.PredictedArrival | None:
+    if prediction is None or prediction.p50_arrival is None:
+        return None
+    return schemas.PredictedArrival(
+        p50=local(prediction.p50_arrival, tz),  # type: ignore[arg-type]
+        p10=local(prediction.p10_arrival or prediction.p50_arrival, tz),  # type: ignore[arg-type]
+        p90=local(prediction.p90_arrival or prediction.p50_arrival, tz),  # type: ignore[arg-type]
+        delay_s=seconds(prediction.p50_arrival, call.scheduled_arrival),
+        made_at=local(prediction.made_at, tz),  # type: ignore[arg-type]
+        model_version=prediction.model_version,
+        horizon_s=prediction.horizon_s,
+    )
+
+
+def _operator_estimate(
+    call: Any, prediction: Any, state: CallState, tz: str | None
+) -> schemas.OperatorEstimate | None:
+    """The operator's latest estimate known now; else the one the prediction saw."""
+    if state.estimated_arrival is not None:
+        estimate, reported = state.estimated_arrival, state.estimated_reported_at
+    elif prediction is not None and prediction.operator_estimate is not None:
+        estimate, reported = prediction.operator_estimate, None
+    else:
+        return None
+    return schemas.OperatorEstimate(
+        arrival=local(estimate, tz),  # type: ignore[arg-type]
+        delay_s=seconds(estimate, call.scheduled_arrival),
+        reported_at=local(reported, tz),
+    )
+
+
+def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformInfo:
+    if state.platform is not None:  # the operator has announced it since the prediction
+        announced_later = prediction is None or prediction.platform != state.platform
+        if announced_later or prediction.platform_announced:
+            return schemas.PlatformInfo(
+                planned=call.planned_platform,
+                predicted=state.platform,
+                probability=1.0,
+                announced=True,
+                probabilities=[schemas.PlatformChance(platform=state.platform, probability=1.0)],
+            )
+    if prediction is None or prediction.platform is None:
+        return schemas.PlatformInfo(
+            planned=call.planned_platform, predicted=None, probability=None, announced=False, probabilities=[]
+        )
+    probs = dict(prediction.platform_probs or {prediction.platform: prediction.platform_probability or 1.0})
+    chances = sorted(
+        (schemas.PlatformChance(platform=str(p), probability=round(float(v), 4)) for p, v in probs.items()),
+        key=lambda c: (-c.probability, c.platform),
+    )
+    return schemas.PlatformInfo(
+        planned=call.planned_platform,
+        predicted=prediction.platform,
+        probability=prediction.platform_probability,
+        announced=bool(prediction.platform_announced),
+        probabilities=chances,
+    )
+
+
+def _explanation(call: Any, prediction: Any) -> schemas.Explanation | None:
+    if prediction is None or not prediction.explanation:
+        return None
+    raw = prediction.explanation
+    factors = [
+        schemas.Factor(
+            feature=str(f["feature"]), contribution_s=int(f["contribution_s"]), text=str(f["text"])
+        )
+        for f in raw.get("top", [])
+    ]
+    delay = seconds(prediction.p50_arrival, call.scheduled_arrival)
+    return schemas.Explanation(
+        summary=_summary(delay, factors), baseline_delay_s=raw.get("baseline_delay_s"), factors=factors
+    )
+
+
+def _summary(delay_s: int | None, factors: list[schemas.Factor]) -> str:
+    if delay_s is None:
+        head = "No arrival time is predicted."
+    elif abs(delay_s) < 60:
+        head = "Expected on time."
+    else:
+        minutes = round(abs(delay_s) / 60)
+        head = f"Expected {minutes} min {'late' if delay_s > 0 else 'early'}."
+    if not factors:
+        return head
+    strongest = max(factors, key=lambda f: abs(f.contribution_s))
+    return f"{head} What moved the prediction most: {strongest.text.rstrip('.')}."
+
+
+def _freshness(
+    prediction: Any, last_report: datetime | None, now: datetime, tz: str | None
+) -> schemas.Freshness:
+    made_at = prediction.made_at if prediction is not None else None
+    return schemas.Freshness(
+        prediction_made_at=local(made_at, tz),
+        prediction_age_s=seconds(now, made_at),
+        latest_report_at=local(last_report, tz),
+        latest_report_age_s=seconds(now, last_report),
+    )

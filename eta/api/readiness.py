@@ -1,0 +1,117 @@
+"""Readiness, checked in the background (``ETA_API__REFRESH_INTERVAL_S``), never per request.
+
+Ready means: the store answers, every champion model's file exists and matches its registered sha256
+(at least one champion), and every enabled collector has run successfully once (``primed_at`` set).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from eta.clock import Clock
+from eta.config import Settings
+from eta.store.schema import CollectorState, Model
+
+log = logging.getLogger("eta.api.readiness")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    ready: bool
+    checked_at: datetime | None
+    checks: dict[str, bool] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    champions: list[str] = field(default_factory=list)
+
+
+class Readiness:
+    """Holds the latest snapshot; :meth:`refresh` does the work (store query, hashing new model files)."""
+
+    def __init__(self, engine: Engine, settings: Settings, clock: Clock) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.snapshot = Snapshot(ready=False, checked_at=None, reasons=["not checked yet"])
+        self._verified: dict[tuple[str, str, str], bool] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self) -> Snapshot:
+        with self._lock:
+            reasons: list[str] = []
+            checks = {"store": False, "model": False, "collectors": False}
+            champions: list[str] = []
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                    checks["store"] = True
+                    models = conn.execute(
+                        select(Model.version, Model.mode, Model.task, Model.path, Model.file_hash).where(
+                            Model.role == "champion"
+                        )
+                    ).all()
+                    primed = set(
+                        conn.execute(
+                            select(CollectorState.collector).where(CollectorState.primed_at.is_not(None))
+                        ).scalars()
+                    )
+            except SQLAlchemyError as exc:
+                reasons.append(f"the store is unreachable ({type(exc).__name__})")
+                models, primed = [], set()
+            if checks["store"]:
+                champions, model_reasons = self._check_models(models)
+                reasons += model_reasons
+                checks["model"] = bool(champions) and not model_reasons
+                missing = [c for c in self.settings.collectors.enabled if c not in primed]
+                if missing:
+                    reasons.append(f"collectors not yet run successfully: {', '.join(missing)}")
+                checks["collectors"] = not missing
+            self.snapshot = Snapshot(
+                ready=all(checks.values()),
+                checked_at=self.clock(),
+                checks=checks,
+                reasons=reasons,
+                champions=champions,
+            )
+            return self.snapshot
+
+    def _check_models(self, models: Sequence[Any]) -> tuple[list[str], list[str]]:
+        if not models:
+            return [], ["no champion model is registered"]
+        verified, reasons = [], []
+        for version, mode, task, path, file_hash in models:
+            key = (version, path, file_hash)
+            if key not in self._verified:
+                self._verified[key] = _file_matches(self._resolve(path), file_hash)
+                if self._verified[key]:
+                    log.info("champion %s (%s %s) verified", version, mode, task)
+            if self._verified[key]:
+                verified.append(version)
+            else:
+                reasons.append(f"champion {version} ({mode} {task}): file missing or its sha256 differs")
+        return verified, reasons
+
+    def _resolve(self, path: str) -> Path:
+        """Registered paths may be relative to the data directory."""
+        found = Path(path)
+        return found if found.is_absolute() else self.settings.data_dir / found
+
+
+def _file_matches(path: Path, expected_sha256: str) -> bool:
+    if not path.is_file():
+        return False
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest() == expected_sha256.lower()

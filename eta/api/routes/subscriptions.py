@@ -1,0 +1,247 @@
+"""Opt-in alerts: subscribe to one trip's arrival at one stop, see it, delete it with its token."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func, select
+
+from eta.alerts import subscriptions
+from eta.api.deps import Now, RateLimited, State, check_service_date
+from eta.api.lookup import find_services, local
+from eta.api.problems import ApiProblem, problem_responses
+from eta.errors import InputError, NotFoundError
+from eta.store.schema import Call, NotificationDelivery
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[RateLimited])
+CODE = r"^[A-Za-z0-9]{1,16}$"
+SUB_ID = r"^sub_[A-Za-z0-9_-]{1,36}$"
+_bearer = HTTPBearer(auto_error=False, description="The token returned when the subscription was made.")
+
+
+class TripKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["flight", "train"]
+    operator: str = Field(pattern=CODE)
+    number: str = Field(pattern=CODE)
+    service_date: date
+    leg: str | None = Field(default=None, pattern=CODE, description="Departure airport of a flight leg.")
+
+
+class WatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    platform_change: bool = Field(default=True, description="Notify when the platform or gate changes.")
+    arrival_change: bool = Field(default=True, description="Notify when the predicted arrival moves.")
+    arrival_threshold_s: int | None = Field(
+        default=None, ge=60, le=86_400, description="How far it must move (default: the service's setting)."
+    )
+
+
+class WebhookRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(max_length=2000, description="https URL receiving Standard Webhooks POSTs.")
+
+
+class SubscriptionRequest(BaseModel):
+    """Only what is needed to send the alert; anything else in the body is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    trip: TripKey
+    location: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9:_.-]{1,32}$",
+        description="The stop to watch (station or airport code); default: the trip's last stop.",
+    )
+    watch: WatchRequest = Field(default_factory=WatchRequest)
+    travel_time_s: int | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="Your own travel time to the station or airport; enables the time-to-leave notice.",
+    )
+    webhook: WebhookRequest
+    consent: bool = Field(
+        description="Must be true: you agree that eta stores the webhook URL until the trip has arrived."
+    )
+
+    @field_validator("consent")
+    @classmethod
+    def _needs_consent(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError('alerts need your explicit consent: send "consent": true')
+        return value
+
+
+class WatchInfo(BaseModel):
+    platform_change: bool
+    arrival_threshold_s: int | None
+
+
+class SubscriptionCreated(BaseModel):
+    id: str
+    token: str = Field(description="Keep it: it is needed to see or delete the subscription; shown once.")
+    secret: str = Field(description="Standard Webhooks signing secret (whsec_…); shown once.")
+    call_id: str
+    location: str
+    watch: WatchInfo
+    travel_time_s: int | None
+    expires_at: datetime = Field(description="When it is deleted (after the arrival).")
+    delete: str = Field(description="How to delete it.")
+
+
+class Deliveries(BaseModel):
+    pending: int
+    delivered: int
+    failed: int
+
+
+class SubscriptionInfo(BaseModel):
+    id: str
+    call_id: str
+    location: str
+    watch: WatchInfo
+    travel_time_s: int | None
+    active: bool
+    disabled_reason: str | None
+    expires_at: datetime
+    notified_arrival: datetime | None
+    notified_platform: str | None
+    leave_notified_at: datetime | None
+    deliveries: Deliveries
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or not credentials.credentials:
+        raise ApiProblem(
+            401,
+            "send the subscription's token as Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return credentials.credentials
+
+
+Token = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+SubscriptionId = Annotated[str, Path(pattern=SUB_ID)]
+
+
+@router.post(
+    "/subscriptions",
+    operation_id="create_subscription",
+    status_code=201,
+    response_model=SubscriptionCreated,
+    responses=problem_responses(404, 409, 413, 422, 429),
+)
+def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> SubscriptionCreated:
+    """Opt in to alerts about one trip's arrival at one stop (signed webhooks)."""
+    key = body.trip
+    check_service_date(key.service_date, now, state.settings)
+    with state.engine.connect() as conn:
+        services = find_services(
+            conn,
+            key.mode,
+            key.operator,
+            key.number,
+            key.service_date,
+            key.leg.upper() if key.leg else None,
+        )
+        if not services:
+            raise NotFoundError(f"eta knows no {key.mode} {key.operator} {key.number} on {key.service_date}")
+        if len(services) > 1:
+            raise ApiProblem(
+                409,
+                "this flight number has several legs on that day; give trip.leg",
+                type_="/problems/ambiguous-trip",
+                title="More than one trip matches",
+            )
+        calls = conn.execute(
+            select(Call).where(Call.service_id == services[0].id).order_by(Call.sequence)
+        ).all()
+    if body.location is None:
+        call = calls[-1]
+    else:
+        matching = [c for c in calls if c.location == body.location]
+        if not matching:
+            raise InputError(f"this trip does not stop at {body.location}")
+        call = matching[-1]
+    threshold = None
+    if body.watch.arrival_change:
+        threshold = body.watch.arrival_threshold_s or state.settings.alerts.default_arrival_threshold_s
+    created = subscriptions.create(
+        state.engine,
+        state.settings,
+        subscriptions.NewSubscription(
+            call_id=call.id,
+            target_url=body.webhook.url,
+            watch_platform=body.watch.platform_change,
+            arrival_threshold_s=threshold,
+            travel_time_s=body.travel_time_s,
+        ),
+        now,
+    )
+    row = created.row
+    return SubscriptionCreated(
+        id=row.id,
+        token=created.token,
+        secret=row.secret,
+        call_id=str(row.call_id),
+        location=call.location,
+        watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
+        travel_time_s=row.travel_time_s,
+        expires_at=local(row.expires_at, call.location_tz),  # type: ignore[arg-type]
+        delete=f"DELETE /api/v1/subscriptions/{row.id} with the header Authorization: Bearer <token>",
+    )
+
+
+@router.get(
+    "/subscriptions/{subscription_id}",
+    operation_id="get_subscription",
+    response_model=SubscriptionInfo,
+    responses=problem_responses(401, 404, 422, 429),
+)
+def get_subscription(state: State, subscription_id: SubscriptionId, credentials: Token) -> SubscriptionInfo:
+    """A subscription's state (with its token)."""
+    row = subscriptions.get(state.engine, subscription_id, _token(credentials))
+    with state.engine.connect() as conn:
+        counts = dict(
+            conn.execute(
+                select(NotificationDelivery.state, func.count())
+                .where(NotificationDelivery.subscription_id == row.id)
+                .group_by(NotificationDelivery.state)
+            ).all()
+        )
+        tz = conn.execute(select(Call.location_tz, Call.location).where(Call.id == row.call_id)).one()
+    return SubscriptionInfo(
+        id=row.id,
+        call_id=str(row.call_id),
+        location=tz.location,
+        watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
+        travel_time_s=row.travel_time_s,
+        active=row.disabled_at is None,
+        disabled_reason=row.disabled_reason,
+        expires_at=local(row.expires_at, tz.location_tz),  # type: ignore[arg-type]
+        notified_arrival=local(row.notified_arrival, tz.location_tz),
+        notified_platform=row.notified_platform,
+        leave_notified_at=local(row.leave_notified_at, tz.location_tz),
+        deliveries=Deliveries(
+            pending=counts.get("pending", 0),
+            delivered=counts.get("delivered", 0),
+            failed=counts.get("failed", 0),
+        ),
+    )
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    operation_id="delete_subscription",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401, 404, 422, 429),
+)
+def delete_subscription(state: State, subscription_id: SubscriptionId, credentials: Token) -> Response:
+    """Delete the subscription and everything kept for it, now."""
+    subscriptions.remove(state.engine, subscription_id, _token(credentials))
+    return Response(status_code=204)

@@ -1,0 +1,132 @@
+"""Response bodies of the traveller API. Times are RFC 3339 in the location's own UTC offset."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["scheduled", "en_route", "arrived", "cancelled"]
+
+
+class LocationRef(BaseModel):
+    code: str = Field(description="EVA/UIC station number, IATA airport code or GTFS stop id.")
+    name: str | None = None
+    tz: str | None = Field(default=None, description="IANA time zone of the location.")
+
+
+class ServiceRef(BaseModel):
+    mode: Literal["flight", "train"]
+    operator: str = Field(description="Carrier code (flights) or product category (trains: ICE, RE, S).")
+    number: str
+    service_date: date
+    leg: str = Field(description="Departure airport of a flight leg; empty for trains.")
+    line: str | None = None
+    origin: str | None = None
+    destination: str | None = None
+
+
+class PredictedArrival(BaseModel):
+    p50: datetime = Field(description="Median predicted arrival.")
+    p10: datetime = Field(description="10th percentile: 1 in 10 arrivals are earlier.")
+    p90: datetime = Field(description="90th percentile: 1 in 10 arrivals are later.")
+    delay_s: int | None = Field(description="P50 minus the scheduled arrival, in seconds.")
+    made_at: datetime = Field(description="When the prediction was computed.")
+    model_version: str
+    horizon_s: int = Field(description="Seconds from made_at to the scheduled arrival.")
+
+
+class OperatorEstimate(BaseModel):
+    arrival: datetime = Field(description="The operator's own latest estimated arrival.")
+    delay_s: int | None
+    reported_at: datetime | None = Field(default=None, description="When eta received it.")
+
+
+class PlatformChance(BaseModel):
+    platform: str
+    probability: float
+
+
+class PlatformInfo(BaseModel):
+    planned: str | None = Field(description="Platform or gate in the timetable.")
+    predicted: str | None = Field(description="Most likely platform or gate.")
+    probability: float | None = Field(description="Probability of the predicted platform.")
+    announced: bool = Field(
+        description=(
+            "True when the predicted platform is the operator's announcement, false when eta predicts it."
+        )
+    )
+    probabilities: list[PlatformChance] = Field(description="Every platform considered, most likely first.")
+
+
+class Factor(BaseModel):
+    feature: str
+    contribution_s: int = Field(description="How many seconds this input moved the predicted delay.")
+    text: str = Field(description="The same in plain words.")
+
+
+class Explanation(BaseModel):
+    summary: str = Field(description="What moved the prediction most, in one sentence.")
+    baseline_delay_s: int | None = Field(description="The model's delay before any input is considered.")
+    factors: list[Factor]
+
+
+class Freshness(BaseModel):
+    prediction_made_at: datetime | None
+    prediction_age_s: int | None
+    latest_report_at: datetime | None = Field(description="Newest status report about this service.")
+    latest_report_age_s: int | None
+
+
+class ParkingOption(BaseModel):
+    place_id: str
+    name: str
+    kind: str = Field(description="car_park, drop_off, short_stay, ...")
+    expected_walk_min: float = Field(description="Walking minutes expected under the platform probabilities.")
+    best_probability: float = Field(
+        description="Probability that this place is the nearest to the platform used."
+    )
+    example: bool = Field(description="True when the walking times are examples, not measured.")
+
+
+class Parking(BaseModel):
+    recommended: ParkingOption
+    confidence: float = Field(description="Probability that the recommended place is the nearest one.")
+    coverage: float = Field(description="Share of the platform probability the reference file covers.")
+    summary: str
+    alternatives: list[ParkingOption]
+
+
+class Arrival(BaseModel):
+    call_id: str = Field(description="eta's id of this call (a 63-bit number, as text).")
+    sequence: int
+    location: LocationRef
+    scheduled_arrival: datetime | None
+    scheduled_departure: datetime | None
+    status: Status
+    actual_arrival: datetime | None
+    predicted: PredictedArrival | None
+    operator_estimate: OperatorEstimate | None
+    platform: PlatformInfo
+    explanation: Explanation | None
+    freshness: Freshness
+    parking: Parking | None
+
+
+class BoardArrival(Arrival):
+    service: ServiceRef
+
+
+class Trip(BaseModel):
+    service: ServiceRef
+    as_of: datetime = Field(description="The time this answer describes (UTC).")
+    calls: list[Arrival]
+
+
+class Board(BaseModel):
+    location: LocationRef
+    window_from: datetime
+    window_to: datetime
+    as_of: datetime
+    arrivals: list[BoardArrival]

@@ -1,0 +1,87 @@
+"""Operator views of the running system: collector freshness and errors, registered models."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from eta.store.schema import CollectorRun, CollectorState, Model
+
+RUN_WINDOW = timedelta(hours=24)
+
+
+def collector_status(engine: Engine, now: datetime, enabled: list[str]) -> list[dict[str, Any]]:
+    """Per collector: primed, last success, data freshness, and runs and errors over the last 24 h."""
+    since = now - RUN_WINDOW
+    with engine.connect() as conn:
+        states = {row.collector: row for row in conn.execute(select(CollectorState)).all()}
+        runs = conn.execute(
+            select(
+                CollectorRun.collector,
+                CollectorRun.ok,
+                CollectorRun.error_kind,
+                func.count(),
+                func.sum(CollectorRun.rows_written),
+                func.sum(CollectorRun.rows_quarantined),
+            )
+            .where(CollectorRun.started_at >= since, CollectorRun.started_at <= now)
+            .group_by(CollectorRun.collector, CollectorRun.ok, CollectorRun.error_kind)
+        ).all()
+    per: dict[str, dict[str, Any]] = {}
+    for name, ok, kind, count, written, quarantined in runs:
+        entry = per.setdefault(
+            name, {"runs": 0, "failures": 0, "errors": {}, "rows_written": 0, "rows_quarantined": 0}
+        )
+        entry["runs"] += count
+        entry["rows_written"] += int(written or 0)
+        entry["rows_quarantined"] += int(quarantined or 0)
+        if not ok:
+            entry["failures"] += count
+            entry["errors"][kind or "unknown"] = entry["errors"].get(kind or "unknown", 0) + count
+    out = []
+    for name in sorted(set(states) | set(per) | set(enabled)):
+        state = states.get(name)
+        runs_24h = per.get(
+            name, {"runs": 0, "failures": 0, "errors": {}, "rows_written": 0, "rows_quarantined": 0}
+        )
+        data_until = state.data_until if state else None
+        out.append(
+            {
+                "collector": name,
+                "enabled": name in enabled,
+                "primed_at": state.primed_at if state else None,
+                "last_success_at": state.last_success_at if state else None,
+                "last_error_at": state.last_error_at if state else None,
+                "last_error_kind": state.last_error_kind if state else None,
+                "consecutive_failures": state.consecutive_failures if state else 0,
+                "circuit_open_until": state.circuit_open_until if state else None,
+                "data_until": data_until,
+                "data_age_s": round((now - data_until).total_seconds()) if data_until else None,
+                **{f"{k}_24h": v for k, v in runs_24h.items()},
+            }
+        )
+    return out
+
+
+def models(engine: Engine, roles: tuple[str, ...] = ("champion", "challenger")) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Model).where(Model.role.in_(roles)).order_by(Model.mode, Model.task, Model.role)
+        ).all()
+    return [
+        {
+            "version": r.version,
+            "mode": r.mode,
+            "task": r.task,
+            "role": r.role,
+            "created_at": r.created_at,
+            "promoted_at": r.promoted_at,
+            "train_from": r.train_from,
+            "train_until": r.train_until,
+            "n_train": r.n_train,
+            "metrics": r.metrics,
+        }
+        for r in rows
+    ]

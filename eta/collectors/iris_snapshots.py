@@ -1,0 +1,114 @@
+"""Reading DB IRIS snapshot archives (TU Berlin DAMS Lab layout), shared by the importer and the replay.
+
+A folder holds ``timetables/*.tar.gz`` (hourly ``plan`` snapshots, inner layout
+``YYMMDDHHMM/<station>_timetable.xml``) and ``timetable_changes/*.tar.gz`` (15-minute ``fchg`` snapshots,
+``YYMMDDHHMM/<station>_change.xml``). Each snapshot was downloaded one minute after the time its folder
+is named for. Plan files carry only the station name; EVA numbers come from the change files' root or
+from DB's station data (``station_data.json`` beside the ``raw`` folder).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from eta.collectors import db_iris
+from eta.errors import InputError
+
+DOWNLOAD_DELAY = timedelta(minutes=1)
+ARCHIVE_SOURCE = "iris-archive"
+
+
+def archives(path: Path) -> tuple[list[Path], list[Path]]:
+    if not path.is_dir():
+        raise InputError(f"{path} is not a folder with timetables/ and timetable_changes/ archives")
+    plans = sorted((path / "timetables").glob("*.tar.gz"))
+    changes = sorted((path / "timetable_changes").glob("*.tar.gz"))
+    if not plans:
+        raise InputError(f"no plan archives in {path / 'timetables'} (expected *.tar.gz)")
+    return plans, changes
+
+
+def snapshot_time(member_name: str) -> datetime:
+    """When a snapshot was fetched: its folder's local time (``YYMMDDHHMM``) plus one minute."""
+    folder = member_name.split("/", 1)[0]
+    when = db_iris.parse_time(folder)
+    if when is None:
+        raise db_iris.IrisParseError(f"snapshot folder {folder!r} is not YYMMDDHHMM")
+    return when + DOWNLOAD_DELAY
+
+
+def station_key(member_name: str) -> str:
+    name = member_name.rsplit("/", 1)[-1]
+    return name.removesuffix("_timetable.xml").removesuffix("_change.xml")
+
+
+def iter_xml(archive: Path) -> Iterator[tuple[str, bytes]]:
+    """(member name, bytes) of every XML file, in archive order (snapshot folders are sorted)."""
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".xml"):
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    yield member.name, handle.read()
+
+
+_EVA = re.compile(rb'<timetable[^>]*\beva="(\d+)"')
+
+
+def station_evas(change_archives: list[Path]) -> dict[str, str]:
+    """Station file key → EVA, from the root ``eva`` of the change files (plan files carry none).
+
+    Some stations' early files are empty, so every change file's head is read, not just the first.
+    """
+    evas: dict[str, str] = {}
+    for archive in change_archives:
+        for name, payload in iter_xml(archive):
+            key = station_key(name)
+            if key not in evas and (match := _EVA.search(payload, 0, 512)):
+                evas[key] = match.group(1).decode()
+    return evas
+
+
+def main_evas_by_name(reference: Path | None) -> dict[str, str]:
+    """Station name → main EVA from DB's station data, for stations absent from the change files."""
+    by_name = {}
+    for station in _stations(reference):
+        main = [e for e in station.get("evaNumbers", []) if e.get("isMain")]  # type: ignore[attr-defined]
+        if main:
+            by_name[str(station["name"])] = str(main[0]["number"])
+    return by_name
+
+
+def _stations(reference: Path | None) -> list[dict[str, object]]:
+    if reference is None or not reference.exists():
+        return []
+    return list(json.loads(reference.read_text())["result"])
+
+
+def locations_frame(names: dict[str, str], reference: Path | None) -> pd.DataFrame:
+    """EVA, name and, where DB's station data (StaDa) is at hand, coordinates."""
+    coordinates: dict[str, tuple[float, float]] = {}
+    for station in _stations(reference):
+        for eva in station.get("evaNumbers", []):  # type: ignore[attr-defined]
+            lon, lat = eva["geographicCoordinates"]["coordinates"]
+            coordinates[str(eva["number"])] = (lat, lon)
+    rows = [
+        {
+            "code": eva,
+            "mode": "train",
+            "name": name,
+            "tz": "Europe/Berlin",
+            "lat": coordinates.get(eva, (None, None))[0],
+            "lon": coordinates.get(eva, (None, None))[1],
+            "source": ARCHIVE_SOURCE,
+        }
+        for eva, name in names.items()
+    ]
+    return pd.DataFrame(rows)

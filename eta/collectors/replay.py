@@ -1,0 +1,458 @@
+"""Replay recorded payloads as if they were live, on a simulated clock, through the collectors' own path.
+
+The IRIS replay reads DB IRIS snapshot archives (hourly plans, 15-minute change lists) and feeds them,
+in the order they were downloaded, to the live IRIS adapter's ``parse`` and the shared runner's
+``ingest`` (reference resolution, unchanged-report dropping, one transaction per cycle). Each cycle is
+the set of snapshots fetched at one moment; ``observed_at`` is that moment on the simulated clock, so
+the observation history shows when each change became known.
+
+A replay is idempotent: run it again over a store it has partly filled (it was killed, say) and it ends
+with exactly the rows of an uninterrupted run. Speed: ``speed`` simulated seconds per real second
+(0 = as fast as the store takes it).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from pathlib import Path
+
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+from eta._time import parse_date
+from eta.collectors import archive, db_iris, iris_snapshots
+from eta.collectors.base import Adapter, Payload, Request, Rows
+from eta.collectors.db_iris_collector import DbIrisAdapter
+from eta.collectors.runner import AfterCycle, Cycle, Runner, RunResult
+from eta.config import Settings
+from eta.errors import InputError
+from eta.importers._write import write_batch
+
+BUNDLED_DAY = "iris-berlin-day/raw"
+
+
+class SimClock:
+    """Simulated time from ``start``, ``speed`` times faster than real time; speed 0 jumps, never waits."""
+
+    def __init__(
+        self,
+        start: datetime,
+        speed: float = 0.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if speed < 0:
+            raise InputError("speed must be 0 (as fast as possible) or positive")
+        self.start = start
+        self.speed = speed
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._t0 = monotonic()
+        self._now = start
+
+    def now(self) -> datetime:
+        if self.speed == 0:
+            return self._now
+        return max(self._now, self.start + timedelta(seconds=(self._monotonic() - self._t0) * self.speed))
+
+    def advance_to(self, when: datetime) -> None:
+        """Wait (in real time, scaled) until the simulated clock reaches ``when``."""
+        if self.speed > 0:
+            ahead_s = (when - self.now()).total_seconds()
+            if ahead_s > 0:
+                self._sleep(ahead_s / self.speed)
+        self._now = max(self._now, when)
+
+
+@dataclass(frozen=True)
+class ReplayCycle:
+    at: datetime
+    payloads: list[Payload]
+
+
+@dataclass
+class ReplaySummary:
+    source: str
+    cycles: int = 0
+    payloads: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    skipped_files: list[str] = field(default_factory=list)
+    first: datetime | None = None
+    last: datetime | None = None
+    elapsed_s: float = 0.0
+    pending_at_end: int = 0
+
+    def add(self, result: RunResult) -> None:
+        self.cycles += 1
+        self.payloads += result.fetched
+        for table, n in result.written.items():
+            self.written[table] = self.written.get(table, 0) + n
+        self.quarantined += sum(result.quarantined.values())
+        self.pending_at_end = result.pending
+
+    @property
+    def observations_per_s(self) -> float:
+        return self.written.get("observations", 0) / self.elapsed_s if self.elapsed_s else 0.0
+
+    def line(self) -> str:
+        span = (
+            f"{self.first.isoformat()} → {self.last.isoformat()}" if self.first and self.last else "nothing"
+        )
+        tables = ", ".join(f"{n:,} {t}" for t, n in sorted(self.written.items()) if n) or "no new rows"
+        text = (
+            f"replayed {self.cycles:,} cycles ({self.payloads:,} payloads, {span}) "
+            f"in {self.elapsed_s:.1f} s: "
+            f"{tables}; {self.observations_per_s:,.0f} observations/s"
+        )
+        if self.quarantined:
+            text += f"; {self.quarantined} payloads quarantined"
+        if self.skipped_files:
+            text += f"; {len(self.skipped_files)} files skipped ({self.skipped_files[0]} …)"
+        return text
+
+
+# ---- the IRIS snapshot source ----------------------------------------------------------------------
+
+_STATION = re.compile(rb'<timetable[^>]*\bstation="([^"]*)"')
+
+
+def iris_cycles(
+    folder: Path, day: date | None = None, skipped: list[str] | None = None
+) -> Iterator[ReplayCycle]:
+    """The snapshots of ``folder`` grouped by download time, plans before changes, oldest first."""
+    plans, changes = iris_snapshots.archives(folder)
+    evas = iris_snapshots.station_evas(changes)
+    evas_by_name = iris_snapshots.main_evas_by_name(folder.parent / "station_data.json")
+    skipped = skipped if skipped is not None else []
+
+    def stream(paths: list[Path], order: int) -> Iterator[tuple[datetime, int, Payload]]:
+        for path in paths:
+            for name, body in iris_snapshots.iter_xml(path):
+                try:
+                    at = iris_snapshots.snapshot_time(name)
+                except db_iris.IrisParseError:
+                    skipped.append(name)
+                    continue
+                if day is not None and at.astimezone(db_iris.TZ).date() != day:
+                    continue
+                request = _request(name, body, at, order, evas, evas_by_name)
+                if request is None:
+                    if b"<s " in body:  # an empty plan of a quiet hour names no station and needs none
+                        skipped.append(f"{name} (station without EVA)")
+                    continue
+                yield at, order, Payload(db_iris.SOURCE, request, at, body, None, f"{path.name}:{name}")
+
+    merged = heapq.merge(stream(plans, 0), stream(changes, 1), key=lambda item: (item[0], item[1]))
+    for at, items in groupby(merged, key=lambda item: item[0]):
+        yield ReplayCycle(at, [payload for _, _, payload in items])
+
+
+def _request(
+    name: str, body: bytes, at: datetime, order: int, evas: dict[str, str], evas_by_name: dict[str, str]
+) -> Request | None:
+    eva = evas.get(iris_snapshots.station_key(name))
+    if eva is None and (match := _STATION.search(body, 0, 512)):
+        eva = evas_by_name.get(match.group(1).decode("utf-8", "replace"))
+    if eva is None:
+        return None
+    if order == 1:
+        return Request.of("fchg", eva=eva)
+    folder = (at - iris_snapshots.DOWNLOAD_DELAY).astimezone(db_iris.TZ)
+    return Request.of("plan", eva=eva, date=folder.strftime("%y%m%d"), hour=folder.strftime("%H"))
+
+
+# ---- recorded payloads of any collector (its raw archive) -------------------------------------------
+
+
+def archive_cycles(
+    raw_root: Path, source: str, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[ReplayCycle]:
+    """Payloads a collector archived under ``raw_root/<source>/``, grouped by fetch time, oldest first.
+
+    ``raw_root`` is a data directory's ``raw`` folder (of this or another installation): what the live
+    collectors recorded replays through the same adapter, e.g. a day of flights into a demo store.
+    """
+    base = raw_root / source
+    if not base.is_dir():
+        raise InputError(f"no archived payloads of {source!r} under {raw_root}")
+    data_dir = raw_root.parent
+    paths = archive.archived_paths(data_dir, source, date.min)
+    timed = [(archive.parse_name(path), path) for path in paths]
+    selected = [
+        (at, request, path)
+        for (at, request), path in timed
+        if (since is None or at >= since) and (until is None or at < until)
+    ]
+    for at, items in groupby(selected, key=lambda item: item[0]):
+        yield ReplayCycle(
+            at,
+            [
+                Payload(source, request, at, archive.read(data_dir, path), None, path)
+                for _, request, path in items
+            ],
+        )
+
+
+def replay_archive(
+    engine: Engine,
+    settings: Settings,
+    adapter: Adapter,
+    raw_root: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    speed: float = 0.0,
+    after_cycle: Sequence[AfterCycle] = (),
+    progress: bool = True,
+) -> ReplaySummary:
+    """Replay a collector's raw payload archive into the store through ``adapter``."""
+    runner = Runner(adapter, engine, settings)
+    summary = ReplaySummary(adapter.source)
+    cycles = archive_cycles(raw_root, adapter.source, since, until)
+    return replay(runner, cycles, speed=speed, after_cycle=after_cycle, summary=summary, progress=progress)
+
+
+# ---- a dataset already in a store ------------------------------------------------------------------
+
+STORE_TABLES = ("locations", "services", "calls", "observations", "weather")
+_TIME_COLUMNS = {
+    "scheduled_arrival",
+    "scheduled_departure",
+    "observed_at",
+    "estimated_arrival",
+    "actual_arrival",
+    "estimated_departure",
+    "actual_departure",
+    "valid_at",
+    "issued_at",
+}
+
+
+class StoreRowsAdapter(Adapter):
+    """Parses the payloads :func:`store_cycles` makes (rows as JSON) back into rows: a store replayed as
+    a source goes through the same resolve-and-write path as the live collectors."""
+
+    name = "store-replay"
+    source = "store-replay"
+    content_types = ("application/json",)
+    extension = "json"
+
+    def requests(self, now: datetime, view: object) -> list[Request]:
+        return []
+
+    def url(self, request: Request) -> tuple[str, Mapping[str, str]]:
+        raise InputError("a store replay fetches nothing")
+
+    def parse(self, payload: Payload) -> Rows:
+        data = json.loads(payload.body)
+        rows = Rows()
+        for table, table_rows in data.items():
+            rows.add(table, [_decode(table, row) for row in table_rows])
+        return rows
+
+
+def _decode(table: str, row: dict[str, object]) -> dict[str, object]:
+    out = dict(row)
+    for key, value in row.items():
+        if isinstance(value, str) and key in _TIME_COLUMNS:
+            out[key] = datetime.fromisoformat(value)
+        elif key == "service_date" and isinstance(value, str):
+            out[key] = date.fromisoformat(value)
+    return out
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def store_cycles(
+    source: Engine, start: datetime, end: datetime, step_s: int = 900, mode: str | None = None
+) -> Iterator[ReplayCycle]:
+    """A store's services and calls of [start, end) known at ``start``, then its observations and weather
+    in steps of ``step_s`` as they became known (each row keeps its own ``observed_at``)."""
+    from sqlalchemy import select
+
+    from eta.store.schema import Call, Location, Observation, Service, Weather
+
+    with source.connect() as conn:
+        services_q = select(Service).where(
+            Service.service_date >= (start - timedelta(days=1)).date(),
+            Service.service_date < end.date() + timedelta(days=1),
+        )
+        if mode is not None:
+            services_q = services_q.where(Service.mode == mode)
+        services = [dict(r._mapping) for r in conn.execute(services_q)]
+        service_ids = [s["id"] for s in services]
+        calls = [
+            dict(r._mapping)
+            for chunk in _chunked(service_ids, 500)
+            for r in conn.execute(select(Call).where(Call.service_id.in_(chunk)))
+        ]
+        call_ids = {c["id"] for c in calls}
+        locations = [dict(r._mapping) for r in conn.execute(select(Location))]
+        observations = [
+            {k: v for k, v in r._mapping.items() if k != "id"}
+            for r in conn.execute(
+                select(Observation)
+                .where(Observation.observed_at >= start, Observation.observed_at < end)
+                .order_by(Observation.observed_at)
+            )
+            if r.call_id in call_ids
+        ]
+        weather = [
+            {k: v for k, v in r._mapping.items() if k != "id"}
+            for r in conn.execute(
+                select(Weather)
+                .where(Weather.observed_at >= start, Weather.observed_at < end)
+                .order_by(Weather.observed_at)
+            )
+        ]
+    timetable = {"locations": locations, "services": services, "calls": calls}
+    yield ReplayCycle(start, [_rows_payload(timetable, start, "timetable")])
+    step = timedelta(seconds=step_s)
+    by_cycle: dict[datetime, dict[str, list[dict[str, object]]]] = {}
+    for table, rows in (("observations", observations), ("weather", weather)):
+        for row in rows:
+            observed = row["observed_at"]
+            assert isinstance(observed, datetime)
+            at = start + step * (int((observed - start) / step) + 1)
+            by_cycle.setdefault(at, {}).setdefault(table, []).append(row)
+    for at in sorted(by_cycle):
+        yield ReplayCycle(at, [_rows_payload(by_cycle[at], at, "status")])
+
+
+def _rows_payload(tables: dict[str, list[dict[str, object]]], at: datetime, kind: str) -> Payload:
+    body = json.dumps(
+        {t: [{k: _encode(v) for k, v in r.items()} for r in rows] for t, rows in tables.items()}
+    )
+    return Payload(
+        StoreRowsAdapter.source,
+        Request.of(kind, at=at.isoformat()),
+        at,
+        body.encode(),
+        None,
+        f"store:{kind}:{at.isoformat()}",
+    )
+
+
+def _chunked(items: list[int], size: int) -> Iterator[list[int]]:
+    for begin in range(0, len(items), size):
+        yield items[begin : begin + size]
+
+
+def replay_store(
+    source: Engine,
+    engine: Engine,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    *,
+    step_s: int = 900,
+    mode: str | None = None,
+    speed: float = 0.0,
+    after_cycle: Sequence[AfterCycle] = (),
+    progress: bool = True,
+) -> ReplaySummary:
+    """Replay the window [start, end) of the ``source`` store into ``engine`` as if it were happening."""
+    runner = Runner(StoreRowsAdapter(), engine, settings)
+    cycles = store_cycles(source, start, end, step_s, mode)
+    return replay(runner, cycles, speed=speed, after_cycle=after_cycle, progress=progress)
+
+
+# ---- driving a replay ------------------------------------------------------------------------------
+
+
+def replay(
+    runner: Runner,
+    cycles: Iterator[ReplayCycle],
+    *,
+    speed: float = 0.0,
+    after_cycle: Sequence[AfterCycle] = (),
+    summary: ReplaySummary | None = None,
+    progress: bool = True,
+) -> ReplaySummary:
+    """Feed ``cycles`` through ``runner.ingest`` on a simulated clock; call ``after_cycle`` after each."""
+    summary = summary or ReplaySummary(runner.adapter.source)
+    clock: SimClock | None = None
+    started = time.monotonic()
+    with tqdm(
+        desc=f"replay {runner.name}", unit="cycle", disable=None if progress else True, leave=False
+    ) as bar:
+        for cycle in cycles:
+            if clock is None:
+                clock = SimClock(cycle.at, speed)
+                runner.clock = clock.now
+                summary.first = cycle.at
+            clock.advance_to(cycle.at)
+            result = runner.ingest(cycle.payloads, cycle.at)
+            summary.add(result)
+            summary.last = cycle.at
+            for callback in after_cycle:
+                callback(Cycle(runner.name, result, runner.engine, runner.settings))
+            bar.update(1)
+            bar.set_postfix_str(f"{cycle.at.astimezone(db_iris.TZ):%Y-%m-%d %H:%M}", refresh=False)
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def replay_iris(
+    engine: Engine,
+    settings: Settings,
+    folder: Path,
+    *,
+    day: date | None = None,
+    speed: float = 0.0,
+    after_cycle: Sequence[AfterCycle] = (),
+    progress: bool = True,
+) -> ReplaySummary:
+    """Replay an IRIS snapshot folder (or one local day of it) into the store."""
+    runner = Runner(DbIrisAdapter(settings.collectors.db_iris), engine, settings)
+    summary = ReplaySummary(db_iris.SOURCE)
+    _write_station_coordinates(
+        engine, settings, folder
+    )  # first: plan rows name stations, without coordinates
+    cycles = iris_cycles(folder, day, summary.skipped_files)
+    replay(runner, cycles, speed=speed, after_cycle=after_cycle, summary=summary, progress=progress)
+    return summary
+
+
+def _write_station_coordinates(engine: Engine, settings: Settings, folder: Path) -> None:
+    """Fill in coordinates of the replayed stations from DB's station data, where it is at hand."""
+    reference = folder.parent / "station_data.json"
+    if not reference.exists():
+        return
+    names = {
+        str(eva["number"]): str(station["name"])
+        for station in iris_snapshots._stations(reference)
+        for eva in station.get("evaNumbers", [])  # type: ignore[attr-defined]
+    }
+    frame = iris_snapshots.locations_frame(names, reference)
+    frame["source"] = db_iris.SOURCE
+    write_batch(engine, {"locations": frame}, settings.db_batch_size)
+
+
+def bundled_day(settings: Settings) -> Path:
+    path = settings.reference_dir / BUNDLED_DAY
+    if not path.is_dir():
+        raise InputError(f"no bundled IRIS day at {path}; give the snapshot folder as PATH")
+    return path
+
+
+def parse_day(text: str) -> date:
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc

@@ -1,0 +1,558 @@
+"""The one runner every collector goes through.
+
+A run: skip while the circuit is open; pick up payloads archived earlier but never written (a crash, a
+locked store); fetch each request with timeouts and retries (exponential backoff with jitter, honouring
+``Retry-After``); archive every body before parsing; parse; quarantine what cannot be parsed and keep the
+rest; resolve source ids to calls and drop unchanged reports; write the batch idempotently in one
+transaction; then record the run, the collector's state (primed, last success, failures, circuit) and
+the metrics. Nothing that was fetched is lost: if the write fails, the archived payloads are written by
+the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import requests
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import DBAPIError
+
+from eta._time import utcnow
+from eta.collectors import archive
+from eta.collectors.base import Adapter, FetchError, Payload, PayloadError, Request, Response, Rows
+from eta.collectors.http import with_retries
+from eta.collectors.metrics import CollectorMetrics, default_metrics
+from eta.collectors.resolve import Resolver
+from eta.config import Settings
+from eta.importers._write import WRITE_ORDER
+from eta.store.bulk import insert_ignore
+from eta.store.schema import CollectorRun, CollectorState, QuarantinedPayload, RawPayload, metadata
+
+log = logging.getLogger("eta.collectors")
+
+
+@dataclass
+class RunResult:
+    """What one run (or one replayed cycle) did."""
+
+    collector: str
+    started_at: datetime
+    ok: bool = False
+    skipped: bool = False
+    fetched: int = 0
+    written: Counter[str] = field(default_factory=Counter)
+    quarantined: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    error_message: str | None = None
+    unchanged: int = 0
+    pending: int = 0
+    expired: int = 0
+    duration_s: float = 0.0
+    data_until: datetime | None = None
+    touched_calls: set[int] = field(default_factory=set)  # calls with new observations
+
+    @property
+    def rows_written(self) -> int:
+        return sum(self.written.values())
+
+    @property
+    def error_kind(self) -> str | None:
+        return self.errors.most_common(1)[0][0] if self.errors else None
+
+    def line(self) -> str:
+        tables = ", ".join(f"{n:,} {t}" for t, n in sorted(self.written.items()) if n) or "no new rows"
+        parts = [f"{self.collector}: {'ok' if self.ok else 'skipped' if self.skipped else 'FAILED'}"]
+        parts.append(f"{self.fetched} payloads, {tables}")
+        if self.quarantined:
+            parts.append(f"{sum(self.quarantined.values())} quarantined {dict(self.quarantined)}")
+        if self.errors:
+            parts.append(f"errors {dict(self.errors)}")
+        if self.pending:
+            parts.append(f"{self.pending} reports wait for their call")
+        return "; ".join(parts) + f" ({self.duration_s:.2f} s)"
+
+
+class _View:
+    """The adapter's window on its own history: the raw payload index."""
+
+    def __init__(self, engine: Engine, source: str) -> None:
+        self.engine = engine
+        self.source = source
+
+    def parsed_since(self, kind: str, since: datetime) -> list[tuple[datetime, dict[str, str]]]:
+        query = select(RawPayload.fetched_at, RawPayload.params).where(
+            RawPayload.source == self.source,
+            RawPayload.kind == kind,
+            RawPayload.status == "parsed",
+            RawPayload.fetched_at >= since,
+        )
+        with self.engine.connect() as conn:
+            return [(at, dict(params)) for at, params in conn.execute(query)]
+
+
+class Runner:
+    """Runs one adapter: ``run_once`` (live), ``ingest`` (replay, reprocess), ``reprocess``."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        engine: Engine,
+        settings: Settings,
+        *,
+        session: requests.Session | None = None,
+        metrics: CollectorMetrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.engine = engine
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.metrics = metrics or default_metrics()
+        self.clock = clock
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.resolver = Resolver(engine, settings.collectors.pending_max_age_s)
+        self._unwritten: list[Payload] = []
+        self._recovered = False
+        self._secrets = [s for s in _secret_values(settings) if len(s) >= 4]
+
+    @property
+    def name(self) -> str:
+        return self.adapter.name
+
+    # ---- a live run ---------------------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> RunResult:
+        """One run starting at ``now`` (default: the clock); payloads carry the clock's time at fetch."""
+        now = now or self.clock()
+        started = time.monotonic()
+        result = RunResult(self.name, now)
+        try:
+            state = self._state()
+            recovered = self._recover(now)
+        except DBAPIError as exc:  # the store is down: count it, keep what is waiting, try again next run
+            result.errors[_store_kind(exc)] += 1
+            self.metrics.errors.labels(self.name, _store_kind(exc)).inc()
+            self.metrics.runs.labels(self.name, "failed").inc()
+            result.error_message = self._redact(_first_line(exc))
+            result.duration_s = time.monotonic() - started
+            log.error("%s: the store is unavailable (%s); run skipped", self.name, result.error_message)
+            return result
+        if state is not None and state.circuit_open_until is not None and now < state.circuit_open_until:
+            result.skipped = True
+            self.metrics.runs.labels(self.name, "skipped").inc()
+            log.warning(
+                "%s: circuit open until %s, run skipped", self.name, state.circuit_open_until.isoformat()
+            )
+            return result
+        payloads = recovered + self._unwritten
+        self._unwritten = []
+        circuit_until: datetime | None = None
+        try:
+            requests_ = self.adapter.requests(now, _View(self.engine, self.adapter.source))
+        except DBAPIError as exc:
+            requests_ = []
+            result.errors[_store_kind(exc)] += 1
+            result.error_message = self._redact(_first_line(exc))
+        for request in requests_:
+            try:
+                payloads.append(self._fetch(request, result))
+            except FetchError as exc:
+                result.error_message = self._redact(f"{request.kind} {request.as_dict()}: {exc}")
+                log.warning("%s: %s", self.name, result.error_message)
+                if (
+                    exc.retry_after_s is not None
+                    and exc.retry_after_s > self.settings.collectors.http.max_retry_after_s
+                ):
+                    circuit_until = now + timedelta(seconds=exc.retry_after_s)
+        if payloads:
+            self._ingest_into(result, payloads, now, external=False)
+        fetch_failed = bool(requests_) and result.fetched == 0
+        store_failed = any(kind.startswith("store") for kind in result.errors)
+        all_quarantined = result.fetched > 0 and sum(result.quarantined.values()) >= len(payloads)
+        result.ok = not (fetch_failed or store_failed or all_quarantined)
+        result.duration_s = time.monotonic() - started
+        self._record(result, now, circuit_until)
+        return result
+
+    def _fetch(self, request: Request, result: RunResult) -> Payload:
+        http = self.settings.collectors.http
+
+        def on_error(exc: FetchError) -> None:
+            result.errors[exc.kind] += 1
+            self.metrics.errors.labels(self.name, exc.kind).inc()
+            self.metrics.fetches.labels(self.name, exc.kind).inc()
+
+        response: Response = with_retries(
+            lambda: self.adapter.fetch(self.session, request, http),
+            http,
+            sleep=self.sleep,
+            rng=self.rng,
+            on_error=on_error,
+        )
+        self.metrics.fetches.labels(self.name, "ok").inc()
+        fetched_at = self.clock()
+        path = archive.relative_path(self.adapter.source, request, fetched_at, self.adapter.extension)
+        archive.write(self.settings.data_dir, path, response.body)  # before parsing, always
+        result.fetched += 1
+        return Payload(self.adapter.source, request, fetched_at, response.body, response.content_type, path)
+
+    def _recover(self, now: datetime) -> list[Payload]:
+        """Payloads archived by an earlier process but never written (it died or the store failed)."""
+        if self._recovered:
+            return []
+        since = archive.days_back(now, self.settings.collectors.recover_days)
+        on_disk = archive.archived_paths(self.settings.data_dir, self.adapter.source, since)
+        if not on_disk:
+            self._recovered = True
+            return []
+        with self.engine.connect() as conn:
+            query = select(RawPayload.path).where(
+                RawPayload.source == self.adapter.source,
+                RawPayload.fetched_at >= datetime.combine(since, datetime.min.time(), tzinfo=UTC),
+            )
+            indexed = set(conn.execute(query).scalars())
+        missing = [p for p in on_disk if p not in indexed]
+        self._recovered = True
+        if missing:
+            log.info("%s: %d archived payloads were never written; writing them now", self.name, len(missing))
+        return [self._from_archive(path) for path in missing]
+
+    def _from_archive(self, path: str) -> Payload:
+        fetched_at, request = archive.parse_name(path)
+        body = archive.read(self.settings.data_dir, path)
+        return Payload(self.adapter.source, request, fetched_at, body, None, path)
+
+    # ---- parse and write ----------------------------------------------------------------------------
+
+    def ingest(
+        self, payloads: list[Payload], now: datetime, *, record: bool = True, reprocess: bool = False
+    ) -> RunResult:
+        """Parse and write payloads that were not fetched by this runner (a replay), as one batch."""
+        started = time.monotonic()
+        result = RunResult(self.name, now, fetched=len(payloads))
+        self._ingest_into(result, payloads, now, external=True, reprocess=reprocess)
+        store_failed = any(kind.startswith("store") for kind in result.errors)
+        result.ok = not store_failed
+        result.duration_s = time.monotonic() - started
+        if record:
+            self._record(result, now, None)
+        return result
+
+    def _ingest_into(
+        self,
+        result: RunResult,
+        payloads: list[Payload],
+        now: datetime,
+        external: bool,
+        reprocess: bool = False,
+    ) -> None:
+        payloads = sorted(payloads, key=lambda p: p.fetched_at)
+        rows = Rows()
+        raw_rows: list[dict[str, object]] = []
+        quarantine_rows: list[dict[str, object]] = []
+        for payload in payloads:
+            status = "parsed"
+            try:
+                self._check(payload)
+                rows.extend(self.adapter.parse(payload))
+            except PayloadError as exc:
+                status = "quarantined"
+                quarantine_rows.append(self._quarantine_row(payload, exc.kind, str(exc), now))
+            except Exception as exc:  # a parser crash must not stop the batch: quarantine and log it
+                log.exception("%s: parser crashed on %s", self.name, payload.ref)
+                status = "quarantined"
+                quarantine_rows.append(self._quarantine_row(payload, "parser_crash", repr(exc), now))
+            raw_rows.append(
+                {
+                    "source": payload.source,
+                    "kind": payload.request.kind,
+                    "params": payload.request.as_dict(),
+                    "fetched_at": payload.fetched_at,
+                    "path": payload.ref,
+                    "size_bytes": len(payload.body),
+                    "sha256": archive.sha256(payload.body),
+                    "status": status,
+                }
+            )
+        prepared = self.resolver.prepare(rows, now)
+        try:
+            written = self._write(prepared.rows, raw_rows, quarantine_rows, reprocess)
+        except DBAPIError as exc:
+            kind = _store_kind(exc)
+            result.errors[kind] += 1
+            self.metrics.errors.labels(self.name, kind).inc()
+            result.error_message = self._redact(_first_line(exc))
+            log.error(
+                "%s: writing the batch failed (%s); its payloads are kept for the next run", self.name, kind
+            )
+            if not external:
+                self._unwritten = payloads  # archived already; written by the next run
+            return
+        self.resolver.commit(prepared)
+        result.written.update(written)
+        result.touched_calls.update(
+            int(str(r["call_id"])) for r in prepared.rows.tables.get("observations", [])
+        )
+        for table, n in written.items():
+            self.metrics.rows.labels(self.name, table).inc(n)
+        for row in quarantine_rows:
+            kind = str(row["error_kind"])
+            result.quarantined[kind] += 1
+            result.errors[kind] += 1
+            self.metrics.quarantined.labels(self.name, kind).inc()
+            self.metrics.errors.labels(self.name, kind).inc()
+            log.warning("%s: quarantined %s (%s: %s)", self.name, row["path"], kind, row["message"])
+        result.unchanged += prepared.unchanged
+        result.pending = len(prepared.pending)
+        result.expired += prepared.expired
+        if payloads:
+            result.data_until = max(p.fetched_at for p in payloads)
+
+    def _check(self, payload: Payload) -> None:
+        if not payload.body.strip():
+            raise PayloadError("empty body", kind="empty")
+        if payload.content_type is not None:
+            media = payload.content_type.split(";", 1)[0].strip().lower()
+            if not any(media.startswith(t) for t in self.adapter.content_types):
+                raise PayloadError(f"unexpected content type {media!r}", kind="content_type")
+
+    def _quarantine_row(self, payload: Payload, kind: str, message: str, now: datetime) -> dict[str, object]:
+        return {
+            "source": payload.source,
+            "path": payload.ref,
+            "quarantined_at": now,
+            "error_kind": kind,
+            "message": self._redact(message)[:500],
+        }
+
+    def _write(
+        self,
+        rows: Rows,
+        raw_rows: list[dict[str, object]],
+        quarantine_rows: list[dict[str, object]],
+        reprocess: bool = False,
+    ) -> dict[str, int]:
+        """One transaction: every row of the batch, the archive index and the quarantine, or nothing."""
+        written: dict[str, int] = {}
+        batch_size = self.settings.db_batch_size
+        with self.engine.begin() as conn:
+            for table in WRITE_ORDER:
+                table_rows = rows.tables.get(table)
+                if table_rows:
+                    frame = _frame(table, table_rows)
+                    written[table] = insert_ignore(conn, metadata.tables[table], frame, batch_size)
+            if raw_rows:
+                insert_ignore(conn, metadata.tables["raw_payloads"], pd.DataFrame(raw_rows), batch_size)
+                parsed = [str(r["path"]) for r in raw_rows if r["status"] == "parsed"]
+                if parsed and reprocess:  # a reprocessed payload that now parses
+                    source = str(raw_rows[0]["source"])
+                    for chunk in _chunks(parsed, 500):
+                        conn.execute(
+                            update(RawPayload)
+                            .where(
+                                RawPayload.source == source,
+                                RawPayload.path.in_(chunk),
+                                RawPayload.status != "parsed",
+                            )
+                            .values(status="parsed")
+                        )
+                        conn.execute(
+                            update(QuarantinedPayload)
+                            .where(
+                                QuarantinedPayload.source == source,
+                                QuarantinedPayload.path.in_(chunk),
+                                QuarantinedPayload.resolved_at.is_(None),
+                            )
+                            .values(resolved_at=self.clock())
+                        )
+            if quarantine_rows:
+                insert_ignore(conn, metadata.tables["quarantine"], pd.DataFrame(quarantine_rows), batch_size)
+        return written
+
+    # ---- reprocessing --------------------------------------------------------------------------------
+
+    def reprocess(self, since: datetime, *, only_quarantined: bool = False) -> RunResult:
+        """Parse archived payloads fetched since ``since`` again (after a parser fix); write what is new."""
+        query = select(RawPayload.path).where(
+            RawPayload.source == self.adapter.source, RawPayload.fetched_at >= since
+        )
+        if only_quarantined:
+            query = query.where(RawPayload.status == "quarantined")
+        with self.engine.connect() as conn:
+            paths = list(conn.execute(query.order_by(RawPayload.fetched_at)).scalars())
+        payloads = [
+            self._from_archive(p) for p in paths if (archive.root(self.settings.data_dir) / p).exists()
+        ]
+        return self.ingest(payloads, self.clock(), record=False, reprocess=True)
+
+    # ---- state, runs, metrics ----------------------------------------------------------------------
+
+    def _state(self) -> CollectorState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(CollectorState).where(CollectorState.collector == self.name)).first()
+        return None if row is None else CollectorState(**row._mapping)
+
+    def _record(self, result: RunResult, now: datetime, circuit_until: datetime | None) -> None:
+        self.metrics.runs.labels(self.name, "ok" if result.ok else "failed").inc()
+        self.metrics.duration.labels(self.name).observe(result.duration_s)
+        try:
+            state = self._update_state(result, now, circuit_until)
+        except DBAPIError as exc:
+            log.error("%s: cannot record the run (%s)", self.name, self._redact(_first_line(exc)))
+            return
+        if state.primed_at is not None:
+            self.metrics.primed.labels(self.name).set(1)
+        if state.last_success_at is not None:
+            self.metrics.last_success.labels(self.name).set(state.last_success_at.timestamp())
+        if state.data_until is not None:
+            self.metrics.lag.labels(self.name).set(max(0.0, (now - state.data_until).total_seconds()))
+        is_open = state.circuit_open_until is not None and state.circuit_open_until > now
+        self.metrics.circuit_open.labels(self.name).set(1 if is_open else 0)
+        log.info("%s", result.line())
+
+    def _update_state(
+        self, result: RunResult, now: datetime, circuit_until: datetime | None
+    ) -> CollectorState:
+        cfg = self.settings.collectors
+        with self.engine.begin() as conn:
+            row = conn.execute(select(CollectorState).where(CollectorState.collector == self.name)).first()
+            state = (
+                CollectorState(**row._mapping)
+                if row
+                else CollectorState(collector=self.name, consecutive_failures=0)
+            )
+            values: dict[str, object] = {"last_attempt_at": now}
+            if result.ok:
+                values |= {"last_success_at": now, "consecutive_failures": 0, "circuit_open_until": None}
+                if state.primed_at is None:
+                    values["primed_at"] = now
+            else:
+                failures = (state.consecutive_failures or 0) + 1
+                values |= {"consecutive_failures": failures}
+                if failures >= cfg.circuit_failures:
+                    circuit_until = max(
+                        filter(None, [circuit_until, now + timedelta(seconds=cfg.circuit_open_s)])
+                    )
+            if circuit_until is not None:
+                values["circuit_open_until"] = circuit_until
+            if result.error_kind:
+                values |= {"last_error_at": now, "last_error_kind": result.error_kind}
+            if result.data_until is not None and (
+                state.data_until is None or result.data_until > state.data_until
+            ):
+                values["data_until"] = result.data_until
+            if row:
+                conn.execute(
+                    update(CollectorState).where(CollectorState.collector == self.name).values(**values)
+                )
+            else:
+                conn.execute(
+                    metadata.tables["collector_state"]
+                    .insert()
+                    .values(collector=self.name, **{"consecutive_failures": 0, **values})
+                )
+            conn.execute(
+                metadata.tables["collector_runs"]
+                .insert()
+                .values(
+                    collector=self.name,
+                    started_at=result.started_at,
+                    finished_at=result.started_at + timedelta(seconds=result.duration_s),
+                    duration_s=result.duration_s,
+                    ok=result.ok,
+                    rows_written=result.rows_written,
+                    rows_quarantined=sum(result.quarantined.values()),
+                    error_kind=result.error_kind,
+                    error_message=(result.error_message or "")[:500] or None,
+                )
+            )
+            merged = {**{c.name: getattr(state, c.name) for c in CollectorState.__table__.columns}, **values}
+        return CollectorState(**merged)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """What an ``after_cycle`` callback is told: which collector ran, what it did, and where."""
+
+    collector: str
+    result: RunResult
+    engine: Engine
+    settings: Settings
+
+    @property
+    def made_at(self) -> datetime:
+        """The (possibly simulated) time of the cycle: the time a prediction made now would carry."""
+        return self.result.started_at
+
+    @property
+    def call_ids(self) -> list[int]:
+        return sorted(self.result.touched_calls)
+
+
+AfterCycle = Callable[[Cycle], None]
+
+
+def last_runs(engine: Engine, collector: str, limit: int = 10) -> list[CollectorRun]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(CollectorRun)
+            .where(CollectorRun.collector == collector)
+            .order_by(CollectorRun.started_at.desc(), CollectorRun.id.desc())
+            .limit(limit)
+        ).all()
+    return [CollectorRun(**row._mapping) for row in rows]
+
+
+def _frame(table: str, rows: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    keys = {"services": ["id"], "calls": ["id"], "call_refs": ["source", "ref"], "locations": ["code"]}
+    if table in keys:
+        frame = frame.drop_duplicates(keys[table])
+    return frame
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _store_kind(exc: DBAPIError) -> str:
+    return "store_locked" if "locked" in str(exc).lower() else "store"
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    """Every SecretStr value in the collectors' settings, to be masked in messages and logs."""
+    from pydantic import BaseModel, SecretStr
+
+    found: list[str] = []
+
+    def walk(model: BaseModel) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, SecretStr):
+                found.append(value.get_secret_value())
+            elif isinstance(value, BaseModel):
+                walk(value)
+
+    walk(settings.collectors)
+    return found
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]

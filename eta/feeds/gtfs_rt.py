@@ -1,0 +1,111 @@
+"""GTFS-Realtime TripUpdates (FULL_DATASET) from the served predictions.
+
+* One entity per service with calls scheduled in the feed window; trip_id ``<mode>:<operator>:<number>:
+  <service date>[:<leg>]`` (eta has no GTFS static trip ids for these sources), start_date ``YYYYMMDD``.
+* Stop time updates sorted by ``stop_sequence``; ``stop_id`` = the location code; arrival ``time`` = P50,
+  ``delay`` = P50 − scheduled, ``uncertainty`` = half the P10–P90 width in seconds.
+* A predicted platform or gate becomes ``stop_time_properties.assigned_stop_id`` = ``<location>:<platform>``.
+* Cancelled calls are ``SKIPPED``; a service whose every call is cancelled is ``CANCELED``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.transit import gtfs_realtime_pb2 as rt
+from sqlalchemy import Connection, select
+
+from eta.api.lookup import call_states, latest_predictions, services_by_id
+from eta.store.schema import Call
+
+GTFS_RT_VERSION = "2.0"
+
+
+@dataclass(frozen=True)
+class Feed:
+    body: bytes
+    last_modified: datetime | None
+    n_entities: int
+
+
+def trip_id(service: Any) -> str:
+    parts = [service.mode, service.operator, service.number, service.service_date.isoformat()]
+    if service.leg:
+        parts.append(service.leg)
+    return ":".join(parts)
+
+
+def build_trip_updates(conn: Connection, now: datetime, back_s: int, ahead_s: int) -> Feed:
+    calls = conn.execute(
+        select(Call)
+        .where(
+            Call.scheduled_arrival >= now - timedelta(seconds=back_s),
+            Call.scheduled_arrival <= now + timedelta(seconds=ahead_s),
+        )
+        .order_by(Call.service_id, Call.sequence)
+    ).all()
+    call_ids = [c.id for c in calls]
+    services = services_by_id(conn, [c.service_id for c in calls])
+    predictions = latest_predictions(conn, call_ids, now)
+    states = call_states(conn, call_ids, now)
+    by_service: dict[int, list[Any]] = defaultdict(list)
+    for call in calls:
+        by_service[call.service_id].append(call)
+    feed = rt.FeedMessage()
+    feed.header.gtfs_realtime_version = GTFS_RT_VERSION
+    feed.header.incrementality = rt.FeedHeader.FULL_DATASET
+    newest: datetime | None = None
+    for service_id, calls in by_service.items():
+        updates = []
+        cancelled = []
+        for call in calls:
+            prediction = predictions.get(call.id)
+            state = states.get(call.id)
+            is_cancelled = bool(state and state.cancelled)
+            cancelled.append(is_cancelled)
+            if prediction is None and not is_cancelled:
+                continue
+            if prediction is not None:
+                newest = max(newest, prediction.made_at) if newest else prediction.made_at
+            updates.append((call, prediction, is_cancelled))
+        if not updates:
+            continue
+        entity = feed.entity.add()
+        entity.id = str(service_id)
+        _fill_trip(entity.trip_update, services[service_id], all(cancelled))
+        for call, prediction, is_cancelled in sorted(updates, key=lambda u: u[0].sequence):
+            _add_stop_time_update(entity.trip_update, call, prediction, is_cancelled)
+    feed.header.timestamp = int((newest or now).timestamp())
+    return Feed(feed.SerializeToString(), newest, len(feed.entity))
+
+
+def _fill_trip(update: Any, service: Any, all_cancelled: bool) -> None:
+    update.trip.trip_id = trip_id(service)
+    update.trip.start_date = service.service_date.strftime("%Y%m%d")
+    update.trip.route_id = service.line or service.operator
+    update.trip.schedule_relationship = (
+        rt.TripDescriptor.CANCELED if all_cancelled else rt.TripDescriptor.SCHEDULED
+    )
+
+
+def _add_stop_time_update(update: Any, call: Any, prediction: Any, is_cancelled: bool) -> None:
+    stu = update.stop_time_update.add()
+    stu.stop_sequence = call.sequence
+    stu.stop_id = call.location
+    if is_cancelled:
+        stu.schedule_relationship = rt.TripUpdate.StopTimeUpdate.SKIPPED
+        return
+    stu.schedule_relationship = rt.TripUpdate.StopTimeUpdate.SCHEDULED
+    p50 = prediction.p50_arrival
+    if p50 is not None:
+        stu.arrival.time = int(p50.timestamp())
+        if call.scheduled_arrival is not None:
+            stu.arrival.delay = round((p50 - call.scheduled_arrival).total_seconds())
+        if prediction.p10_arrival is not None and prediction.p90_arrival is not None:
+            width = (prediction.p90_arrival - prediction.p10_arrival).total_seconds()
+            stu.arrival.uncertainty = max(0, round(width / 2))
+    if prediction.platform:
+        stu.stop_time_properties.assigned_stop_id = f"{call.location}:{prediction.platform}"

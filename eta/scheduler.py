@@ -1,0 +1,113 @@
+"""``eta collect --forever``: one APScheduler 3 job per enabled collector, in its own process.
+
+Each job has an explicit id (``collect:<name>``), ``coalesce=True`` (missed runs collapse into one),
+``max_instances=1`` (a slow run is never overlapped by the next) and a misfire grace of one interval.
+Two hooks let other parts join the same process without editing this file's logic:
+
+* ``after_cycle`` callbacks run after every collector run with a :class:`Cycle` (e.g. re-predict the
+  calls that just got new observations); :func:`after_cycle_callbacks` returns the ones wired in.
+* :func:`register_extra_jobs` adds jobs beside the collectors (e.g. the scheduled retraining).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import requests
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import Engine
+
+from eta.collectors.registry import make_adapter
+from eta.collectors.runner import AfterCycle, Cycle, Runner, RunResult
+from eta.config import Settings
+
+log = logging.getLogger("eta.scheduler")
+
+
+ExtraJobs = Callable[[BaseScheduler, Settings], None]
+
+
+def after_cycle_callbacks(settings: Settings) -> list[AfterCycle]:
+    """Callbacks run after each collector cycle of ``eta collect --forever``.
+
+    The lead wires re-prediction here, e.g.
+    ``lambda c: predict_calls(c.engine, c.settings, c.made_at, c.call_ids)``.
+    """
+    return []
+
+
+def register_extra_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
+    """Jobs beside the collectors (the lead wires ``register_retrain_job(scheduler, settings)`` here)."""
+
+
+def run_cycle(runner: Runner, settings: Settings, callbacks: Sequence[AfterCycle]) -> RunResult:
+    """One collector run, then every callback; a failing callback is logged and does not stop the others."""
+    result = runner.run_once()
+    if result.skipped:
+        return result
+    cycle = Cycle(runner.name, result, runner.engine, settings)
+    for callback in callbacks:
+        try:
+            callback(cycle)
+        except Exception:
+            log.exception("after-cycle callback %r failed for %s", callback, runner.name)
+    return result
+
+
+def add_collector_jobs(
+    scheduler: BaseScheduler,
+    settings: Settings,
+    engine: Engine,
+    *,
+    session: requests.Session | None = None,
+    callbacks: Sequence[AfterCycle] = (),
+    names: Sequence[str] | None = None,
+) -> list[str]:
+    """One interval job per collector (default: ``settings.collectors.enabled``); returns the job ids."""
+    ids = []
+    for name in names if names is not None else settings.collectors.enabled:
+        adapter = make_adapter(name, settings)
+        runner = Runner(adapter, engine, settings, session=session or requests.Session())
+        job_id = f"collect:{name}"
+        scheduler.add_job(
+            run_cycle,
+            "interval",
+            args=(runner, settings, list(callbacks)),
+            seconds=adapter.interval_s,
+            id=job_id,
+            name=f"collect {name}",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=adapter.interval_s,
+            next_run_time=datetime.now(UTC),
+            replace_existing=True,
+        )
+        ids.append(job_id)
+    return ids
+
+
+def run_forever(settings: Settings, engine: Engine) -> None:
+    """Block, running every enabled collector on its interval (and the extra jobs) until interrupted."""
+    if not settings.collectors.enabled:
+        from eta.errors import InputError
+
+        raise InputError('no collectors enabled; set ETA_COLLECTORS__ENABLED, e.g. ["db-iris"]')
+    if settings.collectors.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.collectors.metrics_port)
+        log.info("metrics on :%d/metrics", settings.collectors.metrics_port)
+    scheduler = BlockingScheduler(timezone=UTC)
+    add_collector_jobs(scheduler, settings, engine, callbacks=after_cycle_callbacks(settings))
+    register_extra_jobs(scheduler, settings)
+    log.info("scheduling %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    # docker stop / systemd send SIGTERM: finish the running batch's transaction, then stop
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        log.info("stopped")

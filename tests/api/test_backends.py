@@ -1,0 +1,59 @@
+"""The API's read side, accuracy and alerts on both stores: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from eta.alerts.cycle import AlertCycle
+from eta.api.apikeys import create_key
+from eta.api.app import create_app
+from eta.clock import ManualClock
+from eta.config import Settings
+from tests.api import seed
+from tests.api.conftest import DB_DAY_NOW, api_settings
+from tests.api.helpers import add_prediction, berlin, call_at
+from tests.api.webhook_receiver import webhook_receiver
+
+
+def test_lookup_board_feed_accuracy_and_alerts(store: Engine, settings: Settings, tmp_path) -> None:
+    seed.import_db_runs(store, settings)
+    seed.persistence_predictions(store)
+    clock = ManualClock(DB_DAY_NOW)
+    app = create_app(
+        api_settings(settings.resolved_database_url, tmp_path / "var"), engine=store, clock=clock
+    )
+    key, _ = create_key(store, "backend test")
+    with TestClient(app) as client, webhook_receiver() as receiver:
+        trip = client.get("/api/v1/trips/train/ICE/1011/2026-05-04").json()
+        munich = next(c for c in trip["calls"] if c["location"]["code"] == "8000261")
+        assert munich["predicted"]["made_at"] == "2026-05-04T18:41:00+02:00"
+        assert munich["status"] == "en_route"
+        board = client.get("/api/v1/locations/8000261/arrivals").json()
+        assert [a["service"]["number"] for a in board["arrivals"]] == ["1011", "1103", "1069"]
+        assert client.get("/gtfs-rt/trip-updates").status_code == 200
+        window = {"from": "2026-05-03T22:00:00Z", "to": "2026-05-05T22:00:00Z", "group_by": "horizon"}
+        rows = client.get("/api/v1/operator/accuracy", params=window, headers={"X-API-Key": key}).json()[
+            "rows"
+        ]
+        assert len(rows) == 4 and rows[0]["n"] > 100
+
+        call = call_at(store, "ICE", "1103", date(2026, 5, 4), "8000261")  # 20:46
+        clock.now = berlin("2026-05-04 18:00")
+        body = {
+            "trip": {"mode": "train", "operator": "ICE", "number": "1103", "service_date": "2026-05-04"},
+            "webhook": {"url": receiver.url},
+            "consent": True,
+        }
+        created = client.post("/api/v1/subscriptions", json=body)
+        assert created.status_code == 201, created.text
+        cycle = AlertCycle(store, app.state.eta.settings, clock)
+        cycle.run_once()
+        for at in ("19:01", "19:02"):
+            clock.now = berlin(f"2026-05-04 {at}")
+            add_prediction(store, call, clock.now, 1800)
+        report = cycle.run_once()
+        assert (report.queued, report.delivered) == (1, 1)
+        assert len(receiver.received) == 1

@@ -1,0 +1,117 @@
+"""Liveness, readiness (store, champion model file and hash, primed collectors), Prometheus metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine
+
+from eta.api.app import create_app
+from eta.store.schema import CollectorState, Model
+from tests.api.conftest import api_settings
+
+
+def _register_champion(engine: Engine, path: Path, file_hash: str, version: str = "arrival-train-1") -> None:
+    t = datetime(2026, 5, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            Model.__table__.insert().values(
+                version=version,
+                mode="train",
+                task="arrival",
+                role="champion",
+                created_at=t,
+                train_from=t,
+                train_until=t,
+                n_train=1000,
+                features=["latest_delay_s"],
+                params={},
+                metrics={"mae_s": 123.4},
+                path=str(path),
+                file_hash=file_hash,
+                promoted_at=t,
+            )
+        )
+
+
+def _prime(engine: Engine, collector: str) -> None:
+    t = datetime(2026, 5, 4, 16, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            CollectorState.__table__.insert().values(
+                collector=collector, primed_at=t, last_success_at=t, consecutive_failures=0, data_until=t
+            )
+        )
+
+
+def test_livez_answers_without_any_check(client: TestClient) -> None:
+    response = client.get("/livez")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_waits_for_a_verified_champion_and_primed_collectors(
+    seeded_url: str, make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    client = make_client(seeded_url, collectors={"enabled": ["db-iris", "open-meteo"]})
+    state = client.app.state.eta  # type: ignore[attr-defined]
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"] == {"store": True, "model": False, "collectors": False}
+    assert "no champion model is registered" in body["reasons"]
+    assert "collectors not yet run successfully: db-iris, open-meteo" in body["reasons"]
+
+    model_file = tmp_path / "model.ubj"
+    model_file.write_bytes(b"real bytes of a model file")
+    _register_champion(state.engine, model_file, "0" * 64)
+    _prime(state.engine, "db-iris")
+    state.readiness.refresh()
+    body = client.get("/readyz").json()
+    assert body["checks"] == {"store": True, "model": False, "collectors": False}
+    assert any("sha256 differs" in r for r in body["reasons"])
+    assert body["reasons"][-1] == "collectors not yet run successfully: open-meteo"
+
+    with state.engine.begin() as conn:
+        conn.execute(Model.__table__.delete())
+    _register_champion(state.engine, model_file, hashlib.sha256(model_file.read_bytes()).hexdigest(), "v2")
+    _prime(state.engine, "open-meteo")
+    assert (
+        client.get("/readyz").status_code == 503
+    )  # readiness is refreshed in the background, not per request
+    state.readiness.refresh()
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["champions"] == ["v2"]
+
+
+def test_readyz_is_503_when_the_store_is_unreachable(tmp_path: Path) -> None:
+    settings = api_settings("postgresql+psycopg://nobody@127.0.0.1:9/none", tmp_path)
+    engine = create_engine(settings.database_url, connect_args={"connect_timeout": 1})  # type: ignore[arg-type]
+    with TestClient(create_app(settings, engine=engine)) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["store"] is False
+        assert "the store is unreachable" in response.json()["reasons"][0]
+        assert client.get("/livez").status_code == 200
+
+
+def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
+    client.get("/api/v1/trips/train/ICE/1011/2026-05-04")
+    client.get("/api/v1/trips/train/ICE/9999/2026-05-04")
+    client.get("/no/such/path")
+    text = client.get("/metrics").text
+    assert (
+        'eta_http_requests_total{method="GET",route="/api/v1/trips/{mode}/{operator}/{number}/{service_date}",'
+        'status="2xx"} 1.0' in text
+    )
+    assert 'route="/api/v1/trips/{mode}/{operator}/{number}/{service_date}",status="4xx"} 1.0' in text
+    assert 'route="unmatched",status="4xx"} 1.0' in text
+    labels = " ".join(re.findall(r"\{[^}]*\}", text))  # values may contain any digits; labels may not
+    assert "1011" not in labels and "9999" not in labels and "/no/such/path" not in labels
+    assert "eta_http_request_duration_seconds_bucket" in text

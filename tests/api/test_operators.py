@@ -1,0 +1,176 @@
+"""Operator API: API keys, accuracy against actuals / timetable / operator estimates, collectors, models."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from eta.api.apikeys import create_key, revoke_key
+from eta.store.schema import CollectorRun, CollectorState
+from tests.api import seed
+from tests.api.helpers import add_observation, add_prediction, berlin, call_at
+from tests.api.test_health import _register_champion
+
+ACCURACY = "/api/v1/operator/accuracy"
+DAY = {"from": "2026-05-03T22:00:00Z", "to": "2026-05-05T22:00:00Z"}
+
+
+def test_operator_endpoints_need_a_valid_key(client: TestClient, engine: Engine) -> None:
+    for path in (ACCURACY, "/api/v1/operator/collectors", "/api/v1/operator/models"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == "ApiKey"
+    key, info = create_key(engine, "ops team")
+    assert client.get(ACCURACY, headers={"X-API-Key": key}).status_code == 200
+    assert client.get(ACCURACY, headers={"X-API-Key": key + "x"}).status_code == 401
+    revoke_key(engine, info.prefix)
+    response = client.get(ACCURACY, headers={"X-API-Key": key})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "this API key is unknown or revoked"
+
+
+def _expected_timetable_mae_s() -> float:
+    """Independently from the CSV: mean |arrival delay| of the arrivals (each predicted 4 times)."""
+    rows = pd.read_csv(seed.DB_RUNS_SLICE, dtype=str)
+    arrived = rows[rows["arrival_delay_min"].notna() & rows["cancelled"].eq("false")]
+    return float(arrived["arrival_delay_min"].astype(float).abs().mean() * 60)
+
+
+def test_accuracy_overall_and_by_horizon(client: TestClient, operator_key: str) -> None:
+    headers = {"X-API-Key": operator_key}
+    overall = client.get(ACCURACY, params=DAY, headers=headers).json()
+    assert overall["group_by"] == "overall"
+    (row,) = overall["rows"]
+    assert row["timetable_mae_s"] == pytest.approx(_expected_timetable_mae_s(), abs=0.1)
+    assert row["n_operator"] == 0 and row["operator_mae_s"] is None
+    assert 0 <= row["p10_p90_coverage"] <= 1
+    # the baseline knows more just before arrival: its error shrinks with the horizon
+    by_horizon = client.get(ACCURACY, params=DAY | {"group_by": "horizon"}, headers=headers).json()["rows"]
+    assert [r["group"] for r in by_horizon] == ["0-15 min", "30-60 min", "1-2 h", "2-6 h"]
+    assert by_horizon[0]["model_mae_s"] < by_horizon[-1]["model_mae_s"]
+    assert sum(r["n"] for r in by_horizon) == row["n"]
+    for r in by_horizon:  # same calls at every horizon: the timetable's error is the same
+        assert r["timetable_mae_s"] == pytest.approx(row["timetable_mae_s"], rel=0.05)
+
+
+def test_accuracy_by_station_line_and_day(client: TestClient, operator_key: str) -> None:
+    headers = {"X-API-Key": operator_key}
+    stations = client.get(ACCURACY, params=DAY | {"group_by": "station"}, headers=headers).json()["rows"]
+    assert "8000261" in {r["group"] for r in stations}
+    days = client.get(ACCURACY, params=DAY | {"group_by": "day"}, headers=headers).json()["rows"]
+    # a run starting just after midnight whose earlier stops are missing belongs to the previous service date
+    assert (
+        {"2026-05-04", "2026-05-05"}
+        <= {r["group"] for r in days}
+        <= {"2026-05-03", "2026-05-04", "2026-05-05"}
+    )
+    assert [r["group"] for r in days] == sorted(r["group"] for r in days)
+    lines = client.get(ACCURACY, params=DAY | {"group_by": "line"}, headers=headers).json()["rows"]
+    assert {"ICE", "IC"} <= {r["group"] for r in lines}  # DB runs carry no line for these: the category
+    trains = client.get(ACCURACY, params=DAY | {"mode": "flight"}, headers=headers).json()["rows"]
+    assert trains == []
+
+
+def test_operator_estimates_are_compared_as_known_then(
+    client: TestClient, engine: Engine, operator_key: str
+) -> None:
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")  # arrived 20:05
+    add_observation(engine, call, berlin("2026-05-04 19:00"), estimated_arrival=berlin("2026-05-04 19:55"))
+    add_observation(engine, call, berlin("2026-05-04 19:30"), estimated_arrival=berlin("2026-05-04 20:04"))
+    window = {"from": "2026-05-04T16:00:00Z", "to": "2026-05-04T18:00:00Z", "group_by": "station"}
+    rows = client.get(ACCURACY, params=window, headers={"X-API-Key": operator_key}).json()["rows"]
+    munich = next(r for r in rows if r["group"] == "8000261")
+    # predictions of 17:41, 18:41 saw no estimate; 19:11 saw 19:55 (10 min off); 19:31 saw 20:04 (1 min)
+    assert munich["n_operator"] == 2
+    assert munich["operator_mae_s"] == pytest.approx((600 + 60) / 2)
+
+
+def test_served_predictions_only(client: TestClient, engine: Engine, operator_key: str) -> None:
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
+    window = {"from": "2026-05-04T17:35:10Z", "to": "2026-05-04T17:35:40Z"}
+    add_prediction(engine, call, datetime(2026, 5, 4, 17, 35, 15, tzinfo=UTC), 0, purpose="backtest")
+    assert client.get(ACCURACY, params=window, headers={"X-API-Key": operator_key}).json()["rows"] == []
+    add_prediction(engine, call, datetime(2026, 5, 4, 17, 35, 30, tzinfo=UTC), 1440)
+    (row,) = client.get(ACCURACY, params=window, headers={"X-API-Key": operator_key}).json()["rows"]
+    assert (row["n"], row["model_mae_s"], row["timetable_mae_s"]) == (1, 0.0, 1440.0)
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"from": "2026-05-05T00:00:00Z", "to": "2026-05-04T00:00:00Z"}, "`from` is after `to`"),
+        ({"from": "2026-01-01T00:00:00Z", "to": "2026-05-04T00:00:00Z"}, "at most 92 days"),
+        ({"group_by": "weather"}, "query.group_by"),
+    ],
+)
+def test_bad_accuracy_queries(
+    client: TestClient, operator_key: str, params: dict[str, str], detail: str
+) -> None:
+    response = client.get(ACCURACY, params=params, headers={"X-API-Key": operator_key})
+    assert response.status_code == 422
+    assert detail in response.json()["detail"]
+
+
+def test_collectors_freshness_and_errors(client: TestClient, engine: Engine, operator_key: str) -> None:
+    now = datetime(2026, 5, 4, 17, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            CollectorState.__table__.insert().values(
+                collector="db-iris",
+                primed_at=now - timedelta(days=1),
+                last_success_at=now - timedelta(minutes=2),
+                last_error_at=now - timedelta(minutes=30),
+                last_error_kind="timeout",
+                consecutive_failures=0,
+                data_until=now - timedelta(minutes=3),
+            )
+        )
+        runs = [
+            (True, None, 120),
+            (True, None, 80),
+            (False, "timeout", 0),
+            (False, "http_5xx", 0),
+            (False, "timeout", 0),
+        ]
+        for i, (ok, kind, written) in enumerate(runs):
+            conn.execute(
+                CollectorRun.__table__.insert().values(
+                    collector="db-iris",
+                    started_at=now - timedelta(minutes=10 * (i + 1)),
+                    ok=ok,
+                    error_kind=kind,
+                    rows_written=written,
+                    rows_quarantined=1 if ok else 0,
+                )
+            )
+        conn.execute(
+            CollectorRun.__table__.insert().values(  # older than 24 h: not counted
+                collector="db-iris",
+                started_at=now - timedelta(days=2),
+                ok=False,
+                error_kind="parse",
+                rows_written=0,
+                rows_quarantined=0,
+            )
+        )
+    rows = client.get("/api/v1/operator/collectors", headers={"X-API-Key": operator_key}).json()
+    (iris,) = rows
+    assert iris["data_age_s"] == 180
+    assert (iris["runs_24h"], iris["failures_24h"]) == (5, 3)
+    assert iris["errors_24h"] == {"timeout": 2, "http_5xx": 1}
+    assert (iris["rows_written_24h"], iris["rows_quarantined_24h"]) == (200, 2)
+    assert iris["last_error_kind"] == "timeout"
+
+
+def test_models_lists_the_champion_with_its_metrics(
+    client: TestClient, engine: Engine, operator_key: str, tmp_path
+) -> None:
+    _register_champion(engine, tmp_path / "m.ubj", "0" * 64)
+    (model,) = client.get("/api/v1/operator/models", headers={"X-API-Key": operator_key}).json()
+    assert (model["version"], model["role"], model["task"]) == ("arrival-train-1", "champion", "arrival")
+    assert model["metrics"] == {"mae_s": 123.4}

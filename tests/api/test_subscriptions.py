@@ -1,0 +1,139 @@
+"""Subscriptions: explicit consent, no extra personal data, safe webhook targets, deletion with the token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from eta.clock import ManualClock
+from eta.store.schema import Subscription
+from tests.api.helpers import berlin
+
+SUBSCRIBE = "/api/v1/subscriptions"
+
+
+def request_body(url: str = "https://hooks.example.org/eta", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "trip": {"mode": "train", "operator": "ICE", "number": "1011", "service_date": "2026-05-04"},
+        "location": "8000261",
+        "watch": {"platform_change": True, "arrival_threshold_s": 300},
+        "travel_time_s": 1800,
+        "webhook": {"url": url},
+        "consent": True,
+    }
+    return body | changes
+
+
+@pytest.fixture
+def strict_client(seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]) -> TestClient:
+    """Production defaults for targets: https only, public addresses only."""
+    return make_client(seeded_url, clock, alerts={"allow_private_targets": False, "allow_plain_http": False})
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"consent": False}, "explicit consent"),
+        ({"consent": None}, "body.consent"),
+        ({"email": "someone@example.org"}, "body.email: Extra inputs are not permitted"),
+        ({"travel_time_s": -5}, "body.travel_time_s"),
+        ({"location": "8000001"}, "does not stop at 8000001"),
+        (
+            {"trip": {"mode": "train", "operator": "ICE", "number": "1", "service_date": "2026-05-04"}},
+            "eta knows no train ICE 1",
+        ),
+        (
+            {"trip": {"mode": "train", "operator": "ICE", "number": "1011", "service_date": "2029-05-04"}},
+            "more than 60 days ahead",
+        ),
+    ],
+)
+def test_invalid_subscriptions_are_refused(client: TestClient, changes: dict[str, Any], detail: str) -> None:
+    body = request_body()
+    if changes.get("consent", True) is None:
+        del body["consent"]
+        changes = {}
+    response = client.post(SUBSCRIBE, json=body | changes)
+    assert response.status_code in (404, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("url", "detail"),
+    [
+        ("https://127.0.0.1:8443/hook", "private, loopback or link-local"),
+        ("https://[::1]/hook", "private, loopback or link-local"),
+        ("https://10.1.2.3/hook", "private, loopback or link-local"),
+        ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local"),
+        ("https://localhost/hook", "private, loopback or link-local"),
+        ("http://93.184.215.14/hook", "must start with https://"),
+        ("https://user:password@93.184.215.14/hook", "must not contain credentials"),
+        ("ftp://93.184.215.14/hook", "must start with https://"),
+        ("https:///no-host", "has no host"),
+        ("https://host.invalid/hook", "cannot be resolved"),
+        ("https://[::1/hook", "malformed"),
+    ],
+)
+def test_unsafe_webhook_targets_are_refused(strict_client: TestClient, url: str, detail: str) -> None:
+    response = strict_client.post(SUBSCRIBE, json=request_body(url))
+    assert response.status_code == 422
+    assert detail in response.json()["detail"]
+
+
+def test_subscribe_see_and_delete_with_the_token(client: TestClient) -> None:
+    response = client.post(SUBSCRIBE, json=request_body("http://127.0.0.1:9/hook"))
+    assert response.status_code == 201
+    created = response.json()
+    assert created["id"].startswith("sub_")
+    assert created["secret"].startswith("whsec_")
+    assert created["location"] == "8000261"
+    assert created["watch"] == {"platform_change": True, "arrival_threshold_s": 300}
+    # expires after the arrival: scheduled 19:41, newest P90 by now, plus 30 min
+    assert created["expires_at"] > "2026-05-04T20:11:00+02:00"
+    path = f"{SUBSCRIBE}/{created['id']}"
+    auth = {"Authorization": f"Bearer {created['token']}"}
+
+    info = client.get(path, headers=auth).json()
+    assert info["active"] is True
+    assert info["deliveries"] == {"pending": 0, "delivered": 0, "failed": 0}
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 404
+
+    assert client.delete(path, headers={"Authorization": "Bearer wrong"}).status_code == 404
+    assert client.delete(path, headers=auth).status_code == 204
+    assert client.get(path, headers=auth).status_code == 404
+    assert client.delete(path, headers=auth).status_code == 404
+    engine = client.app.state.eta.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Subscription)).scalar_one() == 0
+
+
+def test_only_the_endpoint_is_kept(client: TestClient) -> None:
+    created = client.post(SUBSCRIBE, json=request_body("http://127.0.0.1:9/hook")).json()
+    engine = client.app.state.eta.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        row = conn.execute(select(Subscription)).one()._asdict()
+    assert row["target_url"] == "http://127.0.0.1:9/hook"
+    assert row["token_hash"] != created["token"] and len(row["token_hash"]) == 64
+    assert created["token"] not in str(row)
+    personal = {"ip", "address", "email", "name", "user_agent", "lat", "lon", "location_of_user"}
+    assert not personal & set(row)
+
+
+def test_trips_already_arrived_or_stops_without_arrival_are_refused(
+    client: TestClient, clock: ManualClock
+) -> None:
+    clock.now = berlin("2026-05-04 20:30")
+    response = client.post(SUBSCRIBE, json=request_body("http://127.0.0.1:9/hook"))
+    assert response.status_code == 422
+    assert "already arrived" in response.json()["detail"]
+    first_stop = request_body("http://127.0.0.1:9/hook", location="8000080")  # Dortmund Hbf, where it starts
+    clock.now = berlin("2026-05-04 12:00")
+    response = client.post(SUBSCRIBE, json=first_stop)
+    assert response.status_code == 422
+    assert "no arrival" in response.json()["detail"]

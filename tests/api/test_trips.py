@@ -1,0 +1,218 @@
+"""Trip lookup: served predictions as stored, statuses over time, offsets, operator estimates, platforms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from eta.clock import ManualClock
+from eta.config import Settings
+from tests.api import seed
+from tests.api.helpers import add_observation, add_prediction, berlin, call_at
+
+ICE_1011 = "/api/v1/trips/train/ICE/1011/2026-05-04"
+MUNICH = "8000261"
+
+
+def _munich(trip: dict) -> dict:
+    return next(c for c in trip["calls"] if c["location"]["code"] == MUNICH)
+
+
+def _reported_delay_by(made_at_local: str) -> int:
+    """Independently from the CSV: ICE 1011's latest actual delay (minutes) known by a local time."""
+    rows = pd.read_csv(seed.DB_RUNS_SLICE, dtype=str)
+    run = rows[(rows["train"] == "ICE 1011") & (rows["service_date"] == "2026-05-04")].copy()
+    planned = pd.to_datetime(run["service_date"] + " " + run["planned_time_local"])
+    events = []
+    for t, arr, dep in zip(planned, run["arrival_delay_min"], run["departure_delay_min_raw"], strict=True):
+        for delay in (arr, dep):
+            if isinstance(delay, str):
+                events.append((t + pd.Timedelta(minutes=float(delay)), float(delay)))
+    known = [d for at, d in sorted(events) if at <= pd.Timestamp(made_at_local)]
+    return round(known[-1] * 60)
+
+
+def test_a_trip_serves_the_latest_prediction_made_by_now(client: TestClient) -> None:
+    trip = client.get(ICE_1011).json()
+    assert trip["service"] == {
+        "mode": "train",
+        "operator": "ICE",
+        "number": "1011",
+        "service_date": "2026-05-04",
+        "leg": "",
+        "line": None,
+        "origin": trip["service"]["origin"],
+        "destination": MUNICH,
+    }
+    assert [c["sequence"] for c in trip["calls"]] == sorted(c["sequence"] for c in trip["calls"])
+    munich = _munich(trip)
+    assert munich["scheduled_arrival"] == "2026-05-04T19:41:00+02:00"
+    # at 19:00 local the newest of the 2 h / 1 h / 30 min / 10 min predictions made is the 1 h one
+    predicted = munich["predicted"]
+    assert predicted["made_at"] == "2026-05-04T18:41:00+02:00"
+    assert predicted["horizon_s"] == 3600
+    assert predicted["model_version"] == seed.MODEL_VERSION
+    assert predicted["delay_s"] == _reported_delay_by("2026-05-04 18:41")
+    p50 = datetime.fromisoformat(predicted["p50"])
+    assert p50 - datetime.fromisoformat(munich["scheduled_arrival"]) == timedelta(
+        seconds=predicted["delay_s"]
+    )
+    assert datetime.fromisoformat(predicted["p10"]) < p50 < datetime.fromisoformat(predicted["p90"])
+    assert munich["status"] == "en_route"
+    assert munich["actual_arrival"] is None
+    assert munich["freshness"]["prediction_age_s"] == 19 * 60
+    assert munich["explanation"]["factors"][0]["feature"] == "latest_delay_s"
+    assert munich["explanation"]["summary"].startswith(f"Expected {predicted['delay_s'] // 60} min late.")
+    assert "the train was" in munich["explanation"]["summary"]
+
+
+def test_status_follows_the_clock(client: TestClient, clock: ManualClock) -> None:
+    clock.now = berlin("2026-05-04 12:00")
+    assert _munich(client.get(ICE_1011).json())["status"] == "scheduled"
+    assert _munich(client.get(ICE_1011).json())["predicted"] is None  # no prediction made yet
+    clock.now = berlin("2026-05-04 20:06")  # 24 min late at 19:41 → 20:05
+    munich = _munich(client.get(ICE_1011).json())
+    assert munich["status"] == "arrived"
+    assert munich["actual_arrival"] == "2026-05-04T20:05:00+02:00"
+    clock.now = berlin("2026-05-04 21:45")
+    cancelled = client.get("/api/v1/trips/train/ICE/1013/2026-05-04").json()
+    assert _munich(cancelled)["status"] == "cancelled"
+
+
+def test_a_prediction_made_after_now_is_not_served(client: TestClient, engine: Engine) -> None:
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
+    add_prediction(engine, call, berlin("2026-05-04 18:59"), 1500, model_version="m-before")
+    add_prediction(engine, call, berlin("2026-05-04 19:01"), 60, model_version="m-after")
+    add_prediction(
+        engine,
+        call,
+        berlin("2026-05-04 18:59") + timedelta(seconds=30),
+        900,
+        model_version="m-backtest",
+        purpose="backtest",
+    )
+    predicted = _munich(client.get(ICE_1011).json())["predicted"]
+    assert predicted["model_version"] == "m-before"
+    assert predicted["delay_s"] == 1500
+
+
+def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engine) -> None:
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
+    add_prediction(
+        engine,
+        call,
+        berlin("2026-05-04 18:50"),
+        1200,
+        platform="12",
+        platform_probability=0.7,
+        platform_announced=False,
+        platform_probs={"12": 0.7, "27": 0.3},
+        operator_estimate=berlin("2026-05-04 20:00"),
+        explanation={
+            "baseline_delay_s": 30,
+            "top": [
+                {
+                    "feature": "latest_delay_s",
+                    "contribution_s": 540,
+                    "text": "+9 min: the train was 7 min late at Augsburg Hbf",
+                },
+                {"feature": "hour_of_day", "contribution_s": -60, "text": "−1 min: evening trains catch up"},
+            ],
+        },
+    )
+    munich = _munich(client.get(ICE_1011).json())
+    assert munich["operator_estimate"] == {
+        "arrival": "2026-05-04T20:00:00+02:00",
+        "delay_s": 1140,
+        "reported_at": None,
+    }
+    assert munich["platform"] == {
+        "planned": None,
+        "predicted": "12",
+        "probability": 0.7,
+        "announced": False,
+        "probabilities": [{"platform": "12", "probability": 0.7}, {"platform": "27", "probability": 0.3}],
+    }
+    assert munich["explanation"]["baseline_delay_s"] == 30
+    assert munich["explanation"]["summary"] == (
+        "Expected 20 min late. What moved the prediction most: "
+        "+9 min: the train was 7 min late at Augsburg Hbf."
+    )
+    parking = munich["parking"]
+    # 0.7 × 4 + 0.3 × 7 = 4.9 min in front of the main hall; Arnulfstraße 0.7 × 6 + 0.3 × 3 = 5.1
+    assert parking["recommended"]["place_id"] == "muc-front"
+    assert parking["recommended"]["expected_walk_min"] == 4.9
+    assert parking["confidence"] == 0.7
+    assert parking["recommended"]["example"] is True
+    assert [a["place_id"] for a in parking["alternatives"]] == ["muc-arnulf", "muc-bayer"]
+
+    # the operator then announces platform 27 and a new estimate: both are shown as they are
+    add_observation(
+        engine, call, berlin("2026-05-04 18:55"), platform="27", estimated_arrival=berlin("2026-05-04 20:04")
+    )
+    munich = _munich(client.get(ICE_1011).json())
+    assert munich["platform"]["predicted"] == "27"
+    assert munich["platform"]["announced"] is True
+    assert munich["platform"]["probability"] == 1.0
+    assert munich["operator_estimate"] == {
+        "arrival": "2026-05-04T20:04:00+02:00",
+        "delay_s": 1380,
+        "reported_at": "2026-05-04T18:55:00+02:00",
+    }
+    assert munich["parking"]["recommended"]["place_id"] == "muc-arnulf"
+    assert munich["parking"]["confidence"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        ("/api/v1/trips/train/ICE/9999/2026-05-04", 404, "eta knows no train ICE 9999 on 2026-05-04"),
+        ("/api/v1/trips/train/ICE/1011/2026-02-30", 422, "path.service_date"),
+        ("/api/v1/trips/train/ICE/1011/04.05.2026", 422, "path.service_date"),
+        ("/api/v1/trips/train/ICE/1011/2031-05-04", 422, "more than 60 days ahead"),
+        ("/api/v1/trips/train/ICE/1011/2019-05-04", 422, "more than 7 days in the past"),
+        ("/api/v1/trips/bus/ICE/1011/2026-05-04", 422, "path.mode"),
+        ("/api/v1/trips/train/I%20CE/1011/2026-05-04", 422, "path.operator"),
+    ],
+)
+def test_bad_lookups_get_a_problem_response(client: TestClient, path: str, status: int, detail: str) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert detail in body["detail"]
+    assert body["instance"].startswith("/api/v1/trips/")
+
+
+def test_a_flight_number_with_two_legs_needs_the_leg(
+    tmp_path, make_client: Callable[..., TestClient]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'flights.sqlite3'}"
+    settings = Settings(database_url=url, data_dir=tmp_path)
+    from eta.store import open_store
+
+    engine = open_store(settings)
+    seed.import_nyc_flights(engine, settings, (date(2013, 6, 8),), carrier="WN")
+    seed.persistence_predictions(engine)
+    engine.dispose()
+    client = make_client(url, ManualClock(datetime(2013, 6, 8, 12, 0, tzinfo=UTC)))
+    response = client.get("/api/v1/trips/flight/WN/2269/2013-06-08")
+    assert response.status_code == 409
+    assert "?leg=" in response.json()["detail"]
+    legs = response.json()["detail"].split("departing ")[1].split(")")[0].split(", ")
+    trip = client.get(f"/api/v1/trips/flight/WN/2269/2013-06-08?leg={legs[0]}").json()
+    assert trip["service"]["leg"] == legs[0]
+    arrival = trip["calls"][-1]
+    # the arrival airport's own offset (EDT −04:00 at New York, CDT −05:00 in Chicago/Houston, ...)
+    assert arrival["scheduled_arrival"][-6:] in {"-04:00", "-05:00", "-06:00", "-07:00"}
+    assert trip["calls"][0]["scheduled_departure"].endswith("-04:00")  # EWR/LGA in June
+
+
+def test_operators_match_as_written_or_in_capitals(client: TestClient) -> None:
+    assert client.get("/api/v1/trips/train/ice/1011/2026-05-04").json()["service"]["operator"] == "ICE"

@@ -1,0 +1,353 @@
+"""Fault suite: the IRIS collector against a misbehaving loopback server and a failing store.
+
+In every case the collector keeps running, counts the error by kind, loses nothing it fetched, writes
+no duplicates, and the next run catches up to exactly what a clean run stores.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, event, func, select, text
+
+from eta.collectors.db_iris_collector import DbIrisAdapter
+from eta.collectors.runner import Runner
+from eta.config import Settings, get_settings
+from eta.store import open_store
+from eta.store.engine import make_engine
+from eta.store.schema import Call, CollectorState, Observation, QuarantinedPayload, RawPayload
+from tests.collectors.conftest import Sleeps
+from tests.collectors.loopback import Loopback, Reply
+from tests.conftest import FIXTURES
+
+PLAN = (FIXTURES / "db_iris" / "08000001_plan_10.xml").read_bytes()
+FCHG = (FIXTURES / "db_iris" / "08000001_fchg_10_EXCERPT.xml").read_bytes()
+PLAN_PATH, FCHG_PATH = "/plan/8000001/240509/10", "/fchg/8000001"
+NOW = datetime(2024, 5, 9, 8, 5, tzinfo=UTC)
+N_CALLS = 20
+
+
+@pytest.fixture
+def iris(
+    settings: Settings, loopback: Loopback, fast_http: None, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    monkeypatch.setenv("ETA_COLLECTORS__DB_IRIS__BASE_URL", loopback.url)
+    monkeypatch.setenv("ETA_COLLECTORS__DB_IRIS__STATIONS", '["8000001"]')
+    monkeypatch.setenv("ETA_COLLECTORS__DB_IRIS__PLAN_HOURS_AHEAD", "0")
+    monkeypatch.setenv("ETA_COLLECTORS__DB_IRIS__FULL_CHANGES_EVERY_S", "0")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _good(loopback: Loopback) -> None:
+    loopback.route(PLAN_PATH, Reply(PLAN))
+    loopback.route(FCHG_PATH, Reply(FCHG))
+
+
+def _snapshot(store: Engine) -> tuple[int, pd.DataFrame]:
+    with store.connect() as conn:
+        calls = conn.execute(select(func.count()).select_from(Call)).scalar_one()
+        obs = pd.read_sql(
+            select(
+                Observation.call_id,
+                Observation.platform,
+                Observation.estimated_arrival,
+                Observation.estimated_departure,
+                Observation.cancelled,
+            ),
+            conn,
+        )
+    return calls, obs.sort_values(["call_id"]).reset_index(drop=True)
+
+
+def _clean_reference(
+    store: Engine, iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
+) -> None:
+    """What a clean run stores; the faulty runs must end with exactly this."""
+
+
+@dataclass
+class Fault:
+    plan: list[Reply]
+    fchg: list[Reply]
+    errors: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    first_run_ok: bool = True
+    sleeps: list[float] | None = None
+
+
+FAULTS = {
+    "timeout then ok": Fault([Reply(PLAN, delay_s=1.5), Reply(PLAN)], [Reply(FCHG)], {"timeout": 1}),
+    "connection reset then ok": Fault([Reply(reset=True), Reply(PLAN)], [Reply(FCHG)], {"connection": 1}),
+    "5xx twice then ok": Fault(
+        [Reply(b"", status=500), Reply(b"", status=502), Reply(PLAN)], [Reply(FCHG)], {"http_5xx": 2}
+    ),
+    "5xx on every attempt": Fault(
+        [Reply(b"", status=503)], [Reply(b"", status=500)], {"http_5xx": 6}, first_run_ok=False
+    ),
+    "429 with Retry-After then ok": Fault(
+        [Reply(b"", status=429, headers={"Retry-After": "7"}), Reply(PLAN)],
+        [Reply(FCHG)],
+        {"http_429": 1},
+        sleeps=[7.0],
+    ),
+    "truncated transfer then ok": Fault(
+        [Reply(PLAN, send_bytes=len(PLAN) // 2), Reply(PLAN)], [Reply(FCHG)], {"truncated": 1}
+    ),
+    "truncated XML": Fault(
+        [Reply(PLAN)], [Reply(FCHG[: len(FCHG) // 2]), Reply(FCHG)], quarantined={"parse": 1}
+    ),
+    "truncated XML plan": Fault([Reply(PLAN[:3000]), Reply(PLAN)], [Reply(FCHG)], quarantined={"parse": 1}),
+    "wrong content type": Fault(
+        [Reply(PLAN)],
+        [Reply(b"<html><body>maintenance</body></html>", content_type="text/html"), Reply(FCHG)],
+        quarantined={"content_type": 1},
+    ),
+    "empty body": Fault([Reply(PLAN)], [Reply(b""), Reply(FCHG)], quarantined={"empty": 1}),
+    "404": Fault([Reply(b"no", status=404), Reply(PLAN)], [Reply(FCHG)], {"http_4xx": 1}),
+}
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_the_collector_survives_and_the_next_run_catches_up(
+    name: str,
+    store: Engine,
+    iris: Settings,
+    loopback: Loopback,
+    make_runner: Callable[..., Runner],
+    sleeps: Sleeps,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    fault = FAULTS[name]
+    loopback.route(PLAN_PATH, *fault.plan)
+    loopback.route(FCHG_PATH, *fault.fchg)
+    adapter = DbIrisAdapter(iris.collectors.db_iris)
+    runner = make_runner(adapter, store, iris, now=NOW)
+    first = runner.run_once()
+    assert first.ok is fault.first_run_ok, first.line()
+    assert dict(first.errors) == fault.errors | fault.quarantined
+    assert dict(first.quarantined) == fault.quarantined
+    for kind, n in (fault.errors | fault.quarantined).items():
+        assert runner.metrics.value("eta_collector_errors_total", collector="db-iris", kind=kind) == n
+    if fault.sleeps is not None:
+        assert sleeps == fault.sleeps
+    # the server recovers; the next run catches up
+    _good(loopback)
+    runner.clock = lambda: NOW + timedelta(minutes=2)
+    second = runner.run_once()
+    assert second.ok, second.line()
+    calls, observations = _snapshot(store)
+    assert calls == N_CALLS
+    with store.connect() as conn:
+        quarantined = conn.execute(select(func.count()).select_from(QuarantinedPayload)).scalar_one()
+        statuses = conn.execute(select(RawPayload.status, func.count()).group_by(RawPayload.status)).all()
+        state = conn.execute(select(CollectorState)).one()
+    assert quarantined == sum(fault.quarantined.values())
+    assert dict(statuses).get("quarantined", 0) == quarantined  # kept in the archive, marked
+    assert state.consecutive_failures == 0 and state.primed_at is not None
+    # same rows as a clean run into a fresh store, no duplicates
+    assert not observations.duplicated(["call_id"]).any()
+    assert len(observations) == len(_clean_observations(iris, loopback, make_runner, tmp_path_factory))
+
+
+def _clean_observations(
+    iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner], tmp: pytest.TempPathFactory
+) -> pd.DataFrame:
+    url = f"sqlite:///{tmp.mktemp('clean') / 'clean.sqlite3'}"
+    clean_settings = iris.model_copy(update={"database_url": url, "data_dir": tmp.mktemp("clean-data")})
+    engine = open_store(clean_settings)
+    _good(loopback)
+    make_runner(DbIrisAdapter(iris.collectors.db_iris), engine, clean_settings, now=NOW).run_once()
+    _, observations = _snapshot(engine)
+    engine.dispose()
+    return observations
+
+
+def test_a_long_retry_after_opens_the_circuit_until_then(
+    store: Engine, iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner], sleeps: Sleeps
+) -> None:
+    loopback.route(PLAN_PATH, Reply(b"", status=429, headers={"Retry-After": "3600"}))
+    loopback.route(FCHG_PATH, Reply(b"", status=429, headers={"Retry-After": "3600"}))
+    runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), store, iris, now=NOW)
+    assert not runner.run_once().ok
+    assert sleeps == []  # an hour is not slept through
+    _good(loopback)
+    loopback.route("/plan/8000001/*", Reply(PLAN))  # the plan of whichever hour it is then
+    runner.clock = lambda: NOW + timedelta(minutes=30)
+    skipped = runner.run_once()
+    assert skipped.skipped and len(loopback.hits) == 2  # nothing asked while open
+    assert runner.metrics.value("eta_collector_circuit_open", collector="db-iris") == 1
+    runner.clock = lambda: NOW + timedelta(minutes=61)
+    assert runner.run_once().ok
+    assert _snapshot(store)[0] == N_CALLS
+
+
+def test_repeated_failures_open_the_circuit(
+    store: Engine,
+    iris: Settings,
+    loopback: Loopback,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = iris.model_copy(
+        update={
+            "collectors": iris.collectors.model_copy(update={"circuit_failures": 2, "circuit_open_s": 300})
+        }
+    )
+    loopback.route(PLAN_PATH, Reply(reset=True))
+    loopback.route(FCHG_PATH, Reply(reset=True))
+    runner = make_runner(DbIrisAdapter(settings.collectors.db_iris), store, settings, now=NOW)
+    runner.run_once()
+    runner.clock = lambda: NOW + timedelta(minutes=1)
+    runner.run_once()
+    with store.connect() as conn:
+        state = conn.execute(select(CollectorState)).one()
+    assert state.consecutive_failures == 2 and state.last_error_kind == "connection"
+    assert state.circuit_open_until == NOW + timedelta(minutes=1, seconds=300)
+    runner.clock = lambda: NOW + timedelta(minutes=2)
+    assert runner.run_once().skipped
+
+
+def _big_plan(copies: int) -> bytes:
+    """The real plan with its stops repeated under distinct trip ids (a payload ``copies`` times as big)."""
+    head, rest = PLAN.decode().split("<s ", 1)
+    body, tail = ("<s " + rest).rsplit("</timetable>", 1)
+    parts = [
+        re.sub(r'( n="\w+)"', rf'\g<1>x{k}"', re.sub(r'<s id="(-?\d+)-', rf'<s id="\g<1>{k:03d}-', body))
+        for k in range(copies)
+    ]
+    return (head + "".join(parts) + "</timetable>" + tail).encode()
+
+
+def test_a_payload_100_times_the_usual_size_is_stored(
+    store: Engine, iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
+) -> None:
+    big = _big_plan(100)
+    assert len(big) > 100 * len(PLAN) * 0.95
+    loopback.route(PLAN_PATH, Reply(big))
+    loopback.route(FCHG_PATH, Reply(FCHG))
+    result = make_runner(DbIrisAdapter(iris.collectors.db_iris), store, iris, now=NOW).run_once()
+    assert result.ok and result.written["calls"] == 100 * N_CALLS
+
+
+def test_a_payload_over_the_size_cap_is_refused_and_the_rest_kept(
+    store: Engine, iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
+) -> None:
+    capped = iris.model_copy(
+        update={
+            "collectors": iris.collectors.model_copy(
+                update={"http": iris.collectors.http.model_copy(update={"max_payload_bytes": 100_000})}
+            )
+        }
+    )
+    loopback.route(PLAN_PATH, Reply(_big_plan(100)))
+    loopback.route(FCHG_PATH, Reply(FCHG))
+    result = make_runner(DbIrisAdapter(capped.collectors.db_iris), store, capped, now=NOW).run_once()
+    assert result.errors == {"too_large": 1}  # not retried: it would be as large again
+    assert result.fetched == 1 and result.pending > 0  # the changes were kept, waiting for their plan
+
+
+def _short_busy_timeout(engine: Engine) -> Engine:
+    @event.listens_for(engine, "connect")
+    def _fast(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=100")
+
+    return engine
+
+
+@pytest.fixture
+def locked_sqlite(sqlite_url: str, settings: Settings) -> Iterator[tuple[Engine, sqlite3.Connection]]:
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("SQLite file locking: runs in the SQLite parametrisation only")
+    engine = _short_busy_timeout(make_engine(settings.resolved_database_url))
+    open_store(settings).dispose()
+    holder = sqlite3.connect(settings.resolved_database_url.removeprefix("sqlite:///"), isolation_level=None)
+    yield engine, holder
+    holder.close()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["same process", "restarted process"])
+def test_a_locked_database_loses_nothing(
+    restart: bool,
+    locked_sqlite: tuple[Engine, sqlite3.Connection],
+    iris: Settings,
+    loopback: Loopback,
+    make_runner: Callable[..., Runner],
+) -> None:
+    engine, holder = locked_sqlite
+    _good(loopback)
+    runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), engine, iris, now=NOW)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock across our write
+    first = runner.run_once()
+    holder.execute("ROLLBACK")
+    assert not first.ok and first.errors["store_locked"] == 1 and first.fetched == 2
+    assert _snapshot(engine)[0] == 0
+    loopback.route(PLAN_PATH, Reply(b"", status=503))  # the source is down now: only the archive can help
+    loopback.route(FCHG_PATH, Reply(b"", status=503))
+    if restart:
+        runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), engine, iris, now=NOW)
+    runner.clock = lambda: NOW + timedelta(minutes=2)
+    runner.run_once()
+    calls, observations = _snapshot(engine)
+    assert calls == N_CALLS and len(observations) > 0
+    assert not observations.duplicated(["call_id"]).any()
+
+
+@pytest.mark.postgres
+def test_a_database_connection_killed_mid_write_loses_nothing(
+    postgres_url: str,
+    iris: Settings,
+    loopback: Loopback,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL drops our session in the middle of the batch (as in a restart); the next run catches up."""
+    if not iris.resolved_database_url.startswith("postgresql"):
+        pytest.skip("needs a PostgreSQL session to kill; runs once, in the PostgreSQL parametrisation")
+    monkeypatch.setenv("ETA_DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    settings = get_settings()
+    engine = open_store(settings)
+    admin = make_engine(postgres_url)
+    killed: list[int] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _kill(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if not killed and ('INSERT INTO "calls"' in statement or "_eta_load_calls" in statement):
+            pid = conn.connection.driver_connection.info.backend_pid
+            with admin.begin() as admin_conn:
+                admin_conn.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})
+            killed.append(pid)
+
+    _good(loopback)
+    runner = make_runner(DbIrisAdapter(settings.collectors.db_iris), engine, settings, now=NOW)
+    first = runner.run_once()
+    assert killed and not first.ok and first.errors["store"] == 1
+    runner.clock = lambda: NOW + timedelta(minutes=2)
+    assert runner.run_once().ok
+    calls, observations = _snapshot(engine)
+    assert calls == N_CALLS and len(observations) > 0
+    assert not observations.duplicated(["call_id"]).any()
+    engine.dispose()
+    admin.dispose()
+
+
+def test_a_store_that_is_down_at_the_start_of_a_run_is_counted_and_survived(
+    iris: Settings,
+    loopback: Loopback,
+    make_runner: Callable[..., Runner],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    _good(loopback)
+    down = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), down, iris, now=NOW)
+    result = runner.run_once()
+    assert not result.ok and result.errors == {"store": 1} and loopback.hits == []
+    assert runner.metrics.value("eta_collector_errors_total", collector="db-iris", kind="store") == 1

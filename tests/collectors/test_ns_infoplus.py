@@ -1,0 +1,98 @@
+"""NS InfoPlus RIT/DVS/DAS messages (real recordings): parsing, rows, and a replay through the runner."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, select
+
+from eta.collectors.base import PayloadError
+from eta.collectors.ns_infoplus import NsInfoPlusAdapter, message_cycles, message_rows, parse_message
+from eta.collectors.replay import replay
+from eta.collectors.runner import Runner
+from eta.config import Settings
+from eta.store.schema import Call, Observation, QuarantinedPayload
+from tests.conftest import FIXTURES
+
+NS = FIXTURES / "ns_infoplus"
+
+
+def _message(name: str):  # type: ignore[no-untyped-def]
+    return parse_message((NS / "gotrain" / f"{name}.xml").read_bytes())
+
+
+def test_a_departure_on_two_platforms_keeps_both() -> None:
+    (event,) = _message("departure_multiple-platforms").station_events
+    assert (event.kind, event.rit_id, event.uic) == ("departure", "2459", "8400561")
+    assert (event.event.planned_platform, event.event.current_platform) == ("5-6", "5-6")
+    (arrival,) = _message("arrival_multiple-platforms").station_events
+    assert arrival.kind == "arrival" and arrival.event.current_platform == "5-6"
+
+
+def test_cancellations_by_modification_type() -> None:
+    (departure,) = _message("departure_cancelled").station_events
+    (arrival,) = _message("arrival_cancelled").station_events
+    assert departure.cancelled and arrival.cancelled
+    (plain,) = _message("departure_delay").station_events
+    assert not plain.cancelled
+    assert plain.event.current_time == datetime(2018, 9, 4, 11, 14, 3, tzinfo=UTC)  # 1 min 3 s late
+
+
+def test_a_run_lists_its_stops_in_order_with_platforms_and_a_shortened_end() -> None:
+    (run,) = _message("service_cancelled").runs
+    assert (run.number, run.category, str(run.day)) == ("3322", "SPR", "2019-02-24")
+    codes = [s.code for s in run.stops]
+    assert codes[0] == "LEDN" and codes[-2:] == ["HN", "HNK"]
+    schiphol = run.stops[codes.index("SHL")]
+    assert (schiphol.departure.planned_platform, schiphol.departure.current_platform) == ("1-2", "2")
+    assert [s.code for s in run.stops if s.cancelled] == ["HN", "HNK"]  # ends early: "te grote vertraging"
+    (ic,) = _message("service").runs
+    assert len(ic.stops) == 22  # the stations it only passes are not calls
+
+
+def test_successive_versions_of_one_departure() -> None:
+    versions = [parse_message(p.read_bytes()) for p in sorted((NS / "treinlog-11752").glob("*.xml"))]
+    events = [v.station_events[0] for v in versions]
+    assert {(e.event.planned_platform, e.event.current_platform) for e in events} == {("8", "11a")}
+    delays = [(e.event.current_time - e.event.planned_time).total_seconds() for e in events]
+    assert delays[0] == 0 and max(delays) == 19 * 60 + 9  # 15:18:09 for 14:59
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ((NS / "gotrain" / "invalid.xml").read_bytes(), "malformed XML"),
+        (b"<html/>", "not an InfoPlus message"),
+        (b"", "empty"),
+    ],
+)
+def test_invalid_messages_raise(body: bytes, message: str) -> None:
+    with pytest.raises(PayloadError, match=message):
+        parse_message(body)
+
+
+def test_run_rows_have_planned_and_current_platforms() -> None:
+    message = _message("service_cancelled")
+    rows = message_rows(message, message.timestamp, "ref")
+    assert len(rows.tables["calls"]) == 14 and len(rows.tables["observations"]) == 14
+    shl = next(c for c in rows.tables["calls"] if c["location"] == "8400561")
+    obs = next(o for o in rows.tables["observations"] if o["call_id"] == shl["id"])
+    assert (shl["planned_platform"], obs["platform"]) == ("1-2", "2")
+
+
+def test_replaying_recorded_messages_quarantines_the_invalid_one(store: Engine, settings: Settings) -> None:
+    runner = Runner(NsInfoPlusAdapter(), store, settings)
+    summary = replay(runner, message_cycles(NS / "gotrain"), progress=False)
+    assert summary.quarantined == 1  # invalid.xml
+    with store.connect() as conn:
+        quarantined = conn.execute(select(QuarantinedPayload.path, QuarantinedPayload.error_kind)).one()
+        calls = pd.read_sql(select(Call), conn)
+        observations = pd.read_sql(select(Observation), conn)
+    assert quarantined == ("gotrain/invalid.xml", "parse")
+    assert len(calls) == 22 + 14 + 9  # the three runs
+    assert "1-2" in set(calls["planned_platform"]) and "2" in set(observations["platform"])
+    assert observations["cancelled"].sum() == 2
+    # the DVS/DAS messages are of other trains than the runs: they wait for a run to place them
+    assert runner.resolver.pending and all(r["source"] == "ns-infoplus" for r in runner.resolver.pending)
