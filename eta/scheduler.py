@@ -31,17 +31,27 @@ log = logging.getLogger("eta.scheduler")
 ExtraJobs = Callable[[BaseScheduler, Settings], None]
 
 
-def after_cycle_callbacks(settings: Settings) -> list[AfterCycle]:
-    """Callbacks run after each collector cycle of ``eta collect --forever``.
+def repredict(cycle: Cycle) -> None:
+    """Predict again, as of the cycle's time, every call of the services that just got new observations."""
+    from eta.model.predict import predict_calls
+    from eta.store.queries import calls_of_same_services
 
-    The lead wires re-prediction here, e.g.
-    ``lambda c: predict_calls(c.engine, c.settings, c.made_at, c.call_ids)``.
-    """
-    return []
+    if cycle.call_ids:
+        calls = calls_of_same_services(cycle.engine, cycle.call_ids)
+        written = predict_calls(cycle.engine, cycle.settings, cycle.made_at, calls)
+        log.info("%s: %d predictions after the cycle", cycle.collector, written)
+
+
+def after_cycle_callbacks(settings: Settings) -> list[AfterCycle]:
+    """Callbacks run after each collector cycle of ``eta collect --forever``: re-prediction."""
+    return [repredict]
 
 
 def register_extra_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
-    """Jobs beside the collectors (the lead wires ``register_retrain_job(scheduler, settings)`` here)."""
+    """Jobs beside the collectors: the scheduled retraining (train, compare with the champion, promote)."""
+    from eta.model.retrain import register_retrain_job
+
+    register_retrain_job(scheduler, settings)
 
 
 def run_cycle(runner: Runner, settings: Settings, callbacks: Sequence[AfterCycle]) -> RunResult:

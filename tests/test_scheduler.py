@@ -74,8 +74,10 @@ def test_a_cycle_runs_the_collector_then_the_callbacks(store: Engine, iris: Sett
     assert made_at.tzinfo is not None
 
 
-def test_extra_jobs_and_callbacks_hooks_exist_for_the_lead(iris: Settings) -> None:
+def test_the_scheduler_repredicts_after_each_cycle_and_retrains_on_its_own_job(iris: Settings) -> None:
     scheduler = BackgroundScheduler(timezone=UTC)
     eta_scheduler.register_extra_jobs(scheduler, iris)
-    assert eta_scheduler.after_cycle_callbacks(iris) == []
-    assert scheduler.get_jobs() == []
+    assert eta_scheduler.after_cycle_callbacks(iris) == [eta_scheduler.repredict]
+    (job,) = scheduler.get_jobs()
+    assert job.id == "eta-model-retrain"
+    assert job.coalesce is True and job.max_instances == 1

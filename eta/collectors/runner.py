@@ -496,8 +496,11 @@ class Cycle:
 
     @property
     def made_at(self) -> datetime:
-        """The (possibly simulated) time of the cycle: the time a prediction made now would carry."""
-        return self.result.started_at
+        """The (possibly simulated) time a prediction made after this cycle carries: no earlier than
+        any observation the cycle wrote, so that the prediction can use all of them."""
+        if self.result.data_until is None:
+            return self.result.started_at
+        return max(self.result.started_at, self.result.data_until)
 
     @property
     def call_ids(self) -> list[int]:

@@ -111,3 +111,13 @@ def latest_state(observations: pd.DataFrame) -> pd.DataFrame:
     state = grouped[list(STATE_FIELDS)].last()
     state["last_observed_at"] = grouped["observed_at"].max()
     return state
+
+
+def calls_of_same_services(engine: Engine, call_ids: list[int], chunk: int = 500) -> list[int]:
+    """Every call of the services these calls belong to (news at one stop moves the later ones)."""
+    found: set[int] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(call_ids), chunk):
+            services = select(Call.service_id).where(Call.id.in_(call_ids[start : start + chunk]))
+            found.update(conn.execute(select(Call.id).where(Call.service_id.in_(services))).scalars())
+    return sorted(found)

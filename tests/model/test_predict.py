@@ -90,3 +90,50 @@ def test_naive_times_are_refused(naive: datetime, tmp_path: Path) -> None:
     settings = small_settings(f"sqlite:///{tmp_path / 's.sqlite3'}", tmp_path)
     with pytest.raises(ValueError, match="naive"):
         predict_calls(open_store(settings), settings, naive)
+
+
+def test_a_collector_cycle_repredicts_the_calls_it_touched(flights_model: Artefact, tmp_path: Path) -> None:
+    """The scheduler's after-cycle hook: a replayed cycle writes observations, then predictions."""
+    from sqlalchemy import delete
+
+    from eta.collectors.replay import replay_store
+    from eta.scheduler import after_cycle_callbacks
+
+    source = open_store(
+        small_settings(slices.copy_of(slices.flights_template(), tmp_path / "source"), tmp_path)
+    )
+    settings = small_settings(slices.copy_of(slices.flights_template(), tmp_path / "live"), tmp_path)
+    engine = open_store(settings)
+    entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-cycle")
+    registry.promote(engine, settings, entry.version)
+    start, end = datetime(2013, 1, 12, 14, tzinfo=UTC), datetime(2013, 1, 12, 16, tzinfo=UTC)
+    with engine.begin() as conn:  # the live store has not heard of these two hours yet
+        conn.execute(
+            delete(Observation).where(Observation.observed_at >= start, Observation.observed_at < end)
+        )
+    replay_store(
+        source,
+        engine,
+        settings,
+        start,
+        end,
+        mode="flight",
+        after_cycle=after_cycle_callbacks(settings),
+        progress=False,
+    )
+    with engine.connect() as conn:
+        rows = pd.read_sql(select(Prediction.call_id, Prediction.made_at), conn)
+        observed = pd.read_sql(
+            select(Observation.call_id, Observation.observed_at).where(Observation.observed_at >= start), conn
+        )
+    made_at = pd.to_datetime(rows["made_at"], utc=True, format="ISO8601")
+    assert len(rows) > 0
+    assert made_at.min() >= pd.Timestamp(start) and made_at.max() <= pd.Timestamp(end)
+    # a departure at the origin re-predicts the arrival at the destination, made when it became known
+    with engine.connect() as conn:
+        calls = pd.read_sql(select(Call.id, Call.service_id, Call.sequence), conn).set_index("id")
+    touched_services = set(observed["call_id"].map(calls["service_id"]))
+    assert set(rows["call_id"].map(calls["service_id"])) <= touched_services
+    assert (rows["call_id"].map(calls["sequence"]) == 1).all()
+    source.dispose()
+    engine.dispose()
