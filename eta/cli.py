@@ -528,6 +528,22 @@ def replay(
     typer.echo(summary.line())
 
 
+@app.command("demo")
+def demo(
+    serve: Annotated[bool, typer.Option(help="Serve the API and dashboard afterwards.")] = True,
+    port: Annotated[int, typer.Option(help="Port of the trains server (Berlin day).")] = 8000,
+    flight_port: Annotated[int, typer.Option(help="Port of the flights server (New York day).")] = 8001,
+) -> None:
+    """The whole service, offline, on bundled real data: import, models, replay a real day, serve."""
+    from eta import demo as demo_module
+    from eta.config import get_settings
+
+    def say(text: str) -> None:
+        typer.echo(text, err=not text.startswith("\n"))
+
+    demo_module.run(get_settings(), serve=serve, train_port=port, flight_port=flight_port, say=say)
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and a non-zero exit, not a traceback."""
     from pydantic import ValidationError

@@ -114,9 +114,9 @@ def test_after_cycle_callbacks_see_each_simulated_cycle(store: Engine, settings:
 
 def test_one_day_of_the_bundled_archive_only(store: Engine, settings: Settings) -> None:
     folder = bundled_day(settings)
-    cycles = iris_cycles(folder, day=date(2025, 9, 3))
+    cycles = iris_cycles(folder, day=date(2025, 9, 8))
     first: ReplayCycle = next(cycles)
-    assert first.at == datetime(2025, 9, 2, 22, 1, tzinfo=UTC)  # 00:01 local
+    assert first.at == datetime(2025, 9, 7, 22, 1, tzinfo=UTC)  # 00:01 local
     assert len(first.payloads) > 200  # 133 stations: plans and change lists
     _write_station_coordinates(store, settings, folder)
     with store.connect() as conn:
