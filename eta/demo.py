@@ -277,7 +277,8 @@ def guide(engine: Engine, trains: DemoServer, flights: DemoServer, key: str, tra
             f"# {flight.operator} {flight.number} {flight.origin}→{flight.destination}"
         )
     lines += [
-        f"  curl -s '{flights.url}/api/v1/locations/JFK/arrivals' | python3 -m json.tool | less",
+        f"  curl -s '{flights.url}/api/v1/locations/ORD/arrivals' | python3 -m json.tool | less"
+        "     # New York flights into Chicago O'Hare",
         f"  curl -s -H 'X-API-Key: {key}' '{trains.url}/api/v1/operator/accuracy?group_by=horizon'",
         "",
     ]

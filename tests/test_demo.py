@@ -1,0 +1,64 @@
+"""`eta demo`'s parts: the bundled day, a real day replayed through the collector runner, a served clock."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, date, datetime
+
+import pytest
+import requests
+from sqlalchemy import Engine, func, select
+
+from eta import demo
+from eta.collectors.replay import bundled_day
+from eta.config import Settings
+from eta.store.schema import CollectorState, Observation, Service
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_bundled_train_day_is_read_from_its_archive() -> None:
+    assert demo.bundled_train_day(bundled_day(Settings())) == date(2025, 9, 8)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine, settings: Settings) -> None:
+    said: list[str] = []
+    demo.replay_flight_day(store, settings, said.append)
+    with store.connect() as conn:
+        flights = conn.execute(
+            select(func.count()).select_from(Service).where(Service.service_date == demo.FLIGHT_DAY)
+        ).scalar_one()
+        first, last = conn.execute(
+            select(func.min(Observation.observed_at), func.max(Observation.observed_at))
+        ).one()
+        replayed = conn.execute(select(CollectorState.collector, CollectorState.primed_at)).all()
+    assert flights > 800  # every NYC departure of that Friday
+    assert first >= datetime(2013, 12, 20, 5, tzinfo=UTC)  # nothing observed before the day began
+    assert last < datetime(2013, 12, 21, 11, tzinfo=UTC)
+    assert replayed and all(primed is not None for _, primed in replayed)
+    assert not (settings.data_dir / "demo-flights-staging.sqlite3").exists()
+
+    clock_from = datetime.combine(demo.FLIGHT_DAY, demo.SERVE_AT, demo.FLIGHT_TZ)
+    server = demo.start_server(settings, "flights", _free_port(), clock_from)
+    try:
+        demo.wait_until_live(server)
+        board = requests.get(f"{server.url}/api/v1/locations/ORD/arrivals", timeout=10)
+        assert board.status_code == 200, board.text
+        arrivals = board.json()["arrivals"]
+        assert arrivals, "Chicago O'Hare receives New York flights every hour of the evening"
+        first = arrivals[0]
+        assert first["scheduled_arrival"].startswith(
+            "2013-12-20T"
+        )  # the replay clock's evening, local offset
+        assert first["scheduled_arrival"].endswith("-06:00")
+        text = demo.guide(store, server, server, "eta_k_example", date(2025, 9, 8))
+        assert f"{server.url}/dashboard" in text and "eta_k_example" in text
+        assert "ORD/arrivals" in text
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=10)
