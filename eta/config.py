@@ -315,6 +315,12 @@ class ModelSettings(BaseModel):
         description="Most recent share of the training window held out to calibrate the P10–P90 interval.",
     )
     n_threads: int = Field(default=0, ge=0, description="xgboost threads (0: all cores).")
+    sweep_every_s: int = Field(
+        default=900,
+        ge=60,
+        description="Besides re-predicting what a collector cycle brought news of, predict every call in the "
+        "serving window this often (by the cycles' clock), so predictions follow the shrinking horizon.",
+    )
     serve_ahead_hours: int = Field(
         default=6, ge=1, description="Served predictions cover calls scheduled to arrive this far ahead."
     )

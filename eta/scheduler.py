@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 from apscheduler.schedulers.base import BaseScheduler
@@ -32,7 +33,7 @@ ExtraJobs = Callable[[BaseScheduler, Settings], None]
 
 
 def repredict(cycle: Cycle) -> None:
-    """Predict again, as of the cycle's time, every call of the services that just got new observations."""
+    """Predict again, as of the cycle's time, every call of the services that just got news."""
     from eta.model.predict import predict_calls
     from eta.store.queries import calls_of_same_services
 
@@ -42,9 +43,33 @@ def repredict(cycle: Cycle) -> None:
         log.info("%s: %d predictions after the cycle", cycle.collector, written)
 
 
+class Repredictor:
+    """After each cycle: re-predict what got news; and, once per ``sweep_every_s`` of the cycles' own
+    clock, every call in the serving window, so that predictions follow the clock (the horizon shrinks)
+    even for trains and flights nothing new was heard about."""
+
+    def __init__(self, sweep_every_s: int) -> None:
+        self.sweep_every = timedelta(seconds=sweep_every_s)
+        self.last_sweep: datetime | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, cycle: Cycle) -> None:
+        from eta.model.predict import predict_calls
+
+        with self._lock:
+            due = self.last_sweep is None or cycle.made_at - self.last_sweep >= self.sweep_every
+            if due:
+                self.last_sweep = cycle.made_at
+        if due:
+            written = predict_calls(cycle.engine, cycle.settings, cycle.made_at)
+            log.info("%s: swept the serving window, %d predictions", cycle.collector, written)
+        else:
+            repredict(cycle)
+
+
 def after_cycle_callbacks(settings: Settings) -> list[AfterCycle]:
     """Callbacks run after each collector cycle of ``eta collect --forever``: re-prediction."""
-    return [repredict]
+    return [Repredictor(settings.model.sweep_every_s)]
 
 
 def register_extra_jobs(scheduler: BaseScheduler, settings: Settings) -> None:

@@ -77,7 +77,9 @@ def test_a_cycle_runs_the_collector_then_the_callbacks(store: Engine, iris: Sett
 def test_the_scheduler_repredicts_after_each_cycle_and_retrains_on_its_own_job(iris: Settings) -> None:
     scheduler = BackgroundScheduler(timezone=UTC)
     eta_scheduler.register_extra_jobs(scheduler, iris)
-    assert eta_scheduler.after_cycle_callbacks(iris) == [eta_scheduler.repredict]
+    (callback,) = eta_scheduler.after_cycle_callbacks(iris)
+    assert isinstance(callback, eta_scheduler.Repredictor)
+    assert callback.sweep_every.total_seconds() == iris.model.sweep_every_s
     (job,) = scheduler.get_jobs()
     assert job.id == "eta-model-retrain"
     assert job.coalesce is True and job.max_instances == 1

@@ -56,7 +56,7 @@ class RunResult:
     expired: int = 0
     duration_s: float = 0.0
     data_until: datetime | None = None
-    touched_calls: set[int] = field(default_factory=set)  # calls with new observations
+    touched_calls: set[int] = field(default_factory=set)  # calls with new observations or timetable rows
 
     @property
     def rows_written(self) -> int:
@@ -303,6 +303,7 @@ class Runner:
         result.touched_calls.update(
             int(str(r["call_id"])) for r in prepared.rows.tables.get("observations", [])
         )
+        result.touched_calls.update(int(str(r["id"])) for r in prepared.rows.tables.get("calls", []))
         for table, n in written.items():
             self.metrics.rows.labels(self.name, table).inc(n)
         for row in quarantine_rows:

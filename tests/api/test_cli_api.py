@@ -90,5 +90,11 @@ def test_alerts_run_once_reports_what_it_did(tmp_path: Path) -> None:
     done = _eta("alerts", "run-once", env=_env(tmp_path))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
-        "examined": 0, "queued": 0, "delivered": 0, "retried": 0, "failed": 0, "disabled": 0, "purged": 0,
+        "examined": 0,
+        "queued": 0,
+        "delivered": 0,
+        "retried": 0,
+        "failed": 0,
+        "disabled": 0,
+        "purged": 0,
     }

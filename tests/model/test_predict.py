@@ -97,7 +97,7 @@ def test_a_collector_cycle_repredicts_the_calls_it_touched(flights_model: Artefa
     from sqlalchemy import delete
 
     from eta.collectors.replay import replay_store
-    from eta.scheduler import after_cycle_callbacks
+    from eta.scheduler import repredict
 
     source = open_store(
         small_settings(slices.copy_of(slices.flights_template(), tmp_path / "source"), tmp_path)
@@ -118,7 +118,7 @@ def test_a_collector_cycle_repredicts_the_calls_it_touched(flights_model: Artefa
         start,
         end,
         mode="flight",
-        after_cycle=after_cycle_callbacks(settings),
+        after_cycle=[repredict],
         progress=False,
     )
     with engine.connect() as conn:
@@ -133,7 +133,43 @@ def test_a_collector_cycle_repredicts_the_calls_it_touched(flights_model: Artefa
     with engine.connect() as conn:
         calls = pd.read_sql(select(Call.id, Call.service_id, Call.sequence), conn).set_index("id")
     touched_services = set(observed["call_id"].map(calls["service_id"]))
-    assert set(rows["call_id"].map(calls["service_id"])) <= touched_services
+    after_timetable = rows[made_at > made_at.min()]  # the first cycle writes the timetable: all calls
+    assert len(after_timetable) > 0
+    assert set(after_timetable["call_id"].map(calls["service_id"])) <= touched_services
     assert (rows["call_id"].map(calls["sequence"]) == 1).all()
+    source.dispose()
+    engine.dispose()
+
+
+def test_the_repredictor_sweeps_the_serving_window_once_per_interval(
+    flights_model: Artefact, tmp_path: Path
+) -> None:
+    """Flights nothing was heard about in a cycle are still predicted again once per sweep interval."""
+    from sqlalchemy import delete
+
+    from eta.collectors.replay import replay_store
+    from eta.scheduler import Repredictor
+
+    source = open_store(
+        small_settings(slices.copy_of(slices.flights_template(), tmp_path / "source"), tmp_path)
+    )
+    settings = small_settings(slices.copy_of(slices.flights_template(), tmp_path / "live"), tmp_path)
+    engine = open_store(settings)
+    entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-sweep")
+    registry.promote(engine, settings, entry.version)
+    start, end = datetime(2013, 1, 12, 14, tzinfo=UTC), datetime(2013, 1, 12, 16, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            delete(Observation).where(Observation.observed_at >= start, Observation.observed_at < end)
+        )
+    sweeping = Repredictor(sweep_every_s=3600)
+    replay_store(source, engine, settings, start, end, mode="flight", after_cycle=[sweeping], progress=False)
+    with engine.connect() as conn:
+        made = pd.read_sql(select(Prediction.call_id, Prediction.made_at), conn)
+    per_time = made.groupby(pd.to_datetime(made["made_at"], utc=True, format="ISO8601")).size()
+    sweeps = per_time[per_time >= per_time.max() / 2].index
+    # the first cycle, then the first cycle at least an hour later, each time; nothing in between
+    assert list(sweeps) == [pd.Timestamp(start) + pd.Timedelta(hours=h) for h in range(3)]
+    assert per_time.max() > 3 * per_time.drop(sweeps).max()
     source.dispose()
     engine.dispose()
