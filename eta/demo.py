@@ -127,12 +127,18 @@ def _train_champion(
 # ---- 3. replays -------------------------------------------------------------------------------------
 
 
+def _bundled_folder(settings: Settings) -> Path:
+    from eta.collectors.replay import bundled_day
+
+    return bundled_day(settings)
+
+
 def replay_train_day(engine: Engine, settings: Settings, say: Say) -> date:
     """The bundled Berlin IRIS day through the IRIS collector path, re-predicting after each cycle."""
-    from eta.collectors.replay import bundled_day, replay_iris
+    from eta.collectors.replay import replay_iris
     from eta.scheduler import Repredictor
 
-    folder = bundled_day(settings)
+    folder = _bundled_folder(settings)
     day = bundled_train_day(folder)
     say(f"replaying Berlin trains of {day} (DB IRIS snapshots, 133 stations) through the collectors")
     repredict = Repredictor(settings.model.sweep_every_s)
@@ -287,14 +293,39 @@ def guide(engine: Engine, trains: DemoServer, flights: DemoServer, key: str, tra
     return "\n".join(lines)
 
 
-def run(settings: Settings, *, serve: bool, train_port: int, flight_port: int, say: Say) -> None:
+def _replayed_marker(settings: Settings, what: str) -> Path:
+    return settings.data_dir / f"demo-replayed-{what}"
+
+
+def replay_once(settings: Settings, what: str, replay: Callable[[], None], force: bool, say: Say) -> None:
+    """Run a replay unless an earlier demo finished it in this data directory (or ``force``)."""
+    marker = _replayed_marker(settings, what)
+    if marker.exists() and not force:
+        say(f"the {what} day was replayed by an earlier demo run (--replay replays it again)")
+        return
+    marker.unlink(missing_ok=True)
+    replay()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(datetime.now(UTC).isoformat() + "\n")
+
+
+def run(
+    settings: Settings,
+    *,
+    serve: bool,
+    train_port: int,
+    flight_port: int,
+    say: Say,
+    force_replay: bool = False,
+) -> None:
     from eta.api.apikeys import create_key
 
     engine = open_store(settings)
     import_bundled_data(engine, settings, say)
     ensure_champions(engine, settings, say)
-    train_day = replay_train_day(engine, settings, say)
-    replay_flight_day(engine, settings, say)
+    train_day = bundled_train_day(_bundled_folder(settings))
+    replay_once(settings, "trains", lambda: replay_train_day(engine, settings, say), force_replay, say)
+    replay_once(settings, "flights", lambda: replay_flight_day(engine, settings, say), force_replay, say)
     if not serve:
         return
     key, _ = create_key(engine, "eta demo")

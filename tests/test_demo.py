@@ -62,3 +62,22 @@ def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine
     finally:
         server.process.terminate()
         server.process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_finished_replay_is_not_repeated_but_an_interrupted_one_is(settings: Settings) -> None:
+    runs: list[str] = []
+    said: list[str] = []
+
+    def interrupted() -> None:
+        runs.append("interrupted")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        demo.replay_once(settings, "trains", interrupted, False, said.append)
+    demo.replay_once(settings, "trains", lambda: runs.append("finished"), False, said.append)
+    demo.replay_once(settings, "trains", lambda: runs.append("again"), False, said.append)
+    assert runs == ["interrupted", "finished"]
+    assert "replayed by an earlier demo run" in said[-1]
+    demo.replay_once(settings, "trains", lambda: runs.append("forced"), True, said.append)
+    assert runs[-1] == "forced"
