@@ -188,7 +188,9 @@ def _interrupt(signum: int, frame: object) -> None:
 # ---- 4. serving -------------------------------------------------------------------------------------
 
 
-def start_server(settings: Settings, name: str, port: int, clock_from: datetime) -> DemoServer:
+def start_server(
+    settings: Settings, name: str, port: int, clock_from: datetime, host: str = "127.0.0.1"
+) -> DemoServer:
     env = {
         **os.environ,
         "ETA_DATA_DIR": str(settings.data_dir.resolve()),
@@ -197,7 +199,7 @@ def start_server(settings: Settings, name: str, port: int, clock_from: datetime)
         "ETA_API__MAX_DAYS_BACK": "2",
     }
     process = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "eta.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
+        [sys.executable, "-m", "eta.cli", "serve", "--host", host, "--port", str(port)], env=env
     )
     return DemoServer(name, port, clock_from, process)
 
@@ -317,6 +319,7 @@ def run(
     flight_port: int,
     say: Say,
     force_replay: bool = False,
+    host: str = "127.0.0.1",
 ) -> None:
     from eta.api.apikeys import create_key
 
@@ -332,8 +335,8 @@ def run(
     trains_at = datetime.combine(train_day, SERVE_AT, TRAIN_TZ)
     flights_at = datetime.combine(FLIGHT_DAY, SERVE_AT, FLIGHT_TZ)
     servers = [
-        start_server(settings, "trains", train_port, trains_at),
-        start_server(settings, "flights", flight_port, flights_at),
+        start_server(settings, "trains", train_port, trains_at, host),
+        start_server(settings, "flights", flight_port, flights_at, host),
     ]
     signal.signal(signal.SIGTERM, _interrupt)
     try:
