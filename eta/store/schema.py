@@ -126,6 +126,8 @@ class Call(Base):
     __table_args__ = (
         UniqueConstraint("service_id", "sequence"),
         Index(None, "location", "scheduled_arrival"),
+        # Serving reads the calls due in a time window, whatever the station (see features.frames).
+        Index(None, "scheduled_arrival", "scheduled_departure"),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     service_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("services.id", ondelete="CASCADE"))
