@@ -299,7 +299,7 @@ def _replayed_marker(settings: Settings, what: str) -> Path:
     return settings.data_dir / f"demo-replayed-{what}"
 
 
-def replay_once(settings: Settings, what: str, replay: Callable[[], None], force: bool, say: Say) -> None:
+def replay_once(settings: Settings, what: str, replay: Callable[[], object], force: bool, say: Say) -> None:
     """Run a replay unless an earlier demo finished it in this data directory (or ``force``)."""
     marker = _replayed_marker(settings, what)
     if marker.exists() and not force:
