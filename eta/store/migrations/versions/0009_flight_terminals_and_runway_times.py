@@ -1,7 +1,7 @@
 """flight terminals and runway times
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-23 04:28:43.875650
 
 Flights' scheduled runway times (on/off) on calls; their terminal and estimated/actual runway times on
@@ -16,8 +16,8 @@ from alembic import op
 
 import eta.store.schema
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
