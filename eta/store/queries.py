@@ -18,6 +18,11 @@ STATE_FIELDS = (
     "actual_departure",
     "platform",
     "cancelled",
+    "terminal",
+    "estimated_runway_arrival",
+    "actual_runway_arrival",
+    "estimated_runway_departure",
+    "actual_runway_departure",
 )
 
 
@@ -94,6 +99,10 @@ def observations_as_of(
         "actual_arrival",
         "estimated_departure",
         "actual_departure",
+        "estimated_runway_arrival",
+        "actual_runway_arrival",
+        "estimated_runway_departure",
+        "actual_runway_departure",
     ):
         frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
     return frame
