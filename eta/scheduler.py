@@ -78,11 +78,37 @@ def after_cycle_callbacks(settings: Settings) -> list[AfterCycle]:
     return [Repredictor(settings.model.sweep_every_s)]
 
 
+STATISTICS_JOB_ID = "store-statistics"
+
+
 def register_extra_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
-    """Jobs beside the collectors: the scheduled retraining (train, compare with the champion, promote)."""
+    """Jobs beside the collectors: the scheduled retraining (train, compare with the champion, promote),
+    and hourly planner statistics as the collectors grow the store."""
     from eta.model.retrain import register_retrain_job
 
     register_retrain_job(scheduler, settings)
+    scheduler.add_job(
+        refresh_store_statistics,
+        trigger="interval",
+        hours=1,
+        args=[settings],
+        id=STATISTICS_JOB_ID,
+        name="refresh the store's query planner statistics",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=600,
+        replace_existing=True,
+    )
+
+
+def refresh_store_statistics(settings: Settings) -> None:
+    from eta.store.engine import make_engine, refresh_statistics
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        refresh_statistics(engine)
+    finally:
+        engine.dispose()
 
 
 def run_cycle(runner: Runner, settings: Settings, callbacks: Sequence[AfterCycle]) -> RunResult:

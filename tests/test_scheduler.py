@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from eta import scheduler as eta_scheduler
 from eta.collectors.runner import Cycle
 from eta.config import Settings, get_settings
+from eta.store import open_store
 from eta.store.schema import Call
 from tests.collectors.loopback import Loopback, Reply, serve
 from tests.conftest import FIXTURES
@@ -80,6 +81,8 @@ def test_the_scheduler_repredicts_after_each_cycle_and_retrains_on_its_own_job(i
     (callback,) = eta_scheduler.after_cycle_callbacks(iris)
     assert isinstance(callback, eta_scheduler.Repredictor)
     assert callback.sweep_every.total_seconds() == iris.model.sweep_every_s
-    (job,) = scheduler.get_jobs()
-    assert job.id == "eta-model-retrain"
-    assert job.coalesce is True and job.max_instances == 1
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"eta-model-retrain", eta_scheduler.STATISTICS_JOB_ID}
+    assert all(job.coalesce is True and job.max_instances == 1 for job in jobs.values())
+    open_store(iris).dispose()
+    eta_scheduler.refresh_store_statistics(iris)  # the job's function runs against the configured store

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from tqdm import tqdm
 
 from eta.store.bulk import insert_ignore
+from eta.store.engine import refresh_statistics
 from eta.store.schema import metadata
 
 WRITE_ORDER = ("locations", "vehicles", "services", "calls", "call_refs", "observations", "weather")
@@ -75,6 +76,7 @@ def write_batches(
                 summary.read[name] += len(frame)
             summary.add(write_batch(engine, frames, batch_size))
             bar.update(1)
+    refresh_statistics(engine)
     return summary
 
 

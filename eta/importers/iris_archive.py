@@ -29,6 +29,7 @@ from eta.collectors.iris_snapshots import (
 )
 from eta.config import Settings
 from eta.importers._write import ImportSummary, write_batch
+from eta.store.engine import refresh_statistics
 
 SOURCE = "iris-archive"
 PLAN_FILES_PER_BATCH = 500
@@ -62,6 +63,7 @@ def run(engine: Engine, settings: Settings, path: Path) -> ImportSummary:
         summary.notes.append(
             f"{len(progress.bad_files)} unreadable XML files skipped: {progress.bad_files[:3]}"
         )
+    refresh_statistics(engine)
     return summary
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from eta.config import Settings
-from eta.store.engine import make_engine
+from eta.store.engine import make_engine, refresh_statistics
 from eta.store.migrate import upgrade
 
 
@@ -13,7 +13,8 @@ def open_store(settings: Settings) -> Engine:
     """Engine for the configured store, migrated to the newest schema (idempotent)."""
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
+    refresh_statistics(engine)
     return engine
 
 
-__all__ = ["make_engine", "open_store", "upgrade"]
+__all__ = ["make_engine", "open_store", "refresh_statistics", "upgrade"]

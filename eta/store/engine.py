@@ -46,6 +46,23 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
     return engine
 
 
+PLANNED_TABLES = ("services", "calls", "observations", "weather", "predictions")
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Give the query planner current table statistics, after bulk writes and now and then.
+
+    Without them SQLite takes every index for selective: it read all flight services of a mode to find the
+    few of a serving window (0.7 s instead of 0.08 s). ``analysis_limit`` keeps ANALYZE to a sample.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+        else:
+            conn.exec_driver_sql(f"ANALYZE {', '.join(PLANNED_TABLES)}")
+
+
 def engine_from_settings(settings: Settings) -> Engine:
     return make_engine(settings.resolved_database_url)
 

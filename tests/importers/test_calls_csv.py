@@ -107,3 +107,14 @@ def test_command_line_exits_non_zero_and_prints_each_bad_line() -> None:
     assert len(errors) == 8
     assert errors[0].endswith("line 8: mode must be flight or train, not 'bus'")
     assert "calls" in done.stdout and "rejected rows: 8" in done.stdout
+
+
+def test_an_import_leaves_planner_statistics_of_what_it_wrote(store: Engine, settings: Settings) -> None:
+    calls_csv.run(store, settings, BAD_ROWS)
+    with store.connect() as conn:
+        if store.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("SELECT stat FROM sqlite_stat1 WHERE tbl = 'calls'").scalars().all()
+            assert rows and all(int(stat.split()[0]) == 6 for stat in rows)  # 6 calls, counted per index
+        else:
+            estimate = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'calls'::regclass")
+            assert estimate.scalar_one() == 6
