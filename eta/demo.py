@@ -197,6 +197,7 @@ def start_server(
         "ETA_DATABASE_URL": settings.resolved_database_url,
         "ETA_API__REPLAY_FROM": clock_from.isoformat(),
         "ETA_API__MAX_DAYS_BACK": "2",
+        "ETA_LOG_LEVEL": "WARNING",  # the guide stays readable; requests are still counted in /metrics
     }
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "eta.cli", "serve", "--host", host, "--port", str(port)], env=env
@@ -218,11 +219,31 @@ def wait_until_live(server: DemoServer, timeout_s: float = 60) -> None:
     raise EtaError(f"the {server.name} server on port {server.port} did not start within {timeout_s:.0f} s")
 
 
-def example_train(engine: Engine, day: date, at: datetime) -> tuple[Service, str] | None:
+@dataclass(frozen=True)
+class Example:
+    operator: str
+    number: str
+    service_date: date
+    leg: str | None
+    origin: str | None
+    destination: str | None
+
+
+_EXAMPLE_COLUMNS = (
+    Service.operator,
+    Service.number,
+    Service.service_date,
+    Service.leg,
+    Service.origin,
+    Service.destination,
+)
+
+
+def example_train(engine: Engine, day: date, at: datetime) -> Example | None:
     """A train into Berlin Hbf shortly after ``at`` that has a served prediction, for the printed examples."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(Service, Call.location)
+            select(*_EXAMPLE_COLUMNS)
             .join(Call, Call.service_id == Service.id)
             .join(Prediction, Prediction.call_id == Call.id)
             .where(Call.location == "8011160", Service.service_date == day)
@@ -231,13 +252,13 @@ def example_train(engine: Engine, day: date, at: datetime) -> tuple[Service, str
             .order_by(Call.scheduled_arrival)
             .limit(1)
         ).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else Example(**row._mapping)
 
 
-def example_flight(engine: Engine, at: datetime) -> Service | None:
+def example_flight(engine: Engine, at: datetime) -> Example | None:
     with engine.connect() as conn:
         row = conn.execute(
-            select(Service)
+            select(*_EXAMPLE_COLUMNS)
             .join(Call, Call.service_id == Service.id)
             .join(Prediction, Prediction.call_id == Call.id)
             .where(Service.mode == "flight", Service.service_date == FLIGHT_DAY, Call.sequence == 1)
@@ -245,7 +266,7 @@ def example_flight(engine: Engine, at: datetime) -> Service | None:
             .order_by(Call.scheduled_arrival)
             .limit(1)
         ).first()
-    return None if row is None else row[0]
+    return None if row is None else Example(**row._mapping)
 
 
 def station_name(engine: Engine, code: str) -> str:
@@ -273,9 +294,8 @@ def guide(engine: Engine, trains: DemoServer, flights: DemoServer, key: str, tra
         f"  curl -s '{trains.url}/api/v1/locations/8011160/arrivals' | python3 -m json.tool | less"
         f"     # {station_name(engine, '8011160')}, next 2 hours",
     ]
-    train = example_train(engine, train_day, trains.clock_from)
-    if train is not None:
-        service, _ = train
+    service = example_train(engine, train_day, trains.clock_from)
+    if service is not None:
         path = f"trips/train/{service.operator}/{service.number}/{service.service_date}"
         what = f"{service.operator} {service.number}"
         lines.append(f"  curl -s '{trains.url}/api/v1/{path}' | python3 -m json.tool     # {what}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import UTC, date, datetime
 
@@ -13,6 +14,7 @@ from eta import demo
 from eta.collectors.replay import bundled_day
 from eta.config import Settings
 from eta.store.schema import CollectorState, Observation, Service
+from tests.api import seed
 
 
 def _free_port() -> int:
@@ -43,6 +45,7 @@ def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine
     assert replayed and all(primed is not None for _, primed in replayed)
     assert not (settings.data_dir / "demo-flights-staging.sqlite3").exists()
 
+    seed.persistence_predictions(store)  # served rows for the guide's example (no model in this test)
     clock_from = datetime.combine(demo.FLIGHT_DAY, demo.SERVE_AT, demo.FLIGHT_TZ)
     server = demo.start_server(settings, "flights", _free_port(), clock_from)
     try:
@@ -59,6 +62,10 @@ def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine
         text = demo.guide(store, server, server, "eta_k_example", date(2025, 9, 8))
         assert f"{server.url}/dashboard" in text and "eta_k_example" in text
         assert "ORD/arrivals" in text
+        (example,) = re.findall(r"'(http://[^']+/api/v1/trips/flight/[^']+)'", text)
+        trip = requests.get(example, timeout=10)
+        assert trip.status_code == 200, trip.text  # the printed example request works
+        assert trip.json()["calls"][-1]["predicted"]["p50"].startswith("2013-12-20T")
     finally:
         server.process.terminate()
         server.process.wait(timeout=10)
