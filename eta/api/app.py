@@ -20,6 +20,7 @@ from eta.api.middleware import BodyLimit, Observe
 from eta.api.problems import install_problem_handlers
 from eta.api.ratelimit import TokenBuckets
 from eta.api.readiness import Readiness
+from eta.api.trip_cache import StoreGeneration, TripAnswers
 from eta.clock import Clock, clock_from
 from eta.config import Settings
 from eta.parking import ParkingReference
@@ -42,6 +43,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, clock: Clock
         readiness=Readiness(engine, settings, clock),
         buckets=TokenBuckets(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst),
         answers=AnswerCache(settings.api.cache_ttl_s),
+        trips=(
+            TripAnswers(StoreGeneration(engine, settings.api.store_poll_s))
+            if settings.api.cache_ttl_s > 0
+            else None
+        ),
     )
     app = FastAPI(
         title="eta",
@@ -74,6 +80,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: AppState = app.state.eta
     await asyncio.to_thread(state.readiness.refresh)
     tasks = [asyncio.create_task(_every(state.settings.api.refresh_interval_s, state.readiness.refresh))]
+    if state.trips is not None:
+        state.trips.generation.start()
     if state.settings.alerts.cycle_interval_s > 0:
         from eta.alerts.cycle import AlertCycle
 
@@ -82,6 +90,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if state.trips is not None:
+            state.trips.generation.stop()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -1,0 +1,246 @@
+"""Trip answers rendered once and reused until the store changes, exact at every request's ``now``.
+
+A trip answer depends on the time it is asked in two ways only:
+
+* which stored rows it reads: the newest served prediction and the status reports of its calls with
+  ``made_at`` / ``observed_at`` ≤ now. That changes when new rows are written (the store's
+  *generation*, :class:`StoreGeneration`, polled every ``ETA_API__STORE_POLL_S``), or, when the clock
+  replays recorded data, when ``now`` passes the next stored row (:func:`eta.api.lookup.next_change`);
+* ``as_of`` and the ages in ``freshness``, which are filled in per request into the pre-rendered JSON.
+
+So a :class:`RenderedTrip` is reused for as long as the generation it was built at is the store's,
+``now`` has not reached its next stored row, and its timetable part (kept 60 s by
+:class:`eta.api.lookup.Lookup`) has not expired; every answer is then byte for byte what a fresh
+lookup at that ``now`` returns (tests/api/test_trip_cache.py checks it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import anyio
+import anyio.to_thread
+from pydantic import TypeAdapter
+from sqlalchemy import Engine, func, select
+
+from eta.api import schemas
+from eta.store.schema import Observation, Prediction
+
+Generation = tuple[int, int]
+log = logging.getLogger("eta.api")
+
+_GENERATION = select(
+    select(func.max(Prediction.id)).scalar_subquery(), select(func.max(Observation.id)).scalar_subquery()
+)
+
+
+class StoreGeneration:
+    """The newest prediction and status-report ids: both tables are append-only, so a write changes them.
+
+    Read every ``poll_s`` by a thread of its own (:meth:`start`), not the worker pool that builds
+    answers: under load the pool's queue would delay it. A value older than two polls is not trusted
+    (the thread stalled or is not running) and answers are rebuilt instead.
+    """
+
+    def __init__(self, engine: Engine, poll_s: float) -> None:
+        self.engine = engine
+        self.poll_s = poll_s
+        self.value: Generation | None = None
+        self.read_at = -math.inf  # time.monotonic() just before the value was read
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._poll, name="eta-store-generation", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("reading the store generation failed; trip answers are rebuilt meanwhile")
+            self._stop.wait(self.poll_s)
+
+    def refresh(self) -> Generation:
+        started = time.monotonic()
+        with self.engine.connect() as conn:
+            predictions, observations = conn.execute(_GENERATION).one()
+        value = (int(predictions or 0), int(observations or 0))
+        with self._lock:
+            if started >= self.read_at:
+                self.value, self.read_at = value, started
+        return value
+
+    def current(self) -> Generation | None:
+        """The last value read, if it was read within two polls."""
+        if time.monotonic() - self.read_at > 2 * self.poll_s:
+            return None
+        return self.value
+
+
+# Placeholders written where the per-request values go, then cut out: no answer contains them.
+_AS_OF_MARK = datetime(1, 1, 1, 0, 0, 1, 1, tzinfo=UTC)
+_AGE_MARK = -7_316_459_283_000_000
+_DATETIME = TypeAdapter(datetime)
+_MARKS = re.compile(rb'"0001-01-01T00:00:01\.000001Z"|-7316459283\d{6}')
+
+
+@dataclass(frozen=True)
+class RenderedTrip:
+    """A trip's JSON cut at its per-request values: ``as_of`` (slot ``None``) and ages since an instant."""
+
+    parts: tuple[bytes, ...]
+    slots: tuple[datetime | None, ...]
+    service_date: date
+    generation: Generation
+    built_for: datetime  # the ``now`` it was read at
+    next_change: datetime | None  # the first stored row after built_for that it does not show
+    expires: float  # time.monotonic() when its timetable part is read again
+
+    def usable(self, now: datetime, generation: Generation | None) -> bool:
+        return (
+            generation == self.generation
+            and self.built_for <= now
+            and (self.next_change is None or now < self.next_change)
+            and time.monotonic() < self.expires
+        )
+
+    def render(self, now: datetime) -> bytes:
+        out = [self.parts[0]]
+        for slot, part in zip(self.slots, self.parts[1:], strict=True):
+            if slot is None:
+                out.append(_DATETIME.dump_json(now))
+            else:
+                out.append(b"%d" % round((now - slot).total_seconds()))
+            out.append(part)
+        return b"".join(out)
+
+
+def render_template(
+    trip: schemas.Trip,
+    *,
+    generation: Generation,
+    built_for: datetime,
+    next_change: datetime | None,
+    expires: float,
+) -> RenderedTrip | None:
+    """Cut ``trip`` (built at ``built_for``; changed here) at its per-request values; None if it cannot."""
+    slots: list[datetime | None] = [None]
+    trip.as_of = _AS_OF_MARK
+    for call in trip.calls:
+        fresh = call.freshness
+        if fresh.prediction_made_at is not None and fresh.prediction_age_s is not None:
+            fresh.prediction_age_s = _AGE_MARK - len(slots)
+            slots.append(fresh.prediction_made_at)
+        if fresh.latest_report_at is not None and fresh.latest_report_age_s is not None:
+            fresh.latest_report_age_s = _AGE_MARK - len(slots)
+            slots.append(fresh.latest_report_at)
+    body = trip.model_dump_json().encode()
+    marks = list(_MARKS.finditer(body))
+    expected = [b'"0001-01-01T00:00:01.000001Z"'] + [b"%d" % (_AGE_MARK - i) for i in range(1, len(slots))]
+    found = [m.group() for m in marks]
+    # the JSON follows the model's field order: as_of comes before the calls
+    if sorted(found) != sorted(expected) or len(found) != len(slots):
+        return None
+    order = {mark: i for i, mark in enumerate(expected)}
+    parts, cut, ordered = [], 0, []
+    for m in marks:
+        parts.append(body[cut : m.start()])
+        ordered.append(slots[order[m.group()]])
+        cut = m.end()
+    parts.append(body[cut:])
+    return RenderedTrip(
+        parts=tuple(parts),
+        slots=tuple(ordered),
+        service_date=trip.service.service_date,
+        generation=generation,
+        built_for=built_for,
+        next_change=next_change,
+        expires=expires,
+    )
+
+
+class TripAnswers:
+    """Rendered trips by request (path and query string); builds run in a worker thread, one per key."""
+
+    def __init__(self, generation: StoreGeneration, max_entries: int = 20_000, max_builds: int = 4) -> None:
+        self.generation = generation
+        self.max_entries = max_entries
+        # a burst of misses (new predictions for every trip at once) queues here instead of taking every
+        # worker thread and more store connections than the pool keeps (each new one starts cold)
+        self._builds = anyio.CapacityLimiter(max_builds)
+        self._entries: dict[Hashable, RenderedTrip] = {}
+        self._building: dict[Hashable, asyncio.Future[RenderedTrip | None]] = {}
+
+    def get(self, key: Hashable, now: datetime) -> RenderedTrip | None:
+        """The rendered trip for ``key`` if it is exact at ``now`` (the event loop only: no store reads)."""
+        found = self._entries.get(key)
+        if found is None or not found.usable(now, self.generation.current()):
+            return None
+        return found
+
+    def current_generation(self) -> Generation:
+        """For a build, before it reads the trip: the polled value, else a fresh read (worker thread)."""
+        return self.generation.current() or self.generation.refresh()
+
+    async def get_or_build(
+        self, key: Hashable, now: datetime, build: Callable[[], RenderedTrip | None]
+    ) -> tuple[RenderedTrip | None, bool]:
+        """A rendered trip exact at ``now`` and whether it was reused; None if it could not be cut.
+
+        Concurrent misses on one key wait for a single build (many travellers, one new prediction).
+        """
+        found = self.get(key, now)
+        if found is not None:
+            return found, True
+        pending = self._building.get(key)
+        if pending is not None:
+            shared = await asyncio.shield(pending)
+            if shared is not None and shared.usable(now, shared.generation):
+                return shared, True
+            return await self._run(build), False
+        future: asyncio.Future[RenderedTrip | None] = asyncio.get_running_loop().create_future()
+        self._building[key] = future
+        try:
+            built = await self._run(build)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        finally:
+            self._building.pop(key, None)
+        if built is not None:
+            self._put(key, built)
+        future.set_result(built)
+        return built, False
+
+    async def _run(self, build: Callable[[], RenderedTrip | None]) -> RenderedTrip | None:
+        return await anyio.to_thread.run_sync(build, limiter=self._builds)
+
+    def _put(self, key: Hashable, rendered: RenderedTrip) -> None:
+        if len(self._entries) >= self.max_entries:
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v.expires > now}
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+        self._entries[key] = rendered
+
+    def clear(self) -> None:
+        self._entries.clear()
