@@ -221,7 +221,14 @@ def _utc(value: Any) -> datetime:
 
 def locations(conn: Connection, codes: Iterable[str]) -> dict[str, schemas.LocationRef]:
     rows = conn.execute(_LOCATIONS, {"ids": list(set(codes))})
-    return {code: schemas.LocationRef(code=code, name=name, tz=tz) for code, name, tz in rows}
+    return {code: _place(code, name, tz) for code, name, tz in rows}
+
+
+@lru_cache(maxsize=65_536)
+def _place(code: str, name: str | None, tz: str | None) -> schemas.LocationRef:
+    """One shared (never changed) reference per location: cached trips would otherwise hold thousands of
+    copies, each one more object for the garbage collector to walk."""
+    return schemas.LocationRef(code=code, name=name, tz=tz)
 
 
 # --- answers -------------------------------------------------------------------------------------

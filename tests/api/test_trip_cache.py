@@ -6,9 +6,14 @@ and clock: whatever the cache does, the two must answer the same bytes.
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -216,3 +221,26 @@ def test_generation_changes_with_every_write(
     seen.append(generation.refresh())
     assert len(set(seen)) == 3
     assert generation.current() == seen[-1]
+
+
+def test_eta_serve_freezes_what_start_up_made_and_tests_do_not(tmp_path: Path) -> None:
+    """gc.freeze() keeps the long-lived start-up objects out of full collections (the p99 of answers)."""
+    script = (
+        "import gc\n"
+        "from fastapi.testclient import TestClient\n"
+        "from eta.api import asgi\n"
+        "before = gc.get_freeze_count()\n"
+        "with TestClient(asgi.app) as client:\n"
+        "    assert client.get('/livez').status_code == 200\n"
+        "    print(before, gc.get_freeze_count())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETA_")} | {
+        "ETA_DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        "ETA_DATA_DIR": str(tmp_path),
+        "ETA_ALERTS__CYCLE_INTERVAL_S": "0",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert int(out[0]) == 0 and int(out[1]) > 50_000
+    assert gc.get_freeze_count() == 0  # this process started many apps and froze nothing
