@@ -7,6 +7,7 @@ features or loads a model.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -247,8 +248,8 @@ class Skeleton:
 class Lookup:
     """Builds trip and board answers; holds the parking reference read at start-up.
 
-    A trip's timetable part is kept for ``skeleton_ttl_s`` so that a lookup reads only what changes:
-    the newest served predictions and the status reports of its calls.
+    A trip's timetable part is kept for at most ``skeleton_ttl_s`` so that a lookup reads only what
+    changes: the newest served predictions and the status reports of its calls.
     """
 
     SKELETONS_MAX = 50_000
@@ -269,7 +270,9 @@ class Lookup:
         calls = calls_of(conn, services[0].id) if len(services) == 1 else []
         places = locations(conn, [c.location for c in calls]) if calls else {}
         if services and self.skeleton_ttl_s > 0:  # an unknown trip may appear with the next collector run
-            expires = time.monotonic() + self.skeleton_ttl_s
+            # between half and all of the TTL: trips first asked together (a restart, a burst) are not all
+            # read again in the same second, each with a traveller waiting
+            expires = time.monotonic() + self.skeleton_ttl_s * random.uniform(0.5, 1.0)
             found = Skeleton(services, calls, places, expires)
             if len(self._skeletons) >= self.SKELETONS_MAX:
                 self._skeletons.clear()

@@ -23,8 +23,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 import anyio
 import anyio.to_thread
@@ -113,6 +113,7 @@ class RenderedTrip:
     built_for: datetime  # the ``now`` it was read at
     next_change: datetime | None  # the first stored row after built_for that it does not show
     expires: float  # time.monotonic() when its timetable part is read again
+    rebuild: Callable[[datetime], RenderedTrip | None] | None = field(default=None, compare=False, repr=False)
 
     def usable(self, now: datetime, generation: Generation | None) -> bool:
         return (
@@ -140,6 +141,7 @@ def render_template(
     built_for: datetime,
     next_change: datetime | None,
     expires: float,
+    rebuild: Callable[[datetime], RenderedTrip | None] | None = None,
 ) -> RenderedTrip | None:
     """Cut ``trip`` (built at ``built_for``; changed here) at its per-request values; None if it cannot."""
     slots: list[datetime | None] = [None]
@@ -174,27 +176,74 @@ def render_template(
         built_for=built_for,
         next_change=next_change,
         expires=expires,
+        rebuild=rebuild,
     )
 
 
 class TripAnswers:
-    """Rendered trips by request (path and query string); builds run in a worker thread, one per key."""
+    """Rendered trips by request (path and query string); builds run in a worker thread, one per key.
 
-    def __init__(self, generation: StoreGeneration, max_entries: int = 20_000, max_builds: int = 4) -> None:
+    When the clock replays stored data, an answer's next stored row is known before the clock reaches
+    it: in the last ``ahead_s`` before that, a request that reuses the answer also starts building its
+    successor *as of* that time, so that the trips that change on the same minute are not all rebuilt
+    while travellers wait.
+    """
+
+    def __init__(
+        self,
+        generation: StoreGeneration,
+        max_entries: int = 20_000,
+        max_builds: int = 4,
+        ahead_s: float = 10.0,
+    ) -> None:
         self.generation = generation
         self.max_entries = max_entries
+        self.ahead = timedelta(seconds=ahead_s)
+        self._ahead: dict[Hashable, RenderedTrip] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         # a burst of misses (new predictions for every trip at once) queues here instead of taking every
         # worker thread and more store connections than the pool keeps (each new one starts cold)
         self._builds = anyio.CapacityLimiter(max_builds)
         self._entries: dict[Hashable, RenderedTrip] = {}
         self._building: dict[Hashable, asyncio.Future[RenderedTrip | None]] = {}
+        self._building_ahead: set[Hashable] = set()
 
     def get(self, key: Hashable, now: datetime) -> RenderedTrip | None:
-        """The rendered trip for ``key`` if it is exact at ``now`` (the event loop only: no store reads)."""
+        """The rendered trip for ``key`` if it is exact at ``now`` (on the event loop: no store reads)."""
+        generation = self.generation.current()
         found = self._entries.get(key)
-        if found is None or not found.usable(now, self.generation.current()):
-            return None
-        return found
+        if found is not None and found.usable(now, generation):
+            upcoming = found.next_change
+            if upcoming is not None and now >= upcoming - self.ahead and found.rebuild is not None:
+                self._build_ahead(key, found.rebuild, upcoming)
+            return found
+        successor = self._ahead.pop(key, None)
+        if successor is not None and successor.usable(now, generation):
+            self._put(key, successor)
+            return successor
+        return None
+
+    def _build_ahead(
+        self, key: Hashable, rebuild: Callable[[datetime], RenderedTrip | None], at: datetime
+    ) -> None:
+        if key in self._ahead or ("ahead", key) in self._building_ahead:
+            return
+        self._building_ahead.add(("ahead", key))
+
+        async def build() -> None:
+            try:
+                built = await self._run(lambda: rebuild(at))
+            except Exception:  # a request that needs it builds it again, and sees the error
+                log.debug("building the answer for %s ahead failed", key, exc_info=True)
+            else:
+                if built is not None:
+                    self._ahead[key] = built
+            finally:
+                self._building_ahead.discard(("ahead", key))
+
+        task = asyncio.get_running_loop().create_task(build())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def current_generation(self) -> Generation:
         """For a build, before it reads the trip: the polled value, else a fresh read (worker thread)."""
@@ -240,7 +289,9 @@ class TripAnswers:
             self._entries = {k: v for k, v in self._entries.items() if v.expires > now}
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
+            self._ahead.clear()
         self._entries[key] = rendered
 
     def clear(self) -> None:
         self._entries.clear()
+        self._ahead.clear()

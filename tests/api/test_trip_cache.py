@@ -82,6 +82,7 @@ def test_an_answer_is_rebuilt_once_the_clock_reaches_its_next_stored_row(
 ) -> None:
     """A replayed store holds rows for later times: a reused answer must not hide them."""
     cached, fresh = _pair(seeded_url, clock, make_client)
+    _state(cached).trips.ahead = timedelta(0)  # type: ignore[union-attr]  # nothing built ahead
     clock.now = berlin("2026-05-04 19:40")
     before = cached.get(ICE_1011).json()
     rendered = _state(cached).trips.get(("/api/v1/trips/train/ICE/1011/2026-05-04", b""), clock.now)  # type: ignore[union-attr]
@@ -244,3 +245,30 @@ def test_eta_serve_freezes_what_start_up_made_and_tests_do_not(tmp_path: Path) -
     ).stdout.split()
     assert int(out[0]) == 0 and int(out[1]) > 50_000
     assert gc.get_freeze_count() == 0  # this process started many apps and froze nothing
+
+
+def test_the_answer_for_the_next_stored_row_is_built_ahead(
+    seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
+) -> None:
+    """Replaying, trips change on the same minutes: their successors are ready when the clock gets there."""
+    cached, fresh = _pair(seeded_url, clock, make_client)
+    trips = _state(cached).trips
+    assert trips is not None
+    clock.now = berlin("2026-05-04 19:40")
+    key = ("/api/v1/trips/train/ICE/1011/2026-05-04", b"")
+    before = _same(cached, fresh, ICE_1011)
+    upcoming = trips.get(key, clock.now).next_change  # type: ignore[union-attr]
+    assert upcoming is not None
+    clock.now = upcoming - timedelta(seconds=20)  # not yet within 10 s of it: nothing is built ahead
+    _same(cached, fresh, ICE_1011)
+    assert key not in trips._ahead
+    clock.now = upcoming - timedelta(seconds=3)
+    _same(cached, fresh, ICE_1011)  # reused, and starts the build for `upcoming`
+    deadline = time.monotonic() + 10
+    while key not in trips._ahead:
+        assert time.monotonic() < deadline, "the successor was never built"
+        time.sleep(0.01)
+    hits = _hits(cached)
+    clock.now = upcoming
+    after = _same(cached, fresh, ICE_1011)
+    assert _hits(cached) == hits + 1 and after != before  # the successor, as a fresh lookup has it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -89,22 +89,24 @@ async def get_trip(
         body, hit = await state.answers.get_or_build(key, build)
     else:
 
-        def render() -> RenderedTrip | None:
+        def render(at: datetime) -> RenderedTrip | None:
+            """The trip as known at ``at``: now, or the time of its next stored row (built ahead)."""
             generation = trips.current_generation()  # before the trip is read: never newer than it
             with state.engine.connect() as conn:
                 trip, skeleton = state.lookup.trip_and_skeleton(
-                    conn, mode.value, operator, number, service_date, leg, now
+                    conn, mode.value, operator, number, service_date, leg, at
                 )
-                upcoming = next_change(conn, [c.id for c in skeleton.calls], now)
+                upcoming = next_change(conn, [c.id for c in skeleton.calls], at)
             return render_template(
                 trip,
                 generation=generation,
-                built_for=now,
+                built_for=at,
                 next_change=upcoming,
                 expires=skeleton.expires,
+                rebuild=render,
             )
 
-        rendered, hit = await trips.get_or_build(_request_key(request), now, render)
+        rendered, hit = await trips.get_or_build(_request_key(request), now, lambda: render(now))
         if rendered is None:  # could not be cut at its per-request values (never seen): answer as built
             from starlette.concurrency import run_in_threadpool
 
