@@ -260,11 +260,19 @@ class Lookup:
         self._skeletons: dict[tuple[Any, ...], tuple[float, Skeleton]] = {}
 
     def skeleton(
-        self, conn: Connection, mode: str, operator: str, number: str, service_date: date, leg: str | None
+        self,
+        conn: Connection,
+        mode: str,
+        operator: str,
+        number: str,
+        service_date: date,
+        leg: str | None,
+        reread: bool = False,
     ) -> Skeleton:
+        """The trip's timetable part, kept a while; ``reread``: read it from the store now."""
         key = (mode, operator, number, service_date, leg)
         cached = self._skeletons.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        if not reread and cached is not None and cached[0] > time.monotonic():
             return cached[1]
         services = find_services(conn, mode, operator, number, service_date, leg)
         calls = calls_of(conn, services[0].id) if len(services) == 1 else []
@@ -301,9 +309,10 @@ class Lookup:
         service_date: date,
         leg: str | None,
         now: datetime,
+        reread: bool = False,
     ) -> tuple[schemas.Trip, Skeleton]:
-        """The trip as known at ``now``, and the timetable part it was built from."""
-        skeleton = self.skeleton(conn, mode, operator, number, service_date, leg)
+        """The trip as known at ``now``, and the timetable part it was built from (``reread``: now)."""
+        skeleton = self.skeleton(conn, mode, operator, number, service_date, leg, reread)
         services = skeleton.services
         name = f"{operator} {number} on {service_date.isoformat()}"
         if not services:

@@ -35,6 +35,8 @@ from eta.api import schemas
 from eta.store.schema import Observation, Prediction
 
 Generation = tuple[int, int]
+# builds the trip again as known at a time; True: with its timetable read again
+Rebuild = Callable[[datetime, bool], "RenderedTrip | None"]
 log = logging.getLogger("eta.api")
 
 _GENERATION = select(
@@ -113,7 +115,7 @@ class RenderedTrip:
     built_for: datetime  # the ``now`` it was read at
     next_change: datetime | None  # the first stored row after built_for that it does not show
     expires: float  # time.monotonic() when its timetable part is read again
-    rebuild: Callable[[datetime], RenderedTrip | None] | None = field(default=None, compare=False, repr=False)
+    rebuild: Rebuild | None = field(default=None, compare=False, repr=False)
 
     def usable(self, now: datetime, generation: Generation | None) -> bool:
         return (
@@ -141,7 +143,7 @@ def render_template(
     built_for: datetime,
     next_change: datetime | None,
     expires: float,
-    rebuild: Callable[[datetime], RenderedTrip | None] | None = None,
+    rebuild: Rebuild | None = None,
 ) -> RenderedTrip | None:
     """Cut ``trip`` (built at ``built_for``; changed here) at its per-request values; None if it cannot."""
     slots: list[datetime | None] = [None]
@@ -165,7 +167,9 @@ def render_template(
     parts, cut, ordered = [], 0, []
     for m in marks:
         parts.append(body[cut : m.start()])
-        ordered.append(slots[order[m.group()]])
+        slot = slots[order[m.group()]]
+        # in UTC: subtracting from a UTC ``now`` then needs no time-zone rules (ages are the same)
+        ordered.append(None if slot is None else slot.astimezone(UTC))
         cut = m.end()
     parts.append(body[cut:])
     return RenderedTrip(
@@ -183,10 +187,18 @@ def render_template(
 class TripAnswers:
     """Rendered trips by request (path and query string); builds run in a worker thread, one per key.
 
-    When the clock replays stored data, an answer's next stored row is known before the clock reaches
-    it: in the last ``ahead_s`` before that, a request that reuses the answer also starts building its
-    successor *as of* that time, so that the trips that change on the same minute are not all rebuilt
-    while travellers wait.
+    Answers asked for are rebuilt before they run out, in the background, so that travellers seldom
+    wait for a build (under load a build in a worker thread takes 50-200 ms: it waits for the GIL):
+
+    * when the clock replays stored data, an answer's next stored row is known before the clock reaches
+      it: in the last ``ahead_s`` before that, a request that reuses the answer also starts building
+      its successor *as of* that time (trips that change on the same minute are not all rebuilt while
+      travellers wait);
+    * in the last ``ahead_s`` of its timetable part, a request that reuses it also starts building it
+      again with the timetable read again; the new one replaces it.
+
+    What only the store's next write can tell (new predictions after a collector cycle) is rebuilt when
+    it is next asked for.
     """
 
     def __init__(
@@ -198,7 +210,8 @@ class TripAnswers:
     ) -> None:
         self.generation = generation
         self.max_entries = max_entries
-        self.ahead = timedelta(seconds=ahead_s)
+        self.ahead = timedelta(seconds=ahead_s)  # before the next stored row
+        self.reread_ahead_s = ahead_s  # before the timetable part runs out
         self._ahead: dict[Hashable, RenderedTrip] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # a burst of misses (new predictions for every trip at once) queues here instead of taking every
@@ -211,35 +224,39 @@ class TripAnswers:
     def get(self, key: Hashable, now: datetime) -> RenderedTrip | None:
         """The rendered trip for ``key`` if it is exact at ``now`` (on the event loop: no store reads)."""
         generation = self.generation.current()
-        found = self._entries.get(key)
-        if found is not None and found.usable(now, generation):
-            upcoming = found.next_change
-            if upcoming is not None and now >= upcoming - self.ahead and found.rebuild is not None:
-                self._build_ahead(key, found.rebuild, upcoming)
-            return found
-        successor = self._ahead.pop(key, None)
+        successor = self._ahead.get(key)
         if successor is not None and successor.usable(now, generation):
+            del self._ahead[key]
             self._put(key, successor)
-            return successor
-        return None
+            found = successor
+        else:
+            current = self._entries.get(key)
+            if current is None or not current.usable(now, generation):
+                if successor is not None and successor.generation != generation:
+                    del self._ahead[key]  # built before a write it does not show
+                return None
+            found = current
+        if found.rebuild is not None and key not in self._ahead and key not in self._building_ahead:
+            upcoming = found.next_change
+            if upcoming is not None and now >= upcoming - self.ahead:
+                self._build_ahead(key, found.rebuild, upcoming, False)
+            elif found.expires - time.monotonic() < self.reread_ahead_s:
+                self._build_ahead(key, found.rebuild, now, True)
+        return found
 
-    def _build_ahead(
-        self, key: Hashable, rebuild: Callable[[datetime], RenderedTrip | None], at: datetime
-    ) -> None:
-        if key in self._ahead or ("ahead", key) in self._building_ahead:
-            return
-        self._building_ahead.add(("ahead", key))
+    def _build_ahead(self, key: Hashable, rebuild: Rebuild, at: datetime, reread: bool) -> None:
+        self._building_ahead.add(key)
 
         async def build() -> None:
             try:
-                built = await self._run(lambda: rebuild(at))
+                built = await self._run(lambda: rebuild(at, reread))
             except Exception:  # a request that needs it builds it again, and sees the error
                 log.debug("building the answer for %s ahead failed", key, exc_info=True)
             else:
                 if built is not None:
                     self._ahead[key] = built
             finally:
-                self._building_ahead.discard(("ahead", key))
+                self._building_ahead.discard(key)
 
         task = asyncio.get_running_loop().create_task(build())
         self._tasks.add(task)

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from eta.api.deps import AppState
 from eta.api.trip_cache import StoreGeneration
 from eta.clock import ManualClock
+from eta.store.schema import Call
 from tests.api.helpers import add_observation, add_prediction, berlin, call_at
 
 ICE_1011 = "/api/v1/trips/train/ICE/1011/2026-05-04"
@@ -272,3 +273,28 @@ def test_the_answer_for_the_next_stored_row_is_built_ahead(
     clock.now = upcoming
     after = _same(cached, fresh, ICE_1011)
     assert _hits(cached) == hits + 1 and after != before  # the successor, as a fresh lookup has it
+
+
+def test_the_timetable_is_read_again_in_the_background_before_it_runs_out(
+    seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
+) -> None:
+    cached = make_client(seeded_url, clock, api=NO_POLL)
+    trips = _state(cached).trips
+    assert trips is not None
+    key = ("/api/v1/trips/train/ICE/1011/2026-05-04", b"")
+    first = cached.get(ICE_1011).json()
+    engine = _state(cached).engine
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
+    with engine.begin() as conn:  # the timetable changes: a new planned platform
+        conn.execute(Call.__table__.update().where(Call.id == call.id).values(planned_platform="99"))
+    trips.ahead = timedelta(0)  # nothing is built for the next stored row
+    trips.reread_ahead_s = 86_400  # every timetable part is now about to run out
+    hits = _hits(cached)
+    assert cached.get(ICE_1011).json() == first  # reused (the timetable is kept a while), and starts it
+    deadline = time.monotonic() + 10
+    while key not in trips._ahead:
+        assert time.monotonic() < deadline, "the answer was never built again"
+        time.sleep(0.01)
+    munich = next(c for c in cached.get(ICE_1011).json()["calls"] if c["location"]["code"] == MUNICH)
+    assert munich["platform"]["planned"] == "99"
+    assert _hits(cached) == hits + 2

@@ -89,12 +89,12 @@ async def get_trip(
         body, hit = await state.answers.get_or_build(key, build)
     else:
 
-        def render(at: datetime) -> RenderedTrip | None:
+        def render(at: datetime, reread: bool = False) -> RenderedTrip | None:
             """The trip as known at ``at``: now, or the time of its next stored row (built ahead)."""
             generation = trips.current_generation()  # before the trip is read: never newer than it
             with state.engine.connect() as conn:
                 trip, skeleton = state.lookup.trip_and_skeleton(
-                    conn, mode.value, operator, number, service_date, leg, at
+                    conn, mode.value, operator, number, service_date, leg, at, reread
                 )
                 upcoming = next_change(conn, [c.id for c in skeleton.calls], at)
             return render_template(
