@@ -3,14 +3,14 @@
 A trip answer depends on the time it is asked in two ways only:
 
 * which stored rows it reads: the newest served prediction and the status reports of its calls with
-  ``made_at`` / ``observed_at`` ≤ now. That changes when new rows are written (the store's
-  *generation*, :class:`StoreGeneration`, polled every ``ETA_API__STORE_POLL_S``), or, when the clock
-  replays recorded data, when ``now`` passes the next stored row (:func:`eta.api.lookup.next_change`);
+  ``made_at`` / ``observed_at`` ≤ now. That changes when rows are written for one of its calls (seen
+  by :class:`StoreGeneration`, polled every ``ETA_API__STORE_POLL_S``), or, when the clock replays
+  recorded data, when ``now`` reaches the next stored row (:func:`eta.api.lookup.next_change`);
 * ``as_of`` and the ages in ``freshness``, which are filled in per request into the pre-rendered JSON.
 
-So a :class:`RenderedTrip` is reused for as long as the generation it was built at is the store's,
-``now`` has not reached its next stored row, and its timetable part (kept 60 s by
-:class:`eta.api.lookup.Lookup`) has not expired; every answer is then byte for byte what a fresh
+So a :class:`RenderedTrip` is reused while no write since it was built touched its calls, ``now`` has
+not reached its next stored row, and its timetable part (kept 30-60 s by
+:class:`eta.api.lookup.Lookup`) has not run out; every answer is then byte for byte what a fresh
 lookup at that ``now`` returns (tests/api/test_trip_cache.py checks it).
 """
 
@@ -23,15 +23,16 @@ import re
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import anyio
 import anyio.to_thread
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from eta.api import schemas
+from eta.api.lookup import SERVED
 from eta.store.schema import Observation, Prediction
 
 Generation = tuple[int, int]
@@ -42,20 +43,44 @@ log = logging.getLogger("eta.api")
 _GENERATION = select(
     select(func.max(Prediction.id)).scalar_subquery(), select(func.max(Observation.id)).scalar_subquery()
 )
+_NEW_PREDICTIONS = (
+    select(Prediction.call_id)
+    .where(Prediction.id > bindparam("low"), Prediction.id <= bindparam("high"), Prediction.purpose == SERVED)
+    .distinct()
+    .limit(bindparam("limit"))
+)
+_NEW_OBSERVATIONS = (
+    select(Observation.call_id)
+    .where(Observation.id > bindparam("low"), Observation.id <= bindparam("high"))
+    .distinct()
+    .limit(bindparam("limit"))
+)
 
 
 class StoreGeneration:
-    """The newest prediction and status-report ids: both tables are append-only, so a write changes them.
+    """What was written to the store: the newest prediction and status-report ids (both tables are
+    append-only), and per change of them, which calls got new served predictions or reports.
 
     Read every ``poll_s`` by a thread of its own (:meth:`start`), not the worker pool that builds
-    answers: under load the pool's queue would delay it. A value older than two polls is not trusted
-    (the thread stalled or is not running) and answers are rebuilt instead.
+    answers: under load the pool's queue would delay it. Each change gets a number (``seq``); an answer
+    built at ``seq`` s stays exact while no change after s touches one of its calls. A poll older than
+    two intervals is not trusted (the thread stalled or is not running): answers are rebuilt instead.
+
+    On PostgreSQL a transaction may commit rows with ids below a newer id already seen (ids are taken
+    when rows are written, not when they commit); such rows are missed here, and shown once the answer
+    is rebuilt with its timetable part, within ``Lookup.skeleton_ttl_s`` (60 s).
     """
+
+    MAX_CHANGES = 256  # changes remembered; an answer older than all of them is rebuilt
+    MAX_CALLS = 200_000  # a change touching more calls than this counts as touching all
 
     def __init__(self, engine: Engine, poll_s: float) -> None:
         self.engine = engine
         self.poll_s = poll_s
         self.value: Generation | None = None
+        self.seq = 0
+        # (seq, calls it touched; None: any call), oldest first; replaced whole, never changed in place
+        self.changes: tuple[tuple[int, frozenset[int] | None], ...] = ()
         self.read_at = -math.inf  # time.monotonic() just before the value was read
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -80,21 +105,55 @@ class StoreGeneration:
                 log.exception("reading the store generation failed; trip answers are rebuilt meanwhile")
             self._stop.wait(self.poll_s)
 
-    def refresh(self) -> Generation:
-        started = time.monotonic()
-        with self.engine.connect() as conn:
-            predictions, observations = conn.execute(_GENERATION).one()
-        value = (int(predictions or 0), int(observations or 0))
+    def refresh(self) -> int:
+        """Read the store's newest ids (and what changed since the last read); the current ``seq``."""
         with self._lock:
-            if started >= self.read_at:
-                self.value, self.read_at = value, started
-        return value
+            started = time.monotonic()
+            with self.engine.connect() as conn:
+                predictions, observations = conn.execute(_GENERATION).one()
+                value = (int(predictions or 0), int(observations or 0))
+                if value != self.value:
+                    touched = _touched(conn, self.value, value, self.MAX_CALLS)
+                    self.changes = (*self.changes[-(self.MAX_CHANGES - 1) :], (self.seq + 1, touched))
+                    self.seq += 1  # after `changes`: a reader that sees the new seq finds its change
+                    self.value = value
+            self.read_at = started
+            return self.seq
 
-    def current(self) -> Generation | None:
-        """The last value read, if it was read within two polls."""
+    def current(self) -> int | None:
+        """The last ``seq`` read, if it was read within two polls."""
         if time.monotonic() - self.read_at > 2 * self.poll_s:
             return None
-        return self.value
+        return self.seq
+
+    def unchanged(self, calls: frozenset[int], since: int, until: int) -> bool:
+        """No change after ``since`` up to ``until`` touched any of ``calls``."""
+        if since == until:
+            return True
+        changes = self.changes
+        if since < until and changes and changes[0][0] <= since + 1:
+            return all(
+                touched is not None and touched.isdisjoint(calls)
+                for seq, touched in changes
+                if since < seq <= until
+            )
+        return False
+
+
+def _touched(
+    conn: Connection, before: Generation | None, after: Generation, limit: int
+) -> frozenset[int] | None:
+    """Calls with served predictions or reports written between two readings; None: maybe any."""
+    if before is None or after[0] < before[0] or after[1] < before[1]:
+        return None  # the first reading, or rows were deleted
+    calls: set[int] = set()
+    for statement, low, high in (
+        (_NEW_PREDICTIONS, before[0], after[0]),
+        (_NEW_OBSERVATIONS, before[1], after[1]),
+    ):
+        if high > low:
+            calls.update(conn.execute(statement, {"low": low, "high": high, "limit": limit + 1}).scalars())
+    return frozenset(calls) if len(calls) <= limit else None
 
 
 # Placeholders written where the per-request values go, then cut out: no answer contains them.
@@ -111,16 +170,17 @@ class RenderedTrip:
     parts: tuple[bytes, ...]
     slots: tuple[datetime | None, ...]
     service_date: date
-    generation: Generation
+    calls: frozenset[int]  # its calls' ids: a write touching one of them replaces it
+    seq: int  # the store's change number it was built at (StoreGeneration.seq)
     built_for: datetime  # the ``now`` it was read at
     next_change: datetime | None  # the first stored row after built_for that it does not show
     expires: float  # time.monotonic() when its timetable part is read again
     rebuild: Rebuild | None = field(default=None, compare=False, repr=False)
 
-    def usable(self, now: datetime, generation: Generation | None) -> bool:
+    def current_at(self, now: datetime) -> bool:
+        """Nothing it does not show has become visible by ``now``, and its timetable part is kept."""
         return (
-            generation == self.generation
-            and self.built_for <= now
+            self.built_for <= now
             and (self.next_change is None or now < self.next_change)
             and time.monotonic() < self.expires
         )
@@ -139,7 +199,8 @@ class RenderedTrip:
 def render_template(
     trip: schemas.Trip,
     *,
-    generation: Generation,
+    calls: frozenset[int],
+    seq: int,
     built_for: datetime,
     next_change: datetime | None,
     expires: float,
@@ -176,7 +237,8 @@ def render_template(
         parts=tuple(parts),
         slots=tuple(ordered),
         service_date=trip.service.service_date,
-        generation=generation,
+        calls=calls,
+        seq=seq,
         built_for=built_for,
         next_change=next_change,
         expires=expires,
@@ -223,19 +285,24 @@ class TripAnswers:
 
     def get(self, key: Hashable, now: datetime) -> RenderedTrip | None:
         """The rendered trip for ``key`` if it is exact at ``now`` (on the event loop: no store reads)."""
-        generation = self.generation.current()
+        seq = self.generation.current()
+        if seq is None:
+            return None
         successor = self._ahead.get(key)
-        if successor is not None and successor.usable(now, generation):
-            del self._ahead[key]
-            self._put(key, successor)
-            found = successor
-        else:
-            current = self._entries.get(key)
-            if current is None or not current.usable(now, generation):
-                if successor is not None and successor.generation != generation:
-                    del self._ahead[key]  # built before a write it does not show
+        if successor is not None:
+            if not self._unchanged(successor, seq):
+                del self._ahead[key]  # built before a write it does not show
+            elif successor.current_at(now):
+                del self._ahead[key]
+                self._put(key, successor)
+        found = self._entries.get(key)
+        if found is None or not found.current_at(now):
+            return None
+        if found.seq != seq:
+            if not self._unchanged(found, seq):
                 return None
-            found = current
+            found = replace(found, seq=seq)  # checked against the changes once, not on every request
+            self._entries[key] = found
         if found.rebuild is not None and key not in self._ahead and key not in self._building_ahead:
             upcoming = found.next_change
             if upcoming is not None and now >= upcoming - self.ahead:
@@ -262,9 +329,13 @@ class TripAnswers:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def current_generation(self) -> Generation:
-        """For a build, before it reads the trip: the polled value, else a fresh read (worker thread)."""
-        return self.generation.current() or self.generation.refresh()
+    def _unchanged(self, rendered: RenderedTrip, seq: int) -> bool:
+        return self.generation.unchanged(rendered.calls, rendered.seq, seq)
+
+    def current_seq(self) -> int:
+        """For a build, before it reads the trip: the polled ``seq``, else a fresh read (worker thread)."""
+        found = self.generation.current()
+        return self.generation.refresh() if found is None else found
 
     async def get_or_build(
         self, key: Hashable, now: datetime, build: Callable[[], RenderedTrip | None]
@@ -279,7 +350,7 @@ class TripAnswers:
         pending = self._building.get(key)
         if pending is not None:
             shared = await asyncio.shield(pending)
-            if shared is not None and shared.usable(now, shared.generation):
+            if shared is not None and shared.current_at(now):  # just built: the store as it is
                 return shared, True
             return await self._run(build), False
         future: asyncio.Future[RenderedTrip | None] = asyncio.get_running_loop().create_future()

@@ -298,3 +298,49 @@ def test_the_timetable_is_read_again_in_the_background_before_it_runs_out(
     munich = next(c for c in cached.get(ICE_1011).json()["calls"] if c["location"]["code"] == MUNICH)
     assert munich["platform"]["planned"] == "99"
     assert _hits(cached) == hits + 2
+
+
+def test_a_write_replaces_only_the_answers_of_the_trips_it_touches(
+    seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
+) -> None:
+    cached, fresh = _pair(seeded_url, clock, make_client)
+    other = "/api/v1/trips/train/ICE/1013/2026-05-04"
+    for path in (ICE_1011, other):
+        _same(cached, fresh, path)
+    engine = _state(cached).engine
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
+    add_prediction(engine, call, clock.now - timedelta(seconds=5), 2_400, model_version="m-new")
+    add_prediction(  # a backtest is never served: it replaces nothing
+        engine,
+        call_at(engine, "ICE", "1013", date(2026, 5, 4), MUNICH),
+        clock.now - timedelta(seconds=5),
+        60,
+        model_version="m-backtest",
+        purpose="backtest",
+    )
+    _state(cached).trips.generation.refresh()  # type: ignore[union-attr]
+    hits = _hits(cached)
+    assert b"m-new" in _same(cached, fresh, ICE_1011)
+    assert _hits(cached) == hits  # rebuilt
+    _same(cached, fresh, other)
+    assert _hits(cached) == hits + 1  # reused: nothing was written for its calls
+
+
+def test_an_answer_older_than_the_changes_remembered_is_rebuilt(
+    seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
+) -> None:
+    cached, fresh = _pair(seeded_url, clock, make_client)
+    generation = _state(cached).trips.generation  # type: ignore[union-attr]
+    generation.MAX_CHANGES = 2
+    other = "/api/v1/trips/train/ICE/1013/2026-05-04"
+    _same(cached, fresh, other)
+    engine = _state(cached).engine
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
+    for minutes in (1, 2, 3):  # three changes, none of them to ICE 1013
+        add_observation(engine, call, clock.now - timedelta(minutes=minutes), platform=str(minutes))
+        generation.refresh()
+    assert not generation.unchanged(frozenset({-1}), generation.seq - 3, generation.seq)
+    assert generation.unchanged(frozenset({-1}), generation.seq - 2, generation.seq)
+    hits = _hits(cached)
+    _same(cached, fresh, other)
+    assert _hits(cached) == hits  # it could not tell: rebuilt

@@ -91,7 +91,7 @@ async def get_trip(
 
         def render(at: datetime, reread: bool = False) -> RenderedTrip | None:
             """The trip as known at ``at``: now, or the time of its next stored row (built ahead)."""
-            generation = trips.current_generation()  # before the trip is read: never newer than it
+            seq = trips.current_seq()  # before the trip is read: never newer than what it shows
             with state.engine.connect() as conn:
                 trip, skeleton = state.lookup.trip_and_skeleton(
                     conn, mode.value, operator, number, service_date, leg, at, reread
@@ -99,7 +99,8 @@ async def get_trip(
                 upcoming = next_change(conn, [c.id for c in skeleton.calls], at)
             return render_template(
                 trip,
-                generation=generation,
+                calls=frozenset(c.id for c in skeleton.calls),
+                seq=seq,
                 built_for=at,
                 next_change=upcoming,
                 expires=skeleton.expires,
