@@ -531,8 +531,14 @@ def replay(
 @app.command("demo")
 def demo(
     serve: Annotated[bool, typer.Option(help="Serve the API and dashboard afterwards.")] = True,
+    host: Annotated[
+        str, typer.Option(help="Address the servers listen on (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the trains server (Berlin day).")] = 8000,
     flight_port: Annotated[int, typer.Option(help="Port of the flights server (New York day).")] = 8001,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Replay the days again even if an earlier demo run did.")
+    ] = False,
 ) -> None:
     """The whole service, offline, on bundled real data: import, models, replay a real day, serve."""
     from eta import demo as demo_module
@@ -541,7 +547,15 @@ def demo(
     def say(text: str) -> None:
         typer.echo(text, err=not text.startswith("\n"))
 
-    demo_module.run(get_settings(), serve=serve, train_port=port, flight_port=flight_port, say=say)
+    demo_module.run(
+        get_settings(),
+        serve=serve,
+        train_port=port,
+        flight_port=flight_port,
+        say=say,
+        force_replay=replay,
+        host=host,
+    )
 
 
 def main() -> None:

@@ -112,6 +112,15 @@ class FlightStatusSettings(BaseModel):
         description="Airports whose arrivals are collected (provider's codes).",
     )
     interval_s: int = Field(default=300, ge=30, description="Seconds between two collections.")
+    max_pages: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description=(
+            "Most pages read per request and run, following AeroAPI `links.next` or AviationStack "
+            "`pagination`; each page is one more (billed) call."
+        ),
+    )
 
 
 class WeatherPlace(BaseModel):

@@ -127,12 +127,18 @@ def _train_champion(
 # ---- 3. replays -------------------------------------------------------------------------------------
 
 
+def _bundled_folder(settings: Settings) -> Path:
+    from eta.collectors.replay import bundled_day
+
+    return bundled_day(settings)
+
+
 def replay_train_day(engine: Engine, settings: Settings, say: Say) -> date:
     """The bundled Berlin IRIS day through the IRIS collector path, re-predicting after each cycle."""
-    from eta.collectors.replay import bundled_day, replay_iris
+    from eta.collectors.replay import replay_iris
     from eta.scheduler import Repredictor
 
-    folder = bundled_day(settings)
+    folder = _bundled_folder(settings)
     day = bundled_train_day(folder)
     say(f"replaying Berlin trains of {day} (DB IRIS snapshots, 133 stations) through the collectors")
     repredict = Repredictor(settings.model.sweep_every_s)
@@ -182,7 +188,9 @@ def _interrupt(signum: int, frame: object) -> None:
 # ---- 4. serving -------------------------------------------------------------------------------------
 
 
-def start_server(settings: Settings, name: str, port: int, clock_from: datetime) -> DemoServer:
+def start_server(
+    settings: Settings, name: str, port: int, clock_from: datetime, host: str = "127.0.0.1"
+) -> DemoServer:
     env = {
         **os.environ,
         "ETA_DATA_DIR": str(settings.data_dir.resolve()),
@@ -191,7 +199,7 @@ def start_server(settings: Settings, name: str, port: int, clock_from: datetime)
         "ETA_API__MAX_DAYS_BACK": "2",
     }
     process = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "eta.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
+        [sys.executable, "-m", "eta.cli", "serve", "--host", host, "--port", str(port)], env=env
     )
     return DemoServer(name, port, clock_from, process)
 
@@ -287,22 +295,48 @@ def guide(engine: Engine, trains: DemoServer, flights: DemoServer, key: str, tra
     return "\n".join(lines)
 
 
-def run(settings: Settings, *, serve: bool, train_port: int, flight_port: int, say: Say) -> None:
+def _replayed_marker(settings: Settings, what: str) -> Path:
+    return settings.data_dir / f"demo-replayed-{what}"
+
+
+def replay_once(settings: Settings, what: str, replay: Callable[[], object], force: bool, say: Say) -> None:
+    """Run a replay unless an earlier demo finished it in this data directory (or ``force``)."""
+    marker = _replayed_marker(settings, what)
+    if marker.exists() and not force:
+        say(f"the {what} day was replayed by an earlier demo run (--replay replays it again)")
+        return
+    marker.unlink(missing_ok=True)
+    replay()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(datetime.now(UTC).isoformat() + "\n")
+
+
+def run(
+    settings: Settings,
+    *,
+    serve: bool,
+    train_port: int,
+    flight_port: int,
+    say: Say,
+    force_replay: bool = False,
+    host: str = "127.0.0.1",
+) -> None:
     from eta.api.apikeys import create_key
 
     engine = open_store(settings)
     import_bundled_data(engine, settings, say)
     ensure_champions(engine, settings, say)
-    train_day = replay_train_day(engine, settings, say)
-    replay_flight_day(engine, settings, say)
+    train_day = bundled_train_day(_bundled_folder(settings))
+    replay_once(settings, "trains", lambda: replay_train_day(engine, settings, say), force_replay, say)
+    replay_once(settings, "flights", lambda: replay_flight_day(engine, settings, say), force_replay, say)
     if not serve:
         return
     key, _ = create_key(engine, "eta demo")
     trains_at = datetime.combine(train_day, SERVE_AT, TRAIN_TZ)
     flights_at = datetime.combine(FLIGHT_DAY, SERVE_AT, FLIGHT_TZ)
     servers = [
-        start_server(settings, "trains", train_port, trains_at),
-        start_server(settings, "flights", flight_port, flights_at),
+        start_server(settings, "trains", train_port, trains_at, host),
+        start_server(settings, "flights", flight_port, flights_at, host),
     ]
     signal.signal(signal.SIGTERM, _interrupt)
     try:

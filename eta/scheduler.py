@@ -38,7 +38,13 @@ def repredict(cycle: Cycle) -> None:
     from eta.store.queries import calls_of_same_services
 
     if cycle.call_ids:
-        calls = calls_of_same_services(cycle.engine, cycle.call_ids)
+        # calls beyond the serving window get their predictions from the sweep that reaches them
+        model = cycle.settings.model
+        window = (
+            cycle.made_at - timedelta(hours=model.serve_behind_hours),
+            cycle.made_at + timedelta(hours=model.serve_ahead_hours),
+        )
+        calls = calls_of_same_services(cycle.engine, cycle.call_ids, arriving_between=window)
         written = predict_calls(cycle.engine, cycle.settings, cycle.made_at, calls)
         log.info("%s: %d predictions after the cycle", cycle.collector, written)
 

@@ -62,3 +62,50 @@ def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine
     finally:
         server.process.terminate()
         server.process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_finished_replay_is_not_repeated_but_an_interrupted_one_is(settings: Settings) -> None:
+    runs: list[str] = []
+    said: list[str] = []
+
+    def interrupted() -> None:
+        runs.append("interrupted")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        demo.replay_once(settings, "trains", interrupted, False, said.append)
+    demo.replay_once(settings, "trains", lambda: runs.append("finished"), False, said.append)
+    demo.replay_once(settings, "trains", lambda: runs.append("again"), False, said.append)
+    assert runs == ["interrupted", "finished"]
+    assert "replayed by an earlier demo run" in said[-1]
+    demo.replay_once(settings, "trains", lambda: runs.append("forced"), True, said.append)
+    assert runs[-1] == "forced"
+
+
+def test_the_bundled_models_match_the_features_the_code_computes() -> None:
+    """A feature change must come with re-bundled demo models (python -m training.bundle_demo_models)."""
+    from eta.features import feature_names, platforms
+    from eta.model import artefact
+
+    bundled = sorted((Settings().reference_dir / demo.BUNDLED_MODELS).glob("*/meta.json"))
+    tasks = set()
+    for meta in bundled:
+        model = artefact.load(meta.parent)
+        mode, task = model.meta["mode"], model.meta["task"]
+        tasks.add((mode, task))
+        expected = platforms.FEATURES if task == "platform" else feature_names(mode)
+        assert model.meta["features"] == list(expected), f"{meta.parent.name} was trained on other features"
+    assert tasks == {("flight", "arrival"), ("train", "arrival"), ("train", "platform")}
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_demo_promotes_the_bundled_models_without_training(store: Engine, settings: Settings) -> None:
+    from eta.model import registry
+
+    said: list[str] = []
+    demo.ensure_champions(store, settings, said.append)
+    assert not any("training" in line for line in said), said
+    for mode, task in (("flight", "arrival"), ("train", "arrival"), ("train", "platform")):
+        champion = registry.champion(store, mode, task)
+        assert champion is not None and champion.version.startswith(f"{mode}-{task}-")

@@ -119,6 +119,7 @@ class Adapter(ABC):
     content_types: ClassVar[tuple[str, ...]]  # accepted Content-Type prefixes
     extension: ClassVar[str] = "bin"  # of archived payloads
     interval_s: int = 300
+    max_pages: int = 1  # pages read per request (see :meth:`next_page`)
 
     @abstractmethod
     def requests(self, now: datetime, view: StoreView) -> list[Request]:
@@ -140,6 +141,12 @@ class Adapter(ABC):
 
         url, params = self.url(request)
         return get(session, url, params=params, headers=self.headers(), auth=self.auth(), http=http)
+
+    def next_page(self, request: Request, body: bytes) -> Request | None:
+        """Pure: the request for the page after ``request``, read from its response ``body``; None when it
+        was the last page or the source is not paged (the default). The runner follows pages up to
+        :attr:`max_pages`, each through the same fetch, retries and archive as the first."""
+        return None
 
     @abstractmethod
     def parse(self, payload: Payload) -> Rows:

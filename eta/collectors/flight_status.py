@@ -1,8 +1,10 @@
 """The flight-status collector and its providers: FlightAware AeroAPI v4 and AviationStack.
 
-A provider says what to ask for (:meth:`Provider.requests`, :meth:`Provider.url`, headers) and turns a
-response into :class:`~eta.collectors.flights.FlightStatus` records (:meth:`Provider.flights`, pure).
-Another provider implements the same four methods; :class:`FlightStatusAdapter` does the rest.
+A provider says what to ask for (:meth:`Provider.requests`, :meth:`Provider.url`, headers), turns a
+response into :class:`~eta.collectors.flights.FlightStatus` records (:meth:`Provider.flights`, pure) and
+names the next page of a paged response (:meth:`Provider.next_request`, pure). Another provider
+implements the same methods; :class:`FlightStatusAdapter` does the rest. The runner follows pages up to
+``ETA_COLLECTORS__FLIGHT_STATUS__MAX_PAGES``, each one fetched, retried and archived like the first.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
+from urllib.parse import parse_qsl, urlsplit
 
 from eta.collectors.airports import iata_of, tz_of, zone_of
 from eta.collectors.base import Adapter, Payload, PayloadError, Request, Rows, StoreView
@@ -37,6 +40,10 @@ class Provider(ABC):
     def flights(self, data: object) -> list[FlightStatus]:
         """Pure: the decoded JSON body → flight records. Raise PayloadError if it is not this API's shape."""
 
+    def next_request(self, request: Request, data: object) -> Request | None:
+        """Pure: the request for the page after ``request`` (whose decoded body is ``data``), or None."""
+        return None
+
 
 class AeroApi(Provider):
     """FlightAware AeroAPI v4: an airport's ``arrivals`` and ``scheduled_arrivals``; key in ``x-apikey``."""
@@ -53,7 +60,21 @@ class AeroApi(Provider):
 
     def url(self, request: Request) -> tuple[str, Mapping[str, str]]:
         base = self.config.base_url.rstrip("/")
-        return f"{base}/airports/{request.param('airport')}/flights/{request.kind}", {}
+        query = {k: v for k, v in request.params if k != "airport"}  # a later page: its cursor
+        return f"{base}/airports/{request.param('airport')}/flights/{request.kind}", query
+
+    def next_request(self, request: Request, data: object) -> Request | None:
+        """``links.next`` is the next page's path and query relative to the base URL
+        (``/airports/LHR/flights/arrivals?cursor=…``); null on the last page. Its query (the cursor)
+        replaces the previous page's."""
+        links = data.get("links") if isinstance(data, dict) else None
+        following = links.get("next") if isinstance(links, dict) else None
+        if not isinstance(following, str) or not following.strip():
+            return None
+        query = dict(parse_qsl(urlsplit(following.strip()).query))
+        if not query.get("cursor"):
+            return None
+        return Request.of(request.kind, **{**query, "airport": request.param("airport")})
 
     def headers(self) -> dict[str, str]:
         key = self.config.api_key
@@ -135,6 +156,20 @@ class AviationStack(Provider):
         key = self.config.api_key.get_secret_value() if self.config.api_key is not None else ""
         return f"{self.config.base_url.rstrip('/')}/flights", {"access_key": key, **request.as_dict()}
 
+    def next_request(self, request: Request, data: object) -> Request | None:
+        """``pagination`` is ``{limit, offset, count, total}``: the next page starts at ``offset + count``
+        while that is below ``total``."""
+        paging = data.get("pagination") if isinstance(data, dict) else None
+        if not isinstance(paging, dict):
+            return None
+        offset, count, total = (_count(paging.get(k)) for k in ("offset", "count", "total"))
+        if offset is None or total is None or not count:
+            return None
+        following = offset + count
+        if following >= total:
+            return None
+        return Request.of(request.kind, **{**request.as_dict(), "offset": following})
+
     def flights(self, data: object) -> list[FlightStatus]:
         if isinstance(data, dict) and "error" in data:
             raise PayloadError(f"AviationStack error: {str(data['error'])[:200]}")
@@ -187,6 +222,17 @@ class AviationStack(Provider):
         )
 
 
+def _count(value: object) -> int | None:
+    """A pagination number (AviationStack sends integers; digits in a string are accepted)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def _local(value: object, tz: str | None) -> datetime | None:
     """An AviationStack time: local wall clock mislabelled ``+00:00`` → aware UTC via the airport's zone."""
     parsed = parse_iso(value)
@@ -216,6 +262,7 @@ class FlightStatusAdapter(Adapter):
         self.provider = provider or PROVIDERS[config.provider](config)
         self.source = self.provider.name  # type: ignore[misc]
         self.interval_s = config.interval_s
+        self.max_pages = config.max_pages
 
     def requests(self, now: datetime, view: StoreView) -> list[Request]:
         return self.provider.requests(now)
@@ -225,6 +272,13 @@ class FlightStatusAdapter(Adapter):
 
     def headers(self) -> dict[str, str]:
         return {"Accept": "application/json", **self.provider.headers()}
+
+    def next_page(self, request: Request, body: bytes) -> Request | None:
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None  # parse() quarantines it
+        return self.provider.next_request(request, data)
 
     def parse(self, payload: Payload) -> Rows:
         try:

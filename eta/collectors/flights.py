@@ -2,9 +2,11 @@
 
 A flight is one service: operator = the carrier's IATA code, number = the flight number's digits,
 service date = the scheduled departure's local date at the origin, leg = the origin's IATA code. Its
-calls are the origin (sequence 0) and the destination (sequence 1). Each fetch adds, per call, an
-observation with the provider's estimated and actual **gate** times (out/in), the gate as ``platform``,
-and the cancellation; runway times (off/on) and terminals are parsed but have no column in the store.
+calls are the origin (sequence 0) and the destination (sequence 1), with the scheduled gate times
+(out/in) and scheduled runway times (off/on). Each fetch adds, per call, an observation with the
+provider's estimated and actual **gate** times (out at the origin, in at the destination), the gate as
+``platform`` and its ``terminal``, the estimated and actual **runway** times (off at the origin, on at
+the destination) and the cancellation; an observation equal to the last one of its call adds nothing.
 Refs: ``(<provider>, <provider flight id>|<sequence>)`` and ``("callsign", <ICAO ident>|<origin ICAO>|
 <UTC date of scheduled departure>|<sequence>)``, the latter so that ADS-B sources (OpenSky), which know
 flights only by callsign, can attach their observations to the scheduled flight.
@@ -149,6 +151,8 @@ def flight_rows(flights: list[FlightStatus], observed_at: datetime, raw_ref: str
                     "location_tz": airport.tz,
                     "scheduled_arrival": flight.scheduled_in if sequence == 1 else None,
                     "scheduled_departure": flight.scheduled_out if sequence == 0 else None,
+                    "scheduled_runway_arrival": flight.scheduled_on if sequence == 1 else None,
+                    "scheduled_runway_departure": flight.scheduled_off if sequence == 0 else None,
                     "planned_platform": None,  # gates are assigned, not planned; they come as observations
                 }
             )
@@ -169,6 +173,11 @@ def flight_rows(flights: list[FlightStatus], observed_at: datetime, raw_ref: str
                     "estimated_arrival": flight.estimated_in if sequence == 1 else None,
                     "actual_arrival": flight.actual_in if sequence == 1 else None,
                     "platform": airport.gate,
+                    "terminal": airport.terminal,
+                    "estimated_runway_departure": flight.estimated_off if sequence == 0 else None,
+                    "actual_runway_departure": flight.actual_off if sequence == 0 else None,
+                    "estimated_runway_arrival": flight.estimated_on if sequence == 1 else None,
+                    "actual_runway_arrival": flight.actual_on if sequence == 1 else None,
                     "cancelled": flight.cancelled,
                     "raw_ref": raw_ref,
                 }

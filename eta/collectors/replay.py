@@ -34,6 +34,7 @@ from eta.collectors.runner import AfterCycle, Cycle, Runner, RunResult
 from eta.config import Settings
 from eta.errors import InputError
 from eta.importers._write import write_batch
+from eta.store.schema import UTCDateTime, metadata
 
 BUNDLED_DAY = "iris-berlin-day/raw"
 
@@ -224,16 +225,11 @@ def replay_archive(
 # ---- a dataset already in a store ------------------------------------------------------------------
 
 STORE_TABLES = ("locations", "services", "calls", "observations", "weather")
-_TIME_COLUMNS = {
-    "scheduled_arrival",
-    "scheduled_departure",
-    "observed_at",
-    "estimated_arrival",
-    "actual_arrival",
-    "estimated_departure",
-    "actual_departure",
-    "valid_at",
-    "issued_at",
+_TIME_COLUMNS = {  # every time column of the replayed tables (flights' runway times included)
+    column.name
+    for table in STORE_TABLES
+    for column in metadata.tables[table].columns
+    if isinstance(column.type, UTCDateTime)
 }
 
 

@@ -52,6 +52,7 @@ class RunResult:
     errors: Counter[str] = field(default_factory=Counter)
     error_message: str | None = None
     unchanged: int = 0
+    capped: int = 0  # requests with more pages than max_pages: the rest was not read
     pending: int = 0
     expired: int = 0
     duration_s: float = 0.0
@@ -76,6 +77,8 @@ class RunResult:
             parts.append(f"errors {dict(self.errors)}")
         if self.pending:
             parts.append(f"{self.pending} reports wait for their call")
+        if self.capped:
+            parts.append(f"{self.capped} requests had more pages than max_pages")
         return "; ".join(parts) + f" ({self.duration_s:.2f} s)"
 
 
@@ -164,16 +167,23 @@ class Runner:
             result.errors[_store_kind(exc)] += 1
             result.error_message = self._redact(_first_line(exc))
         for request in requests_:
-            try:
-                payloads.append(self._fetch(request, result))
-            except FetchError as exc:
-                result.error_message = self._redact(f"{request.kind} {request.as_dict()}: {exc}")
-                log.warning("%s: %s", self.name, result.error_message)
-                if (
-                    exc.retry_after_s is not None
-                    and exc.retry_after_s > self.settings.collectors.http.max_retry_after_s
-                ):
-                    circuit_until = now + timedelta(seconds=exc.retry_after_s)
+            page: Request | None = request
+            pages = 0
+            while page is not None:
+                try:
+                    payload = self._fetch(page, result)
+                except FetchError as exc:  # pages fetched before this one are kept
+                    result.error_message = self._redact(f"{page.kind} {page.as_dict()}: {exc}")
+                    log.warning("%s: %s", self.name, result.error_message)
+                    if (
+                        exc.retry_after_s is not None
+                        and exc.retry_after_s > self.settings.collectors.http.max_retry_after_s
+                    ):
+                        circuit_until = now + timedelta(seconds=exc.retry_after_s)
+                    break
+                payloads.append(payload)
+                pages += 1
+                page = self._next_page(page, payload, pages, result)
         if payloads:
             self._ingest_into(result, payloads, now, external=False)
         fetch_failed = bool(requests_) and result.fetched == 0
@@ -205,6 +215,27 @@ class Runner:
         archive.write(self.settings.data_dir, path, response.body)  # before parsing, always
         result.fetched += 1
         return Payload(self.adapter.source, request, fetched_at, response.body, response.content_type, path)
+
+    def _next_page(self, request: Request, payload: Payload, pages: int, result: RunResult) -> Request | None:
+        """The next page's request, if the adapter names one and fewer than ``max_pages`` were read."""
+        try:
+            following = self.adapter.next_page(request, payload.body)
+        except Exception:  # a body the adapter cannot read: parse() quarantines it; no further pages
+            log.exception("%s: cannot read the next page from %s", self.name, payload.ref)
+            return None
+        if following is None or following == request:
+            return None
+        if pages >= self.adapter.max_pages:
+            result.capped += 1
+            log.info(
+                "%s: %s %s: %d pages read, more left unread (max_pages)",
+                self.name,
+                request.kind,
+                self._redact(str(request.as_dict())),
+                pages,
+            )
+            return None
+        return following
 
     def _recover(self, now: datetime) -> list[Payload]:
         """Payloads archived by an earlier process but never written (it died or the store failed)."""

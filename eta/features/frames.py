@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, String, and_, cast, func, or_, select
+from sqlalchemy import Connection, Engine, String, and_, cast, or_, select
 
 from eta._time import ensure_utc
 from eta.store.schema import Call, Location, Observation, Service, UTCDateTime, Vehicle, Weather
@@ -65,8 +65,18 @@ def load_frames(
     ``call_ids`` restricts the services to those of these calls (serving a few calls).
     """
     start, end = ensure_utc(start), ensure_utc(end)
-    sched = func.coalesce(Call.scheduled_arrival, Call.scheduled_departure)
-    in_window = select(Call.service_id).where(sched >= start - SERVICE_MARGIN, sched < end + SERVICE_MARGIN)
+    low, high = start - SERVICE_MARGIN, end + SERVICE_MARGIN
+    # coalesce(arrival, departure) in [low, high), spelt so that each side can use its own index
+    in_window = select(Call.service_id).where(
+        or_(
+            and_(Call.scheduled_arrival >= low, Call.scheduled_arrival < high),
+            and_(
+                Call.scheduled_arrival.is_(None),
+                Call.scheduled_departure >= low,
+                Call.scheduled_departure < high,
+            ),
+        )
+    )
     if call_ids is not None:
         in_window = select(Call.service_id).where(Call.id.in_(call_ids))
     service_filter = and_(Service.mode == mode, Service.id.in_(in_window.distinct()))

@@ -9,13 +9,14 @@ from it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 TOP_N = 3
+Row = Mapping[str, Any]  # one query's features
 
 
 def _minutes(seconds: float) -> str:
@@ -32,11 +33,11 @@ def _late(seconds: float) -> str:
     return "on time"
 
 
-def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[pd.Series], str]]:
+def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
     """Feature → sentence about its value for one query (row of features)."""
     vehicle = "flight" if mode == "flight" else "train"
 
-    def place(row: pd.Series, column: str) -> str:
+    def place(row: Row, column: str) -> str:
         code = row.get(column)
         if code is None or (isinstance(code, float) and math.isnan(code)):
             return "its last stop"
@@ -94,13 +95,16 @@ def explain(
     base = features["latest_delay_s"].fillna(0.0).to_numpy()
     contribs = contributions.copy()
     contribs["latest_delay_s"] = contribs["latest_delay_s"] + base
+    values = contribs.to_numpy(dtype="float64")
+    columns = list(contribs.columns)
+    # largest absolute contributions first, for all rows at once (a pandas sort per row cost milliseconds)
+    ranked = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :TOP_N]
+    records: list[dict[str, Any]] = features.to_dict("records")  # type: ignore[assignment]
     out = []
-    for position, (_, row) in enumerate(contribs.iterrows()):
-        ranked = row.abs().sort_values(ascending=False)
-        feature_row = features.iloc[position]
+    for position, feature_row in enumerate(records):
         top = []
-        for feature in ranked.index[:TOP_N]:
-            value = float(row[feature])
+        for column in ranked[position]:
+            feature, value = columns[column], float(values[position, column])
             if round(value) == 0:
                 continue
             top.append(
@@ -114,7 +118,7 @@ def explain(
     return out
 
 
-def _describe(feature: str, row: pd.Series, texts: dict[str, Callable[[pd.Series], str]]) -> str:
+def _describe(feature: str, row: Row, texts: dict[str, Callable[[Row], str]]) -> str:
     value = row.get(feature)
     if feature in texts:
         try:

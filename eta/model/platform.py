@@ -69,12 +69,15 @@ def summarise(pairs: pd.DataFrame, switch_threshold: float = 0.0) -> pd.DataFram
     keep_announced = (top["is_announced"] != 1) & (top["probability"] < switch_threshold)
     keep_announced &= announced["candidate"].notna()
     top = top.where(~keep_announced, announced)
-    probs = {
-        int(str(qid)): {
-            str(c): round(float(p), 4) for c, p in zip(g["candidate"], g["probability"], strict=True)
-        }
-        for qid, g in ordered.groupby("qid", sort=False)
-    }
+    probs: dict[int, dict[str, float]] = {}
+    # one pass over plain lists: a groupby per query cost more than the model on every re-prediction
+    for qid, candidate, probability in zip(
+        ordered["qid"].astype(int).tolist(),
+        ordered["candidate"].astype(str).tolist(),
+        ordered["probability"].astype("float64").round(4).tolist(),
+        strict=True,
+    ):
+        probs.setdefault(qid, {})[candidate] = probability
     out = pd.DataFrame(
         {
             "platform": top["candidate"].astype(str),

@@ -124,9 +124,34 @@ def champion(engine: Engine, mode: str, task: str) -> Entry | None:
     return None if row is None else _entry(Model(**row._mapping))
 
 
+_LOADED_MAX = 8
+# (directory, hash) -> (files' stamp when loaded, model): re-predicting after every collector cycle must not
+# read and verify megabytes of model files each time.
+_loaded: dict[tuple[str, str | None], tuple[tuple[tuple[str, int, int], ...], Artefact]] = {}
+
+
 def load(entry: Entry) -> Artefact:
-    """The model's files, after checking them against the hash recorded at registration."""
-    return files.load(entry.directory, entry.file_hash)
+    """The model's files, after checking them against the hash recorded at registration.
+
+    A model already loaded in this process is reused while its files keep their size and modification time.
+    """
+    key = (str(entry.directory), entry.file_hash)
+    stamp = _files_stamp(entry.directory)
+    cached = _loaded.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    model = files.load(entry.directory, entry.file_hash)
+    if len(_loaded) >= _LOADED_MAX:
+        _loaded.pop(next(iter(_loaded)))
+    _loaded[key] = (stamp, model)
+    return model
+
+
+def _files_stamp(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    if not directory.is_dir():
+        return ()
+    stats = ((p.name, p.stat()) for p in sorted(directory.iterdir()) if p.is_file())
+    return tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
 
 
 def check_promotable(entry: Entry, settings: Settings) -> Artefact:

@@ -18,6 +18,11 @@ STATE_FIELDS = (
     "actual_departure",
     "platform",
     "cancelled",
+    "terminal",
+    "estimated_runway_arrival",
+    "actual_runway_arrival",
+    "estimated_runway_departure",
+    "actual_runway_departure",
 )
 
 
@@ -94,6 +99,10 @@ def observations_as_of(
         "actual_arrival",
         "estimated_departure",
         "actual_departure",
+        "estimated_runway_arrival",
+        "actual_runway_arrival",
+        "estimated_runway_departure",
+        "actual_runway_departure",
     ):
         frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
     return frame
@@ -113,11 +122,21 @@ def latest_state(observations: pd.DataFrame) -> pd.DataFrame:
     return state
 
 
-def calls_of_same_services(engine: Engine, call_ids: list[int], chunk: int = 500) -> list[int]:
-    """Every call of the services these calls belong to (news at one stop moves the later ones)."""
+def calls_of_same_services(
+    engine: Engine,
+    call_ids: list[int],
+    chunk: int = 500,
+    arriving_between: tuple[datetime, datetime] | None = None,
+) -> list[int]:
+    """Every call of the services these calls belong to (news at one stop moves the later ones);
+    with ``arriving_between``, only those scheduled to arrive in that window."""
     found: set[int] = set()
     with engine.connect() as conn:
         for start in range(0, len(call_ids), chunk):
             services = select(Call.service_id).where(Call.id.in_(call_ids[start : start + chunk]))
-            found.update(conn.execute(select(Call.id).where(Call.service_id.in_(services))).scalars())
+            query = select(Call.id).where(Call.service_id.in_(services))
+            if arriving_between is not None:
+                low, high = (ensure_utc(t) for t in arriving_between)
+                query = query.where(Call.scheduled_arrival >= low, Call.scheduled_arrival < high)
+            found.update(conn.execute(query).scalars())
     return sorted(found)

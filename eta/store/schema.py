@@ -120,12 +120,18 @@ class Service(Base):
 
 
 class Call(Base):
-    """A service's stop at a location, as planned."""
+    """A service's stop at a location, as planned.
+
+    ``scheduled_arrival``/``scheduled_departure`` are the times a traveller sees (for flights: at the gate,
+    "in"/"out"); flights also have scheduled **runway** times ("on"/"off") where the provider gives them.
+    """
 
     __tablename__ = "calls"
     __table_args__ = (
         UniqueConstraint("service_id", "sequence"),
         Index(None, "location", "scheduled_arrival"),
+        # Serving reads the calls due in a time window, whatever the station (see features.frames).
+        Index(None, "scheduled_arrival", "scheduled_departure"),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     service_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("services.id", ondelete="CASCADE"))
@@ -135,10 +141,16 @@ class Call(Base):
     scheduled_arrival: Mapped[datetime | None]
     scheduled_departure: Mapped[datetime | None]
     planned_platform: Mapped[str | None] = mapped_column(String(16))
+    scheduled_runway_arrival: Mapped[datetime | None]  # flights: wheels on
+    scheduled_runway_departure: Mapped[datetime | None]  # flights: wheels off
 
 
 class Observation(Base):
-    """An append-only status report about a call; never updated. State at t = reports with observed_at ≤ t."""
+    """An append-only status report about a call; never updated. State at t = reports with observed_at ≤ t.
+
+    Arrival and departure times are the traveller's (flights: at the gate); flights also report runway
+    times (on/off) and the terminal of the gate in ``platform``.
+    """
 
     __tablename__ = "observations"
     __table_args__ = (
@@ -157,6 +169,11 @@ class Observation(Base):
     platform: Mapped[str | None] = mapped_column(String(16))
     cancelled: Mapped[bool | None] = mapped_column(Boolean)
     raw_ref: Mapped[str | None] = mapped_column(String(300))
+    terminal: Mapped[str | None] = mapped_column(String(16))  # flights: the terminal of the gate
+    estimated_runway_arrival: Mapped[datetime | None]  # flights: wheels on
+    actual_runway_arrival: Mapped[datetime | None]
+    estimated_runway_departure: Mapped[datetime | None]  # flights: wheels off
+    actual_runway_departure: Mapped[datetime | None]
 
 
 class Weather(Base):

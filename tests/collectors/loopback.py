@@ -1,8 +1,10 @@
 """A real HTTP server on 127.0.0.1 that serves recorded payloads, and misbehaves on request.
 
 Routes map a path (or a path prefix ending in ``*``) to a queue of :class:`Reply`; each request takes the
-next reply, the last one repeats. A reply can be slow (a timeout), reset the connection, send fewer bytes
-than its Content-Length says (a truncated transfer), or carry any status, headers and body.
+next reply, the last one repeats. A route ``path?k=v&…`` takes only requests to ``path`` whose query has
+those parameters (a later page's cursor or offset), before the routes without a query. A reply can be
+slow (a timeout), reset the connection, send fewer bytes than its Content-Length says (a truncated
+transfer), or carry any status, headers and body.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Loopback:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.hits: list[str] = []
+        self.queries: list[dict[str, str]] = []  # each request's query parameters, in order
         self.headers_seen: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -45,16 +49,27 @@ class Loopback:
     def route(self, path: str, *replies: Reply) -> None:
         self.routes[path] = list(replies)
 
-    def _next(self, path: str) -> Reply | None:
+    def _next(self, path: str, query: dict[str, str] | None = None) -> Reply | None:
+        query = query or {}
         with self._lock:
             self.hits.append(path)
-            queue = self.routes.get(path)
+            self.queries.append(query)
+            queue = self._with_query(path, query)
+            if queue is None:
+                queue = self.routes.get(path)
             if queue is None:
                 prefixes = [p for p in self.routes if p.endswith("*") and path.startswith(p[:-1])]
                 queue = self.routes[max(prefixes, key=len)] if prefixes else None
             if not queue:
                 return None
             return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    def _with_query(self, path: str, query: dict[str, str]) -> list[Reply] | None:
+        for route, queue in self.routes.items():
+            route_path, _, route_query = route.partition("?")
+            if route_query and route_path == path and dict(parse_qsl(route_query)).items() <= query.items():
+                return queue
+        return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         loopback = self
@@ -66,9 +81,9 @@ class Loopback:
                 pass
 
             def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
+                path, _, query = self.path.partition("?")
                 loopback.headers_seen.append(dict(self.headers.items()))
-                reply = loopback._next(path)
+                reply = loopback._next(path, dict(parse_qsl(query)))
                 if reply is None:
                     self._send(Reply(b"not found", status=404, content_type="text/plain"))
                     return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -60,6 +60,8 @@ def test_predict_calls_writes_served_rows_for_calls_not_yet_arrived(
         for item in explanation["top"]:
             assert set(item) == {"feature", "contribution_s", "text"}
             assert isinstance(item["contribution_s"], int) and item["text"].startswith(("+", "-"))
+        sizes = [abs(item["contribution_s"]) for item in explanation["top"]]
+        assert sizes == sorted(sizes, reverse=True)  # what moved the prediction most comes first
     departed = [e for e in rows["explanation"] if e["top"][0]["feature"] == "latest_delay_s"]
     assert departed and "the flight left" in departed[0]["top"][0]["text"]
     # Predicting again at the same time writes nothing new (one row per call, model and time).
@@ -103,6 +105,8 @@ def test_a_collector_cycle_repredicts_the_calls_it_touched(flights_model: Artefa
         small_settings(slices.copy_of(slices.flights_template(), tmp_path / "source"), tmp_path)
     )
     settings = small_settings(slices.copy_of(slices.flights_template(), tmp_path / "live"), tmp_path)
+    ahead = timedelta(hours=2)  # a short serving window, so that news of later arrivals waits for a sweep
+    settings.model = settings.model.model_copy(update={"serve_ahead_hours": 2})
     engine = open_store(settings)
     entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-cycle")
     registry.promote(engine, settings, entry.version)
@@ -137,6 +141,10 @@ def test_a_collector_cycle_repredicts_the_calls_it_touched(flights_model: Artefa
     assert len(after_timetable) > 0
     assert set(after_timetable["call_id"].map(calls["service_id"])) <= touched_services
     assert (rows["call_id"].map(calls["sequence"]) == 1).all()
+    with engine.connect() as conn:
+        arrivals = pd.read_sql(select(Call.id, Call.scheduled_arrival), conn).set_index("id")
+    due = pd.to_datetime(rows["call_id"].map(arrivals["scheduled_arrival"]), utc=True, format="ISO8601")
+    assert (due < made_at + ahead).all()  # nothing re-predicted beyond the serving window
     source.dispose()
     engine.dispose()
 

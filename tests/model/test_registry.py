@@ -59,6 +59,19 @@ def test_tampered_model_is_not_promoted(store: tuple[Engine, Settings], flights_
     assert registry.champion(engine, "flight", "arrival") is None
 
 
+def test_a_loaded_model_is_reused_until_its_files_change(
+    store: tuple[Engine, Settings], flights_model: Artefact
+) -> None:
+    engine, settings = store
+    entry = _register(engine, settings, flights_model, "flight-arrival-r")
+    first = registry.load(entry)
+    assert registry.load(entry) is first  # no re-reading after every collector cycle
+    booster = entry.directory / "model.ubj"
+    booster.write_bytes(booster.read_bytes().replace(b"quantile", b"quantilf", 1))
+    with pytest.raises(PromotionRefusedError, match="integrity"):
+        registry.check_promotable(entry, settings)  # a change after the first load is still caught
+
+
 def test_model_that_outputs_nan_is_not_promoted(
     store: tuple[Engine, Settings], flights_model: Artefact
 ) -> None:
