@@ -250,7 +250,8 @@ class TripAnswers:
     """Rendered trips by request (path and query string); builds run in a worker thread, one per key.
 
     Answers asked for are rebuilt before they run out, in the background, so that travellers seldom
-    wait for a build (under load a build in a worker thread takes 50-200 ms: it waits for the GIL):
+    wait for a build (1-4 ms of work alone, much longer under load, when the worker thread waits for
+    the GIL while the event loop answers others):
 
     * when the clock replays stored data, an answer's next stored row is known before the clock reaches
       it: in the last ``ahead_s`` before that, a request that reuses the answer also starts building
