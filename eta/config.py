@@ -232,7 +232,18 @@ class ApiSettings(BaseModel):
     cache_ttl_s: float = Field(
         default=5.0,
         ge=0,
-        description="Seconds a trip or board answer is reused for identical requests (0 = no cache).",
+        description=(
+            "Seconds an arrivals-board answer is reused for identical requests; trip answers are reused "
+            "until the store changes (0 = no answer cache for either)."
+        ),
+    )
+    store_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "How often the service checks the store for new predictions and status reports; "
+            "trip answers rendered before them are rebuilt."
+        ),
     )
     refresh_interval_s: float = Field(
         default=30.0,

@@ -7,4 +7,4 @@ from eta.config import get_settings
 from eta.logging import configure_logging
 
 configure_logging(get_settings())
-app = create_app(get_settings())
+app = create_app(get_settings(), freeze_gc=True)

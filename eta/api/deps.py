@@ -18,6 +18,7 @@ from eta.api.metrics import ApiMetrics
 from eta.api.problems import ApiProblem
 from eta.api.ratelimit import TokenBuckets
 from eta.api.readiness import Readiness
+from eta.api.trip_cache import TripAnswers
 from eta.clock import Clock
 from eta.config import Settings
 
@@ -35,6 +36,7 @@ class AppState:
     readiness: Readiness
     buckets: TokenBuckets
     answers: AnswerCache
+    trips: TripAnswers | None = None  # None: no answer cache (cache_ttl_s = 0)
     feed_cache: dict[str, object] = field(default_factory=dict)
 
 

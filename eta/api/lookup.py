@@ -7,6 +7,7 @@ features or loads a model.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -117,6 +118,13 @@ _UNDER_WAY = (
     )
     .group_by(Call.service_id)
 )
+# two statements: as scalar subqueries of one, SQLite plans the second one ten times slower
+_NEXT_PREDICTION = select(func.min(Prediction.made_at)).where(
+    Prediction.call_id.in_(_IDS), Prediction.purpose == SERVED, Prediction.made_at > bindparam("now")
+)
+_NEXT_OBSERVATION = select(func.min(Observation.observed_at)).where(
+    Observation.call_id.in_(_IDS), Observation.observed_at > bindparam("now")
+)
 _LOCATIONS = select(Location.code, Location.name, Location.tz).where(Location.code.in_(_IDS))
 
 
@@ -190,6 +198,19 @@ def services_under_way(conn: Connection, service_ids: Iterable[int], now: dateti
     return {sid: _utc(at) for sid, at in rows}
 
 
+def next_change(conn: Connection, call_ids: Sequence[int], now: datetime) -> datetime | None:
+    """The earliest served prediction or status report of these calls stored for a time after ``now``.
+
+    Until then, what a lookup at a later time reads from the store is what it reads at ``now``
+    (unless rows are written meanwhile). Such rows exist when the clock replays recorded data.
+    """
+    if not call_ids:
+        return None
+    params = {"ids": list(call_ids), "now": now}
+    found = [conn.execute(statement, params).scalar() for statement in (_NEXT_PREDICTION, _NEXT_OBSERVATION)]
+    return min((_utc(value) for value in found if value is not None), default=None)
+
+
 def _utc(value: Any) -> datetime:
     """Aggregates bypass the column type on SQLite; normalise to an aware UTC datetime."""
     from eta.store.queries import _as_text
@@ -201,7 +222,14 @@ def _utc(value: Any) -> datetime:
 
 def locations(conn: Connection, codes: Iterable[str]) -> dict[str, schemas.LocationRef]:
     rows = conn.execute(_LOCATIONS, {"ids": list(set(codes))})
-    return {code: schemas.LocationRef(code=code, name=name, tz=tz) for code, name, tz in rows}
+    return {code: _place(code, name, tz) for code, name, tz in rows}
+
+
+@lru_cache(maxsize=65_536)
+def _place(code: str, name: str | None, tz: str | None) -> schemas.LocationRef:
+    """One shared (never changed) reference per location: cached trips would otherwise hold thousands of
+    copies, each one more object for the garbage collector to walk."""
+    return schemas.LocationRef(code=code, name=name, tz=tz)
 
 
 # --- answers -------------------------------------------------------------------------------------
@@ -214,13 +242,14 @@ class Skeleton:
     services: list[Row[Any]]
     calls: list[Row[Any]]
     places: dict[str, schemas.LocationRef]
+    expires: float = float("inf")  # time.monotonic() after which it is read again
 
 
 class Lookup:
     """Builds trip and board answers; holds the parking reference read at start-up.
 
-    A trip's timetable part is kept for ``skeleton_ttl_s`` so that a lookup reads only what changes:
-    the newest served predictions and the status reports of its calls.
+    A trip's timetable part is kept for at most ``skeleton_ttl_s`` so that a lookup reads only what
+    changes: the newest served predictions and the status reports of its calls.
     """
 
     SKELETONS_MAX = 50_000
@@ -231,21 +260,33 @@ class Lookup:
         self._skeletons: dict[tuple[Any, ...], tuple[float, Skeleton]] = {}
 
     def skeleton(
-        self, conn: Connection, mode: str, operator: str, number: str, service_date: date, leg: str | None
+        self,
+        conn: Connection,
+        mode: str,
+        operator: str,
+        number: str,
+        service_date: date,
+        leg: str | None,
+        reread: bool = False,
     ) -> Skeleton:
+        """The trip's timetable part, kept a while; ``reread``: read it from the store now."""
         key = (mode, operator, number, service_date, leg)
         cached = self._skeletons.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        if not reread and cached is not None and cached[0] > time.monotonic():
             return cached[1]
         services = find_services(conn, mode, operator, number, service_date, leg)
         calls = calls_of(conn, services[0].id) if len(services) == 1 else []
         places = locations(conn, [c.location for c in calls]) if calls else {}
-        found = Skeleton(services, calls, places)
         if services and self.skeleton_ttl_s > 0:  # an unknown trip may appear with the next collector run
+            # between half and all of the TTL: trips first asked together (a restart, a burst) are not all
+            # read again in the same second, each with a traveller waiting
+            expires = time.monotonic() + self.skeleton_ttl_s * random.uniform(0.5, 1.0)
+            found = Skeleton(services, calls, places, expires)
             if len(self._skeletons) >= self.SKELETONS_MAX:
                 self._skeletons.clear()
-            self._skeletons[key] = (time.monotonic() + self.skeleton_ttl_s, found)
-        return found
+            self._skeletons[key] = (expires, found)
+            return found
+        return Skeleton(services, calls, places, time.monotonic())
 
     def trip(
         self,
@@ -257,7 +298,21 @@ class Lookup:
         leg: str | None,
         now: datetime,
     ) -> schemas.Trip:
-        skeleton = self.skeleton(conn, mode, operator, number, service_date, leg)
+        return self.trip_and_skeleton(conn, mode, operator, number, service_date, leg, now)[0]
+
+    def trip_and_skeleton(
+        self,
+        conn: Connection,
+        mode: str,
+        operator: str,
+        number: str,
+        service_date: date,
+        leg: str | None,
+        now: datetime,
+        reread: bool = False,
+    ) -> tuple[schemas.Trip, Skeleton]:
+        """The trip as known at ``now``, and the timetable part it was built from (``reread``: now)."""
+        skeleton = self.skeleton(conn, mode, operator, number, service_date, leg, reread)
         services = skeleton.services
         name = f"{operator} {number} on {service_date.isoformat()}"
         if not services:
@@ -285,7 +340,7 @@ class Lookup:
                 self.arrival(call, places, predictions.get(call.id), state, under_way, last_report, now)
             )
             under_way = under_way or state.moved
-        return schemas.Trip(service=_service_ref(service), as_of=now, calls=out)
+        return schemas.Trip(service=_service_ref(service), as_of=now, calls=out), skeleton
 
     def board(
         self,

@@ -57,3 +57,28 @@ def test_lookup_board_feed_accuracy_and_alerts(store: Engine, settings: Settings
         report = cycle.run_once()
         assert (report.queued, report.delivered) == (1, 1)
         assert len(receiver.received) == 1
+
+
+def test_reused_trip_answers_on_both_stores(store: Engine, settings: Settings, tmp_path) -> None:
+    """The store generation, the calls each write touched and the next stored row, in both dialects."""
+    seed.import_db_runs(store, settings)
+    seed.persistence_predictions(store)
+    clock = ManualClock(berlin("2026-05-04 19:40"))
+    url = settings.resolved_database_url
+    cached_settings = api_settings(url, tmp_path / "a", api={"cache_ttl_s": 5, "store_poll_s": 3600})
+    cached = create_app(cached_settings, engine=store, clock=clock)
+    fresh = create_app(api_settings(url, tmp_path / "b"), engine=store, clock=clock)
+    trips = ["/api/v1/trips/train/ICE/1011/2026-05-04", "/api/v1/trips/train/ICE/1013/2026-05-04"]
+    with TestClient(cached) as a, TestClient(fresh) as b:
+        for step_s in (0, 30, 120, 600):
+            clock.advance(step_s)
+            for path in trips:
+                assert a.get(path).content == b.get(path).content
+        call = call_at(store, "ICE", "1011", date(2026, 5, 4), "8000261")
+        add_prediction(store, call, clock.now, 1800, model_version="m-both")
+        cached.state.eta.trips.generation.refresh()
+        assert b"m-both" in a.get(trips[0]).content
+        for path in trips:
+            assert a.get(path).content == b.get(path).content
+        hits = cached.state.eta.metrics.cache_hits._value.get()
+        assert hits >= 4

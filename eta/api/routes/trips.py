@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.routing import APIRoute
 
-from eta.api.deps import Now, RateLimited, State, check_service_date
+from eta.api.deps import AppState, Now, RateLimited, State, check_service_date, rate_limit
+from eta.api.lookup import next_change
 from eta.api.problems import problem_responses
 from eta.api.schemas import Trip
-
-router = APIRouter(prefix="/api/v1", tags=["traveller"], dependencies=[RateLimited])
+from eta.api.trip_cache import RenderedTrip, render_template
 
 CODE = r"^[A-Za-z0-9]{1,16}$"
 
@@ -22,6 +24,39 @@ class Mode(StrEnum):
     train = "train"
 
 
+class TripRoute(APIRoute):
+    """Answers a request whose rendered trip is current straight away, without solving the route's
+    parameters and dependencies again: the same path and query string were validated when it was built.
+
+    What depends on the request still runs, in the same order: the rate limit, then the service-date
+    range (it moves with the clock). Everything else (a miss, any error) goes through the route.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            state: AppState = request.app.state.eta
+            if state.trips is not None:
+                now = state.clock()
+                rendered = state.trips.get(_request_key(request), now)
+                if rendered is not None:
+                    await rate_limit(request, state)
+                    check_service_date(rendered.service_date, now, state.settings)
+                    state.metrics.cache_hits.inc()
+                    return Response(rendered.render(now), media_type="application/json")
+            return await handler(request)
+
+        return answer
+
+
+router = APIRouter(prefix="/api/v1", tags=["traveller"], dependencies=[RateLimited], route_class=TripRoute)
+
+
+def _request_key(request: Request) -> tuple[str, bytes]:
+    return request.scope["path"], request.scope["query_string"]
+
+
 @router.get(
     "/trips/{mode}/{operator}/{number}/{service_date}",
     operation_id="get_trip",
@@ -29,6 +64,7 @@ class Mode(StrEnum):
     responses=problem_responses(404, 409, 422, 429),
 )
 async def get_trip(
+    request: Request,
     state: State,
     now: Now,
     mode: Mode,
@@ -41,14 +77,43 @@ async def get_trip(
 ) -> Response:
     """When will this flight or train arrive at each of its stops, and at which platform or gate?"""
     check_service_date(service_date, now, state.settings)
-    key = ("trip", mode.value, operator, number, service_date, leg)
 
     def build() -> bytes:
         with state.engine.connect() as conn:
             trip = state.lookup.trip(conn, mode.value, operator, number, service_date, leg, now)
         return trip.model_dump_json().encode()
 
-    body, hit = await state.answers.get_or_build(key, build)
+    trips = state.trips
+    if trips is None:  # no answer cache: every lookup reads the store
+        key = ("trip", mode.value, operator, number, service_date, leg)
+        body, hit = await state.answers.get_or_build(key, build)
+    else:
+
+        def render(at: datetime, reread: bool = False) -> RenderedTrip | None:
+            """The trip as known at ``at``: now, or the time of its next stored row (built ahead)."""
+            seq = trips.current_seq()  # before the trip is read: never newer than what it shows
+            with state.engine.connect() as conn:
+                trip, skeleton = state.lookup.trip_and_skeleton(
+                    conn, mode.value, operator, number, service_date, leg, at, reread
+                )
+                upcoming = next_change(conn, [c.id for c in skeleton.calls], at)
+            return render_template(
+                trip,
+                calls=frozenset(c.id for c in skeleton.calls),
+                seq=seq,
+                built_for=at,
+                next_change=upcoming,
+                expires=skeleton.expires,
+                rebuild=render,
+            )
+
+        rendered, hit = await trips.get_or_build(_request_key(request), now, lambda: render(now))
+        if rendered is None:  # could not be cut at its per-request values (never seen): answer as built
+            from starlette.concurrency import run_in_threadpool
+
+            body = await run_in_threadpool(build)
+        else:
+            body = rendered.render(now)
     if hit:
         state.metrics.cache_hits.inc()
     return Response(body, media_type="application/json")
