@@ -80,7 +80,68 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
             f"{int(r['scheduled_nearby_30min'])} arrivals scheduled at {place(r, 'location')} within 30 min"
         ),
         "hour": lambda r: f"scheduled at {int(r['hour']):02d}:{int((r['hour'] % 1) * 60):02d} local time",
+        "has_report": lambda r: (
+            f"the {vehicle} has reported its progress"
+            if r["has_report"] >= 1
+            else f"no report from the {vehicle} yet"
+        ),
+        "report_age_s": lambda r: f"its latest report is {_duration(r['report_age_s'])} old",
+        "report_sched_to_go_s": lambda r: (
+            f"{_duration(r['report_sched_to_go_s'])} scheduled from its latest report to here"
+        ),
+        "delay_trend_s": lambda r: (
+            f"its delay changed by {_minutes(r['delay_trend_s'])} over its last reports"
+        ),
+        "since_start_s": lambda r: (
+            f"it was scheduled to set off {_duration(r['since_start_s'])} ago"
+            if r["since_start_s"] >= 0
+            else f"it is scheduled to set off in {_duration(-r['since_start_s'])}"
+        ),
+        "sched_run_s": lambda r: f"{_duration(r['sched_run_s'])} scheduled from its origin to here",
+        "stops_after": lambda r: f"{int(r['stops_after'])} more stops after this one",
+        "sequence": lambda r: f"stop {int(r['sequence']) + 1} of its run",
+        "hist_train_spread_s": lambda r: (
+            f"this {vehicle}'s arrivals here usually vary by {_duration(r['hist_train_spread_s'])}"
+        ),
+        "hist_line_mean_s": lambda r: f"this line usually arrives here {_late(r['hist_line_mean_s'])}",
+        "hist_loc_hour_mean_s": lambda r: (
+            f"arrivals at {place(r, 'location')} at this hour are usually {_late(r['hist_loc_hour_mean_s'])}"
+        ),
+        "hist_loc_mean_s": lambda r: (
+            f"arrivals at {place(r, 'location')} are usually {_late(r['hist_loc_mean_s'])}"
+        ),
+        "recent_line_delay_s": lambda r: (
+            f"this line's trains in the last hour were {_late(r['recent_line_delay_s'])} on average"
+        ),
+        "recent_line_here_delay_s": lambda r: (
+            f"this line's trains at {place(r, 'location')} lately were "
+            f"{_late(r['recent_line_here_delay_s'])} on average"
+        ),
+        "weather_temperature_c": lambda r: f"{round(r['weather_temperature_c'])} °C",
+        "weather_precipitation_mm": lambda r: f"{r['weather_precipitation_mm']:.1f} mm of rain in the hour",
+        "weather_wind_speed_ms": lambda r: f"wind at {round(r['weather_wind_speed_ms'])} m/s",
+        "weather_wind_gust_ms": lambda r: f"gusts of {round(r['weather_wind_gust_ms'])} m/s",
+        "weather_visibility_m": lambda r: f"visibility {round(r['weather_visibility_m'] / 1000, 1)} km",
+        "weekday": lambda r: f"on a {WEEKDAYS[int(r['weekday'])]}",
     }
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# What an unknown value means, where "unknown" alone would say nothing to a traveller.
+UNKNOWN = {
+    "report_": "no report from it yet",
+    "latest_delay_s": "no report from it yet",
+    "operator_delay_s": "no estimate from the operator yet",
+    "hist_": "no history of it here",
+    "recent_": "no recent arrivals to compare",
+    "weather_": "no weather report",
+    "prev_tail_": "nothing known of the aircraft's previous flight",
+}
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(abs(seconds) / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 def explain(
@@ -125,7 +186,10 @@ def _describe(feature: str, row: Row, texts: dict[str, Callable[[Row], str]]) ->
             return texts[feature](row)
         except (TypeError, ValueError):
             pass
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        for prefix, meaning in UNKNOWN.items():
+            if feature.startswith(prefix):
+                return meaning
         return f"{feature.replace('_', ' ')} unknown"
     if isinstance(value, float):
         value = round(value, 1)
