@@ -129,6 +129,8 @@ def load_frames(
             calls = _with_vehicle_type(conn, calls)
     calls = _tidy_calls(calls)
     observations = observations.sort_values(["observed_at", "call_id"], kind="stable").reset_index(drop=True)
+    # an empty result comes back untyped; joins on the ids need them as integers
+    observations["call_id"] = observations["call_id"].astype("int64")
     observations["cancelled"] = observations["cancelled"].astype("boolean")
     return Frames(mode=mode, calls=calls, observations=observations, weather=weather, names=names)
 
@@ -192,6 +194,7 @@ def _with_vehicle_type(conn: Connection, calls: pd.DataFrame) -> pd.DataFrame:
 
 def _tidy_calls(calls: pd.DataFrame) -> pd.DataFrame:
     calls = calls.sort_values(["service_id", "sequence"], kind="stable").reset_index(drop=True)
+    calls = calls.astype({"call_id": "int64", "service_id": "int64", "sequence": "int64"})
     calls["planned_at"] = calls["scheduled_arrival"].fillna(calls["scheduled_departure"])
     calls["number"] = calls["number"].astype(str)
     for col in ("category", "line", "planned_platform"):
