@@ -1,5 +1,7 @@
-"""Train arrival features as known at t: the latest reported delay and where, the run still to go,
-this train's and this station's history, congestion and weather at the target station."""
+"""Train arrival features as known at t: the latest reported delay and where, how it moved over the last
+reports, the run still to go, this train's and this station's history, what the inbound service and the
+previous train over the same segment show (:mod:`eta.features.dynamics`), congestion and weather at the
+target station."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from eta.features import dynamics
 from eta.features.common import (
     categorical,
     local_time_parts,
@@ -38,6 +41,8 @@ FEATURES = [
     "report_sched_to_go_s",
     "report_is_departure",
     "delay_trend_s",
+    "delay_trend_3_s",
+    "max_delay_s",
     "operator_delay_s",
     "since_start_s",
     "sched_run_s",
@@ -65,12 +70,12 @@ FEATURES = [
     "weather_wind_speed_ms",
     "weather_wind_gust_ms",
     "weather_visibility_m",
+    *dynamics.FEATURES,
     "category",
 ]
 
 
-def _line_key(frame: pd.DataFrame) -> pd.Series:
-    return frame["line"].fillna(frame["operator"]).astype(str)
+_line_key = dynamics.line_key
 
 
 def fit_history(
@@ -121,6 +126,8 @@ def compute_features(
     out["report_sched_to_go_s"] = seconds(ctx["scheduled_arrival"] - latest["report_planned_at"])
     out["report_is_departure"] = latest["is_departure"]
     out["delay_trend_s"] = latest["delay_s"] - latest["previous_delay_s"]
+    out["delay_trend_3_s"] = latest["delay_s"] - latest["earlier_delay_s"]
+    out["max_delay_s"] = latest["max_delay_s"]
     estimate = latest_estimate(queries, frames.observations, "estimated_arrival").reindex(ctx.index)
     out["operator_delay_s"] = seconds(estimate["estimated_arrival"] - ctx["scheduled_arrival"])
     out["since_start_s"] = seconds(ctx["t"] - ctx["service_start"])
@@ -151,6 +158,8 @@ def compute_features(
         ctx["scheduled_arrival"],
         timedelta(minutes=30),
     )
+    dynamic = dynamics.compute(frames.calls, ctx, latest, reports)
+    out[dynamic.columns] = dynamic
     weather = weather_as_of(frames, ctx, "location", "weather_")
     out[weather.columns] = weather
     out["category"] = categorical(ctx["operator"], vocabularies.get("category", []))
