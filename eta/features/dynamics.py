@@ -36,7 +36,11 @@ FEATURES = [
     "segment_prev_gain_s",
     "segment_prev_delay_s",
     "segment_prev_age_s",
+    "segment_any_gain_s",
+    "segment_any_delay_s",
+    "segment_any_age_s",
     "recent_loc_gain_s",
+    "overdue_s",
 ]
 
 
@@ -91,13 +95,38 @@ def compute(
     out = pd.DataFrame(index=ctx.index)
     services = service_table(calls)
     _inbound(out, ctx, services, reports)
-    _segment(out, ctx, calls, latest, reports, services)
+    _segment(out, ctx, calls, latest, reports, services, "segment_prev", same_line=True)
+    _segment(out, ctx, calls, latest, reports, services, "segment_any", same_line=False)
+    out["overdue_s"] = overdue(calls, ctx, latest)
     gains = reports.assign(gain_s=reports["delay_s"] - reports["previous_delay_s"])
     left = ctx.reset_index()[["qid", "location", "t"]].rename(columns={"location": "target_location"})
     out["recent_loc_gain_s"] = recent_delays(
         left, gains, "location", "target_location", value="gain_s"
     ).reindex(ctx.index)["mean"]
     return out[FEATURES]
+
+
+def overdue(calls: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame) -> pd.Series:
+    """How long the service's next event after its latest report is overdue at t, beyond the latest delay.
+
+    The next event is the departure from the stop of the latest report where that was an arrival, else the
+    arrival at the following stop; with no report yet, the departure from the origin. Reports arrive when
+    the events happen, so a positive value means the train is running later than its latest delay says
+    (negative: the event is still due).
+    """
+    planned = calls.set_index(["service_id", "sequence"])
+    departs = planned["scheduled_departure"].fillna(planned["planned_at"])
+    reported = latest["report_sequence"].notna()
+    is_departure = latest["is_departure"] == 1
+    sequence = latest["report_sequence"].fillna(0).astype("int64") + (reported & is_departure).astype("int64")
+    keys = pd.MultiIndex.from_arrays([ctx["service_id"].astype("int64"), sequence])
+    arrive_or_depart = np.where(
+        (reported & is_departure).to_numpy(),
+        planned["planned_at"].reindex(keys).to_numpy(),
+        departs.reindex(keys).to_numpy(),
+    )
+    due = pd.Series(pd.to_datetime(arrive_or_depart, utc=True), index=ctx.index)
+    return seconds(ctx["t"] - due) - latest["delay_s"].fillna(0.0)
 
 
 def _inbound(out: pd.DataFrame, ctx: pd.DataFrame, services: pd.DataFrame, reports: pd.DataFrame) -> None:
@@ -127,20 +156,19 @@ def _segment(
     latest: pd.DataFrame,
     reports: pd.DataFrame,
     services: pd.DataFrame,
+    prefix: str,
+    same_line: bool,
 ) -> None:
+    """``{prefix}_gain_s``: the delay the previous train (of the same line where ``same_line``) that reached
+    the target from the same previous stop by t gained since this train's latest report location."""
     ordered = calls.sort_values(["service_id", "sequence"], kind="stable")
     previous_stop = ordered.groupby("service_id")["location"].shift().astype("string")
     prev_of_call = pd.Series(previous_stop.to_numpy(), index=ordered["call_id"].to_numpy())
     line_of = services["line_key"]
 
     def direction_key(service_ids: pd.Series, call_ids: pd.Series, locations: pd.Series) -> pd.Series:
-        return (
-            lookup(service_ids, line_of).astype(str)
-            + "|"
-            + lookup(call_ids, prev_of_call).astype(str)
-            + "|"
-            + locations.astype(str)
-        )
+        line = lookup(service_ids, line_of).astype(str) if same_line else ""
+        return line + "|" + lookup(call_ids, prev_of_call).astype(str) + "|" + locations.astype(str)
 
     at = reports[["service_id", "call_id", "location", "sequence", "observed_at", "delay_s"]].copy()
     at["key"] = direction_key(at["service_id"], at["call_id"], at["location"])
@@ -185,6 +213,6 @@ def _segment(
         & (there["sequence"] < prev["sequence"])
         & (there["observed_at"] <= ctx["t"])
     )
-    out["segment_prev_gain_s"] = (prev["delay_s"] - there["delay_s"]).where(ok)
-    out["segment_prev_delay_s"] = prev["delay_s"]
-    out["segment_prev_age_s"] = seconds(ctx["t"] - prev["observed_at"])
+    out[f"{prefix}_gain_s"] = (prev["delay_s"] - there["delay_s"]).where(ok)
+    out[f"{prefix}_delay_s"] = prev["delay_s"]
+    out[f"{prefix}_age_s"] = seconds(ctx["t"] - prev["observed_at"])
