@@ -55,6 +55,8 @@ FEATURES = [
     "hist_train_spread_s",
     "hist_train_count",
     "hist_gain_s",
+    "hist_gain_median_s",
+    "hist_line_gain_s",
     "hist_line_mean_s",
     "hist_loc_hour_mean_s",
     "hist_loc_mean_s",
@@ -100,6 +102,11 @@ def fit_history(
     )
     history.add(
         "loc_hour", ["location", "hour_int"], aggregate(outcomes, ["location", "hour_int"], "arrival_delay_s")
+    )
+    history.add(
+        "line_loc_dep",
+        ["line_key", "location"],
+        aggregate(outcomes, ["line_key", "location"], "departure_delay_s"),
     )
     history.add("loc", ["location"], aggregate(outcomes, ["location"], "arrival_delay_s"))
     return history
@@ -198,7 +205,12 @@ def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame
     at_report = ctx[["operator", "number"]].assign(location=latest["report_location"].fillna(""))
     report_dep = history.lookup("train_loc_dep", at_report, "mean", train)
     out["hist_gain_s"] = out["hist_train_mean_s"] - report_dep
+    report_dep_median = history.lookup("train_loc_dep", at_report, "median", train)
+    out["hist_gain_median_s"] = out["hist_train_median_s"] - report_dep_median
     out["hist_line_mean_s"] = history.lookup("line_loc", ctx, "mean", ["line_key", "location"])
+    line_at_report = ctx[["line_key"]].assign(location=at_report["location"])
+    line_report_dep = history.lookup("line_loc_dep", line_at_report, "mean", ["line_key", "location"])
+    out["hist_line_gain_s"] = out["hist_line_mean_s"] - line_report_dep
     hours = ctx[["location"]].assign(hour_int=np.floor(out["hour"]).astype(int))
     out["hist_loc_hour_mean_s"] = history.lookup("loc_hour", hours, "mean", ["location", "hour_int"])
     out["hist_loc_mean_s"] = history.lookup("loc", ctx, "mean", ["location"])
