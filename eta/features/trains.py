@@ -19,7 +19,7 @@ from eta.features.common import (
     weather_as_of,
 )
 from eta.features.frames import Frames
-from eta.features.history import History, aggregate, arrival_outcomes
+from eta.features.history import MIN_COUNT, History, aggregate, arrival_outcomes
 from eta.features.reports import (
     delay_reports,
     latest_estimate,
@@ -57,6 +57,9 @@ FEATURES = [
     "hist_gain_s",
     "hist_gain_median_s",
     "hist_line_gain_s",
+    "hist_seg_gain_median_s",
+    "hist_seg_gain_p90_s",
+    "hist_seg_count",
     "hist_line_mean_s",
     "hist_loc_hour_mean_s",
     "hist_loc_mean_s",
@@ -109,7 +112,57 @@ def fit_history(
         aggregate(outcomes, ["line_key", "location"], "departure_delay_s"),
     )
     history.add("loc", ["location"], aggregate(outcomes, ["location"], "arrival_delay_s"))
+    history.add("train_seg", SEGMENT_KEY, segment_gains(outcomes))
     return history
+
+
+SEGMENT_KEY = ["operator", "number", "from_location", "location"]
+# Segments of this train from each of the previous stops up to this many stops back are aggregated.
+SEGMENT_MAX_STOPS = 16
+
+
+def segment_gains(outcomes: pd.DataFrame, max_stops: int = SEGMENT_MAX_STOPS) -> pd.DataFrame:
+    """Per train number and pair of stops (A, then B up to ``max_stops`` later): median, P90 and count of
+    the delay gained from leaving A to arriving at B, over the runs in ``outcomes``."""
+    rows = outcomes.sort_values(["service_id", "sequence"], kind="stable").reset_index(drop=True)
+    service = rows["service_id"].to_numpy()
+    arrival = rows["arrival_delay_s"].to_numpy(dtype="float64")
+    departure = rows["departure_delay_s"].fillna(rows["arrival_delay_s"]).to_numpy(dtype="float64")
+    train_code, trains = pd.factorize(rows["operator"].astype(str) + "\x1f" + rows["number"].astype(str))
+    loc_code, locations = pd.factorize(rows["location"].astype(str))
+    n_loc = max(len(locations), 1)
+    keys, gains = [], []
+    for back in range(1, max_stops + 1):
+        b = np.arange(back, len(rows))
+        a = b - back
+        ok = (service[a] == service[b]) & ~np.isnan(arrival[b]) & ~np.isnan(departure[a])
+        a, b = a[ok], b[ok]
+        keys.append((train_code[b].astype("int64") * n_loc + loc_code[a]) * n_loc + loc_code[b])
+        gains.append(arrival[b] - departure[a])
+    if not keys or sum(len(k) for k in keys) == 0:
+        return pd.DataFrame(
+            columns=["median", "p90", "count"], index=pd.MultiIndex.from_tuples([], names=SEGMENT_KEY)
+        )
+    pairs = pd.DataFrame({"key": np.concatenate(keys), "gain": np.concatenate(gains)})
+    grouped = pairs.groupby("key", sort=True)["gain"]
+    table = pd.DataFrame(
+        {"median": grouped.median(), "p90": grouped.quantile(0.9), "count": grouped.size().astype("float64")}
+    )
+    table = table[table["count"] >= MIN_COUNT].round(1)
+    code = table.index.to_numpy()
+    to_loc, rest = code % n_loc, code // n_loc
+    from_loc, train = rest % n_loc, rest // n_loc
+    operator_number = pd.Series(np.asarray(trains)[train]).str.split("\x1f", n=1, expand=True)
+    index = pd.MultiIndex.from_arrays(
+        [
+            operator_number[0].to_numpy(),
+            operator_number[1].to_numpy(),
+            np.asarray(locations)[from_loc],
+            np.asarray(locations)[to_loc],
+        ],
+        names=SEGMENT_KEY,
+    )
+    return table.set_axis(index)
 
 
 def compute_features(
@@ -208,6 +261,10 @@ def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame
     report_dep_median = history.lookup("train_loc_dep", at_report, "median", train)
     out["hist_gain_median_s"] = out["hist_train_median_s"] - report_dep_median
     out["hist_line_mean_s"] = history.lookup("line_loc", ctx, "mean", ["line_key", "location"])
+    segment = ctx[["operator", "number", "location"]].assign(from_location=at_report["location"])
+    out["hist_seg_gain_median_s"] = history.lookup("train_seg", segment, "median", SEGMENT_KEY)
+    out["hist_seg_gain_p90_s"] = history.lookup("train_seg", segment, "p90", SEGMENT_KEY)
+    out["hist_seg_count"] = history.lookup("train_seg", segment, "count", SEGMENT_KEY).fillna(0.0)
     line_at_report = ctx[["line_key"]].assign(location=at_report["location"])
     line_report_dep = history.lookup("line_loc_dep", line_at_report, "mean", ["line_key", "location"])
     out["hist_line_gain_s"] = out["hist_line_mean_s"] - line_report_dep
