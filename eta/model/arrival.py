@@ -252,11 +252,12 @@ def train(
     raw = predictor.predict(calib_x)
     truth = (calib_t + base_delay(calib_x)).to_numpy()
     buckets = bucket_of(calib_x["time_to_arrival_s"], calib_x["has_report"])
-    meta["calibration"] = fit_interval_calibration(
+    calibration = fit_interval_calibration(
         truth, raw["p10_delay_s"].to_numpy(), raw["p90_delay_s"].to_numpy(), buckets
     )
+    meta["calibration"] = calibration
     low, high = apply_interval_calibration(
-        meta["calibration"],
+        calibration,
         raw["p10_delay_s"].to_numpy(),
         raw["p50_delay_s"].to_numpy(),
         raw["p90_delay_s"].to_numpy(),
