@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 
 QUANTILES = (0.1, 0.5, 0.9)
 RANDOM_HORIZON = "random"
-# Depth 9, learning rate 0.15 and leaves of at least 50 rows were chosen on a validation split of the
-# training period (DB runs: trained on March 2026, validated on April), not on any test window.
-MIN_CHILD_WEIGHT = 50
 # Calibration rows sampled at most: the conformal shifts of a few dozen buckets need far fewer than the
 # ~900,000 named-horizon queries of a 9-day calibration share, and each costs features and a prediction.
 MAX_CALIBRATION_ROWS = 250_000
@@ -168,7 +165,7 @@ def xgb_params(settings: Settings, seed: int = 0) -> dict[str, Any]:
         "tree_method": "hist",
         "learning_rate": model.learning_rate,
         "max_depth": model.max_depth,
-        "min_child_weight": MIN_CHILD_WEIGHT,
+        "min_child_weight": model.min_child_weight,
         "subsample": 0.8,
         "colsample_bynode": 0.8,
         "max_bin": 128,
