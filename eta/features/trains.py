@@ -139,16 +139,19 @@ def segment_gains(outcomes: pd.DataFrame, max_stops: int = SEGMENT_MAX_STOPS) ->
         a, b = a[ok], b[ok]
         keys.append((train_code[b].astype("int64") * n_loc + loc_code[a]) * n_loc + loc_code[b])
         gains.append(arrival[b] - departure[a])
-    if not keys or sum(len(k) for k in keys) == 0:
-        return pd.DataFrame(
-            columns=["median", "p90", "count"], index=pd.MultiIndex.from_tuples([], names=SEGMENT_KEY)
-        )
+    empty = pd.DataFrame(
+        columns=["median", "p90", "count"], index=pd.MultiIndex.from_tuples([], names=SEGMENT_KEY)
+    )
+    if sum(len(k) for k in keys) == 0:
+        return empty
     pairs = pd.DataFrame({"key": np.concatenate(keys), "gain": np.concatenate(gains)})
     grouped = pairs.groupby("key", sort=True)["gain"]
     table = pd.DataFrame(
         {"median": grouped.median(), "p90": grouped.quantile(0.9), "count": grouped.size().astype("float64")}
     )
     table = table[table["count"] >= MIN_COUNT].round(1)
+    if table.empty:
+        return empty
     code = table.index.to_numpy()
     to_loc, rest = code % n_loc, code // n_loc
     from_loc, train = rest % n_loc, rest // n_loc
