@@ -323,8 +323,11 @@ class ModelSettings(BaseModel):
         default=None, description="Directory of model files. Default: `models/` in the data directory."
     )
     n_rounds: int = Field(default=150, ge=1, description="Boosting rounds of the xgboost models.")
-    learning_rate: float = Field(default=0.1, gt=0, le=1, description="xgboost learning rate (eta).")
-    max_depth: int = Field(default=7, ge=1, le=16, description="Depth of each xgboost tree.")
+    learning_rate: float = Field(default=0.15, gt=0, le=1, description="xgboost learning rate (eta).")
+    max_depth: int = Field(default=9, ge=1, le=16, description="Depth of each xgboost tree.")
+    min_child_weight: float = Field(
+        default=50.0, ge=0, description="Fewest training rows (hessian weight) in an xgboost leaf."
+    )
     max_train_rows: int = Field(
         default=500_000, ge=1000, description="Training rows (call × horizon) sampled at most per model."
     )

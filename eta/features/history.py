@@ -30,7 +30,13 @@ class History:
         self.tables[name] = (keys, frame)
 
     def lookup(self, name: str, rows: pd.DataFrame, column: str, keys: list[str] | None = None) -> pd.Series:
-        """``column`` of table ``name`` for each row (NaN where unknown); ``keys`` renames the row columns."""
+        """``column`` of table ``name`` for each row (NaN where unknown); ``keys`` renames the row columns.
+
+        A table the history lacks (one saved by an older eta) gives NaN everywhere: models trained then do
+        not use the features computed from it.
+        """
+        if name not in self.tables:
+            return pd.Series(np.nan, index=rows.index)
         table_keys, table = self.tables[name]
         row_keys = keys or table_keys
         index = pd.MultiIndex.from_frame(rows[row_keys].astype(str).set_axis(table_keys, axis=1))

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 RECENT_WINDOW = timedelta(minutes=60)
+# ``earlier_delay_s``: the delay this many reports before the latest one (the trend over several stops).
+EARLIER_REPORTS = 3
 
 
 def seconds(delta: pd.Series) -> pd.Series:
@@ -30,7 +32,9 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
 def delay_reports(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
     """One row per report of a realised delay: an actual time, or an estimate already in the past.
 
-    Columns: service_id, call_id, sequence, location, observed_at, delay_s, planned_at, is_departure.
+    Columns: service_id, call_id, sequence, location, observed_at, delay_s, planned_at, is_departure, and,
+    from the service's earlier reports only, previous_delay_s, earlier_delay_s (:data:`EARLIER_REPORTS`
+    reports back) and max_delay_s (the largest delay reported so far).
     A departure is preferred to an arrival reported in the same observation (it is the later event).
     """
     cols = [
@@ -65,7 +69,10 @@ def delay_reports(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFra
         }
     ).dropna(subset=["delay_s"])
     out = out.sort_values(["service_id", "observed_at", "sequence"], kind="stable")
-    out["previous_delay_s"] = out.groupby("service_id")["delay_s"].shift()
+    by_service = out.groupby("service_id")["delay_s"]
+    out["previous_delay_s"] = by_service.shift()
+    out["earlier_delay_s"] = by_service.shift(EARLIER_REPORTS)
+    out["max_delay_s"] = by_service.cummax()
     return out.sort_values(["observed_at", "sequence"], kind="stable").reset_index(drop=True)
 
 
@@ -107,14 +114,20 @@ def first_event(observations: pd.DataFrame, field: str) -> pd.DataFrame:
 
 
 def recent_delays(
-    queries: pd.DataFrame, reports: pd.DataFrame, key: str, query_key: str, window: timedelta = RECENT_WINDOW
+    queries: pd.DataFrame,
+    reports: pd.DataFrame,
+    key: str,
+    query_key: str,
+    window: timedelta = RECENT_WINDOW,
+    value: str = "delay_s",
 ) -> pd.DataFrame:
-    """Mean delay and count of reports at the same ``key`` (e.g. location) in the window before each t.
+    """Mean ``value`` (the delay) and count of reports at the same ``key`` (e.g. location) in the window
+    before each t.
 
     The window ends at the last report before t (a rolling mean joined as of t), so nothing after t
     enters.
     """
-    rows = reports[[key, "observed_at", "delay_s"]].dropna(subset=[key, "delay_s"])
+    rows = reports[[key, "observed_at", value]].dropna(subset=[key, value]).rename(columns={value: "delay_s"})
     if rows.empty:
         index = pd.Index(queries["qid"], name="qid")
         return pd.DataFrame({"mean": np.nan, "count": 0.0}, index=index)

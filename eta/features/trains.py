@@ -1,5 +1,7 @@
-"""Train arrival features as known at t: the latest reported delay and where, the run still to go,
-this train's and this station's history, congestion and weather at the target station."""
+"""Train arrival features as known at t: the latest reported delay and where, how it moved over the last
+reports, the run still to go, this train's and this station's history, what the inbound service and the
+previous train over the same segment show (:mod:`eta.features.dynamics`), congestion and weather at the
+target station."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from eta.features import dynamics
 from eta.features.common import (
     categorical,
     local_time_parts,
@@ -16,7 +19,7 @@ from eta.features.common import (
     weather_as_of,
 )
 from eta.features.frames import Frames
-from eta.features.history import History, aggregate, arrival_outcomes
+from eta.features.history import MIN_COUNT, History, aggregate, arrival_outcomes
 from eta.features.reports import (
     delay_reports,
     latest_estimate,
@@ -38,6 +41,8 @@ FEATURES = [
     "report_sched_to_go_s",
     "report_is_departure",
     "delay_trend_s",
+    "delay_trend_3_s",
+    "max_delay_s",
     "operator_delay_s",
     "since_start_s",
     "sched_run_s",
@@ -50,6 +55,11 @@ FEATURES = [
     "hist_train_spread_s",
     "hist_train_count",
     "hist_gain_s",
+    "hist_gain_median_s",
+    "hist_line_gain_s",
+    "hist_seg_gain_median_s",
+    "hist_seg_gain_p90_s",
+    "hist_seg_count",
     "hist_line_mean_s",
     "hist_loc_hour_mean_s",
     "hist_loc_mean_s",
@@ -65,12 +75,12 @@ FEATURES = [
     "weather_wind_speed_ms",
     "weather_wind_gust_ms",
     "weather_visibility_m",
+    *dynamics.FEATURES,
     "category",
 ]
 
 
-def _line_key(frame: pd.DataFrame) -> pd.Series:
-    return frame["line"].fillna(frame["operator"]).astype(str)
+_line_key = dynamics.line_key
 
 
 def fit_history(
@@ -96,8 +106,66 @@ def fit_history(
     history.add(
         "loc_hour", ["location", "hour_int"], aggregate(outcomes, ["location", "hour_int"], "arrival_delay_s")
     )
+    history.add(
+        "line_loc_dep",
+        ["line_key", "location"],
+        aggregate(outcomes, ["line_key", "location"], "departure_delay_s"),
+    )
     history.add("loc", ["location"], aggregate(outcomes, ["location"], "arrival_delay_s"))
+    history.add("train_seg", SEGMENT_KEY, segment_gains(outcomes))
     return history
+
+
+SEGMENT_KEY = ["operator", "number", "from_location", "location"]
+# Segments of this train from each of the previous stops up to this many stops back are aggregated.
+SEGMENT_MAX_STOPS = 16
+
+
+def segment_gains(outcomes: pd.DataFrame, max_stops: int = SEGMENT_MAX_STOPS) -> pd.DataFrame:
+    """Per train number and pair of stops (A, then B up to ``max_stops`` later): median, P90 and count of
+    the delay gained from leaving A to arriving at B, over the runs in ``outcomes``."""
+    rows = outcomes.sort_values(["service_id", "sequence"], kind="stable").reset_index(drop=True)
+    service = rows["service_id"].to_numpy()
+    arrival = rows["arrival_delay_s"].to_numpy(dtype="float64")
+    departure = rows["departure_delay_s"].fillna(rows["arrival_delay_s"]).to_numpy(dtype="float64")
+    train_code, trains = pd.factorize(rows["operator"].astype(str) + "\x1f" + rows["number"].astype(str))
+    loc_code, locations = pd.factorize(rows["location"].astype(str))
+    n_loc = max(len(locations), 1)
+    keys, gains = [], []
+    for back in range(1, max_stops + 1):
+        b = np.arange(back, len(rows))
+        a = b - back
+        ok = (service[a] == service[b]) & ~np.isnan(arrival[b]) & ~np.isnan(departure[a])
+        a, b = a[ok], b[ok]
+        keys.append((train_code[b].astype("int64") * n_loc + loc_code[a]) * n_loc + loc_code[b])
+        gains.append(arrival[b] - departure[a])
+    empty = pd.DataFrame(
+        columns=["median", "p90", "count"], index=pd.MultiIndex.from_tuples([], names=SEGMENT_KEY)
+    )
+    if sum(len(k) for k in keys) == 0:
+        return empty
+    pairs = pd.DataFrame({"key": np.concatenate(keys), "gain": np.concatenate(gains)})
+    grouped = pairs.groupby("key", sort=True)["gain"]
+    table = pd.DataFrame(
+        {"median": grouped.median(), "p90": grouped.quantile(0.9), "count": grouped.size().astype("float64")}
+    )
+    table = table[table["count"] >= MIN_COUNT].round(1)
+    if table.empty:
+        return empty
+    code = table.index.to_numpy()
+    to_loc, rest = code % n_loc, code // n_loc
+    from_loc, train = rest % n_loc, rest // n_loc
+    operator_number = pd.Series(np.asarray(trains)[train]).str.split("\x1f", n=1, expand=True)
+    index = pd.MultiIndex.from_arrays(
+        [
+            operator_number[0].to_numpy(),
+            operator_number[1].to_numpy(),
+            np.asarray(locations)[from_loc],
+            np.asarray(locations)[to_loc],
+        ],
+        names=SEGMENT_KEY,
+    )
+    return table.set_axis(index)
 
 
 def compute_features(
@@ -121,6 +189,8 @@ def compute_features(
     out["report_sched_to_go_s"] = seconds(ctx["scheduled_arrival"] - latest["report_planned_at"])
     out["report_is_departure"] = latest["is_departure"]
     out["delay_trend_s"] = latest["delay_s"] - latest["previous_delay_s"]
+    out["delay_trend_3_s"] = latest["delay_s"] - latest["earlier_delay_s"]
+    out["max_delay_s"] = latest["max_delay_s"]
     estimate = latest_estimate(queries, frames.observations, "estimated_arrival").reindex(ctx.index)
     out["operator_delay_s"] = seconds(estimate["estimated_arrival"] - ctx["scheduled_arrival"])
     out["since_start_s"] = seconds(ctx["t"] - ctx["service_start"])
@@ -151,6 +221,8 @@ def compute_features(
         ctx["scheduled_arrival"],
         timedelta(minutes=30),
     )
+    dynamic = dynamics.compute(frames.calls, ctx, latest, reports)
+    out[dynamic.columns] = dynamic
     weather = weather_as_of(frames, ctx, "location", "weather_")
     out[weather.columns] = weather
     out["category"] = categorical(ctx["operator"], vocabularies.get("category", []))
@@ -189,7 +261,16 @@ def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame
     at_report = ctx[["operator", "number"]].assign(location=latest["report_location"].fillna(""))
     report_dep = history.lookup("train_loc_dep", at_report, "mean", train)
     out["hist_gain_s"] = out["hist_train_mean_s"] - report_dep
+    report_dep_median = history.lookup("train_loc_dep", at_report, "median", train)
+    out["hist_gain_median_s"] = out["hist_train_median_s"] - report_dep_median
     out["hist_line_mean_s"] = history.lookup("line_loc", ctx, "mean", ["line_key", "location"])
+    segment = ctx[["operator", "number", "location"]].assign(from_location=at_report["location"])
+    out["hist_seg_gain_median_s"] = history.lookup("train_seg", segment, "median", SEGMENT_KEY)
+    out["hist_seg_gain_p90_s"] = history.lookup("train_seg", segment, "p90", SEGMENT_KEY)
+    out["hist_seg_count"] = history.lookup("train_seg", segment, "count", SEGMENT_KEY).fillna(0.0)
+    line_at_report = ctx[["line_key"]].assign(location=at_report["location"])
+    line_report_dep = history.lookup("line_loc_dep", line_at_report, "mean", ["line_key", "location"])
+    out["hist_line_gain_s"] = out["hist_line_mean_s"] - line_report_dep
     hours = ctx[["location"]].assign(hour_int=np.floor(out["hour"]).astype(int))
     out["hist_loc_hour_mean_s"] = history.lookup("loc_hour", hours, "mean", ["location", "hour_int"])
     out["hist_loc_mean_s"] = history.lookup("loc", ctx, "mean", ["location"])

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 QUANTILES = (0.1, 0.5, 0.9)
 RANDOM_HORIZON = "random"
+# Calibration rows sampled at most: the conformal shifts of a few dozen buckets need far fewer than the
+# ~900,000 named-horizon queries of a 9-day calibration share, and each costs features and a prediction.
+MAX_CALIBRATION_ROWS = 250_000
 HISTORY_FOLDS = 5
 # A random prediction time per call between this long before its service starts and its arrival, so the
 # model also knows times between the named horizons (serving predicts at any time).
@@ -162,7 +165,7 @@ def xgb_params(settings: Settings, seed: int = 0) -> dict[str, Any]:
         "tree_method": "hist",
         "learning_rate": model.learning_rate,
         "max_depth": model.max_depth,
-        "min_child_weight": 20,
+        "min_child_weight": model.min_child_weight,
         "subsample": 0.8,
         "colsample_bynode": 0.8,
         "max_bin": 128,
@@ -219,6 +222,8 @@ def train(
     fit_hist = fit_history(mode, frames, start, split)
     calib_q = training_queries(frames, mode, split, end, seed + 1)
     calib_q = calib_q[calib_q["horizon"] != RANDOM_HORIZON]
+    if len(calib_q) > MAX_CALIBRATION_ROWS:
+        calib_q = calib_q.sample(MAX_CALIBRATION_ROWS, random_state=seed).sort_values("qid")
     calib_x, calib_t = training_set(frames, mode, calib_q, fit_hist, vocabularies, reports)
     if len(calib_x) < 50:
         raise TrainingError(f"only {len(calib_x)} calibration rows for {mode} between {split} and {end}")
@@ -244,10 +249,18 @@ def train(
     raw = predictor.predict(calib_x)
     truth = (calib_t + base_delay(calib_x)).to_numpy()
     buckets = bucket_of(calib_x["time_to_arrival_s"], calib_x["has_report"])
-    meta["calibration"] = fit_interval_calibration(
+    calibration = fit_interval_calibration(
         truth, raw["p10_delay_s"].to_numpy(), raw["p90_delay_s"].to_numpy(), buckets
     )
-    calibrated = predictor.predict(calib_x)
+    meta["calibration"] = calibration
+    low, high = apply_interval_calibration(
+        calibration,
+        raw["p10_delay_s"].to_numpy(),
+        raw["p50_delay_s"].to_numpy(),
+        raw["p90_delay_s"].to_numpy(),
+        buckets,
+    )
+    calibrated = raw.assign(p10_delay_s=low, p90_delay_s=high)
     meta["metrics"] = calibration_metrics(truth, calibrated)
     # Serve with aggregates over the whole training window (the calibration share included).
     artefact.history = fit_history(mode, frames, start, end)

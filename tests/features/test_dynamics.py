@@ -1,0 +1,159 @@
+"""The train features of how a delay moves (eta/features/dynamics.py) and the segment history, checked by
+hand on the bundled DB runs (a week of March 2026), and point-in-time: the same with later reports gone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eta.features import dynamics, fit_history, load_frames
+from eta.features.common import query_context
+from eta.features.frames import Frames
+from eta.features.history import arrival_outcomes
+from eta.features.queries import QUERY_COLUMNS
+from eta.features.reports import delay_reports, latest_report
+from eta.features.trains import SEGMENT_KEY, compute_features, segment_gains, vocabularies_for
+from eta.store.engine import make_engine
+from tests import slices
+
+START = datetime(2026, 3, 2, tzinfo=UTC)
+T = datetime(2026, 3, 6, 7, 40, tzinfo=UTC)
+END = datetime(2026, 3, 7, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory: pytest.TempPathFactory) -> Frames:
+    url = slices.copy_of(slices.trains_template(), tmp_path_factory.mktemp("dynamics"))
+    engine = make_engine(url)
+    loaded = load_frames(engine, "train", START, END)
+    engine.dispose()
+    return loaded
+
+
+def _queries(frames: Frames, t: datetime, span: timedelta = timedelta(hours=3)) -> pd.DataFrame:
+    stamp = pd.Timestamp(t)
+    calls = frames.calls
+    mask = (
+        (calls["scheduled_arrival"] >= stamp)
+        & (calls["scheduled_arrival"] < stamp + span)
+        & (calls["sequence"] > 0)
+    )
+    queries = calls.loc[mask, ["call_id", "service_id", "sequence"]].assign(t=stamp, horizon="test")
+    queries = queries.reset_index(drop=True)
+    queries["t"] = queries["t"].astype("datetime64[us, UTC]")
+    queries["qid"] = range(len(queries))
+    return queries[QUERY_COLUMNS]
+
+
+def _dynamics(frames: Frames, queries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    reports = delay_reports(frames.calls, frames.observations)
+    ctx = query_context(frames, queries)
+    latest = latest_report(queries, reports).reindex(ctx.index)
+    return dynamics.compute(frames.calls, ctx, latest, reports), ctx, latest
+
+
+def test_every_feature_has_values_and_none_changes_when_later_reports_are_dropped(frames: Frames) -> None:
+    queries = _queries(frames, T)
+    with_future, _, _ = _dynamics(frames, queries)
+    assert len(with_future) > 500
+    for name in dynamics.FEATURES:
+        assert with_future[name].notna().sum() > 50, name
+    without_future, _, _ = _dynamics(frames.observed_until(T), queries)
+    pd.testing.assert_frame_equal(with_future, without_future)
+    later, _, _ = _dynamics(frames, queries.assign(t=queries["t"] + pd.Timedelta(minutes=40)))
+    assert not later["overdue_s"].equals(with_future["overdue_s"])  # the comparison can see a change
+
+
+def test_overdue_is_time_since_the_event_the_train_has_not_reported_yet(frames: Frames) -> None:
+    out, ctx, latest = _dynamics(frames, _queries(frames, T))
+    calls = frames.calls.set_index(["service_id", "sequence"])
+    started = ctx["service_start"] < ctx["t"]
+    silent = latest["delay_s"].isna() & started
+    assert silent.sum() > 5
+    # Not reported anything although due to leave its origin: overdue by the time since the planned start.
+    expected = (ctx["t"] - ctx["service_start"]).dt.total_seconds()
+    np.testing.assert_allclose(out.loc[silent, "overdue_s"], expected[silent])
+    departed = latest["delay_s"].notna() & (latest["is_departure"] == 1)
+    assert departed.sum() > 20
+    for qid in ctx.index[departed][:20]:
+        next_stop = (ctx.at[qid, "service_id"], int(latest.at[qid, "report_sequence"]) + 1)
+        due = calls.at[next_stop, "planned_at"] + pd.Timedelta(seconds=latest.at[qid, "delay_s"])
+        assert out.at[qid, "overdue_s"] == (ctx.at[qid, "t"] - due).total_seconds()
+
+
+def test_inbound_is_the_last_service_of_the_line_ending_at_the_origin(frames: Frames) -> None:
+    services = dynamics.service_table(frames.calls)
+    inbound = dynamics.inbound_services(services)
+    assert len(inbound) > 100
+    for service_id, inbound_id in inbound.iloc[:: max(1, len(inbound) // 50)].items():
+        this, prior = services.loc[service_id], services.loc[inbound_id]
+        assert prior["line_key"] == this["line_key"] and prior["destination"] == this["origin"]
+        assert timedelta(0) <= this["start"] - prior["end"] <= dynamics.TURNAROUND_WINDOW
+        rivals = services[
+            (services["line_key"] == this["line_key"])
+            & (services["destination"] == this["origin"])
+            & (services["end"] > prior["end"])
+            & (services["end"] <= this["start"])
+        ]
+        assert rivals.index.difference([service_id]).empty
+
+
+def test_segment_gain_of_the_previous_train_by_hand(frames: Frames) -> None:
+    queries = _queries(frames, T)
+    out, ctx, latest = _dynamics(frames, queries)
+    reports = delay_reports(frames.calls, frames.observations)
+    known = reports[reports["observed_at"] <= pd.Timestamp(T)]
+    checked = 0
+    for qid in out.index[out["segment_any_gain_s"].notna()][:15]:
+        target, t = ctx.at[qid, "location"], ctx.at[qid, "t"]
+        arrived = known[(known["location"] == target) & (known["observed_at"] > t - dynamics.SEGMENT_MAX_AGE)]
+        assert len(arrived) > 0
+        age = (t - arrived["observed_at"]).dt.total_seconds()
+        assert out.at[qid, "segment_any_age_s"] in set(age)  # a train reported at the target before t
+        row = arrived[age == out.at[qid, "segment_any_age_s"]]
+        gains = []
+        origin = frames.calls[
+            (frames.calls["service_id"] == ctx.at[qid, "service_id"]) & (frames.calls["sequence"] == 0)
+        ]["location"].iloc[0]
+        start = latest.at[qid, "report_location"] if pd.notna(latest.at[qid, "report_location"]) else origin
+        for _, at_target in row.iterrows():
+            there = known[(known["service_id"] == at_target["service_id"]) & (known["location"] == start)]
+            if len(there):
+                gains.append(at_target["delay_s"] - there["delay_s"].iloc[-1])
+        assert out.at[qid, "segment_any_gain_s"] in gains
+        checked += 1
+    assert checked >= 10
+
+
+def test_segment_history_is_the_median_of_gains_over_the_runs(frames: Frames) -> None:
+    outcomes = arrival_outcomes(frames.calls, frames.observations)
+    table = segment_gains(outcomes)
+    assert len(table) > 1000
+    (operator, number, a, b), row = next(iter(table[table["count"] >= 5].iterrows()))
+    runs = outcomes[(outcomes["operator"] == operator) & (outcomes["number"] == number)]
+    at_a = runs[runs["location"] == a]
+    at_b = runs[runs["location"] == b]
+    both = at_a.merge(at_b, on="service_id", suffixes=("_a", "_b"))
+    both = both[both["sequence_a"] < both["sequence_b"]]
+    left = both["departure_delay_s_a"].fillna(both["arrival_delay_s_a"])
+    gains = (both["arrival_delay_s_b"] - left).dropna()
+    assert row["count"] == len(gains)
+    assert row["median"] == pytest.approx(round(float(gains.median()), 1))
+
+
+def test_segment_history_leaves_out_the_excluded_services(frames: Frames) -> None:
+    queries = _queries(frames, T)
+    full = fit_history("train", frames, START, T)
+    some = frozenset(frames.calls["service_id"].drop_duplicates().iloc[::2].tolist())
+    partial = fit_history("train", frames, START, T, some)
+    keys, whole = full.tables["train_seg"]
+    assert keys == SEGMENT_KEY
+    assert partial.tables["train_seg"][1]["count"].sum() < whole["count"].sum()
+    vocabularies = vocabularies_for(frames)
+    a = compute_features(frames, queries, full, vocabularies)
+    b = compute_features(frames, queries, partial, vocabularies)
+    assert a["hist_seg_gain_median_s"].notna().sum() > 100
+    assert not a["hist_seg_count"].equals(b["hist_seg_count"])
