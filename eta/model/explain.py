@@ -123,6 +123,134 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
         "weather_wind_gust_ms": lambda r: f"gusts of {round(r['weather_wind_gust_ms'])} m/s",
         "weather_visibility_m": lambda r: f"visibility {round(r['weather_visibility_m'] / 1000, 1)} km",
         "weekday": lambda r: f"on a {WEEKDAYS[int(r['weekday'])]}",
+        "category": lambda r: f"a {r['category']} {vehicle}",
+        "report_is_departure": lambda r: (
+            "its latest report is a departure"
+            if r["report_is_departure"] >= 1
+            else "its latest report is an arrival"
+        ),
+        "delay_trend_3_s": lambda r: (
+            f"its delay changed by {_minutes(r['delay_trend_3_s'])} over its last three reports"
+        ),
+        "max_delay_s": lambda r: f"it has been up to {_late(r['max_delay_s'])} on this run",
+        "overdue_s": lambda r: (
+            f"its next report is {_duration(r['overdue_s'])} overdue"
+            if r["overdue_s"] > 0
+            else "its next report is not due yet"
+        ),
+        "hist_train_count": lambda r: f"{int(r['hist_train_count'])} earlier runs of this train here",
+        "hist_gain_median_s": lambda r: (
+            f"this train usually changes its delay by {_minutes(r['hist_gain_median_s'])} "
+            f"from {place(r, 'report_location')} to here"
+        ),
+        "hist_line_gain_s": lambda r: (
+            f"this line usually changes its delay by {_minutes(r['hist_line_gain_s'])} "
+            f"from {place(r, 'report_location')} to here"
+        ),
+        "hist_seg_gain_median_s": lambda r: (
+            f"this train usually changes its delay by {_minutes(r['hist_seg_gain_median_s'])} on the way here"
+        ),
+        "hist_seg_gain_p90_s": lambda r: (
+            f"on a bad day this train loses {_duration(max(r['hist_seg_gain_p90_s'], 0))} on the way here"
+        ),
+        "inbound_delay_s": lambda r: f"the train it continues from is {_late(r['inbound_delay_s'])}",
+        "inbound_slack_s": lambda r: (
+            f"{_duration(r['inbound_slack_s'])} scheduled to turn around at its origin"
+        ),
+        "inbound_excess_s": lambda r: (
+            f"the train it continues from is {_late(r['inbound_excess_s'])} beyond its turnaround time"
+        ),
+        "segment_prev_gain_s": lambda r: (
+            f"the previous train of this line changed its delay by {_minutes(r['segment_prev_gain_s'])} "
+            "on the way here"
+        ),
+        "segment_prev_delay_s": lambda r: (
+            f"the previous train of this line arrived {_late(r['segment_prev_delay_s'])}"
+        ),
+        "segment_any_gain_s": lambda r: (
+            f"the previous train on this stretch changed its delay by {_minutes(r['segment_any_gain_s'])}"
+        ),
+        "segment_any_delay_s": lambda r: (
+            f"the previous train on this stretch arrived {_late(r['segment_any_delay_s'])}"
+        ),
+        # flights
+        "since_sched_departure_s": lambda r: (
+            f"scheduled to have left {_duration(r['since_sched_departure_s'])} ago"
+            if r["since_sched_departure_s"] >= 0
+            else f"scheduled to leave in {_duration(-r['since_sched_departure_s'])}"
+        ),
+        "sched_block_s": lambda r: f"{_duration(r['sched_block_s'])} scheduled gate to gate",
+        "hist_route_block_s": lambda r: (
+            f"this route usually takes {_duration(r['hist_route_block_s'])} gate to gate"
+        ),
+        "block_vs_history_s": lambda r: (
+            f"the timetable allows {_duration(r['block_vs_history_s'])} "
+            f"{'more' if r['block_vs_history_s'] >= 0 else 'less'} than this route usually takes"
+        ),
+        "hist_flight_spread_s": lambda r: (
+            f"this flight's arrivals usually vary by {_duration(r['hist_flight_spread_s'])}"
+        ),
+        "hist_flight_dep_mean_s": lambda r: (
+            f"this flight usually leaves {_late(r['hist_flight_dep_mean_s'])}"
+        ),
+        "hist_route_mean_s": lambda r: (
+            f"flights on this route usually arrive {_late(r['hist_route_mean_s'])}"
+        ),
+        "hist_carrier_hour_mean_s": lambda r: (
+            f"this airline's flights at this hour usually arrive {_late(r['hist_carrier_hour_mean_s'])}"
+        ),
+        "hist_origin_hour_dep_mean_s": lambda r: (
+            f"departures at this hour usually leave {_late(r['hist_origin_hour_dep_mean_s'])}"
+        ),
+        "prev_tail_turn_s": lambda r: (
+            f"{_duration(r['prev_tail_turn_s'])} between the aircraft's previous arrival and this departure"
+        ),
+        "prev_tail_slack_s": lambda r: (
+            f"{_duration(r['prev_tail_slack_s'])} of turnaround slack for the aircraft"
+        ),
+        "origin_departures_hour": lambda r: (
+            f"{int(r['origin_departures_hour'])} departures scheduled that hour"
+        ),
+        "dest_arrivals_hour": lambda r: (
+            f"{int(r['dest_arrivals_hour'])} arrivals scheduled at {place(r, 'location')} that hour"
+        ),
+        "recent_route_block_s": lambda r: (
+            f"this route took {_duration(r['recent_route_block_s'])} gate to gate in the last hours"
+        ),
+        "recent_route_block_vs_hist_s": lambda r: (
+            f"this route ran {_minutes(r['recent_route_block_vs_hist_s'])} against its usual time lately"
+        ),
+        "recent_dest_gain_s": lambda r: (
+            f"flights into {place(r, 'location')} lately changed their delay by "
+            f"{_minutes(r['recent_dest_gain_s'])} in the air"
+        ),
+        "recent_all_gain_s": lambda r: (
+            f"flights lately changed their delay by {_minutes(r['recent_all_gain_s'])} in the air"
+        ),
+        "season": lambda r: f"season {int(r['season'])}",
+        "seats": lambda r: f"an aircraft with {int(r['seats'])} seats",
+        "carrier": lambda r: f"flown by {r['carrier']}",
+        "origin_airport": lambda r: f"from {r['origin_airport']}",
+        **_weather_texts("origin_", "at the departure airport"),
+        **_weather_texts("dest_", "at the arrival airport"),
+        "recent_loc_gain_s": lambda r: (
+            f"trains reaching {place(r, 'location')} in the last hour changed their delay by "
+            f"{_minutes(r['recent_loc_gain_s'])} on their last stretch"
+        ),
+    }
+
+
+def _weather_texts(prefix: str, where: str) -> dict[str, Callable[[Row], str]]:
+    return {
+        f"{prefix}temperature_c": lambda r: f"{round(r[prefix + 'temperature_c'])} °C {where}",
+        f"{prefix}precipitation_mm": lambda r: (
+            f"{r[prefix + 'precipitation_mm']:.1f} mm of rain in the hour {where}"
+        ),
+        f"{prefix}wind_speed_ms": lambda r: f"wind at {round(r[prefix + 'wind_speed_ms'])} m/s {where}",
+        f"{prefix}wind_gust_ms": lambda r: f"gusts of {round(r[prefix + 'wind_gust_ms'])} m/s {where}",
+        f"{prefix}visibility_m": lambda r: (
+            f"visibility {round(r[prefix + 'visibility_m'] / 1000, 1)} km {where}"
+        ),
     }
 
 
@@ -135,7 +263,17 @@ UNKNOWN = {
     "hist_": "no history of it here",
     "recent_": "no recent arrivals to compare",
     "weather_": "no weather report",
+    **{
+        f"{side}_{what}": f"no weather report at the {airport} airport"
+        for side, airport in (("origin", "departure"), ("dest", "arrival"))
+        for what in ("temperature", "precipitation", "wind", "visibility")
+    },
     "prev_tail_": "nothing known of the aircraft's previous flight",
+    "inbound_": "no train it continues from",
+    "segment_": "no earlier train on this stretch",
+    "overdue_s": "no report from it yet",
+    "max_delay_s": "no report from it yet",
+    "delay_trend": "too few reports for a trend",
 }
 
 

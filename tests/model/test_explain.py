@@ -47,3 +47,15 @@ def test_an_unknown_value_is_said_in_words() -> None:
 def test_contributions_under_half_a_second_are_left_out() -> None:
     top = _one({"weekday": 2.0, "hour": 8.5}, {"weekday": 0.3, "hour": -0.2})
     assert top == []
+
+
+def test_every_train_and_flight_feature_is_described_in_words() -> None:
+    """A feature added without a sentence would be explained as 'feature name = value'."""
+    from eta.features import feature_names
+    from eta.model.explain import _texts
+
+    for mode in ("train", "flight"):
+        texts = _texts(mode, NAMES)
+        counts = {f for f in feature_names(mode) if f.endswith("_count") or f.endswith("_age_s")}
+        missing = [f for f in feature_names(mode) if f not in texts and f not in counts]
+        assert missing == [], f"{mode}: no sentence for {missing}"
