@@ -233,6 +233,23 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
         "origin_airport": lambda r: f"from {r['origin_airport']}",
         **_weather_texts("origin_", "at the departure airport"),
         **_weather_texts("dest_", "at the arrival airport"),
+        "segment_prev_age_s": lambda r: (
+            f"the previous train of this line passed {_duration(r['segment_prev_age_s'])} ago"
+        ),
+        "segment_any_age_s": lambda r: (
+            f"the previous train on this stretch passed {_duration(r['segment_any_age_s'])} ago"
+        ),
+        "inbound_report_age_s": lambda r: (
+            f"the train it continues from reported {_duration(r['inbound_report_age_s'])} ago"
+        ),
+        "hist_seg_count": lambda r: f"{int(r['hist_seg_count'])} earlier runs of this train on this stretch",
+        "recent_loc_count": lambda r: (
+            f"{int(r['recent_loc_count'])} arrivals at {place(r, 'location')} in the last hour"
+        ),
+        "hist_flight_count": lambda r: f"{int(r['hist_flight_count'])} earlier flights of this number",
+        "recent_origin_count": lambda r: f"{int(r['recent_origin_count'])} departures in the last hour",
+        "recent_route_count": lambda r: f"{int(r['recent_route_count'])} flights on this route lately",
+        "recent_line_count": lambda r: f"{int(r['recent_line_count'])} trains of this line in the last hour",
         "recent_loc_gain_s": lambda r: (
             f"trains reaching {place(r, 'location')} in the last hour changed their delay by "
             f"{_minutes(r['recent_loc_gain_s'])} on their last stretch"
@@ -319,12 +336,12 @@ def explain(
 
 def _describe(feature: str, row: Row, texts: dict[str, Callable[[Row], str]]) -> str:
     value = row.get(feature)
-    if feature in texts:
+    if feature in texts and not _unknown(value):
         try:
             return texts[feature](row)
         except (TypeError, ValueError):
             pass
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if _unknown(value):
         for prefix, meaning in UNKNOWN.items():
             if feature.startswith(prefix):
                 return meaning
@@ -332,3 +349,7 @@ def _describe(feature: str, row: Row, texts: dict[str, Callable[[Row], str]]) ->
     if isinstance(value, float):
         value = round(value, 1)
     return f"{feature.replace('_', ' ')} = {value}"
+
+
+def _unknown(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
