@@ -108,6 +108,16 @@ class Readiness:
 
 
 def _file_matches(path: Path, expected_sha256: str) -> bool:
+    """A registered model: a directory whose meta.json has the registered hash and whose files match it
+    (what the registry writes), or a single file with that hash."""
+    if path.is_dir():
+        from eta.model.artefact import IntegrityError, verify
+
+        try:
+            verify(path, expected_sha256.lower())
+        except IntegrityError:
+            return False
+        return True
     if not path.is_file():
         return False
     digest = hashlib.sha256()

@@ -115,3 +115,21 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
     labels = " ".join(re.findall(r"\{[^}]*\}", text))  # values may contain any digits; labels may not
     assert "1011" not in labels and "9999" not in labels and "/no/such/path" not in labels
     assert "eta_http_request_duration_seconds_bucket" in text
+
+
+def test_a_registered_model_directory_counts_as_verified_until_a_file_changes(tmp_path: Path) -> None:
+    """The registry records a model as its directory and the sha256 of its meta.json (as `eta demo` does)."""
+    import shutil
+
+    from eta.api.readiness import _file_matches
+    from eta.model.artefact import META_FILE, MODEL_FILE, sha256_file
+
+    models = Path(__file__).parents[2] / "data" / "models"
+    bundled = sorted(models.glob("train-platform-*"))[0]
+    directory = tmp_path / bundled.name
+    shutil.copytree(bundled, directory)
+    registered = sha256_file(directory / META_FILE)
+    assert _file_matches(directory, registered)
+    booster = directory / MODEL_FILE
+    booster.write_bytes(booster.read_bytes()[:-1] + b"\0")
+    assert not _file_matches(directory, registered)
