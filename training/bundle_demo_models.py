@@ -27,7 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_IRIS = REPO.parent / "shared" / "data" / "trains" / "platforms" / "db-iris-berlin-dams" / "raw"
 MODELS = (
     ("flight", ("arrival",), "2013-01-01", "2013-10-31"),
-    ("train", ("arrival",), "2026-03-01", "2026-04-30"),
+    # The Berlin demo day's trains report only at Berlin stations (IRIS), unlike the DB runs (every stop):
+    # a model trained on the DB runs read that silence as a late train (served MAE 7 min, worse than the
+    # timetable's 3); trained on the IRIS days before it, it beats persistence by 11-15 % on held-out days.
+    ("train", ("arrival",), "2025-09-02", "2025-09-05"),
     ("train", ("platform",), "2025-09-02", "2025-09-05"),
 )
 
