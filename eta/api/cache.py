@@ -13,13 +13,15 @@ from collections.abc import Callable, Hashable
 
 from starlette.concurrency import run_in_threadpool
 
+from eta.api._single_flight import SingleFlight
+
 
 class AnswerCache:
     def __init__(self, ttl_s: float, max_entries: int = 20_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, bytes]] = {}
-        self._building: dict[Hashable, asyncio.Future[bytes]] = {}
+        self._building: SingleFlight[bytes] = SingleFlight()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> bytes | None:
@@ -52,21 +54,11 @@ class AnswerCache:
             return body, True
         if self.ttl_s <= 0:
             return await run_in_threadpool(build), False
-        pending = self._building.get(key)
+        pending = self._building.pending(key)
         if pending is not None:
             return await asyncio.shield(pending), True
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._building[key] = future
-        try:
-            body = await run_in_threadpool(build)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
-            raise
-        finally:
-            self._building.pop(key, None)
+        body = await self._building.run(key, lambda: run_in_threadpool(build))
         self.put(key, body)
-        future.set_result(body)
         return body, False
 
     def clear(self) -> None:

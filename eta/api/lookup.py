@@ -36,6 +36,7 @@ class CallState:
     actual_arrival: datetime | None = None
     actual_departure: datetime | None = None
     platform: str | None = None
+    terminal: str | None = None
     cancelled: bool | None = None
     last_report_at: datetime | None = None
 
@@ -103,6 +104,7 @@ _OBSERVATIONS = (
         Observation.actual_arrival,
         Observation.actual_departure,
         Observation.platform,
+        Observation.terminal,
         Observation.cancelled,
     )
     .where(Observation.call_id.in_(_IDS), Observation.observed_at <= bindparam("now"))
@@ -184,6 +186,8 @@ def call_states(conn: Connection, call_ids: Sequence[int], now: datetime) -> dic
             state.actual_departure = row.actual_departure
         if row.platform is not None:
             state.platform = row.platform
+        if row.terminal is not None:
+            state.terminal = row.terminal
         if row.cancelled is not None:
             state.cancelled = row.cancelled
     return states
@@ -287,18 +291,6 @@ class Lookup:
             self._skeletons[key] = (expires, found)
             return found
         return Skeleton(services, calls, places, time.monotonic())
-
-    def trip(
-        self,
-        conn: Connection,
-        mode: str,
-        operator: str,
-        number: str,
-        service_date: date,
-        leg: str | None,
-        now: datetime,
-    ) -> schemas.Trip:
-        return self.trip_and_skeleton(conn, mode, operator, number, service_date, leg, now)[0]
 
     def trip_and_skeleton(
         self,
@@ -505,10 +497,16 @@ def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformI
                 probability=1.0,
                 announced=True,
                 probabilities=[schemas.PlatformChance(platform=state.platform, probability=1.0)],
+                terminal=state.terminal,
             )
     if prediction is None or prediction.platform is None:
         return schemas.PlatformInfo(
-            planned=call.planned_platform, predicted=None, probability=None, announced=False, probabilities=[]
+            planned=call.planned_platform,
+            predicted=None,
+            probability=None,
+            announced=False,
+            probabilities=[],
+            terminal=state.terminal,
         )
     probs = dict(prediction.platform_probs or {prediction.platform: prediction.platform_probability or 1.0})
     chances = sorted(
@@ -521,6 +519,7 @@ def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformI
         probability=prediction.platform_probability,
         announced=bool(prediction.platform_announced),
         probabilities=chances,
+        terminal=state.terminal,
     )
 
 

@@ -121,6 +121,8 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSON
         detail = f"there is nothing at {request.url.path}; see /docs for the API"
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
+    elif exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's words
+        detail = "the request body could not be read: JSON in UTF-8 is expected"
     return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
 
 

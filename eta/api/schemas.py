@@ -58,6 +58,9 @@ class PlatformInfo(BaseModel):
         )
     )
     probabilities: list[PlatformChance] = Field(description="Every platform considered, most likely first.")
+    terminal: str | None = Field(
+        default=None, description="Flights: the terminal of the gate, as the latest status report gives it."
+    )
 
 
 class Factor(BaseModel):

@@ -32,6 +32,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from eta.api import schemas
+from eta.api._single_flight import SingleFlight
 from eta.api.lookup import SERVED
 from eta.store.schema import Observation, Prediction
 
@@ -281,7 +282,7 @@ class TripAnswers:
         # worker thread and more store connections than the pool keeps (each new one starts cold)
         self._builds = anyio.CapacityLimiter(max_builds)
         self._entries: dict[Hashable, RenderedTrip] = {}
-        self._building: dict[Hashable, asyncio.Future[RenderedTrip | None]] = {}
+        self._building: SingleFlight[RenderedTrip | None] = SingleFlight()
         self._building_ahead: set[Hashable] = set()
 
     def get(self, key: Hashable, now: datetime) -> RenderedTrip | None:
@@ -348,25 +349,15 @@ class TripAnswers:
         found = self.get(key, now)
         if found is not None:
             return found, True
-        pending = self._building.get(key)
+        pending = self._building.pending(key)
         if pending is not None:
             shared = await asyncio.shield(pending)
             if shared is not None and shared.current_at(now):  # just built: the store as it is
                 return shared, True
             return await self._run(build), False
-        future: asyncio.Future[RenderedTrip | None] = asyncio.get_running_loop().create_future()
-        self._building[key] = future
-        try:
-            built = await self._run(build)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
-            raise
-        finally:
-            self._building.pop(key, None)
+        built = await self._building.run(key, lambda: self._run(build))
         if built is not None:
             self._put(key, built)
-        future.set_result(built)
         return built, False
 
     async def _run(self, build: Callable[[], RenderedTrip | None]) -> RenderedTrip | None:

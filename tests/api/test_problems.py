@@ -54,6 +54,13 @@ def test_malformed_json_is_a_problem(client: TestClient) -> None:
     assert body["type"] == "/problems/invalid-request"
     assert body["errors"][0]["location"].startswith("body")
 
+    response = client.post(  # not even text (schemathesis sends such bodies)
+        "/api/v1/subscriptions", content=b"\xd02\xa7\x13", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "the request body could not be read: JSON in UTF-8 is expected"
+
 
 def test_traveller_endpoints_are_rate_limited_per_client(
     seeded_url: str, clock, make_client: Callable[..., TestClient]

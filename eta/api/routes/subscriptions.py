@@ -133,7 +133,7 @@ SubscriptionId = Annotated[str, Path(pattern=SUB_ID)]
     operation_id="create_subscription",
     status_code=201,
     response_model=SubscriptionCreated,
-    responses=problem_responses(404, 409, 413, 422, 429),
+    responses=problem_responses(400, 404, 409, 413, 422, 429),
 )
 def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> SubscriptionCreated:
     """Opt in to alerts about one trip's arrival at one stop (signed webhooks)."""

@@ -80,7 +80,9 @@ async def get_trip(
 
     def build() -> bytes:
         with state.engine.connect() as conn:
-            trip = state.lookup.trip(conn, mode.value, operator, number, service_date, leg, now)
+            trip, _ = state.lookup.trip_and_skeleton(
+                conn, mode.value, operator, number, service_date, leg, now
+            )
         return trip.model_dump_json().encode()
 
     trips = state.trips
