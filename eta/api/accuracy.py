@@ -1,8 +1,9 @@
 """Accuracy of served predictions against what happened, beside the timetable and the operator's own
 estimates, grouped by station, line, horizon or day.
 
-Each served prediction is joined with the call's final actual arrival (the latest reported) and with
-the operator's estimate *as known when the prediction was made* (the prediction row's own, else the
+Each served prediction is joined with the call's final actual arrival (the latest reported), its
+final platform (the latest announced, else the planned one: ``final_platform_of``) and with the
+operator's estimate *as known when the prediction was made* (the prediction row's own, else the
 latest ``estimated_arrival`` observed by ``made_at``), so all three are compared on equal information.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from eta.features.platforms import final_platform_of
 from eta.store.schema import Call, Observation, Prediction, Service
 
 GroupBy = Literal["overall", "station", "line", "horizon", "day"]
@@ -39,6 +41,7 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
             Prediction.platform_probability,
             Call.location,
             Call.scheduled_arrival,
+            Call.planned_platform,
             Service.mode,
             Service.operator,
             Service.line,
@@ -73,7 +76,8 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
     ):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     actual = _final(reports, "actual_arrival")
-    platform = _final(reports, "platform")
+    planned = frame.drop_duplicates("call_id").set_index("call_id")["planned_platform"]
+    platform = final_platform_of(reports, planned)
     frame = frame.join(actual.rename("actual_arrival"), on="call_id").join(
         platform.rename("actual_platform"), on="call_id"
     )
@@ -91,6 +95,7 @@ def _reports(conn: object, ids: list[int]) -> pd.DataFrame:
                 select(
                     Observation.call_id,
                     Observation.observed_at,
+                    Observation.source,
                     Observation.actual_arrival,
                     Observation.estimated_arrival,
                     Observation.platform,
@@ -101,7 +106,15 @@ def _reports(conn: object, ids: list[int]) -> pd.DataFrame:
         )
         chunks.append(
             pd.DataFrame(
-                rows, columns=["call_id", "observed_at", "actual_arrival", "estimated_arrival", "platform"]
+                rows,
+                columns=[
+                    "call_id",
+                    "observed_at",
+                    "source",
+                    "actual_arrival",
+                    "estimated_arrival",
+                    "platform",
+                ],
             )
         )
     reports = pd.concat(chunks, ignore_index=True)

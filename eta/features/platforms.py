@@ -60,15 +60,26 @@ def platform_number(platform: pd.Series) -> pd.Series:
 
 def final_platforms(frames: Frames) -> pd.Series:
     """Per call, the platform finally announced: the last change report's platform, else the plan."""
-    obs = frames.observations.sort_values("observed_at", kind="stable")
-    last = obs.groupby("call_id")["platform"].last()  # last non-null
+    return final_platform_of(frames.observations, frames.calls.set_index("call_id")["planned_platform"])
+
+
+def final_platform_of(observations: pd.DataFrame, planned: pd.Series) -> pd.Series:
+    """Per call of ``planned`` (indexed by call id): the last report's platform, else the planned one.
+
+    ``observations`` needs ``call_id``, ``observed_at`` and ``platform``. The latest report is the full
+    state: no platform there means a change was withdrawn, so the plan holds again. With a ``source``
+    column, only sources that gave the call a platform at least once count (others report times only).
+    """
+    obs = observations
+    if "source" in obs.columns:
+        speaks = obs.dropna(subset=["platform"])[["call_id", "source"]].drop_duplicates()
+        obs = obs.merge(speaks, on=["call_id", "source"])
+    obs = obs.sort_values("observed_at", kind="stable")
     last_any = obs.drop_duplicates("call_id", keep="last").set_index("call_id")["platform"]
-    planned = frames.calls.set_index("call_id")["planned_platform"]
-    # The latest report is the full state: no platform there means the change was withdrawn.
-    final = last_any.reindex(planned.index).fillna(planned.where(~planned.index.isin(last_any.index)))
-    withdrawn = last_any.reindex(planned.index).isna() & planned.index.isin(last_any.index)
+    reported = planned.index.isin(last_any.index)
+    final = last_any.reindex(planned.index).fillna(planned.where(~reported))
+    withdrawn = last_any.reindex(planned.index).isna() & reported
     final = final.where(~withdrawn, planned)
-    del last
     return final.astype("string")
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from eta.api.apikeys import create_key, revoke_key
-from eta.store.schema import CollectorRun, CollectorState
+from eta.store.schema import Call, CollectorRun, CollectorState
 from tests.api import seed
 from tests.api.helpers import add_observation, add_prediction, berlin, call_at
 from tests.api.test_health import _register_champion
@@ -98,6 +98,29 @@ def test_served_predictions_only(client: TestClient, engine: Engine, operator_ke
     add_prediction(engine, call, datetime(2026, 5, 4, 17, 35, 30, tzinfo=UTC), 1440)
     (row,) = client.get(ACCURACY, params=window, headers={"X-API-Key": operator_key}).json()["rows"]
     assert (row["n"], row["model_mae_s"], row["timetable_mae_s"]) == (1, 0.0, 1440.0)
+
+
+def test_platform_hits_count_the_planned_platform_where_no_change_was_announced(
+    client: TestClient, engine: Engine, operator_key: str
+) -> None:
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")  # arrived 20:05, reports no platform
+    with engine.begin() as conn:
+        conn.execute(update(Call).where(Call.id == call.id).values(planned_platform="12"))
+    window = {"from": "2026-05-04T17:35:10Z", "to": "2026-05-04T17:35:40Z"}
+    for second, platform in ((15, "12"), (20, "12"), (30, "27")):
+        add_prediction(engine, call, datetime(2026, 5, 4, 17, 35, second, tzinfo=UTC), 0, platform=platform)
+
+    def hits() -> tuple[int, float | None]:
+        (row,) = client.get(ACCURACY, params=window, headers={"X-API-Key": operator_key}).json()["rows"]
+        return row["n_platform"], row["platform_accuracy"]
+
+    assert hits() == (3, 0.667)  # no change announced: the planned 12 was used
+    # a change reported by a platform source; the later arrival report of the runs source has no
+    # platform and says nothing about it
+    add_observation(engine, call, berlin("2026-05-04 19:40"), platform="27")
+    assert hits() == (3, 0.333)
+    add_observation(engine, call, berlin("2026-05-04 19:50"))  # the change source's full state: withdrawn
+    assert hits() == (3, 0.667)
 
 
 @pytest.mark.parametrize(
