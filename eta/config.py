@@ -245,6 +245,14 @@ class ApiSettings(BaseModel):
             "trip answers rendered before them are rebuilt."
         ),
     )
+    timetable_ttl_s: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Seconds a trip's timetable part (its service, calls and places) is kept before it is read "
+            "again: a stop or leg added to the timetable shows within this."
+        ),
+    )
     refresh_interval_s: float = Field(
         default=30.0,
         gt=0,

@@ -51,7 +51,9 @@ def create_app(
         settings=settings,
         engine=engine,
         clock=clock,
-        lookup=Lookup(ParkingReference.load(settings.reference_dir / "parking")),
+        lookup=Lookup(
+            ParkingReference.load(settings.reference_dir / "parking"), settings.api.timetable_ttl_s
+        ),
         metrics=metrics,
         readiness=Readiness(engine, settings, clock),
         buckets=TokenBuckets(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst),

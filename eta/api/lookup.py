@@ -248,6 +248,10 @@ class Skeleton:
     places: dict[str, schemas.LocationRef]
     expires: float = float("inf")  # time.monotonic() after which it is read again
 
+    def same_timetable(self, other: Skeleton) -> bool:
+        """Whether ``other`` (read later) holds the same service, calls and places."""
+        return (self.services, self.calls, self.places) == (other.services, other.calls, other.places)
+
 
 class Lookup:
     """Builds trip and board answers; holds the parking reference read at start-up.

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -37,6 +38,7 @@ from eta.api.lookup import SERVED
 from eta.store.schema import Observation, Prediction
 
 Generation = tuple[int, int]
+T = TypeVar("T")
 # builds the trip again as known at a time; True: with its timetable read again
 Rebuild = Callable[[datetime, bool], "RenderedTrip | None"]
 log = logging.getLogger("eta.api")
@@ -177,6 +179,8 @@ class RenderedTrip:
     next_change: datetime | None  # the first stored row after built_for that it does not show
     expires: float  # time.monotonic() when its timetable part is read again
     rebuild: Rebuild | None = field(default=None, compare=False, repr=False)
+    # reads its timetable part again: the new expiry if it is unchanged, else None
+    recheck: Callable[[], float | None] | None = field(default=None, compare=False, repr=False)
 
     def current_at(self, now: datetime) -> bool:
         """Nothing it does not show has become visible by ``now``, and its timetable part is kept."""
@@ -206,6 +210,7 @@ def render_template(
     next_change: datetime | None,
     expires: float,
     rebuild: Rebuild | None = None,
+    recheck: Callable[[], float | None] | None = None,
 ) -> RenderedTrip | None:
     """Cut ``trip`` (built at ``built_for``; changed here) at its per-request values; None if it cannot."""
     slots: list[datetime | None] = [None]
@@ -244,6 +249,7 @@ def render_template(
         next_change=next_change,
         expires=expires,
         rebuild=rebuild,
+        recheck=recheck,
     )
 
 
@@ -310,14 +316,23 @@ class TripAnswers:
             if upcoming is not None and now >= upcoming - self.ahead:
                 self._build_ahead(key, found.rebuild, upcoming, False)
             elif found.expires - time.monotonic() < self.reread_ahead_s:
-                self._build_ahead(key, found.rebuild, now, True)
+                self._build_ahead(key, found.rebuild, now, True, found)
         return found
 
-    def _build_ahead(self, key: Hashable, rebuild: Rebuild, at: datetime, reread: bool) -> None:
+    def _build_ahead(
+        self, key: Hashable, rebuild: Rebuild, at: datetime, reread: bool, kept: RenderedTrip | None = None
+    ) -> None:
+        """Build ``key``'s answer as of ``at`` in the background; ``reread``: its timetable part is read
+        again, and where it is unchanged, ``kept`` is kept longer instead (no rebuild)."""
         self._building_ahead.add(key)
 
         async def build() -> None:
             try:
+                if kept is not None and kept.recheck is not None:
+                    expires = await self._run(kept.recheck)
+                    if expires is not None:
+                        self._keep_longer(key, kept, expires)
+                        return
                 built = await self._run(lambda: rebuild(at, reread))
             except Exception:  # a request that needs it builds it again, and sees the error
                 log.debug("building the answer for %s ahead failed", key, exc_info=True)
@@ -330,6 +345,12 @@ class TripAnswers:
         task = asyncio.get_running_loop().create_task(build())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _keep_longer(self, key: Hashable, kept: RenderedTrip, expires: float) -> None:
+        current = self._entries.get(key)
+        # the same answer (its seq may have moved on); one built since then stays as it is
+        if current is not None and (current.built_for, current.expires) == (kept.built_for, kept.expires):
+            self._entries[key] = replace(current, expires=expires)
 
     def _unchanged(self, rendered: RenderedTrip, seq: int) -> bool:
         return self.generation.unchanged(rendered.calls, rendered.seq, seq)
@@ -360,7 +381,7 @@ class TripAnswers:
             self._put(key, built)
         return built, False
 
-    async def _run(self, build: Callable[[], RenderedTrip | None]) -> RenderedTrip | None:
+    async def _run(self, build: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(build, limiter=self._builds)
 
     def _put(self, key: Hashable, rendered: RenderedTrip) -> None:

@@ -300,6 +300,30 @@ def test_the_timetable_is_read_again_in_the_background_before_it_runs_out(
     assert _hits(cached) == hits + 2
 
 
+def test_an_unchanged_timetable_keeps_the_answer_longer_without_a_rebuild(
+    seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
+) -> None:
+    cached, fresh = _pair(seeded_url, clock, make_client)
+    trips = _state(cached).trips
+    assert trips is not None
+    key = ("/api/v1/trips/train/ICE/1011/2026-05-04", b"")
+    before = _same(cached, fresh, ICE_1011)
+    kept = trips._entries[key]
+    trips.ahead = timedelta(0)  # nothing is built for the next stored row
+    trips.reread_ahead_s = 86_400  # every timetable part is now about to run out
+    hits = _hits(cached)
+    assert _same(cached, fresh, ICE_1011) == before  # reused, and reads the timetable part again
+    deadline = time.monotonic() + 10
+    while trips._entries[key].expires == kept.expires:
+        assert time.monotonic() < deadline, "the timetable part was never read again"
+        time.sleep(0.01)
+    assert key not in trips._ahead  # the same timetable: nothing was built again
+    assert trips._entries[key].parts == kept.parts and trips._entries[key].expires > kept.expires
+    trips.reread_ahead_s = 0
+    assert _same(cached, fresh, ICE_1011) == before
+    assert _hits(cached) == hits + 2
+
+
 def test_a_write_replaces_only_the_answers_of_the_trips_it_touches(
     seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
 ) -> None:

@@ -99,6 +99,13 @@ async def get_trip(
                     conn, mode.value, operator, number, service_date, leg, at, reread
                 )
                 upcoming = next_change(conn, [c.id for c in skeleton.calls], at)
+
+            def recheck() -> float | None:
+                """The timetable part read again: its new expiry if unchanged (the answer stands)."""
+                with state.engine.connect() as conn:
+                    again = state.lookup.skeleton(conn, mode.value, operator, number, service_date, leg, True)
+                return again.expires if again.same_timetable(skeleton) else None
+
             return render_template(
                 trip,
                 calls=frozenset(c.id for c in skeleton.calls),
@@ -107,6 +114,7 @@ async def get_trip(
                 next_change=upcoming,
                 expires=skeleton.expires,
                 rebuild=render,
+                recheck=recheck,
             )
 
         rendered, hit = await trips.get_or_build(_request_key(request), now, lambda: render(now))
