@@ -117,11 +117,7 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
             f"this line's trains at {place(r, 'location')} lately were "
             f"{_late(r['recent_line_here_delay_s'])} on average"
         ),
-        "weather_temperature_c": lambda r: f"{round(r['weather_temperature_c'])} °C",
-        "weather_precipitation_mm": lambda r: f"{r['weather_precipitation_mm']:.1f} mm of rain in the hour",
-        "weather_wind_speed_ms": lambda r: f"wind at {round(r['weather_wind_speed_ms'])} m/s",
-        "weather_wind_gust_ms": lambda r: f"gusts of {round(r['weather_wind_gust_ms'])} m/s",
-        "weather_visibility_m": lambda r: f"visibility {round(r['weather_visibility_m'] / 1000, 1)} km",
+        **_weather_texts("weather_", ""),
         "weekday": lambda r: f"on a {WEEKDAYS[int(r['weekday'])]}",
         "category": lambda r: f"a {r['category']} {vehicle}",
         "report_is_departure": lambda r: (
@@ -258,16 +254,16 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
 
 
 def _weather_texts(prefix: str, where: str) -> dict[str, Callable[[Row], str]]:
+    """Sentences for the weather features named ``prefix…``; ``where`` (may be empty) ends each."""
+    at = f" {where}" if where else ""
     return {
-        f"{prefix}temperature_c": lambda r: f"{round(r[prefix + 'temperature_c'])} °C {where}",
+        f"{prefix}temperature_c": lambda r: f"{round(r[prefix + 'temperature_c'])} °C{at}",
         f"{prefix}precipitation_mm": lambda r: (
-            f"{r[prefix + 'precipitation_mm']:.1f} mm of rain in the hour {where}"
+            f"{r[prefix + 'precipitation_mm']:.1f} mm of rain in the hour{at}"
         ),
-        f"{prefix}wind_speed_ms": lambda r: f"wind at {round(r[prefix + 'wind_speed_ms'])} m/s {where}",
-        f"{prefix}wind_gust_ms": lambda r: f"gusts of {round(r[prefix + 'wind_gust_ms'])} m/s {where}",
-        f"{prefix}visibility_m": lambda r: (
-            f"visibility {round(r[prefix + 'visibility_m'] / 1000, 1)} km {where}"
-        ),
+        f"{prefix}wind_speed_ms": lambda r: f"wind at {round(r[prefix + 'wind_speed_ms'])} m/s{at}",
+        f"{prefix}wind_gust_ms": lambda r: f"gusts of {round(r[prefix + 'wind_gust_ms'])} m/s{at}",
+        f"{prefix}visibility_m": lambda r: f"visibility {round(r[prefix + 'visibility_m'] / 1000, 1)} km{at}",
     }
 
 
