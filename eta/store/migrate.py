@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -17,13 +17,30 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# Any constant shared by every eta process: the PostgreSQL advisory lock taken while migrating.
+_MIGRATION_LOCK_KEY = 0x657461_6D6967  # "eta", "mig"
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> str:
-    """Bring the store to ``revision`` (default: every head); returns the revisions it is at."""
+    """Bring the store to ``revision`` (default: every head); returns the revisions it is at.
+
+    One process at a time: processes opening a fresh store together (the collectors and the API) wait for
+    the first one's migrations, in one transaction, and then find nothing left to do.
+    """
     cfg = alembic_config(engine)
     with engine.begin() as conn:
+        _lock_for_migration(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
     return ", ".join(sorted(current_revisions(engine)))
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        # the write lock now, not at the first write: the revision is read under it (waits busy_timeout)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
 
 
 def current_revisions(engine: Engine) -> set[str]:

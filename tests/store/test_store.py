@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pandas as pd
@@ -12,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from eta.importers._write import write_batch
 from eta.store.bulk import insert_ignore
+from eta.store.engine import make_engine
 from eta.store.ids import call_key_id, service_key_id
 from eta.store.migrate import current_revisions, head_revisions, upgrade
 from eta.store.queries import latest_state, observations_as_of
@@ -52,6 +56,38 @@ def test_upgrade_creates_every_table_and_is_idempotent(store: Engine) -> None:
     assert set(TABLES) <= set(inspect(store).get_table_names())
     assert current_revisions(store) == head_revisions(store)
     assert upgrade(store) == ", ".join(sorted(head_revisions(store)))
+
+
+_UPGRADE_AT = """
+import sys, time
+from eta.store.engine import make_engine
+from eta.store.migrate import upgrade
+engine = make_engine(sys.argv[1])
+while time.time() < float(sys.argv[2]):  # all start migrating at the same instant
+    time.sleep(0.001)
+print(upgrade(engine))
+"""
+
+
+def test_processes_opening_a_fresh_store_together_migrate_it_once(store_url: str) -> None:
+    start = time.time() + 4  # after every interpreter has imported eta
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _UPGRADE_AT, store_url, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [(p.wait(timeout=120), *p.communicate()) for p in processes]
+    engine = make_engine(store_url)
+    heads = ", ".join(sorted(head_revisions(engine)))
+    assert [(rc, out.strip()) for rc, out, _ in outcomes] == [(0, heads)] * 3, [
+        e[-300:] for *_, e in outcomes
+    ]
+    assert current_revisions(engine) == head_revisions(engine)
+    engine.dispose()
 
 
 def test_times_round_trip_as_utc(store: Engine) -> None:
