@@ -357,6 +357,16 @@ def alerts_run_once() -> None:
     typer.echo(json.dumps(report.__dict__))
 
 
+@alerts_app.command("web-push-key")
+def alerts_web_push_key() -> None:
+    """Make a VAPID key pair for Web Push: set the private one as ETA_ALERTS__VAPID_PRIVATE_KEY."""
+    from eta.alerts.web_push import new_private_key, public_key
+
+    private = new_private_key()
+    typer.echo(f"ETA_ALERTS__VAPID_PRIVATE_KEY={private}")
+    typer.echo(f"# public key (applicationServerKey; /api/v1/web-push/public-key): {public_key(private)}")
+
+
 # ---- collectors: eta collect, eta replay ------------------------------------------------------------
 
 

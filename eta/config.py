@@ -322,6 +322,21 @@ class AlertsSettings(BaseModel):
         ge=0,
         description="How often the API process checks subscriptions and sends webhooks (0 = not in the API).",
     )
+    vapid_private_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Web Push: the VAPID private key (base64url, raw P-256; `eta alerts web-push-key` makes one). "
+            "Unset: no Web Push subscriptions, webhooks only."
+        ),
+    )
+    vapid_subject: str | None = Field(
+        default=None,
+        pattern=r"^(mailto:|https://)",
+        description="Web Push: how push services reach the operator of this server (mailto: or https: URL).",
+    )
+    web_push_ttl_s: int = Field(
+        default=3_600, ge=0, description="Web Push: how long a push service keeps an undelivered message."
+    )
 
 
 class ModelSettings(BaseModel):

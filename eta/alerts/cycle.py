@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 import requests
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from eta.alerts import detect, leave
-from eta.alerts.subscriptions import purge_expired
-from eta.alerts.webhooks import deliver, new_message_id
+from eta.alerts import detect, leave, web_push
+from eta.alerts.subscriptions import WEB_PUSH, purge_expired
+from eta.alerts.webhooks import Attempt, deliver, new_message_id
 from eta.api.metrics import ApiMetrics
 from eta.clock import Clock
 from eta.config import Settings
@@ -54,6 +55,9 @@ class AlertCycle:
         self.clock = clock
         self.metrics = metrics
         self.session = session or requests.Session()
+        # pywebpush follows redirects; a push endpoint must not lead eta anywhere the checks did not see
+        self.push_session = session or requests.Session()
+        self.push_session.max_redirects = 0
 
     def run_once(self) -> CycleReport:
         now = self.clock()
@@ -213,11 +217,17 @@ class AlertCycle:
 
     def deliver_due(self) -> tuple[int, int, int, int]:
         """Attempt every pending delivery whose time has come (retries use the real clock)."""
-        alerts = self.settings.alerts
         counts = {"delivered": 0, "retry": 0, "failed": 0, "disabled": 0}
         with self.engine.connect() as conn:
             due = conn.execute(
-                select(NotificationDelivery, Subscription.target_url, Subscription.secret)
+                select(
+                    NotificationDelivery,
+                    Subscription.target_url,
+                    Subscription.secret,
+                    Subscription.channel,
+                    Subscription.push_p256dh,
+                    Subscription.push_auth,
+                )
                 .join(Subscription, Subscription.id == NotificationDelivery.subscription_id)
                 .where(
                     NotificationDelivery.state == "pending",
@@ -227,30 +237,50 @@ class AlertCycle:
                 .order_by(NotificationDelivery.id)
                 .limit(MAX_DELIVERIES_PER_CYCLE)
             ).all()
-        for delivery in due:
-            row = delivery
-            attempt = deliver(
-                self.session,
-                row.target_url,
-                row.secret,
-                delivery.message_id,
-                delivery.payload,
-                timeout_s=alerts.webhook_timeout_s,
-                allow_private=alerts.allow_private_targets,
-                allow_http=alerts.allow_plain_http,
-            )
-            outcome = self._record(delivery, attempt)
+        for row in due:
+            attempt = self._attempt(row)
+            outcome = self._record(row, attempt)
             counts[outcome] += 1
             if self.metrics is not None:
                 self.metrics.webhook_deliveries.labels(attempt.outcome).inc()
             log.info(
-                "webhook %s to %s: %s",
-                delivery.event_type,
+                "%s %s to %s: %s",
+                row.channel,
+                row.event_type,
                 safe_url(row.target_url),
                 attempt.outcome,
-                extra={"status": attempt.status, "attempt": delivery.attempts + 1},
+                extra={"status": attempt.status, "attempt": row.attempts + 1},
             )
         return counts["delivered"], counts["retry"], counts["failed"], counts["disabled"]
+
+    def _attempt(self, row: Any) -> Attempt:
+        """One delivery attempt on the subscription's channel."""
+        alerts = self.settings.alerts
+        checks = {"allow_private": alerts.allow_private_targets, "allow_http": alerts.allow_plain_http}
+        if row.channel != WEB_PUSH:
+            return deliver(
+                self.session,
+                row.target_url,
+                row.secret,
+                row.message_id,
+                row.payload,
+                timeout_s=alerts.webhook_timeout_s,
+                **checks,
+            )
+        if alerts.vapid_private_key is None or alerts.vapid_subject is None:  # unset since it was made
+            return Attempt("retry", None, "Web Push is not configured (ETA_ALERTS__VAPID_PRIVATE_KEY)")
+        return web_push.deliver(
+            self.push_session,
+            row.target_url,
+            row.push_p256dh,
+            row.push_auth,
+            {"id": row.message_id} | row.payload,
+            vapid_private_key=alerts.vapid_private_key.get_secret_value(),
+            vapid_subject=alerts.vapid_subject,
+            ttl_s=alerts.web_push_ttl_s,
+            timeout_s=alerts.webhook_timeout_s,
+            **checks,
+        )
 
     def _record(self, delivery: Any, attempt: Any) -> str:
         alerts = self.settings.alerts
@@ -267,7 +297,9 @@ class AlertCycle:
                 outcome = "delivered"
             elif attempt.outcome in ("gone", "refused"):
                 values |= {"state": "failed", "next_attempt_at": None}
-                reason = "endpoint answered 410 Gone" if attempt.outcome == "gone" else "target refused"
+                reason = "target refused"
+                if attempt.outcome == "gone":
+                    reason = f"endpoint answered {attempt.status} {HTTPStatus(attempt.status).phrase}"
                 conn.execute(
                     update(Subscription)
                     .where(Subscription.id == delivery.subscription_id)

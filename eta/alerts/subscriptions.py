@@ -1,7 +1,8 @@
 """Subscriptions to one call: created with explicit consent, deleted with their token, purged after arrival.
 
-A subscription keeps the webhook endpoint and nothing else about the person: no name, no address, no
-location (a travel time is a number of seconds they chose to give). The deletion token is stored hashed.
+A subscription keeps the endpoint (a webhook URL, or a browser's Web Push subscription: endpoint and keys)
+and nothing else about the person: no name, no address, no location (a travel time is a number of seconds
+they chose to give). The deletion token is stored hashed.
 """
 
 from __future__ import annotations
@@ -15,19 +16,36 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
+from eta.alerts import web_push
 from eta.alerts.webhooks import check_target, new_secret
 from eta.config import Settings
 from eta.errors import InputError, NotFoundError
 from eta.store.schema import Call, Observation, Prediction, Subscription
 
+WEBHOOK = "webhook"
+WEB_PUSH = "web_push"
+
+
+@dataclass(frozen=True)
+class PushKeys:
+    """A browser's ``PushSubscription.keys``."""
+
+    p256dh: str
+    auth: str
+
 
 @dataclass(frozen=True)
 class NewSubscription:
     call_id: int
-    target_url: str
+    target_url: str  # the webhook URL, or the Web Push endpoint when ``push`` is given
     watch_platform: bool
     arrival_threshold_s: int | None
     travel_time_s: int | None
+    push: PushKeys | None = None
+
+    @property
+    def channel(self) -> str:
+        return WEB_PUSH if self.push is not None else WEBHOOK
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,9 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
     check_target(
         request.target_url, allow_private=alerts.allow_private_targets, allow_http=alerts.allow_plain_http
     )
+    if request.push is not None:
+        check_web_push_enabled(settings)
+        web_push.check_keys(request.push.p256dh, request.push.auth)
     token = secrets.token_urlsafe(32)
     with engine.begin() as conn:
         call = conn.execute(select(Call).where(Call.id == request.call_id)).first()
@@ -67,6 +88,9 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
             "call_id": call.id,
             "target_url": request.target_url,
             "secret": new_secret(),
+            "channel": request.channel,
+            "push_p256dh": request.push.p256dh if request.push else None,
+            "push_auth": request.push.auth if request.push else None,
             "watch_platform": request.watch_platform,
             "arrival_threshold_s": request.arrival_threshold_s,
             "travel_time_s": request.travel_time_s,
@@ -80,6 +104,16 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
         conn.execute(insert(Subscription).values(**values))
         row = conn.execute(select(Subscription).where(Subscription.id == values["id"])).one()
     return Created(row, token)
+
+
+def check_web_push_enabled(settings: Settings) -> None:
+    """:class:`InputError` unless this server has a VAPID key and subject to send Web Push with."""
+    alerts = settings.alerts
+    if alerts.vapid_private_key is None or alerts.vapid_subject is None:
+        raise InputError(
+            "this server does not send Web Push (ETA_ALERTS__VAPID_PRIVATE_KEY and "
+            "ETA_ALERTS__VAPID_SUBJECT are not set); use a webhook"
+        )
 
 
 def _expiry(conn: Connection, call: Any, now: datetime, settings: Settings) -> datetime:

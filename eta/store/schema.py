@@ -310,7 +310,8 @@ class ApiKey(Base):
 class Subscription(Base):
     """An opt-in alert on one call: what to watch, where to send it, and what was last notified.
 
-    Holds no personal data beyond the webhook endpoint; the deletion token is stored hashed.
+    Holds no personal data beyond the endpoint (a webhook URL, or a browser's Web Push subscription);
+    the deletion token is stored hashed.
     """
 
     __tablename__ = "subscriptions"
@@ -318,8 +319,11 @@ class Subscription(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"))
-    target_url: Mapped[str] = mapped_column(String(2000))
+    target_url: Mapped[str] = mapped_column(String(2000))  # the webhook URL or the Web Push endpoint
     secret: Mapped[str] = mapped_column(String(100))  # whsec_…, needed in clear to sign
+    channel: Mapped[str] = mapped_column(String(16), server_default="webhook")  # webhook | web_push
+    push_p256dh: Mapped[str | None] = mapped_column(String(100))  # Web Push: the browser's public key
+    push_auth: Mapped[str | None] = mapped_column(String(40))  # Web Push: the browser's auth secret
     watch_platform: Mapped[bool] = mapped_column(Boolean)
     arrival_threshold_s: Mapped[int | None] = mapped_column(Integer)
     travel_time_s: Mapped[int | None] = mapped_column(Integer)

@@ -78,6 +78,7 @@ def test_operation_ids_are_stable() -> None:
         "get_models",
         "get_subscription",
         "get_trip",
+        "get_web_push_public_key",
         "livez",
         "metrics",
         "readyz",

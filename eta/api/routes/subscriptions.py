@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import func, select
 
-from eta.alerts import subscriptions
+from eta.alerts import subscriptions, web_push
 from eta.api.deps import Now, RateLimited, State, check_service_date
 from eta.api.lookup import find_services, local
 from eta.api.problems import ApiProblem, problem_responses
@@ -46,6 +46,23 @@ class WebhookRequest(BaseModel):
     url: str = Field(max_length=2000, description="https URL receiving Standard Webhooks POSTs.")
 
 
+class PushKeysRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    p256dh: str = Field(max_length=100, description="The browser's P-256 public key (base64url).")
+    auth: str = Field(max_length=40, description="The browser's 16-byte auth secret (base64url).")
+
+
+class WebPushRequest(BaseModel):
+    """A browser's ``PushSubscription.toJSON()``, as it comes (made with ``/web-push/public-key``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str = Field(max_length=2000, description="The push service URL of this browser.")
+    expirationTime: int | None = Field(  # noqa: N815 (the browser's own name)
+        default=None, description="Ignored: the subscription ends after the arrival anyway."
+    )
+    keys: PushKeysRequest
+
+
 class SubscriptionRequest(BaseModel):
     """Only what is needed to send the alert; anything else in the body is refused."""
 
@@ -63,10 +80,20 @@ class SubscriptionRequest(BaseModel):
         le=86_400,
         description="Your own travel time to the station or airport; enables the time-to-leave notice.",
     )
-    webhook: WebhookRequest
+    webhook: WebhookRequest | None = Field(default=None, description="Where to POST signed webhooks.")
+    web_push: WebPushRequest | None = Field(default=None, description="Or: a browser to send Web Push to.")
     consent: bool = Field(
-        description="Must be true: you agree that eta stores the webhook URL until the trip has arrived."
+        description=(
+            "Must be true: you agree that eta stores the webhook URL or push subscription until the trip "
+            "has arrived."
+        )
     )
+
+    @model_validator(mode="after")
+    def _one_channel(self) -> SubscriptionRequest:
+        if (self.webhook is None) == (self.web_push is None):
+            raise ValueError("give exactly one of webhook and web_push")
+        return self
 
     @field_validator("consent")
     @classmethod
@@ -84,7 +111,10 @@ class WatchInfo(BaseModel):
 class SubscriptionCreated(BaseModel):
     id: str
     token: str = Field(description="Keep it: it is needed to see or delete the subscription; shown once.")
-    secret: str = Field(description="Standard Webhooks signing secret (whsec_…); shown once.")
+    channel: Literal["webhook", "web_push"]
+    secret: str | None = Field(
+        description="Webhooks: the Standard Webhooks signing secret (whsec_…), shown once; Web Push: null."
+    )
     call_id: str
     location: str
     watch: WatchInfo
@@ -101,6 +131,7 @@ class Deliveries(BaseModel):
 
 class SubscriptionInfo(BaseModel):
     id: str
+    channel: Literal["webhook", "web_push"]
     call_id: str
     location: str
     watch: WatchInfo
@@ -136,7 +167,7 @@ SubscriptionId = Annotated[str, Path(pattern=SUB_ID)]
     responses=problem_responses(400, 404, 409, 413, 422, 429),
 )
 def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> SubscriptionCreated:
-    """Opt in to alerts about one trip's arrival at one stop (signed webhooks)."""
+    """Opt in to alerts about one trip's arrival at one stop (signed webhooks, or Web Push)."""
     key = body.trip
     check_service_date(key.service_date, now, state.settings)
     with state.engine.connect() as conn:
@@ -170,15 +201,17 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
     threshold = None
     if body.watch.arrival_change:
         threshold = body.watch.arrival_threshold_s or state.settings.alerts.default_arrival_threshold_s
+    push = body.web_push
     created = subscriptions.create(
         state.engine,
         state.settings,
         subscriptions.NewSubscription(
             call_id=call.id,
-            target_url=body.webhook.url,
+            target_url=push.endpoint if push else body.webhook.url,  # type: ignore[union-attr]
             watch_platform=body.watch.platform_change,
             arrival_threshold_s=threshold,
             travel_time_s=body.travel_time_s,
+            push=subscriptions.PushKeys(push.keys.p256dh, push.keys.auth) if push else None,
         ),
         now,
     )
@@ -186,7 +219,8 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
     return SubscriptionCreated(
         id=row.id,
         token=created.token,
-        secret=row.secret,
+        channel=row.channel,
+        secret=row.secret if row.channel == subscriptions.WEBHOOK else None,
         call_id=str(row.call_id),
         location=call.location,
         watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
@@ -216,6 +250,7 @@ def get_subscription(state: State, subscription_id: SubscriptionId, credentials:
         tz = conn.execute(select(Call.location_tz, Call.location).where(Call.id == row.call_id)).one()
     return SubscriptionInfo(
         id=row.id,
+        channel=row.channel,
         call_id=str(row.call_id),
         location=tz.location,
         watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
@@ -245,3 +280,23 @@ def delete_subscription(state: State, subscription_id: SubscriptionId, credentia
     """Delete the subscription and everything kept for it, now."""
     subscriptions.remove(state.engine, subscription_id, _token(credentials))
     return Response(status_code=204)
+
+
+class WebPushKey(BaseModel):
+    public_key: str = Field(
+        description="The VAPID public key (base64url): the applicationServerKey of pushManager.subscribe()."
+    )
+
+
+@router.get(
+    "/web-push/public-key",
+    operation_id="get_web_push_public_key",
+    response_model=WebPushKey,
+    responses=problem_responses(404, 429),
+)
+def web_push_public_key(state: State) -> WebPushKey:
+    """The key a browser subscribes with before asking for Web Push alerts."""
+    key = state.settings.alerts.vapid_private_key
+    if key is None or state.settings.alerts.vapid_subject is None:
+        raise NotFoundError("this server does not send Web Push; subscribe with a webhook")
+    return WebPushKey(public_key=web_push.public_key(key.get_secret_value()))
