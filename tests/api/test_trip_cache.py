@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from eta.api.app import SERVING_GC_THRESHOLDS
 from eta.api.deps import AppState
 from eta.api.trip_cache import StoreGeneration
 from eta.clock import ManualClock
@@ -226,7 +227,8 @@ def test_generation_changes_with_every_write(
 
 
 def test_eta_serve_freezes_what_start_up_made_and_tests_do_not(tmp_path: Path) -> None:
-    """gc.freeze() keeps the long-lived start-up objects out of full collections (the p99 of answers)."""
+    """gc.freeze() keeps the long-lived start-up objects out of full collections (the p99 of answers), and
+    the serving thresholds make collections rarer."""
     script = (
         "import gc\n"
         "from fastapi.testclient import TestClient\n"
@@ -234,7 +236,7 @@ def test_eta_serve_freezes_what_start_up_made_and_tests_do_not(tmp_path: Path) -
         "before = gc.get_freeze_count()\n"
         "with TestClient(asgi.app) as client:\n"
         "    assert client.get('/livez').status_code == 200\n"
-        "    print(before, gc.get_freeze_count())\n"
+        "    print(before, gc.get_freeze_count(), *gc.get_threshold())\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETA_")} | {
         "ETA_DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}",
@@ -245,6 +247,7 @@ def test_eta_serve_freezes_what_start_up_made_and_tests_do_not(tmp_path: Path) -
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=120
     ).stdout.split()
     assert int(out[0]) == 0 and int(out[1]) > 50_000
+    assert tuple(int(n) for n in out[2:]) == SERVING_GC_THRESHOLDS != gc.get_threshold()
     assert gc.get_freeze_count() == 0  # this process started many apps and froze nothing
 
 
