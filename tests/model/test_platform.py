@@ -110,10 +110,22 @@ def test_the_model_keeps_the_announced_platform_where_moving_did_not_pay() -> No
     assert top1 == pytest.approx(23 / 25)  # the wrong moves and the calm queries are right
 
 
-def test_the_model_moves_where_moving_paid_off_and_only_there() -> None:
-    pairs = _moves([0.85, 0.9, 0.95], [0.6, 0.7])
+def test_the_model_moves_where_moving_paid_off_beyond_chance_and_only_there() -> None:
+    pairs = _moves([0.85, 0.9, 0.95] * 4, [0.6, 0.7])
     threshold, top1 = platform_model.fit_switch_threshold(pairs)
     assert 0.7 < threshold <= 0.85
     assert top1 == 1.0
     top = platform_model.summarise(pairs, threshold)
-    assert (top["platform"] == "2").sum() == 3
+    assert (top["platform"] == "2").sum() == 12
+
+
+def test_a_gain_within_chance_does_not_move_the_model() -> None:
+    threshold, _ = platform_model.fit_switch_threshold(_moves([0.85, 0.9, 0.95], [0.6, 0.7]))
+    assert threshold == 1.0  # 3 calls right of 3 moved: not enough evidence
+
+
+def test_a_call_counts_once_however_many_horizons_it_has() -> None:
+    pairs = _moves([0.9] * 6, [])
+    assert platform_model.fit_switch_threshold(pairs)[0] <= 0.9  # six calls right: moving pays
+    pairs["call_id"] = 7
+    assert platform_model.fit_switch_threshold(pairs)[0] == 1.0  # one call at six horizons does not
