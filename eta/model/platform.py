@@ -1,7 +1,9 @@
 """Platform model: xgboost scores each candidate platform of a call at time t; a softmax over the call's
 candidates, with a temperature fitted on the most recent share of the training window, turns the scores
 into calibrated probabilities. It works before any platform is announced (the plan and the history
-carry it) and after a change is announced (the announcement is a feature).
+carry it) and after a change is announced (the announcement is a feature). The chosen platform is the
+announced one unless another reaches a switch threshold fitted on the same share (see
+:func:`fit_switch_threshold`).
 """
 
 from __future__ import annotations
@@ -91,23 +93,39 @@ def summarise(pairs: pd.DataFrame, switch_threshold: float = 0.0) -> pd.DataFram
     return out
 
 
+# How many standard errors the calls moved away from the announced platform must gain by, on the
+# calibration share, before the model moves any: moves hinge on a handful of calls a day and were right
+# about as often as wrong on the IRIS training days (each of 2025-09-02 … 05 predicted by a model trained
+# on other days of that week: 91 queries right, 85 wrong; from one day to the next +18 to -14).
+SWITCH_EVIDENCE_Z = 1.96
+
+
 def fit_switch_threshold(pairs: pd.DataFrame) -> tuple[float, float]:
-    """The lowest probability at which moving away from the announced platform maximises top-1 accuracy
-    on labelled ``pairs``; returns it and that accuracy."""
+    """The probability a platform other than the announced one must reach to be chosen, and the top-1
+    accuracy that gives on labelled ``pairs``.
+
+    The threshold maximises a lower confidence bound of the gain over keeping the announced platform: the
+    summed per-call gain (mean over the call's queries, so that a call counts once however many horizons
+    it has) less :data:`SWITCH_EVIDENCE_Z` times its standard error. Where no threshold's bound is above
+    zero, the threshold is 1: the model keeps the announced platform.
+    """
     ordered = pairs.sort_values(["qid", "probability"], ascending=[True, False], kind="stable")
     top = ordered.drop_duplicates("qid").set_index("qid")
     announced = ordered[ordered["is_announced"] == 1].drop_duplicates("qid").set_index("qid")
     announced_right = announced["label"].reindex(top.index).fillna(0.0).to_numpy()
     top_right = top["label"].to_numpy()
-    moves = (top["is_announced"] != 1).to_numpy()
+    moves = (top["is_announced"] != 1).to_numpy() & announced["label"].reindex(top.index).notna().to_numpy()
     p = top["probability"].to_numpy()
-    best = (0.0, float(np.mean(top_right)))
-    for threshold in np.linspace(0.0, 1.0, 101):
-        chosen = np.where(moves & (p < threshold), announced_right, top_right)
-        accuracy = float(np.mean(chosen))
-        if accuracy > best[1] + 1e-12:
-            best = (float(threshold), accuracy)
-    return best
+    calls = top["call_id"].to_numpy() if "call_id" in top else top.index.to_numpy()
+    best = (1.0, 0.0)
+    for threshold in np.linspace(1.0, 0.0, 101)[1:]:
+        moved = moves & (p >= threshold)
+        gain = pd.Series(np.where(moved, top_right - announced_right, 0.0)).groupby(calls).mean()
+        bound = float(gain.sum() - SWITCH_EVIDENCE_Z * np.sqrt(np.sum(gain.to_numpy() ** 2)))
+        if bound > best[1] + 1e-12:
+            best = (float(threshold), bound)
+    chosen = np.where(moves & (p < best[0]), announced_right, top_right)
+    return best[0], float(np.mean(chosen))
 
 
 def platform_queries(
@@ -183,19 +201,87 @@ def train(frames: Frames, start: datetime, end: datetime, settings: Settings, se
     split = end - (end - start) * settings.model.calibration_fraction
     reports = delay_reports(frames.calls, frames.observations)
     vocabularies = platforms.vocabularies_for(frames)
-    fit_targets = platforms.platform_targets(frames, start, split)
+    booster, params, n_train = fit_booster(frames, start, split, settings, vocabularies, reports, seed)
+    calib = calibration_pairs(
+        frames, split, end, platforms.fit_history(frames, start, split), vocabularies, reports
+    )
+    margins = scores(booster, calib)
+    groups = calib["qid"].to_numpy()
+    labels = calib["label"].to_numpy()
+    temperature = fit_temperature(margins, groups, labels)
+    calibrated = grouped_softmax(margins / temperature, groups)
+    threshold, top1 = fit_switch_threshold(calib.assign(probability=calibrated))
+    meta = {
+        "mode": "train",
+        "task": "platform",
+        "features": list(platforms.FEATURES),
+        "vocabularies": vocabularies,
+        "train_from": start.isoformat(),
+        "train_until": end.isoformat(),
+        "calibration_from": split.isoformat(),
+        "n_train": n_train,
+        "n_calibration": int(calib["qid"].nunique()),
+        "temperature": temperature,
+        "switch_threshold": threshold,
+        "params": params,
+        "n_rounds": settings.model.n_rounds,
+        "created_at": datetime.now(UTC).isoformat(),
+        "metrics": {
+            "log_loss": round(grouped_log_loss(margins / temperature, groups, labels), 4),
+            "top1": round(float(top1), 4),
+            "nan_predictions": int(np.isnan(calibrated).sum()),
+        },
+    }
+    return Artefact(booster=booster, history=platforms.fit_history(frames, start, end), meta=meta)
+
+
+def scores(booster: xgb.Booster, pairs: pd.DataFrame) -> np.ndarray:
+    """The booster's raw score (log-odds) of each (query, candidate) row."""
+    matrix = xgb.DMatrix(pairs[list(platforms.FEATURES)], enable_categorical=True, missing=np.nan)
+    return np.asarray(booster.predict(matrix, output_margin=True), dtype="float64")
+
+
+def calibration_pairs(
+    frames: Frames,
+    start: datetime,
+    end: datetime,
+    history: Any,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame,
+) -> pd.DataFrame:
+    """Labelled pairs of every arrival scheduled in [start, end) at every horizon, with an answer among
+    the candidates."""
+    targets = platforms.platform_targets(frames, start, end)
+    queries = platform_queries(frames, targets, TRAIN_HORIZONS)
+    calib = labelled_pairs(frames, queries, history, vocabularies, reports)
+    calib["call_id"] = lookup(calib["qid"], queries.set_index("qid")["call_id"])
+    calib = calib[calib.groupby("qid")["label"].transform("max") > 0]
+    if calib.empty:
+        raise TrainingError(f"no platform calibration queries between {start} and {end}")
+    return calib
+
+
+def fit_booster(
+    frames: Frames,
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame,
+    seed: int = 0,
+) -> tuple[xgb.Booster, dict[str, Any], int]:
+    """The booster trained on arrivals scheduled in [start, end), its parameters and its query count."""
+    fit_targets = platforms.platform_targets(frames, start, end)
     fit_q = platform_queries(frames, fit_targets, TRAIN_HORIZONS, seed)
     fit_q = sample_eventful(frames, fit_q, max(1000, settings.model.max_train_rows // 4), seed)
-    pairs = out_of_fold_pairs(frames, fit_q, start, split, vocabularies, reports)
+    pairs = out_of_fold_pairs(frames, fit_q, start, end, vocabularies, reports)
     pairs["weight"] = lookup(pairs["qid"], fit_q.set_index("qid")["weight"])
-    fit_hist = platforms.fit_history(frames, start, split)
     answerable = pairs.groupby("qid")["label"].transform("max") > 0
     pairs = pairs[answerable]
     if pairs["qid"].nunique() < 100:
         raise TrainingError(
-            f"only {pairs['qid'].nunique()} platform training queries between {start} and {split}"
+            f"only {pairs['qid'].nunique()} platform training queries between {start} and {end}"
         )
-    names = list(platforms.FEATURES)
     params = {
         "objective": "binary:logistic",
         "tree_method": "hist",
@@ -211,46 +297,11 @@ def train(frames: Frames, start: datetime, end: datetime, settings: Settings, se
         "seed": seed,
     }
     matrix = xgb.DMatrix(
-        pairs[names],
+        pairs[list(platforms.FEATURES)],
         label=pairs["label"].to_numpy(),
         weight=pairs["weight"].to_numpy(),
         enable_categorical=True,
         missing=np.nan,
     )
     booster = xgb.train(params, matrix, num_boost_round=settings.model.n_rounds)
-    calib_targets = platforms.platform_targets(frames, split, end)
-    calib_q = platform_queries(frames, calib_targets, TRAIN_HORIZONS)
-    calib = labelled_pairs(frames, calib_q, fit_hist, vocabularies, reports)
-    calib = calib[calib.groupby("qid")["label"].transform("max") > 0]
-    if calib.empty:
-        raise TrainingError(f"no platform calibration queries between {split} and {end}")
-    margins = booster.predict(
-        xgb.DMatrix(calib[names], enable_categorical=True, missing=np.nan), output_margin=True
-    )
-    groups = calib["qid"].to_numpy()
-    labels = calib["label"].to_numpy()
-    temperature = fit_temperature(np.asarray(margins), groups, labels)
-    calibrated = grouped_softmax(np.asarray(margins) / temperature, groups)
-    threshold, top1 = fit_switch_threshold(calib.assign(probability=calibrated))
-    meta = {
-        "mode": "train",
-        "task": "platform",
-        "features": names,
-        "vocabularies": vocabularies,
-        "train_from": start.isoformat(),
-        "train_until": end.isoformat(),
-        "calibration_from": split.isoformat(),
-        "n_train": int(pairs["qid"].nunique()),
-        "n_calibration": int(calib["qid"].nunique()),
-        "temperature": temperature,
-        "switch_threshold": threshold,
-        "params": params,
-        "n_rounds": settings.model.n_rounds,
-        "created_at": datetime.now(UTC).isoformat(),
-        "metrics": {
-            "log_loss": round(grouped_log_loss(np.asarray(margins) / temperature, groups, labels), 4),
-            "top1": round(float(top1), 4),
-            "nan_predictions": int(np.isnan(calibrated).sum()),
-        },
-    }
-    return Artefact(booster=booster, history=platforms.fit_history(frames, start, end), meta=meta)
+    return booster, params, int(pairs["qid"].nunique())

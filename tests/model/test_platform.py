@@ -89,3 +89,43 @@ def test_served_rows_carry_platform_probabilities(iris: tuple, tmp_path: Path) -
         assert probs[row["platform"]] == pytest.approx(row["platform_probability"], abs=1e-3)
         assert sum(probs.values()) == pytest.approx(1.0, abs=0.01)
     assert rows["p50_arrival"].isna().all()  # no arrival champion for trains here
+
+
+def _moves(right_p: list[float], wrong_p: list[float], calm: int = 20) -> pd.DataFrame:
+    """Labelled pairs: per query, an announced platform "1" and another "2" holding probability p; the
+    right moves end at "2", the wrong ones and the calm queries at "1"."""
+    rows = []
+    cases = [(p, 1.0) for p in right_p] + [(p, 0.0) for p in wrong_p] + [(0.01, 0.0)] * calm
+    for qid, (p, moved) in enumerate(cases):
+        rows.append(
+            {"qid": qid, "candidate": "1", "is_announced": 1, "probability": 1 - p, "label": 1 - moved}
+        )
+        rows.append({"qid": qid, "candidate": "2", "is_announced": 0, "probability": p, "label": moved})
+    return pd.DataFrame(rows)
+
+
+def test_the_model_keeps_the_announced_platform_where_moving_did_not_pay() -> None:
+    threshold, top1 = platform_model.fit_switch_threshold(_moves([0.6, 0.7], [0.65, 0.75, 0.8]))
+    assert threshold == 1.0
+    assert top1 == pytest.approx(23 / 25)  # the wrong moves and the calm queries are right
+
+
+def test_the_model_moves_where_moving_paid_off_beyond_chance_and_only_there() -> None:
+    pairs = _moves([0.85, 0.9, 0.95] * 4, [0.6, 0.7])
+    threshold, top1 = platform_model.fit_switch_threshold(pairs)
+    assert 0.7 < threshold <= 0.85
+    assert top1 == 1.0
+    top = platform_model.summarise(pairs, threshold)
+    assert (top["platform"] == "2").sum() == 12
+
+
+def test_a_gain_within_chance_does_not_move_the_model() -> None:
+    threshold, _ = platform_model.fit_switch_threshold(_moves([0.85, 0.9, 0.95], [0.6, 0.7]))
+    assert threshold == 1.0  # 3 calls right of 3 moved: not enough evidence
+
+
+def test_a_call_counts_once_however_many_horizons_it_has() -> None:
+    pairs = _moves([0.9] * 6, [])
+    assert platform_model.fit_switch_threshold(pairs)[0] <= 0.9  # six calls right: moving pays
+    pairs["call_id"] = 7
+    assert platform_model.fit_switch_threshold(pairs)[0] == 1.0  # one call at six horizons does not
