@@ -492,9 +492,13 @@ def _operator_estimate(
 
 
 def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformInfo:
-    if state.platform is not None:  # the operator has announced it since the prediction
-        announced_later = prediction is None or prediction.platform != state.platform
-        if announced_later or prediction.platform_announced:
+    if state.platform is not None:
+        # announced since the prediction was made: the announcement, until the model has seen it (a prediction
+        # made knowing it gives its own probabilities: announced platforms still change now and then)
+        seen = (
+            prediction is not None and prediction.platform == state.platform and prediction.platform_announced
+        )
+        if not seen:
             return schemas.PlatformInfo(
                 planned=call.planned_platform,
                 predicted=state.platform,

@@ -169,6 +169,21 @@ def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engi
     assert munich["parking"]["recommended"]["place_id"] == "muc-arnulf"
     assert munich["parking"]["confidence"] == 1.0
 
+    # a prediction made knowing the announcement: its own probabilities (an announced platform may still move)
+    add_prediction(
+        engine,
+        call,
+        berlin("2026-05-04 19:00"),
+        1380,
+        platform="27",
+        platform_probability=0.96,
+        platform_announced=True,
+        platform_probs={"27": 0.96, "12": 0.04},
+    )
+    platform = _munich(client.get(ICE_1011).json())["platform"]
+    assert (platform["predicted"], platform["announced"], platform["probability"]) == ("27", True, 0.96)
+    assert [c["platform"] for c in platform["probabilities"]] == ["27", "12"]
+
 
 @pytest.mark.parametrize(
     ("path", "status", "detail"),
