@@ -61,7 +61,11 @@ FEATURES = QUERY_FEATURES + PAIR_FEATURES + MOVE_FEATURES
 
 def platform_number(platform: pd.Series) -> pd.Series:
     """The leading number of a platform name ("11 A-C" → 11, "5a" → 5), NaN where there is none."""
-    return pd.to_numeric(platform.astype("string").str.extract(r"^(\d+)")[0], errors="coerce")
+    names = platform.astype("string")
+    # a station has a few dozen platform names, the candidate pairs hundreds of thousands of rows
+    distinct = pd.Series(names.dropna().unique(), dtype="string")
+    numbers = pd.to_numeric(distinct.str.extract(r"^(\d+)")[0], errors="coerce")
+    return names.map(dict(zip(distinct, numbers, strict=True))).astype("Int64")
 
 
 def final_platforms(frames: Frames) -> pd.Series:

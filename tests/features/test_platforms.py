@@ -45,3 +45,14 @@ def test_a_call_counts_where_its_first_move_took_it() -> None:
     moves = platforms.first_moves(_frames()).set_index("call_id")
     assert moves.loc[2, "moved_to"] == "13"
     assert set(moves.index) == {1, 2, 3, 4, 5}
+
+
+def test_platform_numbers_are_the_leading_digits_of_each_name() -> None:
+    names = pd.Series(["11 A-C", "5a", None, "Gleis", "12", "5a", "103"], index=[7, 3, 9, 1, 2, 8, 4])
+    numbers = platforms.platform_number(names)
+    assert list(numbers.index) == [7, 3, 9, 1, 2, 8, 4]
+    assert [None if pd.isna(n) else int(n) for n in numbers] == [11, 5, None, None, 12, 5, 103]
+    same_group = (numbers - 1) // 2 == (
+        platforms.platform_number(pd.Series(["12"] * 7, index=names.index)) - 1
+    ) // 2
+    assert same_group.astype("float64").isna().tolist() == [False, False, True, True, False, False, False]
