@@ -67,8 +67,9 @@ class ArrivalPredictor:
         raw = np.sort(raw.reshape(len(features), len(QUANTILES)), axis=1)
         base = base_delay(features).to_numpy()
         p10, p50, p90 = (raw[:, i] + base for i in range(3))
-        buckets = bucket_of(features["time_to_arrival_s"], features["has_report"])
-        low, high = apply_interval_calibration(self.artefact.meta["calibration"], p10, p50, p90, buckets)
+        calibration = self.artefact.meta["calibration"]
+        buckets = bucket_of(features, calibration)
+        low, high = apply_interval_calibration(calibration, p10, p50, p90, buckets)
         return pd.DataFrame(
             {"p10_delay_s": low, "p50_delay_s": p50, "p90_delay_s": high}, index=features.index
         )
@@ -248,9 +249,13 @@ def train(
     predictor = ArrivalPredictor(artefact)
     raw = predictor.predict(calib_x)
     truth = (calib_t + base_delay(calib_x)).to_numpy()
-    buckets = bucket_of(calib_x["time_to_arrival_s"], calib_x["has_report"])
+    buckets = bucket_of(calib_x)
     calibration = fit_interval_calibration(
-        truth, raw["p10_delay_s"].to_numpy(), raw["p90_delay_s"].to_numpy(), buckets
+        truth,
+        raw["p10_delay_s"].to_numpy(),
+        raw["p50_delay_s"].to_numpy(),
+        raw["p90_delay_s"].to_numpy(),
+        buckets,
     )
     meta["calibration"] = calibration
     low, high = apply_interval_calibration(
