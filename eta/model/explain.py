@@ -254,18 +254,6 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
             f"trains reaching {place(r, 'location')} in the last hour changed their delay by "
             f"{_minutes(r['recent_loc_gain_s'])} on their last stretch"
         ),
-        "recent_from_delay_s": lambda r: (
-            f"trains at {place(r, 'report_location')} in the last hour were "
-            f"{_late(r['recent_from_delay_s'])} on average"
-        ),
-        "recent_from_gain_s": lambda r: (
-            f"trains reaching {place(r, 'report_location')} in the last hour changed their delay by "
-            f"{_minutes(r['recent_from_gain_s'])} on their last stretch"
-        ),
-        "recent_next_gain_s": lambda r: (
-            "trains reaching its next stop in the last hour changed their delay by "
-            f"{_minutes(r['recent_next_gain_s'])} on their last stretch"
-        ),
     }
 
 
