@@ -89,17 +89,9 @@ def inbound_services(services: pd.DataFrame) -> pd.Series:
 
 
 def compute(
-    calls: pd.DataFrame,
-    ctx: pd.DataFrame,
-    latest: pd.DataFrame,
-    reports: pd.DataFrame,
-    gain_by_location: pd.DataFrame | None = None,
+    calls: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame, reports: pd.DataFrame
 ) -> pd.DataFrame:
-    """The features of this module for each query in ``ctx`` (indexed by qid, with ``t``).
-
-    ``gain_by_location``: :func:`~eta.features.reports.rolling_delays` of the reports' gains per location,
-    where the caller has it already.
-    """
+    """The features of this module for each query in ``ctx`` (indexed by qid, with ``t``)."""
     out = pd.DataFrame(index=ctx.index)
     services = service_table(calls)
     _inbound(out, ctx, services, reports)
@@ -109,7 +101,7 @@ def compute(
     gains = reports.assign(gain_s=reports["delay_s"] - reports["previous_delay_s"])
     left = ctx.reset_index()[["qid", "location", "t"]].rename(columns={"location": "target_location"})
     out["recent_loc_gain_s"] = recent_delays(
-        left, gains, "location", "target_location", value="gain_s", rolled=gain_by_location
+        left, gains, "location", "target_location", value="gain_s"
     ).reindex(ctx.index)["mean"]
     return out[FEATURES]
 

@@ -120,45 +120,35 @@ def recent_delays(
     query_key: str,
     window: timedelta = RECENT_WINDOW,
     value: str = "delay_s",
-    rolled: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Mean ``value`` (the delay) and count of reports at the same ``key`` (e.g. location) in the window
     before each t.
 
     The window ends at the last report before t (a rolling mean joined as of t), so nothing after t
-    enters. ``rolled``: :func:`rolling_delays` of the same arguments, where several joins share it.
+    enters.
     """
-    rolled = rolling_delays(reports, key, window, value) if rolled is None else rolled
-    if rolled.empty:
+    rows = reports[[key, "observed_at", value]].dropna(subset=[key, value]).rename(columns={value: "delay_s"})
+    if rows.empty:
         index = pd.Index(queries["qid"], name="qid")
         return pd.DataFrame({"mean": np.nan, "count": 0.0}, index=index)
-    left = queries[["qid", query_key, "t"]].rename(columns={query_key: key}).sort_values("t", kind="stable")
-    left[key] = left[key].astype(rolled[key].dtype)
-    joined = pd.merge_asof(left, rolled, left_on="t", right_on="observed_at", by=key, direction="backward")
-    stale = (joined["t"] - joined["observed_at"]) > window
-    joined.loc[stale, ["mean", "count"]] = np.nan
-    joined["count"] = joined["count"].fillna(0.0)
-    return joined.set_index("qid")[["mean", "count"]]
-
-
-def rolling_delays(
-    reports: pd.DataFrame, key: str, window: timedelta = RECENT_WINDOW, value: str = "delay_s"
-) -> pd.DataFrame:
-    """Per report: the mean and count of ``value`` over the reports at its ``key`` in the window up to it."""
-    rows = reports[[key, "observed_at", value]].dropna(subset=[key, value]).rename(columns={value: "delay_s"})
     rows = rows.sort_values([key, "observed_at"], kind="stable")
-    if rows.empty:
-        return pd.DataFrame(columns=[key, "observed_at", "mean", "count"])
     stats = rows.groupby(key, sort=True).rolling(window, on="observed_at")["delay_s"].agg(["mean", "count"])
     # groupby-rolling returns the rows group by group, in the order ``rows`` is already sorted in
-    return pd.DataFrame(
+    rolled = pd.DataFrame(
         {
-            key: rows[key].array,
+            key: rows[key].to_numpy(),
             "observed_at": rows["observed_at"].to_numpy(),
             "mean": stats["mean"].to_numpy(),
             "count": stats["count"].to_numpy(),
         }
     ).sort_values("observed_at", kind="stable")
+    left = queries[["qid", query_key, "t"]].rename(columns={query_key: key}).sort_values("t", kind="stable")
+    left[key] = left[key].astype(rows[key].dtype) if len(rows) else left[key]
+    joined = pd.merge_asof(left, rolled, left_on="t", right_on="observed_at", by=key, direction="backward")
+    stale = (joined["t"] - joined["observed_at"]) > window
+    joined.loc[stale, ["mean", "count"]] = np.nan
+    joined["count"] = joined["count"].fillna(0.0)
+    return joined.set_index("qid")[["mean", "count"]]
 
 
 def recent_delays_everywhere(

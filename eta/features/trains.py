@@ -27,7 +27,6 @@ from eta.features.reports import (
     lookup,
     recent_delays,
     recent_delays_everywhere,
-    rolling_delays,
     seconds,
 )
 
@@ -70,9 +69,6 @@ FEATURES = [
     "recent_line_delay_s",
     "recent_line_count",
     "recent_line_here_delay_s",
-    "recent_from_delay_s",
-    "recent_from_gain_s",
-    "recent_next_gain_s",
     "scheduled_nearby_30min",
     "weather_temperature_c",
     "weather_precipitation_mm",
@@ -205,16 +201,11 @@ def compute_features(
     out["hour"] = local["hour"]
     out["weekday"] = local["weekday"]
     _history_features(out, ctx, latest, history)
-    # Per-station rolling means over the last hour, shared by the joins below (each costs a rolling pass).
-    by_location = rolling_delays(reports, "location")
-    gains = reports.assign(gain_s=reports["delay_s"] - reports["previous_delay_s"])
-    gain_by_location = rolling_delays(gains, "location", value="gain_s")
     at_station = recent_delays(
         ctx.reset_index()[["qid", "location", "t"]].rename(columns={"location": "target_location"}),
         reports,
         "location",
         "target_location",
-        rolled=by_location,
     ).reindex(ctx.index)
     out["recent_loc_delay_s"] = at_station["mean"]
     out["recent_loc_count"] = at_station["count"]
@@ -222,7 +213,6 @@ def compute_features(
         ctx.index
     )
     _recent_line_features(out, ctx, frames, reports)
-    _recent_ahead_features(out, ctx, frames, latest, by_location, gain_by_location)
     out["scheduled_nearby_30min"] = scheduled_nearby(
         frames.calls,
         "scheduled_arrival",
@@ -231,7 +221,7 @@ def compute_features(
         ctx["scheduled_arrival"],
         timedelta(minutes=30),
     )
-    dynamic = dynamics.compute(frames.calls, ctx, latest, reports, gain_by_location)
+    dynamic = dynamics.compute(frames.calls, ctx, latest, reports)
     out[dynamic.columns] = dynamic
     weather = weather_as_of(frames, ctx, "location", "weather_")
     out[weather.columns] = weather
@@ -260,34 +250,6 @@ def _recent_line_features(
     out["recent_line_count"] = line["count"]
     here = recent_delays(left, tagged, "line_here", "line_here", LINE_HERE_WINDOW).reindex(ctx.index)
     out["recent_line_here_delay_s"] = here["mean"]
-
-
-def _recent_ahead_features(
-    out: pd.DataFrame,
-    ctx: pd.DataFrame,
-    frames: Frames,
-    latest: pd.DataFrame,
-    by_location: pd.DataFrame,
-    gain_by_location: pd.DataFrame,
-) -> None:
-    """Delays and delay gained over the last hop of trains reporting in the last hour where this train's
-    run ahead starts (its latest report location, or its origin before it has reported) and at the stop it
-    reaches next: a disruption there reaches this train before the target."""
-    ordered = frames.calls.sort_values(["service_id", "sequence"], kind="stable")
-    stops = ordered.set_index(["service_id", "sequence"])["location"].astype(str)
-    here = latest["report_sequence"].fillna(0).astype("int64")
-    after = (here + 1).clip(upper=ctx["sequence"].astype("int64"))
-    service = ctx["service_id"].astype("int64")
-    at = pd.Series(stops.reindex(pd.MultiIndex.from_arrays([service, here])).to_numpy(), index=ctx.index)
-    ahead = pd.Series(stops.reindex(pd.MultiIndex.from_arrays([service, after])).to_numpy(), index=ctx.index)
-    left = ctx.reset_index()[["qid", "t"]].assign(at=at.to_numpy(), ahead=ahead.to_numpy())
-
-    def mean(rolled: pd.DataFrame, column: str) -> pd.Series:
-        return recent_delays(left, rolled, "location", column, rolled=rolled).reindex(ctx.index)["mean"]
-
-    out["recent_from_delay_s"] = mean(by_location, "at")
-    out["recent_from_gain_s"] = mean(gain_by_location, "at")
-    out["recent_next_gain_s"] = mean(gain_by_location, "ahead")
 
 
 def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame, history: History) -> None:

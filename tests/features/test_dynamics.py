@@ -157,29 +157,3 @@ def test_segment_history_leaves_out_the_excluded_services(frames: Frames) -> Non
     b = compute_features(frames, queries, partial, vocabularies)
     assert a["hist_seg_gain_median_s"].notna().sum() > 100
     assert not a["hist_seg_count"].equals(b["hist_seg_count"])
-
-
-def test_recent_gain_where_the_run_ahead_starts_and_at_the_next_stop_by_hand(frames: Frames) -> None:
-    queries = _queries(frames, T)
-    history = fit_history("train", frames, START, T)
-    out = compute_features(frames, queries, history, vocabularies_for(frames))
-    reports = delay_reports(frames.calls, frames.observations)
-    known = reports[reports["observed_at"] <= pd.Timestamp(T)]
-    gains = known.assign(gain_s=known["delay_s"] - known["previous_delay_s"]).dropna(subset=["gain_s"])
-    latest = latest_report(queries, reports)
-    stops = frames.calls.set_index(["service_id", "sequence"])["location"]
-    checked = 0
-    for qid in out.index[out["recent_next_gain_s"].notna() & latest["report_sequence"].notna()][::7][:15]:
-        query = queries.set_index("qid").loc[qid]
-        here = int(latest.at[qid, "report_sequence"])
-        start, ahead = stops[(query["service_id"], here)], stops[(query["service_id"], here + 1)]
-        for location, name in ((start, "recent_from_gain_s"), (ahead, "recent_next_gain_s")):
-            there = gains[gains["location"] == location]
-            # the mean over the hour up to the last report there before t (at most an hour before t)
-            last = there["observed_at"].max()
-            expected = there.loc[there["observed_at"] > last - pd.Timedelta(hours=1), "gain_s"].mean()
-            if last < pd.Timestamp(T) - pd.Timedelta(hours=1):
-                expected = np.nan
-            assert out.at[qid, name] == pytest.approx(expected, nan_ok=True), name
-        checked += 1
-    assert checked >= 10
