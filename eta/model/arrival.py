@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 QUANTILES = (0.1, 0.5, 0.9)
 RANDOM_HORIZON = "random"
 # Calibration rows sampled at most: the conformal shifts of a few dozen buckets need far fewer than the
-# ~900,000 named-horizon queries of a 9-day calibration share, and each costs features and a prediction.
+# ~1,000,000 queries of a 9-day calibration share, and each costs features and a prediction.
 MAX_CALIBRATION_ROWS = 250_000
 HISTORY_FOLDS = 5
 # A random prediction time per call between this long before its service starts and its arrival, so the
@@ -67,8 +67,9 @@ class ArrivalPredictor:
         raw = np.sort(raw.reshape(len(features), len(QUANTILES)), axis=1)
         base = base_delay(features).to_numpy()
         p10, p50, p90 = (raw[:, i] + base for i in range(3))
-        buckets = bucket_of(features["time_to_arrival_s"], features["has_report"])
-        low, high = apply_interval_calibration(self.artefact.meta["calibration"], p10, p50, p90, buckets)
+        calibration = self.artefact.meta["calibration"]
+        buckets = bucket_of(features, calibration)
+        low, high = apply_interval_calibration(calibration, p10, p50, p90, buckets)
         return pd.DataFrame(
             {"p10_delay_s": low, "p50_delay_s": p50, "p90_delay_s": high}, index=features.index
         )
@@ -221,7 +222,7 @@ def train(
     log.info("trained the %s arrival booster in %.0f s", mode, time.perf_counter() - clock)
     fit_hist = fit_history(mode, frames, start, split)
     calib_q = training_queries(frames, mode, split, end, seed + 1)
-    calib_q = calib_q[calib_q["horizon"] != RANDOM_HORIZON]
+    # The random-time rows stay: serving predicts at any time to arrival, also beyond the named horizons.
     if len(calib_q) > MAX_CALIBRATION_ROWS:
         calib_q = calib_q.sample(MAX_CALIBRATION_ROWS, random_state=seed).sort_values("qid")
     calib_x, calib_t = training_set(frames, mode, calib_q, fit_hist, vocabularies, reports)
@@ -248,9 +249,13 @@ def train(
     predictor = ArrivalPredictor(artefact)
     raw = predictor.predict(calib_x)
     truth = (calib_t + base_delay(calib_x)).to_numpy()
-    buckets = bucket_of(calib_x["time_to_arrival_s"], calib_x["has_report"])
+    buckets = bucket_of(calib_x)
     calibration = fit_interval_calibration(
-        truth, raw["p10_delay_s"].to_numpy(), raw["p90_delay_s"].to_numpy(), buckets
+        truth,
+        raw["p10_delay_s"].to_numpy(),
+        raw["p50_delay_s"].to_numpy(),
+        raw["p90_delay_s"].to_numpy(),
+        buckets,
     )
     meta["calibration"] = calibration
     low, high = apply_interval_calibration(

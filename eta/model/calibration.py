@@ -1,8 +1,8 @@
 """Calibration on a recent held-out window.
 
 Arrival intervals: split conformal adjustment of the P10 and P90 quantiles, per horizon bucket (how far
-ahead, and whether the service has reported a delay yet), so that each tail holds 10 % of the held-out
-arrivals. Platform probabilities: temperature scaling of the model's scores.
+ahead, whether the service has reported a delay yet and whether it is on its last hop), so that each tail
+holds 10 % of the held-out arrivals. Platform probabilities: temperature scaling of the model's scores.
 """
 
 from __future__ import annotations
@@ -13,56 +13,90 @@ import numpy as np
 import pandas as pd
 
 TAIL = 0.10
-# Time to the scheduled arrival, in seconds, separating the buckets.
-BUCKET_EDGES_S = (600, 1200, 2700, 5400, 10800)
+# Time to the scheduled arrival, in seconds, separating the buckets (finer over the last ten minutes,
+# where a train on its last hop and one further out behave differently).
+BUCKET_EDGES_S = (0, 120, 300, 600, 1200, 2700, 5400, 10800)
+# The edges of models calibrated before the calibration recorded its own (labels without the hop part).
+LEGACY_EDGES_S = (600, 1200, 2700, 5400, 10800)
 MIN_BUCKET = 200
+# How far a bound is moved inward, past an outcome lying exactly on it (outcomes are whole minutes).
+NUDGE_S = 1.0
 
 
-def bucket_of(time_to_arrival_s: pd.Series, has_report: pd.Series) -> pd.Series:
-    """A label per query: e.g. ``r1-b2`` = reported, 20–45 min to the scheduled arrival."""
-    bins = np.searchsorted(
-        np.asarray(BUCKET_EDGES_S, dtype="float64"), time_to_arrival_s.fillna(0).to_numpy()
-    )
-    reported = has_report.fillna(0).astype(int).to_numpy()
-    labels = [f"r{r}-b{b}" for r, b in zip(reported, bins, strict=True)]
-    return pd.Series(labels, index=time_to_arrival_s.index)
+def bucket_of(features: pd.DataFrame, calibration: dict[str, Any] | None = None) -> pd.Series:
+    """A label per query: e.g. ``r1-s1-b3`` = reported, last hop, 2–5 min to the scheduled arrival.
 
-
-def _adjustments(lower_gap: np.ndarray, upper_gap: np.ndarray) -> tuple[float, float]:
-    """How far to move P10 down and P90 up so that 10 % of the outcomes fall beyond each."""
-    return _closest_tail(lower_gap), _closest_tail(upper_gap)
-
-
-def _closest_tail(gap: np.ndarray) -> float:
-    """The shift whose share of gaps beyond it is closest to :data:`TAIL`.
-
-    Outcomes reported in whole minutes pile up on single values (a train keeping its delay to the minute),
-    so the usual conservative conformal quantile, which counts a tie as covered, over-covers by several
-    points; of the two sides of a tie, the one nearer the target share is taken.
+    "Last hop": the latest report is from the stop before the target (``report_stops_to_go`` ≤ 1; modes
+    without that feature never are). ``calibration`` gives the edges a fitted model was calibrated with.
     """
-    at = float(np.quantile(gap, 1 - TAIL))
-    beyond = float(np.mean(gap > at))
-    from_tie = float(np.mean(gap >= at))
-    if abs(from_tie - TAIL) < abs(beyond - TAIL):
-        below = gap[gap < at]
-        return float(below.max()) if len(below) else at
-    return at
+    legacy = calibration is not None and "edges_s" not in calibration
+    edges = LEGACY_EDGES_S if legacy else (calibration or {}).get("edges_s", BUCKET_EDGES_S)
+    bins = np.searchsorted(
+        np.asarray(edges, dtype="float64"), features["time_to_arrival_s"].fillna(0).to_numpy()
+    )
+    reported = features["has_report"].fillna(0).astype(int).to_numpy()
+    if legacy:
+        labels = [f"r{r}-b{b}" for r, b in zip(reported, bins, strict=True)]
+        return pd.Series(labels, index=features.index)
+    stops = features.get("report_stops_to_go", pd.Series(np.nan, index=features.index))
+    last_hop = (stops.fillna(np.inf).to_numpy() <= 1).astype(int)
+    labels = [f"r{r}-s{s}-b{b}" for r, s, b in zip(reported, last_hop, bins, strict=True)]
+    return pd.Series(labels, index=features.index)
+
+
+def _tail(gap: np.ndarray, to_median: np.ndarray, target: float) -> tuple[float, float | None, float]:
+    """The shift leaving ``target`` of the outcomes beyond a bound, the nudge threshold, the share reached.
+
+    ``gap`` > 0: the outcome lies beyond the unshifted bound; ``to_median``: how far that bound lies from
+    the P50. Outcomes are whole minutes and pile up on single values (a train keeping its delay to the
+    minute), often exactly on the bound, where no common shift can split them. There, the bound moves
+    inward by :data:`NUDGE_S` (never past the P50) for the rows whose shifted bound lies furthest from the
+    P50, the threshold chosen so that the share beyond reaches ``target``.
+    """
+    shift = float(np.quantile(gap, 1 - target))
+    beyond = float(np.mean(gap > shift))
+    need = round((target - beyond) * len(gap))
+    room = to_median + shift
+    # the nudge moves past the outcome only where the bound was within NUDGE_S of it and short of the P50
+    rooms = -np.sort(-room[(gap > shift - NUDGE_S) & (gap <= shift) & (room > 0)])
+    if need <= 0 or len(rooms) == 0:
+        return shift, None, beyond
+    if need >= len(rooms):
+        return shift, 0.0, beyond + len(rooms) / len(gap)
+    threshold = float((rooms[need - 1] + rooms[need]) / 2)
+    return shift, threshold, beyond + float(np.sum(rooms > threshold)) / len(gap)
+
+
+def _adjustments(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> list[float | None]:
+    """[P10 shift down, P90 shift up, P10 nudge threshold, P90 nudge threshold] for one bucket.
+
+    The upper tail aims at what the lower one left of the 20 % outside, so that the bucket's coverage lands
+    on 80 % even where the lower tail cannot reach its share exactly.
+    """
+    low, low_threshold, low_share = _tail(p10 - y, p50 - p10, TAIL)
+    upper_target = min(max(2 * TAIL - low_share, TAIL / 2), 1.5 * TAIL)
+    high, high_threshold, _ = _tail(y - p90, p90 - p50, upper_target)
+    return [low, high, low_threshold, high_threshold]
 
 
 def fit_interval_calibration(
-    y: np.ndarray, p10: np.ndarray, p90: np.ndarray, buckets: pd.Series
+    y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, buckets: pd.Series
 ) -> dict[str, Any]:
     """Per-bucket (and overall) conformal adjustments from held-out outcomes ``y``."""
-    lower_gap = p10 - y  # > 0: the outcome fell below P10
-    upper_gap = y - p90
-    overall = _adjustments(lower_gap, upper_gap)
-    table: dict[str, list[float]] = {}
+    overall = _adjustments(y, p10, p50, p90)
+    table: dict[str, list[float | None]] = {}
     labels = buckets.to_numpy()
     for label in np.unique(labels):
         mask = labels == label
         if mask.sum() >= MIN_BUCKET:
-            table[str(label)] = list(_adjustments(lower_gap[mask], upper_gap[mask]))
-    return {"overall": list(overall), "buckets": table, "tail": TAIL}
+            table[str(label)] = _adjustments(y[mask], p10[mask], p50[mask], p90[mask])
+    return {
+        "overall": overall,
+        "buckets": table,
+        "tail": TAIL,
+        "edges_s": list(BUCKET_EDGES_S),
+        "nudge_s": NUDGE_S,
+    }
 
 
 def apply_interval_calibration(
@@ -71,12 +105,22 @@ def apply_interval_calibration(
     """Adjusted P10 and P90 (never crossing P50)."""
     overall = calibration["overall"]
     table = calibration["buckets"]
-    adjust = np.array([table.get(label, overall) for label in buckets.to_numpy()], dtype="float64")
-    if len(adjust) == 0:
+    rows = [table.get(label, overall) for label in buckets.to_numpy()]
+    if len(rows) == 0:
         return p10, p90
-    low = np.minimum(p10 - adjust[:, 0], p50)
-    high = np.maximum(p90 + adjust[:, 1], p50)
-    return low, high
+    adjust = np.array([_padded(row) for row in rows], dtype="float64")
+    nudge = float(calibration.get("nudge_s", 0.0))
+    low = p10 - adjust[:, 0]
+    low = np.where(p50 - low > adjust[:, 2], low + nudge, low)
+    high = p90 + adjust[:, 1]
+    high = np.where(high - p50 > adjust[:, 3], high - nudge, high)
+    return np.minimum(low, p50), np.maximum(high, p50)
+
+
+def _padded(row: list[float | None]) -> list[float]:
+    """Shifts and nudge thresholds (none: infinite), also for models calibrated with shifts only."""
+    values = [*row, None, None][:4]
+    return [np.inf if value is None else float(value) for value in values]
 
 
 def fit_temperature(scores: np.ndarray, groups: np.ndarray, chosen: np.ndarray) -> float:

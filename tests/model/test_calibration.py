@@ -1,0 +1,73 @@
+"""Interval calibration: 80 % coverage where whole-minute outcomes sit on a bound, buckets, old models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from eta.model import calibration
+
+
+def _tied_rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Outcomes in whole minutes, a third of them exactly on the P10 (no change from a whole-minute delay)."""
+    rng = np.random.default_rng(seed)
+    base = 60.0 * rng.integers(0, 5, n)
+    minutes = rng.choice([-1, 0, 1, 2, 3, 6], size=n, p=[0.04, 0.34, 0.22, 0.18, 0.12, 0.10])
+    y = base + 60.0 * minutes
+    p10 = base.copy()
+    p50 = base + rng.uniform(0.0, 120.0, n)
+    p90 = base + 200.0 + rng.uniform(0.0, 20.0, n)
+    return y, p10, p50, p90
+
+
+def _features(n: int, stops: float | None = 1.0) -> pd.DataFrame:
+    frame = pd.DataFrame({"time_to_arrival_s": np.full(n, 900.0), "has_report": np.ones(n)})
+    if stops is not None:
+        frame["report_stops_to_go"] = stops
+    return frame
+
+
+def test_coverage_lands_on_80_percent_when_outcomes_tie_on_the_bound() -> None:
+    y, p10, p50, p90 = _tied_rows(20_000, seed=1)
+    buckets = calibration.bucket_of(_features(len(y)))
+    fitted = calibration.fit_interval_calibration(y, p10, p50, p90, buckets)
+    y2, q10, q50, q90 = _tied_rows(20_000, seed=2)
+    low, high = calibration.apply_interval_calibration(fitted, q10, q50, q90, buckets)
+    assert abs(np.mean(y2 < low) - 0.10) < 0.01
+    assert abs(np.mean((y2 >= low) & (y2 <= high)) - 0.80) < 0.01
+    assert (low <= q50).all() and (q50 <= high).all()
+
+
+def test_a_tie_is_split_by_moving_the_bound_past_it_only_by_the_nudge() -> None:
+    y, p10, p50, p90 = _tied_rows(20_000, seed=3)
+    buckets = calibration.bucket_of(_features(len(y)))
+    fitted = calibration.fit_interval_calibration(y, p10, p50, p90, buckets)
+    low, _ = calibration.apply_interval_calibration(fitted, p10, p50, p90, buckets)
+    moved = low != p10
+    assert 0 < moved.mean() < 1
+    assert np.allclose(low[moved] - p10[moved], calibration.NUDGE_S)
+
+
+def test_buckets_separate_reports_last_hop_and_time_to_arrival() -> None:
+    features = pd.DataFrame(
+        {
+            "time_to_arrival_s": [-30.0, 90.0, 900.0, 7200.0],
+            "has_report": [1.0, 1.0, 0.0, 1.0],
+            "report_stops_to_go": [1.0, 1.0, np.nan, 4.0],
+        }
+    )
+    labels = calibration.bucket_of(features).tolist()
+    assert labels == ["r1-s1-b0", "r1-s1-b1", "r0-s0-b4", "r1-s0-b7"]
+    # flights have no stops-to-go feature: never on a "last hop"
+    assert calibration.bucket_of(_features(2, stops=None)).tolist() == ["r1-s0-b4"] * 2
+
+
+def test_models_calibrated_with_shifts_only_keep_their_buckets_and_bounds() -> None:
+    legacy = {"overall": [0.0, 0.0], "buckets": {"r1-b1": [30.0, 60.0]}, "tail": 0.1}
+    features = _features(3)
+    buckets = calibration.bucket_of(features, legacy)
+    assert buckets.tolist() == ["r1-b1"] * 3
+    p10, p50, p90 = np.array([0.0, 60.0, 120.0]), np.array([60.0, 120.0, 180.0]), np.array([120.0] * 3)
+    low, high = calibration.apply_interval_calibration(legacy, p10, p50, p90, buckets)
+    assert low.tolist() == [-30.0, 30.0, 90.0]
+    assert high.tolist() == [180.0, 180.0, 180.0]
