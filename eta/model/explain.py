@@ -99,7 +99,7 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
         ),
         "sched_run_s": lambda r: f"{_duration(r['sched_run_s'])} scheduled from its origin to here",
         "stops_after": lambda r: f"{int(r['stops_after'])} more stops after this one",
-        "sequence": lambda r: f"stop {int(r['sequence']) + 1} of its run",
+        "sequence": lambda r: f"this is stop {int(r['sequence']) + 1} of its run",
         "hist_train_spread_s": lambda r: (
             f"this {vehicle}'s arrivals here usually vary by {_duration(r['hist_train_spread_s'])}"
         ),
