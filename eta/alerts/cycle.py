@@ -267,7 +267,8 @@ class AlertCycle:
                 timeout_s=alerts.webhook_timeout_s,
                 **checks,
             )
-        if alerts.vapid_private_key is None or alerts.vapid_subject is None:  # unset since it was made
+        keys = web_push.vapid(alerts)
+        if keys is None:  # unset since the subscription was made
             return Attempt("retry", None, "Web Push is not configured (ETA_ALERTS__VAPID_PRIVATE_KEY)")
         return web_push.deliver(
             self.push_session,
@@ -275,8 +276,8 @@ class AlertCycle:
             row.push_p256dh,
             row.push_auth,
             {"id": row.message_id} | row.payload,
-            vapid_private_key=alerts.vapid_private_key.get_secret_value(),
-            vapid_subject=alerts.vapid_subject,
+            vapid_private_key=keys[0],
+            vapid_subject=keys[1],
             ttl_s=alerts.web_push_ttl_s,
             timeout_s=alerts.webhook_timeout_s,
             **checks,

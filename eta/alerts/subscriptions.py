@@ -108,8 +108,7 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
 
 def check_web_push_enabled(settings: Settings) -> None:
     """:class:`InputError` unless this server has a VAPID key and subject to send Web Push with."""
-    alerts = settings.alerts
-    if alerts.vapid_private_key is None or alerts.vapid_subject is None:
+    if web_push.vapid(settings.alerts) is None:
         raise InputError(
             "this server does not send Web Push (ETA_ALERTS__VAPID_PRIVATE_KEY and "
             "ETA_ALERTS__VAPID_SUBJECT are not set); use a webhook"

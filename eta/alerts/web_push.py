@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPushException, webpush
 
 from eta.alerts.webhooks import Attempt, check_target
+from eta.config import AlertsSettings
 from eta.errors import InputError
 
 # A push service must accept 4096 bytes of payload; the encryption adds 103 bytes (RFC 8291, 4).
@@ -48,6 +49,13 @@ def check_keys(p256dh: str, auth: str) -> None:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except ValueError:
         raise InputError("web_push.keys.p256dh is not a P-256 public key") from None
+
+
+def vapid(alerts: AlertsSettings) -> tuple[str, str] | None:
+    """The VAPID private key and subject this server sends Web Push with; None where either is unset."""
+    if alerts.vapid_private_key is None or alerts.vapid_subject is None:
+        return None
+    return alerts.vapid_private_key.get_secret_value(), alerts.vapid_subject
 
 
 def new_private_key() -> str:

@@ -296,7 +296,7 @@ class WebPushKey(BaseModel):
 )
 def web_push_public_key(state: State) -> WebPushKey:
     """The key a browser subscribes with before asking for Web Push alerts."""
-    key = state.settings.alerts.vapid_private_key
-    if key is None or state.settings.alerts.vapid_subject is None:
+    keys = web_push.vapid(state.settings.alerts)
+    if keys is None:
         raise NotFoundError("this server does not send Web Push; subscribe with a webhook")
-    return WebPushKey(public_key=web_push.public_key(key.get_secret_value()))
+    return WebPushKey(public_key=web_push.public_key(keys[0]))
