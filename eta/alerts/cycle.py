@@ -55,9 +55,9 @@ class AlertCycle:
         self.clock = clock
         self.metrics = metrics
         self.session = session or requests.Session()
-        # pywebpush follows redirects; a push endpoint must not lead eta anywhere the checks did not see
-        self.push_session = session or requests.Session()
-        self.push_session.max_redirects = 0
+        # no channel follows redirects: an endpoint must not lead eta anywhere the address checks did not
+        # see (webhook posts say so themselves; pywebpush cannot be told)
+        self.session.max_redirects = 0
 
     def run_once(self) -> CycleReport:
         now = self.clock()
@@ -271,7 +271,7 @@ class AlertCycle:
         if keys is None:  # unset since the subscription was made
             return Attempt("retry", None, "Web Push is not configured (ETA_ALERTS__VAPID_PRIVATE_KEY)")
         return web_push.deliver(
-            self.push_session,
+            self.session,
             row.target_url,
             row.push_p256dh,
             row.push_auth,
