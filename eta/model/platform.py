@@ -66,9 +66,7 @@ def summarise(pairs: pd.DataFrame, switch_threshold: float = 0.0) -> pd.DataFram
         return pd.DataFrame(
             columns=["platform", "platform_probability", "platform_announced", "platform_probs"]
         )
-    ordered = pairs.sort_values(["qid", "probability"], ascending=[True, False], kind="stable")
-    top = ordered.drop_duplicates("qid").set_index("qid")
-    announced = ordered[ordered["is_announced"] == 1].drop_duplicates("qid").set_index("qid")
+    ordered, top, announced = _ranked(pairs)
     announced = announced.reindex(top.index)
     keep_announced = (top["is_announced"] != 1) & (top["probability"] < switch_threshold)
     keep_announced &= announced["candidate"].notna()
@@ -93,6 +91,14 @@ def summarise(pairs: pd.DataFrame, switch_threshold: float = 0.0) -> pd.DataFram
     return out
 
 
+def _ranked(pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The pairs most probable first per query, each query's top row, and its announced row (by qid)."""
+    ordered = pairs.sort_values(["qid", "probability"], ascending=[True, False], kind="stable")
+    top = ordered.drop_duplicates("qid").set_index("qid")
+    announced = ordered[ordered["is_announced"] == 1].drop_duplicates("qid").set_index("qid")
+    return ordered, top, announced
+
+
 # How many standard errors the calls moved away from the announced platform must gain by, on the
 # calibration share, before the model moves any: moves hinge on a handful of calls a day and were right
 # about as often as wrong on the IRIS training days (each of 2025-09-02 … 05 predicted by a model trained
@@ -109,9 +115,7 @@ def fit_switch_threshold(pairs: pd.DataFrame) -> tuple[float, float]:
     it has) less :data:`SWITCH_EVIDENCE_Z` times its standard error. Where no threshold's bound is above
     zero, the threshold is 1: the model keeps the announced platform.
     """
-    ordered = pairs.sort_values(["qid", "probability"], ascending=[True, False], kind="stable")
-    top = ordered.drop_duplicates("qid").set_index("qid")
-    announced = ordered[ordered["is_announced"] == 1].drop_duplicates("qid").set_index("qid")
+    _, top, announced = _ranked(pairs)
     announced_right = announced["label"].reindex(top.index).fillna(0.0).to_numpy()
     top_right = top["label"].to_numpy()
     moves = (top["is_announced"] != 1).to_numpy() & announced["label"].reindex(top.index).notna().to_numpy()
