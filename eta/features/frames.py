@@ -6,7 +6,7 @@ rows observed at or before each prediction's time ``t`` (see :mod:`eta.features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, String, and_, cast, or_, select
 
 from eta._time import ensure_utc
+from eta.features import previous_days
 from eta.store.schema import Call, Location, Observation, Service, UTCDateTime, Vehicle, Weather
 
 TIME_COLUMNS = (
@@ -29,6 +30,7 @@ TIME_COLUMNS = (
 # A service's calls are loaded whole when any of them falls in the window, so a call near the window's
 # edge still sees its service's earlier stops; the margin covers the longest runs and flights.
 SERVICE_MARGIN = timedelta(hours=30)
+PAST_DAYS_BY_MODE = {"train": previous_days.PAST_DAYS}
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Frames:
     observations: pd.DataFrame
     weather: pd.DataFrame
     names: pd.Series  # location code -> name
+    # Outcomes of runs on the service days before the window (eta.features.previous_days), where loaded.
+    past: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=previous_days.OUTCOME_COLUMNS))
 
     def observed_until(self, t: datetime | pd.Timestamp) -> Frames:
         """The same frames as the store held them at ``t``: later observations and weather dropped."""
@@ -48,6 +52,7 @@ class Frames:
             self,
             observations=self.observations[self.observations["observed_at"] <= stamp],
             weather=self.weather[self.weather["observed_at"] <= stamp],
+            past=self.past[self.past["arrival_known_at"] <= stamp],
         )
 
 
@@ -58,11 +63,15 @@ def load_frames(
     end: datetime,
     observed_until: datetime | None = None,
     call_ids: list[int] | None = None,
+    past_days: int | None = None,
 ) -> Frames:
     """Calls of ``mode`` whose services are scheduled in [start, end), with their observations.
 
     ``observed_until`` drops observations and weather eta had not yet received at that time (serving).
     ``call_ids`` restricts the services to those of these calls (serving a few calls).
+    ``past_days`` also reads the outcomes of the runs of that many service days before ``start`` into
+    ``Frames.past`` (what :mod:`eta.features.previous_days` compares with); by default as many as the
+    mode's features look back (trains: :data:`eta.features.previous_days.PAST_DAYS`, flights: none).
     """
     start, end = ensure_utc(start), ensure_utc(end)
     low, high = start - SERVICE_MARGIN, end + SERVICE_MARGIN
@@ -127,12 +136,61 @@ def load_frames(
         names = _read_names(conn, locations)
         if mode == "flight":
             calls = _with_vehicle_type(conn, calls)
+        days = PAST_DAYS_BY_MODE.get(mode, 0) if past_days is None else past_days
+        past = _read_past(conn, mode, start, days, observed_until) if days > 0 else None
     calls = _tidy_calls(calls)
     observations = observations.sort_values(["observed_at", "call_id"], kind="stable").reset_index(drop=True)
     # an empty result comes back untyped; joins on the ids need them as integers
     observations["call_id"] = observations["call_id"].astype("int64")
     observations["cancelled"] = observations["cancelled"].astype("boolean")
-    return Frames(mode=mode, calls=calls, observations=observations, weather=weather, names=names)
+    frames = Frames(mode=mode, calls=calls, observations=observations, weather=weather, names=names)
+    return frames if past is None else replace(frames, past=past)
+
+
+def _read_past(
+    conn: Connection, mode: str, start: datetime, past_days: int, observed_until: datetime | None
+) -> pd.DataFrame:
+    """Outcomes of the ``mode`` runs of the ``past_days`` service days before ``start``'s date."""
+    first_day = start.date() - timedelta(days=past_days + 1)  # service dates are local: one day spare
+    services = and_(
+        Service.mode == mode, Service.service_date >= first_day, Service.service_date < start.date()
+    )
+    calls_q = (
+        select(
+            Call.id.label("call_id"),
+            Call.service_id,
+            Call.location,
+            Call.scheduled_arrival,
+            Call.scheduled_departure,
+            Service.operator,
+            Service.number,
+            Service.service_date,
+        )
+        .join(Service, Service.id == Call.service_id)
+        .where(services)
+    )
+    obs_q = (
+        select(
+            Observation.call_id,
+            Observation.observed_at,
+            Observation.actual_arrival,
+            Observation.actual_departure,
+        )
+        .join(Call, Call.id == Observation.call_id)
+        .join(Service, Service.id == Call.service_id)
+        .where(
+            services,
+            or_(Observation.actual_arrival.is_not(None), Observation.actual_departure.is_not(None)),
+        )
+    )
+    if observed_until is not None:
+        obs_q = obs_q.where(Observation.observed_at <= ensure_utc(observed_until))
+    calls = _read(conn, calls_q)
+    if calls.empty:
+        return pd.DataFrame(columns=previous_days.OUTCOME_COLUMNS)
+    calls["planned_at"] = calls["scheduled_arrival"].fillna(calls["scheduled_departure"])
+    observations = _read(conn, obs_q)
+    return previous_days.run_outcomes(calls, observations)
 
 
 def _read(conn: Connection, query: Any) -> pd.DataFrame:

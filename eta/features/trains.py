@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from eta.features import dynamics
+from eta.features import dynamics, previous_days
 from eta.features.common import (
     categorical,
     local_time_parts,
@@ -76,6 +76,7 @@ FEATURES = [
     "weather_wind_gust_ms",
     "weather_visibility_m",
     *dynamics.FEATURES,
+    *previous_days.FEATURES,
     "category",
 ]
 
@@ -223,6 +224,8 @@ def compute_features(
     )
     dynamic = dynamics.compute(frames.calls, ctx, latest, reports)
     out[dynamic.columns] = dynamic
+    earlier_runs = _previous_days(frames, ctx, latest)
+    out[earlier_runs.columns] = earlier_runs
     weather = weather_as_of(frames, ctx, "location", "weather_")
     out[weather.columns] = weather
     out["category"] = categorical(ctx["operator"], vocabularies.get("category", []))
@@ -232,6 +235,19 @@ def compute_features(
     out["scheduled_arrival"] = ctx["scheduled_arrival"]
     out["location"] = ctx["location"]
     return out
+
+
+def _previous_days(frames: Frames, ctx: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
+    """This train's runs on its previous days (:mod:`eta.features.previous_days`), from the frames' own
+    calls and the runs read before the window."""
+    own = previous_days.run_outcomes(frames.calls, frames.observations)
+    outcomes = pd.concat([own, frames.past[~frames.past["call_id"].isin(own["call_id"])]], ignore_index=True)
+    # frames.calls are ordered by service and sequence: a service's first row is its origin
+    services = frames.calls.drop_duplicates("service_id").set_index("service_id")
+    origin = lookup(ctx["service_id"], services["location"].astype(str))
+    from_location = latest["report_location"].fillna(origin)
+    service_date = lookup(ctx["service_id"], services["service_date"])
+    return previous_days.compute(outcomes, ctx.assign(service_date=service_date), from_location)
 
 
 def _recent_line_features(

@@ -58,6 +58,25 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
             f"this train usually changes its delay by {_minutes(r['hist_gain_s'])} "
             f"from {place(r, 'report_location')} to here"
         ),
+        "prev_days_delay_mean_s": lambda r: (
+            f"this train arrived here {_late(r['prev_days_delay_mean_s'])} on average in the last week"
+        ),
+        "prev_days_delay_median_s": lambda r: (
+            f"this train usually arrived here {_late(r['prev_days_delay_median_s'])} in the last week"
+        ),
+        "prev_days_gain_mean_s": lambda r: (
+            f"in the last week this train changed its delay by {_minutes(r['prev_days_gain_mean_s'])} on "
+            f"average from {place(r, 'report_location')} to here"
+        ),
+        "prev_days_gain_median_s": lambda r: (
+            f"in the last week this train usually changed its delay by "
+            f"{_minutes(r['prev_days_gain_median_s'])} from {place(r, 'report_location')} to here"
+        ),
+        "prev_days_gain_max_s": lambda r: (
+            f"in the last week this train changed its delay by up to {_minutes(r['prev_days_gain_max_s'])} "
+            f"from {place(r, 'report_location')} to here"
+        ),
+        "prev_days_count": lambda r: f"{int(r['prev_days_count'])} runs of this train here in the last week",
         "recent_loc_delay_s": lambda r: (
             f"trains at {place(r, 'location')} in the last hour were "
             f"{_late(r['recent_loc_delay_s'])} on average"
@@ -274,6 +293,7 @@ UNKNOWN = {
     "latest_delay_s": "no report from it yet",
     "operator_delay_s": "no estimate from the operator yet",
     "hist_": "no history of it here",
+    "prev_days_": "no run of this train here in the last week",
     "recent_": "no recent arrivals to compare",
     "weather_": "no weather report",
     **{
