@@ -1,0 +1,100 @@
+"""The same train's previous days: what they hold, and that serving (frames of a few hours plus
+``Frames.past``) computes what training (frames of the whole week) computes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eta.features import compute_features, fit_history, load_frames, previous_days, vocabularies_for
+from eta.features.queries import QUERY_COLUMNS
+from eta.store.engine import make_engine
+from tests import slices
+
+T = datetime(2026, 3, 7, 8, 30, tzinfo=UTC)  # Saturday morning: five service days of the slice before it
+HISTORY_FROM = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return slices.copy_of(slices.trains_template(), tmp_path_factory.mktemp("previous-days"))
+
+
+def _queries(calls: pd.DataFrame, t: datetime) -> pd.DataFrame:
+    stamp = pd.Timestamp(t)
+    soon = calls[
+        (calls["scheduled_arrival"] >= stamp)
+        & (calls["scheduled_arrival"] < stamp + timedelta(hours=2))
+        & (calls["sequence"] > 0)
+    ]
+    queries = soon[["call_id", "service_id", "sequence"]].assign(t=stamp, horizon="test")
+    queries = queries.reset_index(drop=True)
+    queries["t"] = queries["t"].astype("datetime64[us, UTC]")
+    queries["qid"] = range(len(queries))
+    return queries[QUERY_COLUMNS]
+
+
+def _by_call(url: str, start: datetime, past_days: int | None = None) -> pd.DataFrame:
+    engine = make_engine(url)
+    end = T + timedelta(hours=2)
+    frames = load_frames(engine, "train", start, end, observed_until=T, past_days=past_days)
+    queries = _queries(frames.calls, T)
+    history = fit_history("train", frames, HISTORY_FROM, HISTORY_FROM + timedelta(days=2))
+    features = compute_features("train", frames, queries, history, vocabularies_for("train", frames))
+    engine.dispose()
+    call_of = queries.set_index("qid")["call_id"]
+    return features[previous_days.FEATURES].set_axis(call_of.reindex(features.index).to_numpy()).sort_index()
+
+
+def test_serving_frames_read_the_previous_days_that_training_frames_hold(store: str) -> None:
+    week = _by_call(store, HISTORY_FROM)
+    serving = _by_call(store, T - timedelta(hours=2))  # the serving window: hours, plus Frames.past
+    assert len(week) > 300
+    assert (week["prev_days_count"] >= 3).mean() > 0.5  # most trains ran on the days before
+    pd.testing.assert_frame_equal(serving, week)
+    without_past = _by_call(store, T - timedelta(hours=2), past_days=0)
+    assert (without_past["prev_days_count"] < week["prev_days_count"]).mean() > 0.5  # the test can fail
+
+
+def test_previous_days_are_the_same_trains_arrivals_known_by_t(store: str) -> None:
+    engine = make_engine(store)
+    frames = load_frames(engine, "train", HISTORY_FROM, T + timedelta(hours=2), past_days=0)
+    engine.dispose()
+    outcomes = previous_days.run_outcomes(frames.calls, frames.observations)
+    queries = _queries(frames.calls, T)
+    calls = frames.calls.set_index("call_id")
+    ctx = calls.loc[queries["call_id"], ["service_id", "operator", "number", "location", "service_date"]]
+    ctx = ctx.set_axis(queries["qid"]).assign(t=pd.Timestamp(T))
+    origin = frames.calls.drop_duplicates("service_id").set_index("service_id")["location"].astype(str)
+    from_origin = pd.Series(origin.reindex(ctx["service_id"]).to_numpy(), index=ctx.index)
+    got = previous_days.compute(outcomes, ctx, from_origin)
+
+    checked = 0
+    for qid, row in ctx.sample(40, random_state=3).iterrows():
+        day = pd.Timestamp(str(row["service_date"]))
+        same = outcomes[
+            (outcomes["number"] == str(row["number"]))
+            & (outcomes["operator"] == str(row["operator"]))
+            & (outcomes["location"] == str(row["location"]))
+            & outcomes["arrival_delay_s"].notna()
+            & (outcomes["arrival_known_at"] <= pd.Timestamp(T))
+        ]
+        lag = (day - pd.to_datetime(same["service_date"], unit="D")).dt.days
+        runs = same[(lag >= 1) & (lag <= previous_days.PAST_DAYS)]
+        assert got.loc[qid, "prev_days_count"] == len(runs)
+        if runs.empty:
+            assert np.isnan(got.loc[qid, "prev_days_delay_mean_s"])
+            continue
+        checked += 1
+        assert got.loc[qid, "prev_days_delay_mean_s"] == pytest.approx(runs["arrival_delay_s"].mean())
+        start = outcomes[
+            outcomes["service_id"].isin(runs["service_id"]) & (outcomes["location"] == from_origin[qid])
+        ].set_index("service_id")["departure_delay_s"]
+        gains = runs.set_index("service_id")["arrival_delay_s"] - start.reindex(runs["service_id"])
+        assert got.loc[qid, "prev_days_gain_median_s"] == pytest.approx(gains.median(), nan_ok=True)
+    assert checked > 20
+    # today's own run never counts, however early it arrived
+    assert (got["prev_days_count"] <= previous_days.PAST_DAYS).all()
