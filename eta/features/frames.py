@@ -43,7 +43,7 @@ class Frames:
     weather: pd.DataFrame
     names: pd.Series  # location code -> name
     # Outcomes of runs on the service days before the window (eta.features.previous_days), where loaded.
-    past: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=previous_days.OUTCOME_COLUMNS))
+    past: pd.DataFrame = field(default_factory=previous_days.no_outcomes)
 
     def observed_until(self, t: datetime | pd.Timestamp) -> Frames:
         """The same frames as the store held them at ``t``: later observations and weather dropped."""
@@ -187,7 +187,7 @@ def _read_past(
         obs_q = obs_q.where(Observation.observed_at <= ensure_utc(observed_until))
     calls = _read(conn, calls_q)
     if calls.empty:
-        return pd.DataFrame(columns=previous_days.OUTCOME_COLUMNS)
+        return previous_days.no_outcomes()
     calls["planned_at"] = calls["scheduled_arrival"].fillna(calls["scheduled_departure"])
     observations = _read(conn, obs_q)
     return previous_days.run_outcomes(calls, observations)

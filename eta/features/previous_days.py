@@ -13,11 +13,14 @@ Training and backtests find those runs in their own frames (the window's first d
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from eta.features.reports import first_event, seconds
 
 PAST_DAYS = 7
+# Day numbers (days since 1970) stay below this for the next ~270 years: (key, day) pairs pack into one int.
+DAY_SPAN = 100_000
 FEATURES = [
     "prev_days_delay_mean_s",
     "prev_days_delay_median_s",
@@ -37,6 +40,22 @@ OUTCOME_COLUMNS = [
     "arrival_known_at",
     "departure_delay_s",
 ]
+
+
+def no_outcomes() -> pd.DataFrame:
+    """An empty outcomes frame with the columns' types (a concat with it keeps them)."""
+    types = {
+        "call_id": "int64",
+        "service_id": "int64",
+        "operator": "object",
+        "number": "object",
+        "location": "object",
+        "service_date": "int64",
+        "arrival_delay_s": "float64",
+        "arrival_known_at": "datetime64[us, UTC]",
+        "departure_delay_s": "float64",
+    }
+    return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in types.items()})
 
 
 def run_outcomes(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
@@ -78,14 +97,29 @@ def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series)
             "from_location": from_location.astype(str).to_numpy(),
         }
     )
-    at_target = outcomes.dropna(subset=["arrival_delay_s"]).drop(columns=["call_id", "departure_delay_s"])
-    runs = left.merge(at_target, on=["operator", "number", "location"])
-    days_back = runs["day"] - runs["service_date"]
-    runs = runs[(days_back >= 1) & (days_back <= PAST_DAYS) & (runs["arrival_known_at"] <= runs["t"])]
-    departures = outcomes[["service_id", "location", "departure_delay_s"]].rename(
-        columns={"location": "from_location"}
+    outcomes = outcomes.astype({"arrival_delay_s": "float64", "departure_delay_s": "float64"})
+    at_target = outcomes.dropna(subset=["arrival_delay_s"])
+    # One integer key per (train, station, day): seven exact joins instead of one join on every run ever.
+    train_here, at_train_here = _codes(left, at_target, ["operator", "number", "location"])
+    target_key = at_train_here * DAY_SPAN + at_target["service_date"].to_numpy()
+    runs_at_target = at_target[["service_id", "arrival_delay_s", "arrival_known_at"]].assign(key=target_key)
+    parts = []
+    for days_back in range(1, PAST_DAYS + 1):
+        key = train_here * DAY_SPAN + left["day"].to_numpy() - days_back
+        parts.append(left.assign(key=key).merge(runs_at_target, on="key"))
+    runs = pd.concat(parts, ignore_index=True)
+    runs = runs[runs["arrival_known_at"] <= runs["t"]]
+    run_from, departed_from = _codes(
+        runs[["from_location"]].set_axis(["location"], axis=1), outcomes, ["location"]
     )
-    runs = runs.merge(departures, on=["service_id", "from_location"], how="left")
+    span = int(max(run_from.max(initial=0), departed_from.max(initial=0))) + 1
+    departure_delay = pd.Series(
+        outcomes["departure_delay_s"].to_numpy(),
+        index=outcomes["service_id"].to_numpy().astype("int64") * span + departed_from,
+    )
+    departure_delay = departure_delay[~departure_delay.index.duplicated()]
+    run_key = runs["service_id"].to_numpy().astype("int64") * span + run_from
+    runs["departure_delay_s"] = departure_delay.reindex(run_key).to_numpy()
     runs["gain_s"] = runs["arrival_delay_s"] - runs["departure_delay_s"]
     by_query = runs.groupby("qid")
     out = pd.DataFrame(
@@ -100,6 +134,18 @@ def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series)
     ).reindex(ctx.index)
     out["prev_days_count"] = out["prev_days_count"].fillna(0.0)
     return out[FEATURES].astype("float64")
+
+
+def _codes(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of the ``columns`` tuples of both frames, equal where the tuples are equal."""
+    texts = []
+    for frame in (left, right):
+        text = frame[columns[0]].astype(str)
+        for column in columns[1:]:
+            text = text + "\x1f" + frame[column].astype(str)
+        texts.append(text)
+    codes = pd.factorize(pd.concat(texts, ignore_index=True))[0].astype("int64")
+    return codes[: len(left)], codes[len(left) :]
 
 
 def _days(dates: pd.Series) -> pd.Series:

@@ -241,7 +241,8 @@ def _previous_days(frames: Frames, ctx: pd.DataFrame, latest: pd.DataFrame) -> p
     """This train's runs on its previous days (:mod:`eta.features.previous_days`), from the frames' own
     calls and the runs read before the window."""
     own = previous_days.run_outcomes(frames.calls, frames.observations)
-    outcomes = pd.concat([own, frames.past[~frames.past["call_id"].isin(own["call_id"])]], ignore_index=True)
+    earlier = frames.past[~frames.past["call_id"].isin(own["call_id"])]
+    outcomes = pd.concat([own, earlier], ignore_index=True) if len(earlier) else own
     # frames.calls are ordered by service and sequence: a service's first row is its origin
     services = frames.calls.drop_duplicates("service_id").set_index("service_id")
     origin = lookup(ctx["service_id"], services["location"].astype(str))
