@@ -62,13 +62,11 @@ def load_frames(
     start: datetime,
     end: datetime,
     observed_until: datetime | None = None,
-    call_ids: list[int] | None = None,
     past_days: int | None = None,
 ) -> Frames:
     """Calls of ``mode`` whose services are scheduled in [start, end), with their observations.
 
     ``observed_until`` drops observations and weather eta had not yet received at that time (serving).
-    ``call_ids`` restricts the services to those of these calls (serving a few calls).
     ``past_days`` also reads the outcomes of the runs of that many service days before ``start`` into
     ``Frames.past`` (what :mod:`eta.features.previous_days` compares with); by default as many as the
     mode's features look back (trains: :data:`eta.features.previous_days.PAST_DAYS`, flights: none).
@@ -86,8 +84,6 @@ def load_frames(
             ),
         )
     )
-    if call_ids is not None:
-        in_window = select(Call.service_id).where(Call.id.in_(call_ids))
     service_filter = and_(Service.mode == mode, Service.id.in_(in_window.distinct()))
     calls_q = (
         select(

@@ -24,6 +24,7 @@ from eta.model.arrival import ArrivalPredictor
 from eta.model.explain import explain
 from eta.model.platform import PlatformPredictor
 from eta.store.bulk import insert_ignore
+from eta.store.queries import scheduled_span
 from eta.store.schema import metadata
 
 log = logging.getLogger(__name__)
@@ -45,26 +46,35 @@ def predict_calls(
     ``call_ids``. Only observations with observed_at ≤ made_at are read.
     """
     made_at = ensure_utc(made_at)
+    start, end = _window(engine, settings, made_at, call_ids)
     written = 0
     for mode in MODES:
         arrival_entry = registry.champion(engine, mode, "arrival")
         platform_entry = registry.champion(engine, mode, "platform") if mode == "train" else None
         if arrival_entry is None and platform_entry is None:
             continue
-        frames = load_frames(
-            engine,
-            mode,
-            made_at - timedelta(hours=settings.model.serve_behind_hours),
-            made_at + timedelta(hours=settings.model.serve_ahead_hours),
-            observed_until=made_at,
-            call_ids=call_ids,
-        )
+        # The whole window even for a few calls: their features look at the other trains and flights
+        # (at the station, on the line, at the platforms) exactly as the sweep sees them.
+        frames = load_frames(engine, mode, start, end, observed_until=made_at)
         rows = predict_frames(frames, mode, arrival_entry, platform_entry, made_at, call_ids, purpose)
         if rows.empty:
             continue
         with engine.begin() as conn:
             written += insert_ignore(conn, metadata.tables["predictions"], rows, settings.db_batch_size)
     return written
+
+
+def _window(
+    engine: Engine, settings: Settings, made_at: datetime, call_ids: list[int] | None
+) -> tuple[datetime, datetime]:
+    """The serving window around ``made_at``, widened to reach ``call_ids``' scheduled times."""
+    start = made_at - timedelta(hours=settings.model.serve_behind_hours)
+    end = made_at + timedelta(hours=settings.model.serve_ahead_hours)
+    if call_ids:
+        first, last = scheduled_span(engine, call_ids)
+        if first is not None and last is not None:
+            start, end = min(start, first), max(end, last + timedelta(seconds=1))
+    return start, end
 
 
 PLATFORM_COLUMNS = ("platform", "platform_probability", "platform_announced", "platform_probs")

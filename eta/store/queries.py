@@ -140,3 +140,22 @@ def calls_of_same_services(
                 query = query.where(Call.scheduled_arrival >= low, Call.scheduled_arrival < high)
             found.update(conn.execute(query).scalars())
     return sorted(found)
+
+
+def scheduled_span(
+    engine: Engine, call_ids: list[int], chunk: int = 500
+) -> tuple[datetime | None, datetime | None]:
+    """The earliest and latest scheduled time (arrival, else departure) of these calls; None if none."""
+    sched = func.coalesce(Call.scheduled_arrival, Call.scheduled_departure)
+    first: datetime | None = None
+    last: datetime | None = None
+    with engine.connect() as conn:
+        for start in range(0, len(call_ids), chunk):
+            some = call_ids[start : start + chunk]
+            query = select(func.min(sched), func.max(sched)).where(Call.id.in_(some))
+            low, high = conn.execute(query).one()
+            if low is not None:
+                low, high = ensure_utc(low), ensure_utc(high)
+                first = low if first is None else min(first, low)
+                last = high if last is None else max(last, high)
+    return first, last

@@ -87,6 +87,38 @@ def test_predictions_for_chosen_calls_only(flights_model: Artefact, tmp_path: Pa
     engine.dispose()
 
 
+def test_chosen_calls_get_the_predictions_the_sweep_gives_them(
+    flights_model: Artefact, tmp_path: Path
+) -> None:
+    """Re-predicting a few calls after a cycle sees the other flights (movements at the airports, recent
+    delays there) as the sweep does: the same features, the same predictions."""
+    template = slices.flights_template()
+    served = {}
+    for name in ("sweep", "chosen"):
+        settings = small_settings(slices.copy_of(template, tmp_path / name), tmp_path / name)
+        engine = open_store(settings)
+        entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-same")
+        registry.promote(engine, settings, entry.version)
+        with engine.connect() as conn:
+            chosen = [
+                int(r[0])
+                for r in conn.execute(
+                    select(Call.id)
+                    .where(Call.scheduled_arrival > MADE_AT + timedelta(hours=1))
+                    .where(Call.scheduled_arrival < MADE_AT + timedelta(hours=3))
+                    .order_by(Call.id)
+                    .limit(40)
+                )
+            ]
+        predict_calls(engine, settings, MADE_AT, call_ids=None if name == "sweep" else chosen)
+        with engine.connect() as conn:
+            rows = pd.read_sql(select(Prediction).where(Prediction.call_id.in_(chosen)), conn)
+        served[name] = rows.set_index("call_id").sort_index()[["p10_arrival", "p50_arrival", "p90_arrival"]]
+        engine.dispose()
+    assert len(served["chosen"]) == 40
+    pd.testing.assert_frame_equal(served["chosen"], served["sweep"])
+
+
 @pytest.mark.parametrize("naive", [datetime(2013, 1, 12, 15)])
 def test_naive_times_are_refused(naive: datetime, tmp_path: Path) -> None:
     settings = small_settings(f"sqlite:///{tmp_path / 's.sqlite3'}", tmp_path)
