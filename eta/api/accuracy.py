@@ -26,7 +26,14 @@ MAX_ROWS = 500_000
 
 
 def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str | None = None) -> pd.DataFrame:
-    """One row per served prediction made in [start, end] whose call has an actual arrival."""
+    """One row per served prediction made in [start, end] whose call has an actual arrival.
+
+    Only predictions of calls with a reported actual arrival are read (a sweep predicts every call in the
+    next hours: most rows are about calls still to come), the most recent first, at most ``MAX_ROWS``.
+    """
+    arrived = select(Observation.call_id).where(
+        Observation.call_id == Prediction.call_id, Observation.actual_arrival.is_not(None)
+    )
     query = (
         select(
             Prediction.call_id,
@@ -55,7 +62,9 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
             Prediction.made_at <= end,
             Prediction.p50_arrival.is_not(None),
             Call.scheduled_arrival.is_not(None),
+            arrived.exists(),
         )
+        .order_by(Prediction.made_at.desc())
         .limit(MAX_ROWS)
     )
     if mode:

@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
+from eta.api import accuracy
 from eta.api.apikeys import create_key, revoke_key
-from eta.store.schema import Call, CollectorRun, CollectorState
+from eta.store.schema import Call, CollectorRun, CollectorState, Observation
 from tests.api import seed
 from tests.api.helpers import add_observation, add_prediction, berlin, call_at
 from tests.api.test_health import _register_champion
@@ -197,3 +198,31 @@ def test_models_lists_the_champion_with_its_metrics(
     (model,) = client.get("/api/v1/operator/models", headers={"X-API-Key": operator_key}).json()
     assert (model["version"], model["role"], model["task"]) == ("arrival-train-1", "champion", "arrival")
     assert model["metrics"] == {"mae_s": 123.4}
+
+
+def test_accuracy_reads_the_arrived_calls_most_recent_predictions_first(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep predicts every call of the next hours: most served rows are about calls still to come.
+    The read skips them, so a cap on rows keeps the latest predictions that can be scored."""
+    start, end = (datetime.fromisoformat(DAY[k].replace("Z", "+00:00")) for k in ("from", "to"))
+    scored = accuracy.served_vs_actual(engine, start, end)
+    assert len(scored) > 20
+    arrived = select(Observation.call_id).where(
+        Observation.call_id == Call.id, Observation.actual_arrival.is_not(None)
+    )
+    with engine.connect() as conn:
+        pending = conn.execute(
+            select(Call.id, Call.scheduled_arrival)
+            .where(Call.scheduled_arrival.is_not(None), ~arrived.exists())
+            .order_by(Call.id)
+        ).all()
+    assert len(pending) > 10  # cancelled stops, runs that ended early
+    latest = scored["made_at"].max().to_pydatetime()
+    for call in pending:  # made after every scored prediction, about calls that have not arrived
+        add_prediction(engine, call, latest + timedelta(seconds=1), 0)
+    monkeypatch.setattr(accuracy, "MAX_ROWS", 10)
+    capped = accuracy.served_vs_actual(engine, start, end)
+    assert len(capped) == 10
+    newest = scored["made_at"].sort_values(ascending=False).iloc[:10]
+    assert sorted(capped["made_at"]) == sorted(newest)
