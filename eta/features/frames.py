@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, String, and_, cast, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, String, and_, cast, or_, select
 
 from eta._time import ensure_utc
 from eta.features import previous_days
@@ -85,45 +85,33 @@ def load_frames(
         )
     )
     service_filter = and_(Service.mode == mode, Service.id.in_(in_window.distinct()))
-    calls_q = (
-        select(
-            Call.id.label("call_id"),
-            Call.service_id,
-            Call.sequence,
-            Call.location,
-            Call.location_tz,
-            Call.scheduled_arrival,
-            Call.scheduled_departure,
-            Call.planned_platform,
-            Service.operator,
-            Service.number,
-            Service.service_date,
-            Service.category,
-            Service.line,
-            Service.origin,
-            Service.destination,
-            Service.vehicle_id,
-        )
-        .join(Service, Service.id == Call.service_id)
-        .where(service_filter)
+    calls_q = _calls_query(
+        service_filter,
+        Call.sequence,
+        Call.location,
+        Call.location_tz,
+        Call.scheduled_arrival,
+        Call.scheduled_departure,
+        Call.planned_platform,
+        Service.operator,
+        Service.number,
+        Service.service_date,
+        Service.category,
+        Service.line,
+        Service.origin,
+        Service.destination,
+        Service.vehicle_id,
     )
-    obs_q = (
-        select(
-            Observation.call_id,
-            Observation.observed_at,
-            Observation.estimated_arrival,
-            Observation.actual_arrival,
-            Observation.estimated_departure,
-            Observation.actual_departure,
-            Observation.platform,
-            Observation.cancelled,
-        )
-        .join(Call, Call.id == Observation.call_id)
-        .join(Service, Service.id == Call.service_id)
-        .where(service_filter)
+    obs_q = _observations_query(
+        service_filter,
+        observed_until,
+        Observation.estimated_arrival,
+        Observation.actual_arrival,
+        Observation.estimated_departure,
+        Observation.actual_departure,
+        Observation.platform,
+        Observation.cancelled,
     )
-    if observed_until is not None:
-        obs_q = obs_q.where(Observation.observed_at <= ensure_utc(observed_until))
     with engine.connect() as conn:
         calls = _read(conn, calls_q)
         observations = _read(conn, obs_q)
@@ -151,42 +139,49 @@ def _read_past(
     services = and_(
         Service.mode == mode, Service.service_date >= first_day, Service.service_date < start.date()
     )
-    calls_q = (
-        select(
-            Call.id.label("call_id"),
-            Call.service_id,
-            Call.location,
-            Call.scheduled_arrival,
-            Call.scheduled_departure,
-            Service.operator,
-            Service.number,
-            Service.service_date,
-        )
-        .join(Service, Service.id == Call.service_id)
-        .where(services)
+    calls_q = _calls_query(
+        services,
+        Call.location,
+        Call.scheduled_arrival,
+        Call.scheduled_departure,
+        Service.operator,
+        Service.number,
+        Service.service_date,
     )
-    obs_q = (
-        select(
-            Observation.call_id,
-            Observation.observed_at,
-            Observation.actual_arrival,
-            Observation.actual_departure,
-        )
-        .join(Call, Call.id == Observation.call_id)
-        .join(Service, Service.id == Call.service_id)
-        .where(
-            services,
-            or_(Observation.actual_arrival.is_not(None), Observation.actual_departure.is_not(None)),
-        )
-    )
-    if observed_until is not None:
-        obs_q = obs_q.where(Observation.observed_at <= ensure_utc(observed_until))
+    obs_q = _observations_query(
+        services, observed_until, Observation.actual_arrival, Observation.actual_departure
+    ).where(or_(Observation.actual_arrival.is_not(None), Observation.actual_departure.is_not(None)))
     calls = _read(conn, calls_q)
     if calls.empty:
         return previous_days.no_outcomes()
     calls["planned_at"] = calls["scheduled_arrival"].fillna(calls["scheduled_departure"])
     observations = _read(conn, obs_q)
     return previous_days.run_outcomes(calls, observations)
+
+
+def _calls_query(services: ColumnElement[bool], *columns: Any) -> Select[Any]:
+    """The calls (id, service, ``columns``) of the services that match ``services``."""
+    return (
+        select(Call.id.label("call_id"), Call.service_id, *columns)
+        .join(Service, Service.id == Call.service_id)
+        .where(services)
+    )
+
+
+def _observations_query(
+    services: ColumnElement[bool], observed_until: datetime | None, *columns: Any
+) -> Select[Any]:
+    """The observations (call, observed_at, ``columns``) of those services' calls, received by
+    ``observed_until`` where given."""
+    query = (
+        select(Observation.call_id, Observation.observed_at, *columns)
+        .join(Call, Call.id == Observation.call_id)
+        .join(Service, Service.id == Call.service_id)
+        .where(services)
+    )
+    if observed_until is not None:
+        query = query.where(Observation.observed_at <= ensure_utc(observed_until))
+    return query
 
 
 def _read(conn: Connection, query: Any) -> pd.DataFrame:
