@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
+from eta.config import Settings
 from eta.model import registry
 from eta.model.artefact import Artefact
 from eta.model.predict import predict_calls
@@ -69,18 +70,29 @@ def test_predict_calls_writes_served_rows_for_calls_not_yet_arrived(
     engine.dispose()
 
 
-def test_predictions_for_chosen_calls_only(flights_model: Artefact, tmp_path: Path) -> None:
-    settings = small_settings(slices.copy_of(slices.flights_template(), tmp_path), tmp_path)
+def _flights_store_serving(model: Artefact, directory: Path, version: str) -> tuple[Settings, Engine]:
+    """A copy of the flights slice with ``model`` registered and promoted as the arrival champion."""
+    settings = small_settings(slices.copy_of(slices.flights_template(), directory), directory)
     engine = open_store(settings)
-    entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-some")
+    entry = registry.register(engine, settings, copy.deepcopy(model), version)
     registry.promote(engine, settings, entry.version)
+    return settings, engine
+
+
+def _call_ids(engine: Engine, arriving_after: datetime, arriving_before: datetime, limit: int) -> list[int]:
+    query = (
+        select(Call.id)
+        .where(Call.scheduled_arrival > arriving_after, Call.scheduled_arrival < arriving_before)
+        .order_by(Call.id)
+        .limit(limit)
+    )
     with engine.connect() as conn:
-        some = [
-            int(r[0])
-            for r in conn.execute(
-                select(Call.id).where(Call.scheduled_arrival > datetime(2013, 1, 12, 18, tzinfo=UTC)).limit(5)
-            )
-        ]
+        return [int(r[0]) for r in conn.execute(query)]
+
+
+def test_predictions_for_chosen_calls_only(flights_model: Artefact, tmp_path: Path) -> None:
+    settings, engine = _flights_store_serving(flights_model, tmp_path, "flight-arrival-some")
+    some = _call_ids(engine, datetime(2013, 1, 12, 18, tzinfo=UTC), datetime(2013, 1, 13, tzinfo=UTC), 5)
     assert predict_calls(engine, settings, MADE_AT, call_ids=some) == len(some)
     with engine.connect() as conn:
         assert sorted(r[0] for r in conn.execute(select(Prediction.call_id))) == sorted(some)
@@ -92,24 +104,10 @@ def test_chosen_calls_get_the_predictions_the_sweep_gives_them(
 ) -> None:
     """Re-predicting a few calls after a cycle sees the other flights (movements at the airports, recent
     delays there) as the sweep does: the same features, the same predictions."""
-    template = slices.flights_template()
     served = {}
     for name in ("sweep", "chosen"):
-        settings = small_settings(slices.copy_of(template, tmp_path / name), tmp_path / name)
-        engine = open_store(settings)
-        entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-same")
-        registry.promote(engine, settings, entry.version)
-        with engine.connect() as conn:
-            chosen = [
-                int(r[0])
-                for r in conn.execute(
-                    select(Call.id)
-                    .where(Call.scheduled_arrival > MADE_AT + timedelta(hours=1))
-                    .where(Call.scheduled_arrival < MADE_AT + timedelta(hours=3))
-                    .order_by(Call.id)
-                    .limit(40)
-                )
-            ]
+        settings, engine = _flights_store_serving(flights_model, tmp_path / name, "flight-arrival-same")
+        chosen = _call_ids(engine, MADE_AT + timedelta(hours=1), MADE_AT + timedelta(hours=3), 40)
         predict_calls(engine, settings, MADE_AT, call_ids=None if name == "sweep" else chosen)
         with engine.connect() as conn:
             rows = pd.read_sql(select(Prediction).where(Prediction.call_id.in_(chosen)), conn)
