@@ -64,17 +64,18 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
         "prev_days_delay_median_s": lambda r: (
             f"this train usually arrived here {_late(r['prev_days_delay_median_s'])} in the last week"
         ),
+        # measured from its latest report, or from where it starts before any: "on the way here"
         "prev_days_gain_mean_s": lambda r: (
-            f"in the last week this train changed its delay by {_minutes(r['prev_days_gain_mean_s'])} on "
-            f"average from {place(r, 'report_location')} to here"
+            f"in the last week this train changed its delay by {_minutes(r['prev_days_gain_mean_s'])} "
+            "on average on the way here"
         ),
         "prev_days_gain_median_s": lambda r: (
             f"in the last week this train usually changed its delay by "
-            f"{_minutes(r['prev_days_gain_median_s'])} from {place(r, 'report_location')} to here"
+            f"{_minutes(r['prev_days_gain_median_s'])} on the way here"
         ),
         "prev_days_gain_max_s": lambda r: (
             f"in the last week this train changed its delay by up to {_minutes(r['prev_days_gain_max_s'])} "
-            f"from {place(r, 'report_location')} to here"
+            "on the way here"
         ),
         "prev_days_count": lambda r: f"{int(r['prev_days_count'])} runs of this train here in the last week",
         "recent_loc_delay_s": lambda r: (
