@@ -131,8 +131,8 @@ def history_folds(
     query_dates = lookup_dates(queries["service_id"], services)
     if query_dates.nunique() >= 2:
         k = min(n_folds, query_dates.nunique())
-        service_fold = _day_number(pd.Series(services.to_numpy(), index=services.index)) % k
-        query_fold = _day_number(query_dates) % k
+        service_fold = day_number(pd.Series(services.to_numpy(), index=services.index)) % k
+        query_fold = day_number(query_dates) % k
     else:
         k = n_folds
         service_fold = pd.Series(services.index.to_numpy() % k, index=services.index)
@@ -148,6 +148,7 @@ def lookup_dates(service_ids: pd.Series, dates: pd.Series) -> pd.Series:
     return pd.Series(dates.reindex(service_ids.to_numpy()).to_numpy(), index=service_ids.index)
 
 
-def _day_number(dates: pd.Series) -> pd.Series:
+def day_number(dates: pd.Series) -> pd.Series:
+    """Service dates as day numbers (days since 1970-01-01), indexed like ``dates``."""
     days = pd.to_datetime(dates.astype(str)).to_numpy().astype("datetime64[D]").astype("int64")
     return pd.Series(days, index=dates.index)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from eta.features.history import day_number
 from eta.features.reports import first_event, seconds
 
 PAST_DAYS = 7
@@ -74,7 +75,7 @@ def run_outcomes(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFram
             "operator": rows["operator"].astype(str),
             "number": rows["number"].astype(str),
             "location": rows["location"].astype(str),
-            "service_date": _days(rows["service_date"]),
+            "service_date": day_number(rows["service_date"]),
             "arrival_delay_s": arrival_delay,
             "arrival_known_at": arrived["observed_at"].reindex(rows.index),
             "departure_delay_s": departure_delay.fillna(arrival_delay),
@@ -92,7 +93,7 @@ def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series)
             "operator": ctx["operator"].astype(str).to_numpy(),
             "number": ctx["number"].astype(str).to_numpy(),
             "location": ctx["location"].astype(str).to_numpy(),
-            "day": _days(ctx["service_date"]).to_numpy(),
+            "day": day_number(ctx["service_date"]).to_numpy(),
             "t": ctx["t"].to_numpy(),
             "from_location": from_location.astype(str).to_numpy(),
         }
@@ -146,9 +147,3 @@ def _codes(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]) -> tuple
         texts.append(text)
     codes = pd.factorize(pd.concat(texts, ignore_index=True))[0].astype("int64")
     return codes[: len(left)], codes[len(left) :]
-
-
-def _days(dates: pd.Series) -> pd.Series:
-    """Service dates as day numbers (days since 1970-01-01), for subtraction."""
-    days = pd.to_datetime(dates.astype(str)).to_numpy().astype("datetime64[D]").astype("int64")
-    return pd.Series(days, index=dates.index)
