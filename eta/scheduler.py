@@ -49,14 +49,29 @@ def repredict(cycle: Cycle) -> None:
         log.info("%s: %d predictions after the cycle", cycle.collector, written)
 
 
+def recalibrate(cycle: Cycle) -> None:
+    """Re-fit each arrival champion's served interval on its served predictions, as of the cycle's time."""
+    from eta.model import registry, served_calibration
+
+    for mode in ("train", "flight"):
+        entry = registry.champion(cycle.engine, mode, "arrival")
+        if entry is not None:
+            served_calibration.refresh(cycle.engine, cycle.settings, entry.version, cycle.made_at)
+
+
 class Repredictor:
     """After each cycle: re-predict what got news; and, once per ``sweep_every_s`` of the cycles' own
     clock, every call in the serving window, so that predictions follow the clock (the horizon shrinks)
-    even for trains and flights nothing new was heard about."""
+    even for trains and flights nothing new was heard about. Before a sweep, once per
+    ``served_calibration_every_s``, the served interval is re-calibrated (:func:`recalibrate`)."""
 
-    def __init__(self, sweep_every_s: int) -> None:
+    def __init__(self, sweep_every_s: int, recalibrate_every_s: int | None = None) -> None:
         self.sweep_every = timedelta(seconds=sweep_every_s)
+        self.recalibrate_every = (
+            None if recalibrate_every_s is None else timedelta(seconds=recalibrate_every_s)
+        )
         self.last_sweep: datetime | None = None
+        self.last_recalibration: datetime | None = None
         self._lock = threading.Lock()
 
     def __call__(self, cycle: Cycle) -> None:
@@ -66,16 +81,34 @@ class Repredictor:
             due = self.last_sweep is None or cycle.made_at - self.last_sweep >= self.sweep_every
             if due:
                 self.last_sweep = cycle.made_at
+            recalibration_due = due and self._recalibration_due(cycle.made_at)
+        if recalibration_due:
+            recalibrate(cycle)
         if due:
             written = predict_calls(cycle.engine, cycle.settings, cycle.made_at)
             log.info("%s: swept the serving window, %d predictions", cycle.collector, written)
         else:
             repredict(cycle)
 
+    def _recalibration_due(self, now: datetime) -> bool:
+        if self.recalibrate_every is None:
+            return False
+        if self.last_recalibration is not None and now - self.last_recalibration < self.recalibrate_every:
+            return False
+        self.last_recalibration = now
+        return True
+
+
+def repredictor(settings: Settings) -> Repredictor:
+    """The after-cycle re-prediction of ``settings``, re-calibrating the served interval where enabled."""
+    model = settings.model
+    every = model.served_calibration_every_s if model.served_calibration else None
+    return Repredictor(model.sweep_every_s, every)
+
 
 def after_cycle_callbacks(settings: Settings) -> list[AfterCycle]:
     """Callbacks run after each collector cycle of ``eta collect --forever``: re-prediction."""
-    return [Repredictor(settings.model.sweep_every_s)]
+    return [repredictor(settings)]
 
 
 STATISTICS_JOB_ID = "store-statistics"

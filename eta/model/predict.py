@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -19,8 +20,9 @@ from eta.features import compute_features, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import serving_queries
 from eta.features.reports import delay_reports, latest_estimate, lookup
-from eta.model import registry
+from eta.model import registry, served_calibration
 from eta.model.arrival import ArrivalPredictor
+from eta.model.calibration import apply_interval_calibration, bucket_of
 from eta.model.explain import explain
 from eta.model.platform import PlatformPredictor
 from eta.store.bulk import insert_ignore
@@ -56,7 +58,12 @@ def predict_calls(
         # The whole window even for a few calls: their features look at the other trains and flights
         # (at the station, on the line, at the platforms) exactly as the sweep sees them.
         frames = load_frames(engine, mode, start, end, observed_until=made_at)
-        rows = predict_frames(frames, mode, arrival_entry, platform_entry, made_at, call_ids, purpose)
+        served = None
+        if arrival_entry is not None and settings.model.served_calibration:
+            served = served_calibration.latest(engine, arrival_entry.version, made_at)
+        rows = predict_frames(
+            frames, mode, arrival_entry, platform_entry, made_at, call_ids, purpose, served_interval=served
+        )
         if rows.empty:
             continue
         with engine.begin() as conn:
@@ -78,7 +85,15 @@ def _window(
 
 
 PLATFORM_COLUMNS = ("platform", "platform_probability", "platform_announced", "platform_probs")
-ARRIVAL_COLUMNS = ("p10_arrival", "p50_arrival", "p90_arrival", "explanation")
+ARRIVAL_COLUMNS = (
+    "p10_arrival",
+    "p50_arrival",
+    "p90_arrival",
+    "model_p10_arrival",
+    "model_p90_arrival",
+    "interval_bucket",
+    "explanation",
+)
 
 
 def predict_frames(
@@ -89,11 +104,13 @@ def predict_frames(
     made_at: datetime,
     call_ids: list[int] | None = None,
     purpose: str = "served",
+    served_interval: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Prediction rows (the ``predictions`` table's columns) for the calls in ``frames`` not yet arrived.
 
     ``model_version`` is the arrival champion's version, or the platform champion's where there is no
-    arrival champion.
+    arrival champion. ``served_interval``: a re-calibration of the arrival champion's interval fitted on
+    its served predictions (:mod:`eta.model.served_calibration`), applied on top of the model's own.
     """
     queries = serving_queries(frames, made_at, call_ids)
     entry = arrival_entry or platform_entry
@@ -115,7 +132,7 @@ def predict_frames(
         index=q.index,
     )
     if arrival_entry is not None:
-        rows = rows.join(_arrival_columns(frames, mode, arrival_entry, queries))
+        rows = rows.join(_arrival_columns(frames, mode, arrival_entry, queries, served_interval))
     if platform_entry is not None:
         predictor = PlatformPredictor(registry.load(platform_entry))
         rows = rows.join(predictor.predict_queries(frames, queries))
@@ -125,8 +142,14 @@ def predict_frames(
     return rows.reset_index(drop=True)
 
 
-def _arrival_columns(frames: Frames, mode: str, entry: registry.Entry, queries: pd.DataFrame) -> pd.DataFrame:
-    """P10/P50/P90 arrival times and the plain-words explanation of the P50."""
+def _arrival_columns(
+    frames: Frames,
+    mode: str,
+    entry: registry.Entry,
+    queries: pd.DataFrame,
+    served_interval: dict[str, Any] | None,
+) -> pd.DataFrame:
+    """P10/P50/P90 arrival times (served, and the model's own bounds), and the plain-words explanation."""
     model = registry.load(entry)
     predictor = ArrivalPredictor(model)
     reports = delay_reports(frames.calls, frames.observations)
@@ -134,11 +157,23 @@ def _arrival_columns(frames: Frames, mode: str, entry: registry.Entry, queries: 
     predicted = predictor.predict(features)
     contributions, bias = predictor.contributions(features)
     sched = features["scheduled_arrival"]
+    buckets = bucket_of(features)
+    p10, p50, p90 = (predicted[f"p{q}_delay_s"].to_numpy() for q in (10, 50, 90))
+    low, high = p10, p90
+    if served_interval is not None:
+        low, high = apply_interval_calibration(served_interval, p10, p50, p90, buckets)
+
+    def at(delay_s: Any) -> pd.Series:
+        return sched + pd.to_timedelta(pd.Series(delay_s, index=features.index).round(), unit="s")
+
     return pd.DataFrame(
         {
-            "p10_arrival": sched + pd.to_timedelta(predicted["p10_delay_s"].round(), unit="s"),
-            "p50_arrival": sched + pd.to_timedelta(predicted["p50_delay_s"].round(), unit="s"),
-            "p90_arrival": sched + pd.to_timedelta(predicted["p90_delay_s"].round(), unit="s"),
+            "p10_arrival": at(low),
+            "p50_arrival": at(p50),
+            "p90_arrival": at(high),
+            "model_p10_arrival": at(p10),
+            "model_p90_arrival": at(p90),
+            "interval_bucket": buckets,
             "explanation": explain(mode, features, contributions, bias, frames.names),
         },
         index=features.index,

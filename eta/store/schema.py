@@ -223,6 +223,11 @@ class Prediction(Base):
     p10_arrival: Mapped[datetime | None]
     p50_arrival: Mapped[datetime | None]
     p90_arrival: Mapped[datetime | None]
+    # The model's own interval before the served calibration (eta.model.served_calibration) widened or
+    # narrowed it, and the bucket that chose the adjustment: what the next re-calibration is fitted on.
+    model_p10_arrival: Mapped[datetime | None]
+    model_p90_arrival: Mapped[datetime | None]
+    interval_bucket: Mapped[str | None] = mapped_column(String(24))
     operator_estimate: Mapped[datetime | None]
     platform: Mapped[str | None] = mapped_column(String(16))
     platform_probability: Mapped[float | None] = mapped_column(Float)
@@ -249,6 +254,22 @@ class Model(Base):
     path: Mapped[str] = mapped_column(String(500))
     file_hash: Mapped[str] = mapped_column(String(64))
     promoted_at: Mapped[datetime | None]
+
+
+class ServedCalibration(Base):
+    """An interval re-calibration of an arrival model, fitted on its own served predictions and their
+    actual arrivals (eta.model.served_calibration); the newest one computed by t applies at t."""
+
+    __tablename__ = "served_calibrations"
+    __table_args__ = (Index(None, "model_version", "computed_at"),)
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime]
+    arrivals_from: Mapped[datetime]  # scheduled arrivals of the predictions fitted on, from …
+    arrivals_until: Mapped[datetime]  # … until
+    n: Mapped[int] = mapped_column(Integer)
+    coverage_before: Mapped[float] = mapped_column(Float)  # of the model's own P10–P90 on those rows
+    calibration: Mapped[dict[str, Any]]
 
 
 class CollectorState(Base):

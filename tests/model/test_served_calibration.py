@@ -1,0 +1,171 @@
+"""The served interval's re-calibration on the champion's own served predictions
+(eta/model/served_calibration.py): what it is fitted on, point in time, and how it is applied."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, delete, select, update
+
+from eta.config import Settings
+from eta.model import registry, served_calibration
+from eta.model.artefact import Artefact
+from eta.model.calibration import apply_interval_calibration, fit_interval_calibration
+from eta.model.predict import predict_calls
+from eta.scheduler import Repredictor
+from eta.store import open_store
+from eta.store.schema import Call, Observation, Prediction, ServedCalibration
+from tests import slices
+from tests.model.conftest import small_settings
+
+SWEEPS = [datetime(2013, 1, 12, h, 0, tzinfo=UTC) for h in (6, 9, 12, 15, 18)]
+NOW = datetime(2013, 1, 12, 20, 0, tzinfo=UTC)
+LATER = datetime(2013, 1, 12, 21, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def served(flights_model: Artefact, tmp_path: Path) -> tuple[Settings, Engine, str]:
+    """A flights store whose champion served five sweeps of predictions on 2013-01-12."""
+    settings = small_settings(
+        slices.copy_of(slices.flights_template(), tmp_path),
+        tmp_path,
+        served_calibration_min_calls=50,
+        served_calibration_settle_s=3600,
+        served_calibration_window_s=86_400,
+    )
+    engine = open_store(settings)
+    entry = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-served")
+    registry.promote(engine, settings, entry.version)
+    for made_at in SWEEPS:
+        assert predict_calls(engine, settings, made_at) > 50
+    yield settings, engine, entry.version
+    engine.dispose()
+
+
+def _expected_rows(engine: Engine, now: datetime, settle: timedelta, window: timedelta) -> pd.DataFrame:
+    """The rows the re-calibration should be fitted on, read the plain way."""
+    with engine.connect() as conn:
+        predictions = pd.read_sql(select(Prediction), conn)
+        calls = pd.read_sql(select(Call.id, Call.scheduled_arrival), conn).set_index("id")
+        observed = pd.read_sql(
+            select(Observation.call_id, Observation.observed_at, Observation.actual_arrival), conn
+        )
+    for frame, columns in (
+        (predictions, ["made_at", "p50_arrival", "model_p10_arrival", "model_p90_arrival"]),
+        (calls, ["scheduled_arrival"]),
+        (observed, ["observed_at", "actual_arrival"]),
+    ):
+        for column in columns:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    known = observed[observed["actual_arrival"].notna() & (observed["observed_at"] <= pd.Timestamp(now))]
+    actual = known.sort_values("observed_at").drop_duplicates("call_id", keep="last")
+    actual = actual.set_index("call_id")["actual_arrival"]
+    rows = predictions[predictions["made_at"] <= pd.Timestamp(now)].copy()
+    rows["sched"] = rows["call_id"].map(calls["scheduled_arrival"])
+    until = pd.Timestamp(now - settle)
+    rows = rows[(rows["sched"] >= until - pd.Timedelta(window)) & (rows["sched"] < until)]
+    rows["actual"] = rows["call_id"].map(actual)
+    rows = rows.dropna(subset=["actual"])
+
+    def delay(column: str) -> np.ndarray:
+        return (rows[column] - rows["sched"]).dt.total_seconds().to_numpy()
+
+    return pd.DataFrame(
+        {
+            "y": delay("actual"),
+            "p10": delay("model_p10_arrival"),
+            "p50": delay("p50_arrival"),
+            "p90": delay("model_p90_arrival"),
+            "bucket": rows["interval_bucket"].to_numpy(),
+        }
+    )
+
+
+def test_the_recalibration_is_split_conformal_on_the_model_bounds_of_calls_arrived_by_now(
+    served: tuple[Settings, Engine, str],
+) -> None:
+    settings, engine, version = served
+    fitted = served_calibration.fit(engine, settings, version, NOW)
+    assert fitted is not None
+    expected = _expected_rows(engine, NOW, timedelta(hours=1), timedelta(days=1))
+    assert fitted.n == len(expected) > 300
+    buckets = pd.Series(expected["bucket"].to_numpy())
+    y, p10, p50, p90 = (expected[c].to_numpy() for c in ("y", "p10", "p50", "p90"))
+    assert fitted.calibration == fit_interval_calibration(y, p10, p50, p90, buckets)
+    assert fitted.coverage_before == pytest.approx(np.mean((y >= p10) & (y <= p90)))
+    assert abs(fitted.coverage_after - 0.80) < 0.03
+    assert abs(fitted.coverage_before - 0.80) > abs(fitted.coverage_after - 0.80)  # it had something to fix
+
+
+def test_the_recalibration_reads_nothing_made_or_observed_after_now(
+    served: tuple[Settings, Engine, str],
+) -> None:
+    settings, engine, version = served
+    before = served_calibration.fit(engine, settings, version, NOW)
+    assert predict_calls(engine, settings, LATER) > 0  # predictions made after NOW
+    after_later_predictions = served_calibration.fit(engine, settings, version, NOW)
+    with engine.begin() as conn:
+        conn.execute(delete(Observation).where(Observation.observed_at > NOW))
+    without_later_reports = served_calibration.fit(engine, settings, version, NOW)
+    assert before is not None and after_later_predictions is not None and without_later_reports is not None
+    assert after_later_predictions.calibration == before.calibration
+    assert without_later_reports.calibration == before.calibration
+    assert served_calibration.fit(engine, settings, version, LATER) != before  # the test can fail
+
+
+def test_served_bounds_apply_the_latest_recalibration_and_the_next_fit_ignores_them(
+    served: tuple[Settings, Engine, str],
+) -> None:
+    settings, engine, version = served
+    assert served_calibration.latest(engine, version, NOW) is None
+    fitted = served_calibration.refresh(engine, settings, version, NOW)
+    assert fitted is not None
+    assert served_calibration.latest(engine, version, NOW - timedelta(seconds=1)) is None
+    calibration = served_calibration.latest(engine, version, LATER)
+    assert calibration == fitted.calibration
+    assert predict_calls(engine, settings, LATER) > 50
+    with engine.connect() as conn:
+        rows = pd.read_sql(select(Prediction).where(Prediction.made_at == LATER), conn)
+        stored = pd.read_sql(select(ServedCalibration), conn)
+    assert len(stored) == 1 and stored["n"].iloc[0] == fitted.n
+    sched = pd.Timestamp(0, tz=UTC)
+
+    def s(column: str) -> np.ndarray:
+        return (
+            (pd.to_datetime(rows[column], utc=True, format="ISO8601") - sched).dt.total_seconds().to_numpy()
+        )
+
+    low, high = apply_interval_calibration(
+        calibration, s("model_p10_arrival"), s("p50_arrival"), s("model_p90_arrival"), rows["interval_bucket"]
+    )
+    # served bounds = the model's bounds adjusted (to the second: both are rounded when stored)
+    assert np.abs(s("p10_arrival") - low).max() <= 1.0
+    assert np.abs(s("p90_arrival") - high).max() <= 1.0
+    assert (np.abs(s("p90_arrival") - s("model_p90_arrival")) > 30).mean() > 0.5
+    # the next re-calibration is fitted on the model's bounds, whatever was served
+    refit = served_calibration.fit(engine, settings, version, LATER + timedelta(hours=1))
+    with engine.begin() as conn:
+        conn.execute(
+            update(Prediction).values(p10_arrival=Prediction.p50_arrival, p90_arrival=Prediction.p50_arrival)
+        )
+    assert served_calibration.fit(engine, settings, version, LATER + timedelta(hours=1)) == refit
+
+
+def test_no_recalibration_from_too_few_arrived_calls(served: tuple[Settings, Engine, str]) -> None:
+    settings, engine, version = served
+    early = SWEEPS[0] + timedelta(minutes=30)  # almost nothing it predicted is due an hour before this
+    assert served_calibration.refresh(engine, settings, version, early) is None
+    assert served_calibration.latest(engine, version, early) is None
+
+
+def test_the_repredictor_recalibrates_before_a_sweep_once_per_interval() -> None:
+    repredictor = Repredictor(sweep_every_s=900, recalibrate_every_s=3600)
+    start = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    due = [repredictor._recalibration_due(start + timedelta(minutes=m)) for m in (0, 15, 45, 60, 75, 130)]
+    assert due == [True, False, False, True, False, True]
+    assert not Repredictor(sweep_every_s=900)._recalibration_due(start)
