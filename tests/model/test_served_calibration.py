@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +30,7 @@ LATER = datetime(2013, 1, 12, 21, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def served(flights_model: Artefact, tmp_path: Path) -> tuple[Settings, Engine, str]:
+def served(flights_model: Artefact, tmp_path: Path) -> Iterator[tuple[Settings, Engine, str]]:
     """A flights store whose champion served five sweeps of predictions on 2013-01-12."""
     settings = small_settings(
         slices.copy_of(slices.flights_template(), tmp_path),
