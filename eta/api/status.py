@@ -1,4 +1,5 @@
-"""Operator views of the running system: collector freshness and errors, registered models."""
+"""Operator views of the running system: collector freshness and errors, registered models and their
+served interval re-calibrations."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from eta.store.schema import CollectorRun, CollectorState, Model
+from eta.store.schema import CollectorRun, CollectorState, Model, ServedCalibration
 
 RUN_WINDOW = timedelta(hours=24)
 
@@ -65,7 +66,10 @@ def collector_status(engine: Engine, now: datetime, enabled: list[str]) -> list[
     return out
 
 
-def models(engine: Engine, roles: tuple[str, ...] = ("champion", "challenger")) -> list[dict[str, Any]]:
+def models(
+    engine: Engine, now: datetime | None = None, roles: tuple[str, ...] = ("champion", "challenger")
+) -> list[dict[str, Any]]:
+    """Registry rows of ``roles``; arrival models with their newest served re-calibration by ``now``."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(Model).where(Model.role.in_(roles)).order_by(Model.mode, Model.task, Model.role)
@@ -82,6 +86,27 @@ def models(engine: Engine, roles: tuple[str, ...] = ("champion", "challenger")) 
             "train_until": r.train_until,
             "n_train": r.n_train,
             "metrics": r.metrics,
+            "served_calibration": served_calibration(engine, r.version, now) if r.task == "arrival" else None,
         }
         for r in rows
     ]
+
+
+def served_calibration(engine: Engine, version: str, now: datetime | None) -> dict[str, Any] | None:
+    """The newest interval re-calibration of ``version`` computed by ``now``: when, on what, and the
+    coverage of the model's own interval there (what it corrected)."""
+    query = select(ServedCalibration).where(ServedCalibration.model_version == version)
+    if now is not None:
+        query = query.where(ServedCalibration.computed_at <= now)
+    query = query.order_by(ServedCalibration.computed_at.desc(), ServedCalibration.id.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return {
+        "computed_at": row.computed_at,
+        "arrivals_from": row.arrivals_from,
+        "arrivals_until": row.arrivals_until,
+        "n": row.n,
+        "model_coverage_p10_p90": row.coverage_before,
+    }

@@ -140,7 +140,9 @@ def test_dashboard_in_headless_chromium(server: tuple[str, str], tmp_path: Path)
         assert "platform predictions with a known platform" in calibration
         collectors = page.locator("#collector-table").inner_text()
         assert "db-iris" in collectors and "open-meteo" in collectors and "timeout: 3" in collectors
-        assert "train-arrival-test" in page.locator("#models-table").inner_text()
+        models = page.locator("#models-table").inner_text()
+        assert "train-arrival-test" in models
+        assert "the model's own (not re-calibrated yet)" in models  # no served re-calibration in this store
         assert page.locator("#model-versions").inner_text() == "Served by: persistence-baseline"
 
         shot = tmp_path / "dashboard.png"

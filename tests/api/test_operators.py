@@ -11,7 +11,8 @@ from sqlalchemy import Engine, select, update
 
 from eta.api import accuracy
 from eta.api.apikeys import create_key, revoke_key
-from eta.store.schema import Call, CollectorRun, CollectorState, Observation
+from eta.clock import ManualClock
+from eta.store.schema import Call, CollectorRun, CollectorState, Observation, ServedCalibration
 from tests.api import seed
 from tests.api.helpers import add_observation, add_prediction, berlin, call_at
 from tests.api.test_health import _register_champion
@@ -198,6 +199,32 @@ def test_models_lists_the_champion_with_its_metrics(
     (model,) = client.get("/api/v1/operator/models", headers={"X-API-Key": operator_key}).json()
     assert (model["version"], model["role"], model["task"]) == ("arrival-train-1", "champion", "arrival")
     assert model["metrics"] == {"mae_s": 123.4}
+    assert model["served_calibration"] is None  # nothing re-calibrated yet: the model's own interval
+
+
+def test_models_show_the_newest_served_recalibration_by_now(
+    client: TestClient, engine: Engine, operator_key: str, clock: ManualClock, tmp_path
+) -> None:
+    _register_champion(engine, tmp_path / "m.ubj", "0" * 64)
+    now = clock()
+    with engine.begin() as conn:
+        for hours_ago, n, coverage in ((2, 900, 0.71), (1, 1200, 0.68), (-1, 1500, 0.65)):
+            computed_at = now - timedelta(hours=hours_ago)
+            conn.execute(
+                ServedCalibration.__table__.insert().values(
+                    model_version="arrival-train-1",
+                    computed_at=computed_at,
+                    arrivals_from=computed_at - timedelta(hours=25),
+                    arrivals_until=computed_at - timedelta(hours=1),
+                    n=n,
+                    coverage_before=coverage,
+                    calibration={"overall": [0.0, 0.0], "buckets": {}},
+                )
+            )
+    (model,) = client.get("/api/v1/operator/models", headers={"X-API-Key": operator_key}).json()
+    fitted = model["served_calibration"]
+    assert (fitted["n"], fitted["model_coverage_p10_p90"]) == (1200, 0.68)  # not the one after now
+    assert datetime.fromisoformat(fitted["computed_at"]) == now - timedelta(hours=1)
 
 
 def test_accuracy_reads_the_arrived_calls_most_recent_predictions_first(

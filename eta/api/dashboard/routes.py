@@ -89,7 +89,7 @@ def render(state: Any, now: datetime, days: int, key: KeyInfo) -> str:
     overall = accuracy.summarise(frame, "overall")
     calibration = accuracy.platform_calibration(frame)
     collectors = status.collector_status(state.engine, now, state.settings.collectors.enabled)
-    champions = [m for m in status.models(state.engine) if m["role"] == "champion"]
+    champions = [m for m in status.models(state.engine, now) if m["role"] == "champion"]
     ready = state.readiness.snapshot
     readiness = (
         "<span class='ok'>ready</span>"
@@ -203,16 +203,32 @@ def _collector_table(collectors: list[dict[str, Any]]) -> str:
 def _models_table(champions: list[dict[str, Any]]) -> str:
     if not champions:
         return "<p class='bad'>No champion model is registered.</p>"
-    head = "<tr><th>version</th><th>mode</th><th>task</th><th>trained on</th><th>metrics</th></tr>"
+    head = (
+        "<tr><th>version</th><th>mode</th><th>task</th><th>trained on</th><th>metrics</th>"
+        "<th>served interval</th></tr>"
+    )
     rows = []
     for m in champions:
         metrics = ", ".join(f"{k}: {_fmt(v)}" for k, v in sorted(m["metrics"].items()))
         window = f"{m['train_from']:%Y-%m-%d} → {m['train_until']:%Y-%m-%d} ({m['n_train']:,})"
         rows.append(
             f"<tr><td>{html.escape(m['version'])}</td><td>{html.escape(m['mode'])}</td>"
-            f"<td>{html.escape(m['task'])}</td><td>{html.escape(window)}</td><td>{html.escape(metrics)}</td></tr>"
+            f"<td>{html.escape(m['task'])}</td><td>{html.escape(window)}</td><td>{html.escape(metrics)}</td>"
+            f"<td>{html.escape(_served_interval(m))}</td></tr>"
         )
     return f"<table id='models-table'>{head}{''.join(rows)}</table>"
+
+
+def _served_interval(model: dict[str, Any]) -> str:
+    if model["task"] != "arrival":
+        return "–"
+    fitted = model.get("served_calibration")
+    if fitted is None:
+        return "the model's own (not re-calibrated yet)"
+    return (
+        f"re-calibrated {fitted['computed_at']:%Y-%m-%d %H:%M} UTC on {fitted['n']:,} served predictions "
+        f"(the model's own P10–P90 covered {100 * fitted['model_coverage_p10_p90']:.0f} %)"
+    )
 
 
 def _fmt(value: Any) -> str:

@@ -56,6 +56,16 @@ class CollectorInfo(BaseModel):
     rows_quarantined_24h: int
 
 
+class ServedCalibrationInfo(BaseModel):
+    computed_at: datetime
+    arrivals_from: datetime = Field(description="Fitted on predictions of calls scheduled to arrive from …")
+    arrivals_until: datetime = Field(description="… until.")
+    n: int = Field(description="Served predictions fitted on.")
+    model_coverage_p10_p90: float = Field(
+        description="Share of those arrivals inside the model's own P10–P90 (what was corrected)."
+    )
+
+
 class ModelInfo(BaseModel):
     version: str
     mode: str
@@ -67,6 +77,10 @@ class ModelInfo(BaseModel):
     train_until: datetime
     n_train: int
     metrics: dict[str, Any]
+    served_calibration: ServedCalibrationInfo | None = Field(
+        description="Arrival models: the newest re-calibration of the served P10–P90 interval on the "
+        "model's own served predictions (none yet: the model's own interval is served)."
+    )
 
 
 def window(now: datetime, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
@@ -136,6 +150,6 @@ def get_collectors(state: State, now: Now, _key: Operator) -> list[CollectorInfo
     response_model=list[ModelInfo],
     responses=problem_responses(401),
 )
-def get_models(state: State, _key: Operator) -> list[ModelInfo]:
-    """Champion and challenger models with their training window and metrics."""
-    return [ModelInfo.model_validate(r) for r in status.models(state.engine)]
+def get_models(state: State, now: Now, _key: Operator) -> list[ModelInfo]:
+    """Champion and challenger models with their training window, metrics and served re-calibration."""
+    return [ModelInfo.model_validate(r) for r in status.models(state.engine, now)]
