@@ -51,8 +51,10 @@ class Fitted:
 def served_rows(
     engine: Engine, version: str, now: datetime, arrivals_from: datetime, arrivals_until: datetime, limit: int
 ) -> pd.DataFrame:
-    """Served predictions of ``version`` made by ``now`` of calls scheduled in [from, until), newest first,
-    with the latest actual arrival observed by ``now`` (rows without one are left out), as delays in s."""
+    """Served predictions of ``version`` made by ``now`` of calls scheduled in [from, until), at most
+    ``limit``, with the latest actual arrival observed by ``now`` (rows without one are left out), as
+    delays in s. The calls scheduled last come first, each with all its predictions: cutting by the time
+    a prediction was made would keep, of the earlier calls, only the late ones still being predicted."""
     query = (
         select(
             Prediction.call_id,
@@ -74,7 +76,7 @@ def served_rows(
             Call.scheduled_arrival >= arrivals_from,
             Call.scheduled_arrival < arrivals_until,
         )
-        .order_by(Prediction.made_at.desc())
+        .order_by(Call.scheduled_arrival.desc(), Prediction.call_id, Prediction.made_at)
         .limit(limit)
     )
     with engine.connect() as conn:

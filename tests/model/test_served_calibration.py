@@ -170,3 +170,25 @@ def test_the_repredictor_recalibrates_before_a_sweep_once_per_interval() -> None
     due = [repredictor._recalibration_due(start + timedelta(minutes=m)) for m in (0, 15, 45, 60, 75, 130)]
     assert due == [True, False, False, True, False, True]
     assert not Repredictor(sweep_every_s=900)._recalibration_due(start)
+
+
+def test_a_capped_read_takes_whole_calls_the_latest_scheduled_first(
+    served: tuple[Settings, Engine, str],
+) -> None:
+    _, engine, version = served
+    until = NOW - timedelta(hours=1)
+    since = until - timedelta(days=1)
+    everything = served_calibration.served_rows(engine, version, NOW, since, until, limit=1_000_000)
+    capped = served_calibration.served_rows(engine, version, NOW, since, until, limit=300)
+    with engine.connect() as conn:
+        calls = pd.read_sql(select(Call.id, Call.scheduled_arrival), conn).set_index("id")
+    per_call = everything.groupby("call_id").size()
+    kept = capped.groupby("call_id").size()
+    assert 0 < len(capped) <= 300 and len(kept) < len(per_call)
+    # every call read but the last one (where the cap fell) with all its predictions
+    complete = kept.reindex(per_call.index).eq(per_call)
+    assert (~complete[kept.index]).sum() <= 1
+    # and no call left out was scheduled after one read
+    times = pd.to_datetime(calls["scheduled_arrival"], utc=True, format="ISO8601")
+    left_out = per_call.index.difference(kept.index)
+    assert times[left_out].max() <= times[kept.index].min()
