@@ -67,33 +67,36 @@ def _tail(gap: np.ndarray, to_median: np.ndarray, target: float) -> tuple[float,
     return shift, threshold, beyond + float(np.sum(rooms > threshold)) / len(gap)
 
 
-def _adjustments(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> list[float | None]:
+def _adjustments(
+    y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, tail: float = TAIL
+) -> list[float | None]:
     """[P10 shift down, P90 shift up, P10 nudge threshold, P90 nudge threshold] for one bucket.
 
     The upper tail aims at what the lower one left of the 20 % outside, so that the bucket's coverage lands
     on 80 % even where the lower tail cannot reach its share exactly.
     """
-    low, low_threshold, low_share = _tail(p10 - y, p50 - p10, TAIL)
-    upper_target = min(max(2 * TAIL - low_share, TAIL / 2), 1.5 * TAIL)
+    low, low_threshold, low_share = _tail(p10 - y, p50 - p10, tail)
+    upper_target = min(max(2 * tail - low_share, tail / 2), 1.5 * tail)
     high, high_threshold, _ = _tail(y - p90, p90 - p50, upper_target)
     return [low, high, low_threshold, high_threshold]
 
 
 def fit_interval_calibration(
-    y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, buckets: pd.Series
+    y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, buckets: pd.Series, tail: float = TAIL
 ) -> dict[str, Any]:
-    """Per-bucket (and overall) conformal adjustments from held-out outcomes ``y``."""
-    overall = _adjustments(y, p10, p50, p90)
+    """Per-bucket (and overall) conformal adjustments from held-out outcomes ``y``, leaving ``tail`` of
+    them beyond each bound."""
+    overall = _adjustments(y, p10, p50, p90, tail)
     table: dict[str, list[float | None]] = {}
     labels = buckets.to_numpy()
     for label in np.unique(labels):
         mask = labels == label
         if mask.sum() >= MIN_BUCKET:
-            table[str(label)] = _adjustments(y[mask], p10[mask], p50[mask], p90[mask])
+            table[str(label)] = _adjustments(y[mask], p10[mask], p50[mask], p90[mask], tail)
     return {
         "overall": overall,
         "buckets": table,
-        "tail": TAIL,
+        "tail": tail,
         "edges_s": list(BUCKET_EDGES_S),
         "nudge_s": NUDGE_S,
     }

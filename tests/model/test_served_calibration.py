@@ -97,10 +97,16 @@ def test_the_recalibration_is_split_conformal_on_the_model_bounds_of_calls_arriv
     assert fitted.n == len(expected) > 300
     buckets = pd.Series(expected["bucket"].to_numpy())
     y, p10, p50, p90 = (expected[c].to_numpy() for c in ("y", "p10", "p50", "p90"))
-    assert fitted.calibration == fit_interval_calibration(y, p10, p50, p90, buckets)
-    assert fitted.coverage_before == pytest.approx(np.mean((y >= p10) & (y <= p90)))
-    assert abs(fitted.coverage_after - 0.80) < 0.03
-    assert abs(fitted.coverage_before - 0.80) > abs(fitted.coverage_after - 0.80)  # it had something to fix
+    coverage = float(np.mean((y >= p10) & (y <= p90)))
+    assert fitted.coverage_before == pytest.approx(coverage)
+    # nothing re-calibrated yet: what was served is the model's own interval
+    assert fitted.served_coverage == pytest.approx(coverage)
+    tail = served_calibration.tail_for(coverage)
+    assert tail == pytest.approx(np.clip(0.10 - (0.80 - coverage), 0.02, 0.18))
+    expected_calibration = fit_interval_calibration(y, p10, p50, p90, buckets, tail=tail)
+    assert fitted.calibration == expected_calibration | {"served_coverage": round(coverage, 4)}
+    assert abs(fitted.coverage_after - (1 - 2 * tail)) < 0.03
+    assert abs(coverage - 0.80) > 0.03  # it had something to fix
 
 
 def test_the_recalibration_reads_nothing_made_or_observed_after_now(
@@ -119,7 +125,7 @@ def test_the_recalibration_reads_nothing_made_or_observed_after_now(
     assert served_calibration.fit(engine, settings, version, LATER) != before  # the test can fail
 
 
-def test_served_bounds_apply_the_latest_recalibration_and_the_next_fit_ignores_them(
+def test_served_bounds_apply_the_latest_recalibration_and_the_next_fit_learns_from_their_miss(
     served: tuple[Settings, Engine, str],
 ) -> None:
     settings, engine, version = served
@@ -148,13 +154,18 @@ def test_served_bounds_apply_the_latest_recalibration_and_the_next_fit_ignores_t
     assert np.abs(s("p10_arrival") - low).max() <= 1.0
     assert np.abs(s("p90_arrival") - high).max() <= 1.0
     assert (np.abs(s("p90_arrival") - s("model_p90_arrival")) > 30).mean() > 0.5
-    # the next re-calibration is fitted on the model's bounds, whatever was served
+    # the next re-calibration shifts the model's bounds, whatever was served; what was served sets its aim
     refit = served_calibration.fit(engine, settings, version, LATER + timedelta(hours=1))
     with engine.begin() as conn:
         conn.execute(
             update(Prediction).values(p10_arrival=Prediction.p50_arrival, p90_arrival=Prediction.p50_arrival)
         )
-    assert served_calibration.fit(engine, settings, version, LATER + timedelta(hours=1)) == refit
+    missed = served_calibration.fit(engine, settings, version, LATER + timedelta(hours=1))
+    assert refit is not None and missed is not None
+    assert missed.served_coverage < 0.3 < refit.served_coverage
+    assert missed.calibration["tail"] == 0.02 < refit.calibration["tail"]
+    assert missed.coverage_before == refit.coverage_before
+    assert missed.coverage_after > refit.coverage_after
 
 
 def test_no_recalibration_from_too_few_arrived_calls(served: tuple[Settings, Engine, str]) -> None:
