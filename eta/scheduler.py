@@ -52,8 +52,9 @@ def repredict(cycle: Cycle) -> None:
 def recalibrate(cycle: Cycle) -> None:
     """Re-fit each arrival champion's served interval on its served predictions, as of the cycle's time."""
     from eta.model import registry, served_calibration
+    from eta.model.predict import MODES
 
-    for mode in ("train", "flight"):
+    for mode in MODES:
         entry = registry.champion(cycle.engine, mode, "arrival")
         if entry is not None:
             served_calibration.refresh(cycle.engine, cycle.settings, entry.version, cycle.made_at)

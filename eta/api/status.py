@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from eta.store.schema import CollectorRun, CollectorState, Model, ServedCalibration
+from eta.model import served_calibration as served_calibrations
+from eta.store.schema import CollectorRun, CollectorState, Model
 
 RUN_WINDOW = timedelta(hours=24)
 
@@ -67,7 +68,7 @@ def collector_status(engine: Engine, now: datetime, enabled: list[str]) -> list[
 
 
 def models(
-    engine: Engine, now: datetime | None = None, roles: tuple[str, ...] = ("champion", "challenger")
+    engine: Engine, now: datetime, roles: tuple[str, ...] = ("champion", "challenger")
 ) -> list[dict[str, Any]]:
     """Registry rows of ``roles``; arrival models with their newest served re-calibration by ``now``."""
     with engine.connect() as conn:
@@ -92,15 +93,10 @@ def models(
     ]
 
 
-def served_calibration(engine: Engine, version: str, now: datetime | None) -> dict[str, Any] | None:
+def served_calibration(engine: Engine, version: str, now: datetime) -> dict[str, Any] | None:
     """The newest interval re-calibration of ``version`` computed by ``now``: when, on what, and the
     coverage of the model's own interval there (what it corrected)."""
-    query = select(ServedCalibration).where(ServedCalibration.model_version == version)
-    if now is not None:
-        query = query.where(ServedCalibration.computed_at <= now)
-    query = query.order_by(ServedCalibration.computed_at.desc(), ServedCalibration.id.desc()).limit(1)
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
+    row = served_calibrations.newest(engine, version, now)
     if row is None:
         return None
     return {

@@ -206,14 +206,20 @@ def refresh(engine: Engine, settings: Settings, version: str, now: datetime) -> 
     return fitted
 
 
-def latest(engine: Engine, version: str, as_of: datetime) -> dict[str, Any] | None:
+def newest(engine: Engine, version: str, as_of: datetime) -> ServedCalibration | None:
     """The newest re-calibration of ``version`` computed by ``as_of`` (None: none yet)."""
     query = (
-        select(ServedCalibration.calibration)
+        select(ServedCalibration)
         .where(ServedCalibration.model_version == version, ServedCalibration.computed_at <= ensure_utc(as_of))
         .order_by(ServedCalibration.computed_at.desc(), ServedCalibration.id.desc())
         .limit(1)
     )
     with engine.connect() as conn:
-        found = conn.execute(query).scalar()
-    return None if found is None else dict(found)
+        row = conn.execute(query).first()
+    return None if row is None else ServedCalibration(**row._mapping)
+
+
+def latest(engine: Engine, version: str, as_of: datetime) -> dict[str, Any] | None:
+    """The adjustments of the newest re-calibration of ``version`` computed by ``as_of`` (None: none yet)."""
+    found = newest(engine, version, as_of)
+    return None if found is None else dict(found.calibration)
