@@ -132,15 +132,14 @@ def recent_delays(
         index = pd.Index(queries["qid"], name="qid")
         return pd.DataFrame({"mean": np.nan, "count": 0.0}, index=index)
     rows = rows.sort_values([key, "observed_at"], kind="stable")
-    stats = rows.groupby(key, sort=True).rolling(window, on="observed_at")["delay_s"].agg(["mean", "count"])
-    # groupby-rolling returns the rows group by group, in the order ``rows`` is already sorted in
+    mean, count = rolling_mean_count(
+        pd.factorize(rows[key])[0],
+        rows["observed_at"].to_numpy("datetime64[ns]"),
+        rows["delay_s"].to_numpy("float64"),
+        window,
+    )
     rolled = pd.DataFrame(
-        {
-            key: rows[key].to_numpy(),
-            "observed_at": rows["observed_at"].to_numpy(),
-            "mean": stats["mean"].to_numpy(),
-            "count": stats["count"].to_numpy(),
-        }
+        {key: rows[key].array, "observed_at": rows["observed_at"].array, "mean": mean, "count": count}
     ).sort_values("observed_at", kind="stable")
     left = queries[["qid", query_key, "t"]].rename(columns={query_key: key}).sort_values("t", kind="stable")
     left[key] = left[key].astype(rows[key].dtype) if len(rows) else left[key]
@@ -149,6 +148,27 @@ def recent_delays(
     joined.loc[stale, ["mean", "count"]] = np.nan
     joined["count"] = joined["count"].fillna(0.0)
     return joined.set_index("qid")[["mean", "count"]]
+
+
+def rolling_mean_count(
+    groups: np.ndarray, times: np.ndarray, values: np.ndarray, window: timedelta
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the mean and count of the values of its group's rows in (time − window, time], taking
+    rows up to and including itself (rows sorted by group, then time): a time-based rolling window, as
+    ``groupby(...).rolling(window)`` computes it, by sorting instead of a loop over groups."""
+    n = len(values)
+    starts = times - np.timedelta64(window)
+    # Each row's window start is a probe sorted among the rows; the rows sorted before it are outside.
+    order = np.lexsort(
+        (np.r_[np.zeros(n, "int8"), np.ones(n, "int8")], np.r_[times, starts], np.r_[groups, groups])
+    )
+    is_row = order < n
+    rows_before = np.cumsum(is_row) - is_row
+    first = np.empty(n, dtype="int64")
+    first[order[~is_row] - n] = rows_before[~is_row]
+    sums = np.r_[0.0, np.cumsum(values)]
+    count = np.arange(1, n + 1) - first
+    return (sums[1:] - sums[first]) / count, count.astype("float64")
 
 
 def recent_delays_everywhere(
