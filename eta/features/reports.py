@@ -163,7 +163,7 @@ def rolling_mean_count(
         (np.r_[np.zeros(n, "int8"), np.ones(n, "int8")], np.r_[times, starts], np.r_[groups, groups])
     )
     is_row = order < n
-    rows_before = np.cumsum(is_row) - is_row
+    rows_before: np.ndarray = np.cumsum(is_row) - is_row
     first = np.empty(n, dtype="int64")
     first[order[~is_row] - n] = rows_before[~is_row]
     sums = np.r_[0.0, np.cumsum(values)]
