@@ -14,7 +14,7 @@ import pandas as pd
 from eta.errors import InputError
 from eta.features import flights, trains
 from eta.features.frames import Frames, load_frames
-from eta.features.history import History
+from eta.features.history import FoldHistories, History
 
 MODES: dict[str, ModuleType] = {"train": trains, "flight": flights}
 
@@ -48,7 +48,7 @@ def compute_features(
     mode: str,
     frames: Frames,
     queries: pd.DataFrame,
-    history: History,
+    history: History | FoldHistories,
     vocabularies: dict[str, list[str]],
     reports: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -57,6 +57,7 @@ def compute_features(
 
 
 __all__ = [
+    "FoldHistories",
     "Frames",
     "History",
     "compute_features",

@@ -22,7 +22,7 @@ from eta.features.common import (
     weather_as_of,
 )
 from eta.features.frames import Frames
-from eta.features.history import History, aggregate, arrival_outcomes
+from eta.features.history import FoldHistories, History, aggregate, arrival_outcomes, per_history
 from eta.features.reports import (
     delay_reports,
     first_event,
@@ -147,7 +147,7 @@ def fit_history(
 def compute_features(
     frames: Frames,
     queries: pd.DataFrame,
-    history: History,
+    history: History | FoldHistories,
     vocabularies: dict[str, list[str]],
     reports: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -168,7 +168,10 @@ def compute_features(
     out["sched_block_s"] = seconds(ctx["scheduled_arrival"] - ctx["scheduled_departure"])
     local = local_time_parts(ctx["scheduled_departure"], ctx["origin_tz"])
     ctx["dep_hour"] = np.floor(local["hour"]).astype(int)
-    _history_features(out, ctx, history)
+    learnt = per_history(
+        history, ctx.index, lambda ids, fitted: _history_features(out.loc[ids], ctx.loc[ids], fitted)
+    )
+    out[learnt.columns] = learnt
     _previous_flight_features(out, ctx, frames, flights)
     out["origin_departures_hour"] = scheduled_nearby(
         frames.calls,
@@ -212,10 +215,12 @@ def compute_features(
     return out
 
 
-def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, history: History) -> None:
+def _history_features(known: pd.DataFrame, ctx: pd.DataFrame, history: History) -> pd.DataFrame:
+    """The features looked up in the training window's aggregates (``known``: the features so far)."""
+    out = pd.DataFrame(index=ctx.index)
     flight = ["operator", "number", "origin", "location"]
     out["hist_route_block_s"] = history.lookup("route_block", ctx, "median", ["origin", "location"])
-    out["block_vs_history_s"] = out["sched_block_s"] - out["hist_route_block_s"]
+    out["block_vs_history_s"] = known["sched_block_s"] - out["hist_route_block_s"]
     out["hist_flight_mean_s"] = history.lookup("flight", ctx, "mean", flight)
     out["hist_flight_median_s"] = history.lookup("flight", ctx, "median", flight)
     out["hist_flight_spread_s"] = history.lookup("flight", ctx, "spread", flight)
@@ -226,6 +231,7 @@ def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, history: History) ->
     out["hist_origin_hour_dep_mean_s"] = history.lookup(
         "origin_hour_dep", ctx, "mean", ["origin", "dep_hour"]
     )
+    return out
 
 
 def _previous_flight_features(

@@ -8,6 +8,7 @@ test period never leaks into them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,27 @@ class History:
     @classmethod
     def load(cls, path: Path) -> History:
         return cls.from_json(json.loads(path.read_text()))
+
+
+@dataclass(frozen=True)
+class FoldHistories:
+    """Out-of-fold history for training rows: per fold, its queries (qids) and the history fitted
+    without their services (:func:`history_folds`), so one feature pass serves every fold."""
+
+    folds: tuple[tuple[pd.Index, History], ...]
+
+
+def per_history(
+    history: History | FoldHistories,
+    index: pd.Index,
+    compute: Callable[[pd.Index, History], pd.DataFrame],
+) -> pd.DataFrame:
+    """``compute(qids, history)`` for the queries in ``index``: once with a single history, else once per
+    fold with that fold's own."""
+    if isinstance(history, History):
+        return compute(index, history)
+    parts = [compute(index.intersection(qids), fold) for qids, fold in history.folds]
+    return pd.concat(parts).reindex(index)
 
 
 def _rows(frame: pd.DataFrame) -> list[list[Any]]:

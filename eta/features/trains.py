@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from eta.features import dynamics, previous_days
+from eta.features import due, dynamics, previous_days
 from eta.features.common import (
     categorical,
     local_time_parts,
@@ -19,7 +19,7 @@ from eta.features.common import (
     weather_as_of,
 )
 from eta.features.frames import Frames
-from eta.features.history import MIN_COUNT, History, aggregate, arrival_outcomes
+from eta.features.history import MIN_COUNT, FoldHistories, History, aggregate, arrival_outcomes, per_history
 from eta.features.reports import (
     delay_reports,
     latest_estimate,
@@ -76,6 +76,7 @@ FEATURES = [
     "weather_wind_gust_ms",
     "weather_visibility_m",
     *dynamics.FEATURES,
+    *due.FEATURES,
     *previous_days.FEATURES,
     "category",
 ]
@@ -172,7 +173,7 @@ def segment_gains(outcomes: pd.DataFrame, max_stops: int = SEGMENT_MAX_STOPS) ->
 def compute_features(
     frames: Frames,
     queries: pd.DataFrame,
-    history: History,
+    history: History | FoldHistories,
     vocabularies: dict[str, list[str]],
     reports: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -201,7 +202,12 @@ def compute_features(
     local = local_time_parts(ctx["scheduled_arrival"], ctx["location_tz"])
     out["hour"] = local["hour"]
     out["weekday"] = local["weekday"]
-    _history_features(out, ctx, latest, history)
+    learnt = per_history(
+        history,
+        ctx.index,
+        lambda ids, fitted: _history_features(out.loc[ids], ctx.loc[ids], latest.loc[ids], fitted),
+    )
+    out[learnt.columns] = learnt
     at_station = recent_delays(
         ctx.reset_index()[["qid", "location", "t"]].rename(columns={"location": "target_location"}),
         reports,
@@ -224,6 +230,8 @@ def compute_features(
     )
     dynamic = dynamics.compute(frames.calls, ctx, latest, reports)
     out[dynamic.columns] = dynamic
+    waiting = due.compute(frames.calls, frames.observations, reports, ctx, latest)
+    out[waiting.columns] = waiting
     earlier_runs = _previous_days(frames, ctx, latest)
     out[earlier_runs.columns] = earlier_runs
     weather = weather_as_of(frames, ctx, "location", "weather_")
@@ -269,7 +277,11 @@ def _recent_line_features(
     out["recent_line_here_delay_s"] = here["mean"]
 
 
-def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame, history: History) -> None:
+def _history_features(
+    known: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame, history: History
+) -> pd.DataFrame:
+    """The features looked up in the training window's aggregates (``known``: the features so far)."""
+    out = pd.DataFrame(index=ctx.index)
     train = ["operator", "number", "location"]
     out["hist_train_mean_s"] = history.lookup("train_loc", ctx, "mean", train)
     out["hist_train_median_s"] = history.lookup("train_loc", ctx, "median", train)
@@ -288,9 +300,10 @@ def _history_features(out: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame
     line_at_report = ctx[["line_key"]].assign(location=at_report["location"])
     line_report_dep = history.lookup("line_loc_dep", line_at_report, "mean", ["line_key", "location"])
     out["hist_line_gain_s"] = out["hist_line_mean_s"] - line_report_dep
-    hours = ctx[["location"]].assign(hour_int=np.floor(out["hour"]).astype(int))
+    hours = ctx[["location"]].assign(hour_int=np.floor(known["hour"]).astype(int))
     out["hist_loc_hour_mean_s"] = history.lookup("loc_hour", hours, "mean", ["location", "hour_int"])
     out["hist_loc_mean_s"] = history.lookup("loc", ctx, "mean", ["location"])
+    return out
 
 
 def vocabularies_for(frames: Frames) -> dict[str, list[str]]:

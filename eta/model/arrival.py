@@ -21,7 +21,7 @@ import xgboost as xgb
 
 from eta.config import Settings
 from eta.errors import EtaError
-from eta.features import compute_features, feature_names, fit_history, vocabularies_for
+from eta.features import FoldHistories, compute_features, feature_names, fit_history, vocabularies_for
 from eta.features.frames import Frames
 from eta.features.history import history_folds
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
@@ -147,15 +147,14 @@ def out_of_fold_training_set(
     """Training features whose history aggregates leave out the row's own service (and its fold).
 
     Otherwise a row's own outcome would be inside "this train's usual delay" and the model would learn
-    to trust history more than it deserves on unseen days.
+    to trust history more than it deserves on unseen days. The other features are computed once for all
+    folds.
     """
-    parts = []
-    for in_fold, left_out in history_folds(frames.calls, queries, HISTORY_FOLDS):
-        history = fit_history(mode, frames, start, end, left_out)
-        parts.append(training_set(frames, mode, queries[in_fold], history, vocabularies, reports))
-    features = pd.concat([p[0] for p in parts])
-    target = pd.concat([p[1] for p in parts])
-    return features, target
+    folds = tuple(
+        (pd.Index(queries.loc[in_fold, "qid"]), fit_history(mode, frames, start, end, left_out))
+        for in_fold, left_out in history_folds(frames.calls, queries, HISTORY_FOLDS)
+    )
+    return training_set(frames, mode, queries, FoldHistories(folds), vocabularies, reports)
 
 
 def xgb_params(settings: Settings, seed: int = 0) -> dict[str, Any]:

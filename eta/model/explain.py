@@ -247,6 +247,7 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
         "seats": lambda r: f"an aircraft with {int(r['seats'])} seats",
         "carrier": lambda r: f"flown by {r['carrier']}",
         "origin_airport": lambda r: f"from {r['origin_airport']}",
+        **_due_texts(place),
         **_weather_texts("origin_", "at the departure airport"),
         **_weather_texts("dest_", "at the arrival airport"),
         "segment_prev_age_s": lambda r: (
@@ -271,6 +272,46 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
             f"{_minutes(r['recent_loc_gain_s'])} on their last stretch"
         ),
     }
+
+
+def _due_texts(place: Callable[[Row, str], str]) -> dict[str, Callable[[Row], str]]:
+    """Sentences for the features of trains due but not yet reported (:mod:`eta.features.due`)."""
+    from eta.features.due import PLACES
+
+    where = {
+        "origin": lambda r: "where it starts",
+        "next": lambda r: "at its next stop",
+        "report": lambda r: f"at {place(r, 'report_location')}",
+    }
+    texts: dict[str, Callable[[Row], str]] = {}
+    for due in PLACES:
+        minutes = round(due.window.total_seconds() / 60)
+        verb = "leave" if due.event == "departure" else "arrive"
+        at, name = where[due.where], due.name
+
+        def sentences(
+            at: Callable[[Row], str], name: str, verb: str, minutes: int
+        ) -> dict[str, Callable[[Row], str]]:
+            trains = f"trains due to {verb}"
+            return {
+                f"{name}_n": lambda r: f"{int(r[name + '_n'])} {trains} {at(r)} in the last {minutes} min",
+                f"{name}_missing": lambda r: (
+                    f"{int(r[name + '_missing'])} {trains} {at(r)} in the last {minutes} min have not yet"
+                ),
+                f"{name}_missing_share": lambda r: (
+                    f"{round(100 * r[name + '_missing_share'])} % of the {trains} {at(r)} in the last "
+                    f"{minutes} min have not yet"
+                ),
+                f"{name}_overdue_s": lambda r: (
+                    f"{trains} {at(r)} that have not yet are {_duration(r[name + '_overdue_s'])} overdue on average"
+                ),
+                f"{name}_delay_s": lambda r: (
+                    f"{trains} {at(r)} in the last {minutes} min average {_late(r[name + '_delay_s'])} so far"
+                ),
+            }
+
+        texts.update(sentences(at, name, verb, minutes))
+    return texts
 
 
 def _weather_texts(prefix: str, where: str) -> dict[str, Callable[[Row], str]]:
@@ -306,6 +347,7 @@ UNKNOWN = {
     "inbound_": "no train it continues from",
     "segment_": "no earlier train on this stretch",
     "overdue_s": "no report from it yet",
+    "due_": "no train due there lately",
     "max_delay_s": "no report from it yet",
     "delay_trend": "too few reports for a trend",
 }
