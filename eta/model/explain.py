@@ -303,7 +303,8 @@ def _due_texts(place: Callable[[Row, str], str]) -> dict[str, Callable[[Row], st
                     f"{minutes} min have not yet"
                 ),
                 f"{name}_overdue_s": lambda r: (
-                    f"{trains} {at(r)} that have not yet are {_duration(r[name + '_overdue_s'])} overdue on average"
+                    f"{trains} {at(r)} that have not yet are "
+                    f"{_duration(r[name + '_overdue_s'])} overdue on average"
                 ),
                 f"{name}_delay_s": lambda r: (
                     f"{trains} {at(r)} in the last {minutes} min average {_late(r[name + '_delay_s'])} so far"
