@@ -2,7 +2,9 @@
 
 Arrival intervals: split conformal adjustment of the P10 and P90 quantiles, per horizon bucket (how far
 ahead, whether the service has reported a delay yet and whether it is on its last hop), so that each tail
-holds 10 % of the held-out arrivals. Platform probabilities: temperature scaling of the model's scores.
+holds 10 % of the held-out arrivals; where most outcomes lie exactly on the P50 and one shift cannot get a
+tail there, every interval of the bucket is scaled by one factor instead. Platform probabilities:
+temperature scaling of the model's scores.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ LEGACY_EDGES_S = (600, 1200, 2700, 5400, 10800)
 MIN_BUCKET = 200
 # How far a bound is moved inward, past an outcome lying exactly on it (outcomes are whole minutes).
 NUDGE_S = 1.0
+# How far short of its share a tail may fall before the bound is scaled instead of shifted, and the
+# largest scale.
+SHORT_OF_TARGET = 0.005
+MAX_SCALE = 100.0
 
 
 def bucket_of(features: pd.DataFrame, calibration: dict[str, Any] | None = None) -> pd.Series:
@@ -44,8 +50,11 @@ def bucket_of(features: pd.DataFrame, calibration: dict[str, Any] | None = None)
     return pd.Series(labels, index=features.index)
 
 
-def _tail(gap: np.ndarray, to_median: np.ndarray, target: float) -> tuple[float, float | None, float]:
-    """The shift leaving ``target`` of the outcomes beyond a bound, the nudge threshold, the share reached.
+def _tail(
+    gap: np.ndarray, to_median: np.ndarray, target: float
+) -> tuple[float, float | None, float, float | None]:
+    """The shift leaving ``target`` of the outcomes beyond a bound, the nudge threshold, the share reached,
+    and the scale used instead of the shift where the shift cannot reach ``target`` (else None).
 
     ``gap`` > 0: the outcome lies beyond the unshifted bound; ``to_median``: how far that bound lies from
     the P50. Outcomes are whole minutes and pile up on single values (a train keeping its delay to the
@@ -53,8 +62,20 @@ def _tail(gap: np.ndarray, to_median: np.ndarray, target: float) -> tuple[float,
     inward by :data:`NUDGE_S` (never past the P50) for the rows whose shifted bound lies furthest from the
     P50, the threshold chosen so that the share beyond reaches ``target``.
     """
+    shift, threshold, share = _shifted(gap, to_median, target)
+    if share >= target - SHORT_OF_TARGET:
+        return shift, threshold, share, None
+    scale, scaled_share = _scaled(gap, to_median, target)
+    if abs(scaled_share - target) < abs(share - target):
+        return 0.0, None, scaled_share, scale
+    return shift, threshold, share, None
+
+
+def _shifted(gap: np.ndarray, to_median: np.ndarray, target: float) -> tuple[float, float | None, float]:
+    """One common shift of the bound, plus the nudge past ties (see :func:`_tail`)."""
     shift = float(np.quantile(gap, 1 - target))
-    beyond = float(np.mean(gap > shift))
+    # a bound shifted past the P50 stops there (apply_interval_calibration), keeping outcomes on the P50
+    beyond = float(np.mean((gap > shift) & (gap + to_median > 0)))
     need = round((target - beyond) * len(gap))
     room = to_median + shift
     # the nudge moves past the outcome only where the bound was within NUDGE_S of it and short of the P50
@@ -67,18 +88,35 @@ def _tail(gap: np.ndarray, to_median: np.ndarray, target: float) -> tuple[float,
     return shift, threshold, beyond + float(np.sum(rooms > threshold)) / len(gap)
 
 
+def _scaled(gap: np.ndarray, to_median: np.ndarray, target: float) -> tuple[float, float]:
+    """The factor on each row's distance from the P50 to its bound leaving ``target`` beyond, and the share.
+
+    Where most outcomes lie exactly on the P50 (the last minutes before arrival: three in four trains keep
+    their delay to the minute), a common shift pins the narrow intervals on the P50 long before the wide
+    ones give up their tail; scaling every interval by the same factor (normalised conformal scores) shrinks
+    them together.
+    """
+    past_median = gap + to_median  # how far the outcome lies beyond the P50, on this bound's side
+    width = np.maximum(to_median, 0.0)
+    ratio = past_median / np.where(width > 0, width, 1.0)
+    score = np.where(width > 0, ratio, np.sign(past_median) * MAX_SCALE)
+    scale = float(np.clip(np.quantile(score, 1 - target, method="higher"), 0.0, MAX_SCALE))
+    return scale, float(np.mean(past_median > scale * width))
+
+
 def _adjustments(
     y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, tail: float = TAIL
 ) -> list[float | None]:
-    """[P10 shift down, P90 shift up, P10 nudge threshold, P90 nudge threshold] for one bucket.
+    """[P10 shift down, P90 shift up, P10 nudge threshold, P90 nudge threshold, P10 scale, P90 scale] for
+    one bucket (a scale, where set, replaces that bound's shift and nudge).
 
     The upper tail aims at what the lower one left of the 20 % outside, so that the bucket's coverage lands
     on 80 % even where the lower tail cannot reach its share exactly.
     """
-    low, low_threshold, low_share = _tail(p10 - y, p50 - p10, tail)
+    low, low_threshold, low_share, low_scale = _tail(p10 - y, p50 - p10, tail)
     upper_target = min(max(2 * tail - low_share, tail / 2), 1.5 * tail)
-    high, high_threshold, _ = _tail(y - p90, p90 - p50, upper_target)
-    return [low, high, low_threshold, high_threshold]
+    high, high_threshold, _, high_scale = _tail(y - p90, p90 - p50, upper_target)
+    return [low, high, low_threshold, high_threshold, low_scale, high_scale]
 
 
 def fit_interval_calibration(
@@ -115,15 +153,19 @@ def apply_interval_calibration(
     nudge = float(calibration.get("nudge_s", 0.0))
     low = p10 - adjust[:, 0]
     low = np.where(p50 - low > adjust[:, 2], low + nudge, low)
+    low = np.where(np.isnan(adjust[:, 4]), low, p50 - adjust[:, 4] * np.maximum(p50 - p10, 0.0))
     high = p90 + adjust[:, 1]
     high = np.where(high - p50 > adjust[:, 3], high - nudge, high)
+    high = np.where(np.isnan(adjust[:, 5]), high, p50 + adjust[:, 5] * np.maximum(p90 - p50, 0.0))
     return np.minimum(low, p50), np.maximum(high, p50)
 
 
 def _padded(row: list[float | None]) -> list[float]:
-    """Shifts and nudge thresholds (none: infinite), also for models calibrated with shifts only."""
-    values = [*row, None, None][:4]
-    return [np.inf if value is None else float(value) for value in values]
+    """Shifts, nudge thresholds (none: infinite) and scales (none: NaN), also for models calibrated with
+    fewer of them."""
+    values = [*row, None, None, None, None][:6]
+    missing = (np.inf,) * 4 + (np.nan,) * 2
+    return [fallback if value is None else float(value) for value, fallback in zip(values, missing, strict=True)]
 
 
 def fit_temperature(scores: np.ndarray, groups: np.ndarray, chosen: np.ndarray) -> float:

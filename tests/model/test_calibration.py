@@ -71,3 +71,32 @@ def test_models_calibrated_with_shifts_only_keep_their_buckets_and_bounds() -> N
     low, high = calibration.apply_interval_calibration(legacy, p10, p50, p90, buckets)
     assert low.tolist() == [-30.0, 30.0, 90.0]
     assert high.tolist() == [180.0, 180.0, 180.0]
+
+
+def _piled_on_median(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Most outcomes exactly on the P50 (the last minutes before arrival), half the intervals 10 s wide and
+    half 10 min: the misses of the wide ones lie inside them, and one common shift large enough to reach
+    them would pin the narrow ones on the P50 first."""
+    rng = np.random.default_rng(seed)
+    p50 = 60.0 * rng.integers(0, 5, n)
+    narrow = rng.uniform(size=n) < 0.5
+    width = np.where(narrow, 5.0, 300.0)
+    on_median = rng.uniform(size=n) < np.where(narrow, 0.9, 0.6)
+    minutes = rng.choice([-4, -3, -2, -1, 1, 2, 3, 4], size=n)
+    y = np.where(on_median, p50, p50 + 60.0 * minutes)
+    return y, p50 - width, p50, p50 + width
+
+
+def test_where_outcomes_pile_on_the_p50_the_bounds_are_scaled_to_80_percent() -> None:
+    y, p10, p50, p90 = _piled_on_median(20_000, seed=4)
+    buckets = calibration.bucket_of(_features(len(y)))
+    fitted = calibration.fit_interval_calibration(y, p10, p50, p90, buckets)
+    low_scale, high_scale = fitted["buckets"][buckets.iloc[0]][4:6]
+    assert low_scale is not None and high_scale is not None
+    y2, q10, q50, q90 = _piled_on_median(20_000, seed=5)
+    low, high = calibration.apply_interval_calibration(fitted, q10, q50, q90, buckets)
+    assert abs(np.mean((y2 >= low) & (y2 <= high)) - 0.80) < 0.01
+    assert (low <= q50).all() and (q50 <= high).all()
+    # one common shift leaves too few outcomes below the P10: it pins the narrow intervals on the P50
+    _, _, shifted_share = calibration._shifted(p10 - y, p50 - p10, 0.10)
+    assert shifted_share < 0.09
