@@ -164,8 +164,8 @@ def _padded(row: list[float | None]) -> list[float]:
     """Shifts, nudge thresholds (none: infinite) and scales (none: NaN), also for models calibrated with
     fewer of them."""
     values = [*row, None, None, None, None][:6]
-    missing = (np.inf,) * 4 + (np.nan,) * 2
-    return [fallback if value is None else float(value) for value, fallback in zip(values, missing, strict=True)]
+    unset = (np.inf,) * 4 + (np.nan,) * 2
+    return [empty if value is None else float(value) for value, empty in zip(values, unset, strict=True)]
 
 
 def fit_temperature(scores: np.ndarray, groups: np.ndarray, chosen: np.ndarray) -> float:
