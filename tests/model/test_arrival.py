@@ -121,11 +121,26 @@ def test_jitter_stays_inside_the_resolution_and_spreads_over_it() -> None:
     assert arrival.jittered(target, 1, seed=3).equals(target)
 
 
-def test_a_single_booster_model_of_before_still_predicts(flights_frames: Frames) -> None:
-    """Models trained before the P50 had its own booster (one booster, three outputs) keep working."""
-    root = Path(__file__).parents[2] / "data" / "models"
-    bundled = next(p for p in sorted(root.iterdir()) if p.name.startswith("flight-arrival"))
-    old = files.load(bundled)
+def test_a_single_booster_model_of_before_still_predicts(
+    flights_frames: Frames, flights_model: Artefact, flights_settings: Settings, tmp_path: Path
+) -> None:
+    """Models trained before the P50 had its own booster (one booster, three outputs, no ``interval.ubj``
+    and no resolution: such as the demo models bundled until 2026-12) keep loading and predicting."""
+    import xgboost as xgb
+
+    queries = horizon_queries(
+        flights_frames, target_calls(flights_frames, TRAIN_UNTIL, TEST_UNTIL), HORIZONS["flight"]
+    )
+    meta = {k: v for k, v in flights_model.meta.items() if k not in ("resolution_s", "files")}
+    features = compute_features(
+        "flight", flights_frames, queries, flights_model.history, meta["vocabularies"]
+    )
+    label = np.random.default_rng(0).normal(0.0, 600.0, len(features))
+    matrix = xgb.DMatrix(features[meta["features"]], label=label, enable_categorical=True, missing=np.nan)
+    single = xgb.train(arrival.xgb_params(flights_settings), matrix, num_boost_round=5)
+    files.save(Artefact(booster=single, history=flights_model.history, meta=meta), tmp_path / "old")
+    assert not (tmp_path / "old" / files.INTERVAL_FILE).exists()
+    old = files.load(tmp_path / "old")
     assert old.interval_booster is None and "resolution_s" not in old.meta
     _, predicted = _held_out(flights_frames, old)
     assert len(predicted) > 4000 and predicted.notna().all().all()
