@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from eta.config import Settings
@@ -19,9 +20,14 @@ from eta.model.artefact import Artefact
 from tests.model.conftest import TEST_UNTIL, TRAIN_UNTIL
 
 
-def _held_out(frames: Frames, model: Artefact) -> tuple[np.ndarray, object]:
+def _held_out_features(frames: Frames, model: Artefact) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The held-out flight queries at every horizon and their features."""
     queries = horizon_queries(frames, target_calls(frames, TRAIN_UNTIL, TEST_UNTIL), HORIZONS["flight"])
-    features = compute_features("flight", frames, queries, model.history, model.meta["vocabularies"])
+    return queries, compute_features("flight", frames, queries, model.history, model.meta["vocabularies"])
+
+
+def _held_out(frames: Frames, model: Artefact) -> tuple[np.ndarray, object]:
+    queries, features = _held_out_features(frames, model)
     predicted = arrival.ArrivalPredictor(model).predict(features)
     actual = seconds(
         queries.set_index("qid")["actual_arrival"].reindex(features.index) - features["scheduled_arrival"]
@@ -112,7 +118,6 @@ def test_resolution_is_a_minute_only_where_every_delay_is_whole_minutes() -> Non
 
 
 def test_jitter_stays_inside_the_resolution_and_spreads_over_it() -> None:
-    import pandas as pd
 
     target = pd.Series(np.repeat([0.0, 60.0, -180.0], 2000))
     noisy = arrival.jittered(target, 60, seed=3)
@@ -128,13 +133,8 @@ def test_a_single_booster_model_of_before_still_predicts(
     and no resolution: such as the demo models bundled until 2026-12) keep loading and predicting."""
     import xgboost as xgb
 
-    queries = horizon_queries(
-        flights_frames, target_calls(flights_frames, TRAIN_UNTIL, TEST_UNTIL), HORIZONS["flight"]
-    )
     meta = {k: v for k, v in flights_model.meta.items() if k not in ("resolution_s", "files")}
-    features = compute_features(
-        "flight", flights_frames, queries, flights_model.history, meta["vocabularies"]
-    )
+    _, features = _held_out_features(flights_frames, flights_model)
     label = np.random.default_rng(0).normal(0.0, 600.0, len(features))
     matrix = xgb.DMatrix(features[meta["features"]], label=label, enable_categorical=True, missing=np.nan)
     single = xgb.train(arrival.xgb_params(flights_settings), matrix, num_boost_round=5)
