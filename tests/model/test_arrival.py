@@ -118,7 +118,6 @@ def test_resolution_is_a_minute_only_where_every_delay_is_whole_minutes() -> Non
 
 
 def test_jitter_stays_inside_the_resolution_and_spreads_over_it() -> None:
-
     target = pd.Series(np.repeat([0.0, 60.0, -180.0], 2000))
     noisy = arrival.jittered(target, 60, seed=3)
     assert (np.abs(noisy - target) <= 30).all()
