@@ -362,7 +362,21 @@ class ModelSettings(BaseModel):
         default=0.33, gt=0, le=1, description="Share of the training rows each of those trees is grown on."
     )
     max_train_rows: int = Field(
-        default=500_000, ge=1000, description="Training rows (call × horizon) sampled at most per model."
+        default=1_000_000,
+        ge=1000,
+        description="Training rows (call × horizon) sampled at most per arrival model; its P50 booster "
+        "learns from all of them.",
+    )
+    interval_train_rows: int = Field(
+        default=300_000,
+        ge=1000,
+        description="Of those, rows the arrival P10/P90 booster learns from (its bounds are calibrated "
+        "afterwards, so fewer rows cost little accuracy and save as much boosting time).",
+    )
+    platform_train_rows: int = Field(
+        default=125_000,
+        ge=1000,
+        description="Training queries (call × horizon) sampled at most per platform model.",
     )
     calibration_fraction: float = Field(
         default=0.15,

@@ -219,6 +219,13 @@ def jittered(target: pd.Series, resolution_s: int, seed: int) -> pd.Series:
     return target + noise
 
 
+def interval_rows(n_rows: int, most: int, seed: int) -> np.ndarray:
+    """Positions of the training rows the P10/P90 booster learns from: all, or ``most`` sampled."""
+    if n_rows <= most:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, most, replace=False))
+
+
 def fit_booster(
     params: dict[str, Any],
     features: pd.DataFrame,
@@ -265,7 +272,10 @@ def train(
     params = median_params(settings, seed)
     booster = fit_booster(params, features, label, names, settings.model.n_rounds, dask_client)
     interval_params = xgb_params(settings, seed, BOUNDS)
-    interval = fit_booster(interval_params, features, label, names, settings.model.n_rounds, dask_client)
+    few = interval_rows(len(features), settings.model.interval_train_rows, seed)
+    interval = fit_booster(
+        interval_params, features.iloc[few], label.iloc[few], names, settings.model.n_rounds, dask_client
+    )
     log.info("trained the %s arrival boosters in %.0f s", mode, time.perf_counter() - clock)
     fit_hist = fit_history(mode, frames, start, split)
     calib_q = training_queries(frames, mode, split, end, seed + 1)
@@ -286,6 +296,7 @@ def train(
         "train_until": end.isoformat(),
         "calibration_from": split.isoformat(),
         "n_train": len(features),
+        "n_train_interval": len(few),
         "n_calibration": len(calib_x),
         "params": _plain(params),
         "interval_params": _plain(interval_params),

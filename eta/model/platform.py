@@ -277,7 +277,7 @@ def fit_booster(
     """The booster trained on arrivals scheduled in [start, end), its parameters and its query count."""
     fit_targets = platforms.platform_targets(frames, start, end)
     fit_q = platform_queries(frames, fit_targets, TRAIN_HORIZONS, seed)
-    fit_q = sample_eventful(frames, fit_q, max(1000, settings.model.max_train_rows // 4), seed)
+    fit_q = sample_eventful(frames, fit_q, settings.model.platform_train_rows, seed)
     pairs = out_of_fold_pairs(frames, fit_q, start, end, vocabularies, reports)
     pairs["weight"] = lookup(pairs["qid"], fit_q.set_index("qid")["weight"])
     answerable = pairs.groupby("qid")["label"].transform("max") > 0

@@ -17,7 +17,7 @@ from eta.features.reports import seconds
 from eta.model import arrival
 from eta.model import artefact as files
 from eta.model.artefact import Artefact
-from tests.model.conftest import TEST_UNTIL, TRAIN_UNTIL
+from tests.model.conftest import TEST_UNTIL, TRAIN_FROM, TRAIN_UNTIL
 
 
 def _held_out_features(frames: Frames, model: Artefact) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -146,3 +146,26 @@ def test_a_single_booster_model_of_before_still_predicts(
     assert (predicted["p10_delay_s"] <= predicted["p50_delay_s"]).all()
     assert (predicted["p50_delay_s"] <= predicted["p90_delay_s"]).all()
     assert (np.mod(predicted["p50_delay_s"].to_numpy(), 60) != 0).mean() > 0.5  # not rounded
+
+
+def test_interval_rows_are_a_sorted_sample_without_repeats_or_all_rows() -> None:
+    few = arrival.interval_rows(10_000, 300, seed=1)
+    assert len(few) == len(np.unique(few)) == 300
+    assert (np.diff(few) > 0).all() and few.min() >= 0 and few.max() < 10_000
+    assert few.max() > 9_000  # spread over all rows, not the first ones
+    np.testing.assert_array_equal(arrival.interval_rows(200, 300, seed=1), np.arange(200))
+
+
+def test_an_interval_booster_on_a_sample_of_the_rows_is_still_calibrated(
+    flights_frames: Frames, flights_settings: Settings
+) -> None:
+    settings = flights_settings.model_copy(
+        update={"model": flights_settings.model.model_copy(update={"interval_train_rows": 3000})}
+    )
+    model = arrival.train(flights_frames, "flight", TRAIN_FROM, TRAIN_UNTIL, settings)
+    assert model.meta["n_train_interval"] == 3000 < model.meta["n_train"]
+    actual, predicted = _held_out(flights_frames, model)
+    inside = (actual >= predicted["p10_delay_s"].to_numpy()) & (actual <= predicted["p90_delay_s"].to_numpy())
+    assert 0.72 <= inside.mean() <= 0.88
+    assert (predicted["p10_delay_s"] <= predicted["p50_delay_s"]).all()
+    assert (predicted["p50_delay_s"] <= predicted["p90_delay_s"]).all()
