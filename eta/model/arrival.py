@@ -11,7 +11,8 @@ from one tree to the next, and the P50 varied by several points of MAE with the 
 As for quantiles of counts (Machado and Santos Silva, 2005), the training target is jittered uniformly
 within its resolution, which makes its quantiles smooth, and the predicted P50 is rounded back to the
 resolution; the P50 booster also grows several trees per round, each on its own sample of rows, and
-averages them (``median_parallel_trees``).
+averages them (``median_parallel_trees``). The P50 may also be the mean of ``median_boosters`` boosters,
+each fitted on its own disjoint share of the training rows with its own seed (bagging; one by default).
 """
 
 from __future__ import annotations
@@ -87,10 +88,16 @@ class ArrivalPredictor:
             {"p10_delay_s": low, "p50_delay_s": p50, "p90_delay_s": high}, index=features.index
         )
 
+    @property
+    def median_boosters(self) -> list[xgb.Booster]:
+        """The boosters whose mean is the P50 (of all three quantiles, for models before 2026-12)."""
+        return [self.artefact.booster, *self.artefact.extra_median_boosters]
+
     def raw_quantiles(self, matrix: xgb.DMatrix) -> np.ndarray:
         """The boosters' P10, P50 and P90 of the change from the latest delay, one row per query."""
         n = matrix.num_row()
-        median = np.asarray(self.artefact.booster.predict(matrix), dtype="float64")
+        medians = [booster.predict(matrix) for booster in self.median_boosters]
+        median = np.mean(medians, axis=0, dtype="float64")
         if self.artefact.interval_booster is None:  # one booster for all three (models before 2026-12)
             return np.sort(median.reshape(n, len(QUANTILES)), axis=1)
         bounds = np.asarray(self.artefact.interval_booster.predict(matrix), dtype="float64").reshape(n, 2)
@@ -105,8 +112,13 @@ class ArrivalPredictor:
         additive over the same features but share credit differently: the top factor agreed on about
         two rows in three when measured (docs/architecture.md, "Explanations").
         """
-        contribs = np.asarray(
-            self.artefact.booster.predict(self.matrix(features), pred_contribs=True, approx_contribs=True)
+        matrix = self.matrix(features)
+        contribs = np.mean(
+            [
+                np.asarray(booster.predict(matrix, pred_contribs=True, approx_contribs=True))
+                for booster in self.median_boosters
+            ],
+            axis=0,
         )
         if contribs.ndim == 3:  # (rows, quantiles, features + bias)
             contribs = contribs[:, QUANTILES.index(0.5), :]
@@ -226,6 +238,12 @@ def interval_rows(n_rows: int, most: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_rows, most, replace=False))
 
 
+def median_shares(n_rows: int, n_boosters: int, seed: int) -> list[np.ndarray]:
+    """Positions of the training rows each P50 booster learns from: disjoint random shares, sorted."""
+    order = np.random.default_rng(seed).permutation(n_rows)
+    return [np.sort(order[i::n_boosters]) for i in range(n_boosters)]
+
+
 def fit_booster(
     params: dict[str, Any],
     features: pd.DataFrame,
@@ -269,8 +287,18 @@ def train(
     resolution = outcome_resolution_s((target + base_delay(features)).to_numpy(dtype="float64"))
     label = jittered(target, resolution, seed)
     clock = time.perf_counter()
+    medians = [
+        fit_booster(
+            median_params(settings, seed + number),
+            features.iloc[share],
+            label.iloc[share],
+            names,
+            settings.model.n_rounds,
+            dask_client,
+        )
+        for number, share in enumerate(median_shares(len(features), settings.model.median_boosters, seed))
+    ]
     params = median_params(settings, seed)
-    booster = fit_booster(params, features, label, names, settings.model.n_rounds, dask_client)
     interval_params = xgb_params(settings, seed, BOUNDS)
     few = interval_rows(len(features), settings.model.interval_train_rows, seed)
     interval = fit_booster(
@@ -297,6 +325,7 @@ def train(
         "calibration_from": split.isoformat(),
         "n_train": len(features),
         "n_train_interval": len(few),
+        "n_median_boosters": len(medians),
         "n_calibration": len(calib_x),
         "params": _plain(params),
         "interval_params": _plain(interval_params),
@@ -305,7 +334,13 @@ def train(
         "created_at": datetime.now(UTC).isoformat(),
         "calibration": {"overall": [0.0, 0.0], "buckets": {}},
     }
-    artefact = Artefact(booster=booster, history=fit_hist, meta=meta, interval_booster=interval)
+    artefact = Artefact(
+        booster=medians[0],
+        history=fit_hist,
+        meta=meta,
+        interval_booster=interval,
+        extra_median_boosters=medians[1:],
+    )
     predictor = ArrivalPredictor(artefact)
     raw = predictor.predict(calib_x)
     truth = (calib_t + base_delay(calib_x)).to_numpy()

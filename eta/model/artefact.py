@@ -1,17 +1,18 @@
 """Model files on disk: xgboost's own UBJSON format (never pickle), JSON sidecars, and their hashes.
 
 A model directory holds ``model.ubj`` (the booster), optionally ``interval.ubj`` (a second booster, for
-arrival models whose P50 and P10/P90 are fitted apart), ``history.json`` (the training window's aggregates the
-features look up) and ``meta.json`` (training window, feature list, vocabularies, calibration, metrics,
-params, and the sha256 of the other two files). The registry stores the sha256 of ``meta.json``, so a
-change to any file is caught by :func:`verify`.
+arrival models whose P50 and P10/P90 are fitted apart) and ``median_1.ubj``, ``median_2.ubj``, … (further
+P50 boosters, for arrival models whose P50 is the mean of several), ``history.json`` (the training
+window's aggregates the features look up) and ``meta.json`` (training window, feature list, vocabularies,
+calibration, metrics, params, and the sha256 of the other files). The registry stores the sha256 of
+``meta.json``, so a change to any file is caught by :func:`verify`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from eta.features.history import History
 
 MODEL_FILE = "model.ubj"
 INTERVAL_FILE = "interval.ubj"
+EXTRA_MEDIAN_FILE = "median_{}.ubj"
 HISTORY_FILE = "history.json"
 META_FILE = "meta.json"
 
@@ -39,6 +41,8 @@ class Artefact:
     meta: dict[str, Any]
     # Arrival models since the P50 got its own booster: the P10 and P90 (None: ``booster`` gives all three).
     interval_booster: xgb.Booster | None = None
+    # Arrival models whose P50 is the mean of several boosters: those besides ``booster``.
+    extra_median_boosters: list[xgb.Booster] = field(default_factory=list)
 
     @property
     def features(self) -> list[str]:
@@ -61,6 +65,10 @@ def save(artefact: Artefact, directory: Path) -> str:
     if artefact.interval_booster is not None:
         artefact.interval_booster.save_model(str(directory / INTERVAL_FILE))
         files.append(INTERVAL_FILE)
+    for number, extra in enumerate(artefact.extra_median_boosters, start=1):
+        name = EXTRA_MEDIAN_FILE.format(number)
+        extra.save_model(str(directory / name))
+        files.append(name)
     artefact.history.save(directory / HISTORY_FILE)
     meta = dict(artefact.meta)
     meta["files"] = {name: sha256_file(directory / name) for name in files}
@@ -94,5 +102,20 @@ def load(directory: Path, expected_hash: str | None = None) -> Artefact:
         interval = xgb.Booster()
         interval.load_model(str(directory / INTERVAL_FILE))
     return Artefact(
-        booster=booster, history=History.load(directory / HISTORY_FILE), meta=meta, interval_booster=interval
+        booster=booster,
+        history=History.load(directory / HISTORY_FILE),
+        meta=meta,
+        interval_booster=interval,
+        extra_median_boosters=_extra_medians(directory, meta),
     )
+
+
+def _extra_medians(directory: Path, meta: dict[str, Any]) -> list[xgb.Booster]:
+    boosters = []
+    number = 1
+    while EXTRA_MEDIAN_FILE.format(number) in meta.get("files", {}):
+        booster = xgb.Booster()
+        booster.load_model(str(directory / EXTRA_MEDIAN_FILE.format(number)))
+        boosters.append(booster)
+        number += 1
+    return boosters
