@@ -244,6 +244,11 @@ def median_shares(n_rows: int, n_boosters: int, seed: int) -> list[np.ndarray]:
     return [np.sort(order[i::n_boosters]) for i in range(n_boosters)]
 
 
+def rows_at(frame: pd.DataFrame | pd.Series, positions: np.ndarray) -> Any:
+    """``frame.iloc[positions]``, without a copy of the whole training frame where they are all its rows."""
+    return frame if len(positions) == len(frame) else frame.iloc[positions]
+
+
 def fit_booster(
     params: dict[str, Any],
     features: pd.DataFrame,
@@ -290,8 +295,8 @@ def train(
     medians = [
         fit_booster(
             median_params(settings, seed + number),
-            features.iloc[share],
-            label.iloc[share],
+            rows_at(features, share),
+            rows_at(label, share),
             names,
             settings.model.n_rounds,
             dask_client,
@@ -302,7 +307,12 @@ def train(
     interval_params = xgb_params(settings, seed, BOUNDS)
     few = interval_rows(len(features), settings.model.interval_train_rows, seed)
     interval = fit_booster(
-        interval_params, features.iloc[few], label.iloc[few], names, settings.model.n_rounds, dask_client
+        interval_params,
+        rows_at(features, few),
+        rows_at(label, few),
+        names,
+        settings.model.n_rounds,
+        dask_client,
     )
     log.info("trained the %s arrival boosters in %.0f s", mode, time.perf_counter() - clock)
     fit_hist = fit_history(mode, frames, start, split)
