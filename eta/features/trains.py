@@ -1,7 +1,7 @@
 """Train arrival features as known at t: the latest reported delay and where, how it moved over the last
 reports, the run still to go, this train's and this station's history, what the inbound service and the
-previous train over the same segment show (:mod:`eta.features.dynamics`), congestion and weather at the
-target station."""
+previous train over the same segment show (:mod:`eta.features.dynamics`), what other trains reported at the
+stops still ahead (:mod:`eta.features.ahead`), congestion and weather at the target station."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from eta.features import due, dynamics, previous_days
+from eta.features import ahead, due, dynamics, previous_days
 from eta.features.common import (
     categorical,
     local_time_parts,
@@ -76,6 +76,7 @@ FEATURES = [
     "weather_wind_gust_ms",
     "weather_visibility_m",
     *dynamics.FEATURES,
+    *ahead.FEATURES,
     *due.FEATURES,
     *previous_days.FEATURES,
     "category",
@@ -230,6 +231,8 @@ def compute_features(
     )
     dynamic = dynamics.compute(frames.calls, ctx, latest, reports)
     out[dynamic.columns] = dynamic
+    further = ahead.compute(frames.calls, ctx, latest, reports)
+    out[further.columns] = further
     waiting = due.compute(frames.calls, frames.observations, reports, ctx, latest)
     out[waiting.columns] = waiting
     earlier_runs = _previous_days(frames, ctx, latest)
