@@ -362,15 +362,21 @@ class ModelSettings(BaseModel):
         default=0.33, gt=0, le=1, description="Share of the training rows each of those trees is grown on."
     )
     median_boosters: int = Field(
-        default=1,
+        default=2,
         ge=1,
         le=8,
         description="Arrival P50 boosters, each fitted on its own disjoint share of the training rows with "
-        "its own seed; the P50 is their mean. With more rows (a Dask cluster) 2 on twice the rows gains "
-        "a little at `60min` (README, trains backtest).",
+        "its own seed; the P50 is their mean (bagging: steadier than one booster on all the rows, README, "
+        "trains backtest). Fewer where the rows fall short of `median_share_min_rows` each.",
+    )
+    median_share_min_rows: int = Field(
+        default=250_000,
+        ge=1,
+        description="Fewest training rows per arrival P50 booster: a small training window gets fewer "
+        "boosters (one at least) rather than several on too few rows each.",
     )
     max_train_rows: int = Field(
-        default=500_000,
+        default=1_000_000,
         ge=1000,
         description="Training rows (call × horizon) sampled at most per arrival model; its P50 boosters "
         "share them out.",

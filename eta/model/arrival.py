@@ -12,7 +12,8 @@ As for quantiles of counts (Machado and Santos Silva, 2005), the training target
 within its resolution, which makes its quantiles smooth, and the predicted P50 is rounded back to the
 resolution; the P50 booster also grows several trees per round, each on its own sample of rows, and
 averages them (``median_parallel_trees``). The P50 may also be the mean of ``median_boosters`` boosters,
-each fitted on its own disjoint share of the training rows with its own seed (bagging; one by default).
+each fitted on its own disjoint share of the training rows with its own seed (bagging; two by default, fewer
+where a share would fall below ``median_share_min_rows``).
 """
 
 from __future__ import annotations
@@ -238,6 +239,12 @@ def interval_rows(n_rows: int, most: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_rows, most, replace=False))
 
 
+def median_booster_count(n_rows: int, settings: Settings) -> int:
+    """How many P50 boosters to bag: as configured, fewer where each would get too few rows."""
+    fit = n_rows // settings.model.median_share_min_rows
+    return max(1, min(settings.model.median_boosters, fit))
+
+
 def median_shares(n_rows: int, n_boosters: int, seed: int) -> list[np.ndarray]:
     """Positions of the training rows each P50 booster learns from: disjoint random shares, sorted."""
     order = np.random.default_rng(seed).permutation(n_rows)
@@ -301,7 +308,9 @@ def train(
             settings.model.n_rounds,
             dask_client,
         )
-        for number, share in enumerate(median_shares(len(features), settings.model.median_boosters, seed))
+        for number, share in enumerate(
+            median_shares(len(features), median_booster_count(len(features), settings), seed)
+        )
     ]
     params = median_params(settings, seed)
     interval_params = xgb_params(settings, seed, BOUNDS)

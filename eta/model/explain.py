@@ -271,6 +271,28 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
             f"trains reaching {place(r, 'location')} in the last hour changed their delay by "
             f"{_minutes(r['recent_loc_gain_s'])} on their last stretch"
         ),
+        "ahead_gain_sum_s": lambda r: (
+            f"at the stops still ahead, trains in the last hour changed their delay by "
+            f"{_minutes(r['ahead_gain_sum_s'])} in all on their last stretch"
+        ),
+        "ahead_gain_mean_s": lambda r: (
+            f"at the stops still ahead, trains in the last hour changed their delay by "
+            f"{_minutes(r['ahead_gain_mean_s'])} per stop on their last stretch"
+        ),
+        "ahead_gain_max_s": lambda r: (
+            f"at one stop still ahead, trains in the last hour changed their delay by "
+            f"{_minutes(r['ahead_gain_max_s'])} on their last stretch"
+        ),
+        "ahead_delay_mean_s": lambda r: (
+            f"trains at the stops still ahead were {_late(r['ahead_delay_mean_s'])} on average "
+            "in the last hour"
+        ),
+        "ahead_delay_max_s": lambda r: (
+            f"trains at one stop still ahead were {_late(r['ahead_delay_max_s'])} on average in the last hour"
+        ),
+        "ahead_count": lambda r: (
+            f"{int(r['ahead_count'])} reports from the stops still ahead in the last hour"
+        ),
     }
 
 
@@ -349,6 +371,7 @@ UNKNOWN = {
     "segment_": "no earlier train on this stretch",
     "overdue_s": "no report from it yet",
     "due_": "no train due there lately",
+    "ahead_": "no recent reports from the stops still ahead",
     "max_delay_s": "no report from it yet",
     "delay_trend": "too few reports for a trend",
 }

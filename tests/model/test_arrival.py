@@ -180,11 +180,35 @@ def test_median_shares_split_the_rows_into_disjoint_sorted_random_parts() -> Non
     np.testing.assert_array_equal(arrival.median_shares(50, 1, seed=4)[0], np.arange(50))
 
 
+def test_a_small_training_set_gets_fewer_p50_boosters_not_too_few_rows_each(
+    flights_settings: Settings,
+) -> None:
+    settings = flights_settings.model_copy(
+        update={
+            "model": flights_settings.model.model_copy(
+                update={"median_boosters": 3, "median_share_min_rows": 100}
+            )
+        }
+    )
+    assert [arrival.median_booster_count(n, settings) for n in (50, 199, 200, 299, 300, 10_000)] == [
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+    ]
+
+
 def test_a_p50_bagged_over_two_boosters_is_their_mean_and_survives_saving(
     flights_frames: Frames, flights_settings: Settings, tmp_path: Path
 ) -> None:
     settings = flights_settings.model_copy(
-        update={"model": flights_settings.model.model_copy(update={"median_boosters": 2})}
+        update={
+            "model": flights_settings.model.model_copy(
+                update={"median_boosters": 2, "median_share_min_rows": 1000}
+            )
+        }
     )
     model = arrival.train(flights_frames, "flight", TRAIN_FROM, TRAIN_UNTIL, settings)
     assert model.meta["n_median_boosters"] == 2 and len(model.extra_median_boosters) == 1

@@ -19,7 +19,11 @@ def test_dask_training_gives_a_model_as_good_as_local(
     flights_frames: Frames, flights_settings: Settings, flights_model: Artefact, median_boosters: int
 ) -> None:
     settings = flights_settings.model_copy(
-        update={"model": flights_settings.model.model_copy(update={"median_boosters": median_boosters})}
+        update={
+            "model": flights_settings.model.model_copy(
+                update={"median_boosters": median_boosters, "median_share_min_rows": 1000}
+            )
+        }
     )
     cluster = distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
