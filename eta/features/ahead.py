@@ -40,10 +40,9 @@ def compute(
     calls: pd.DataFrame, ctx: pd.DataFrame, latest: pd.DataFrame, reports: pd.DataFrame, chunk: int = CHUNK
 ) -> pd.DataFrame:
     """This module's features per query in ``ctx`` (indexed by qid, with service_id, sequence and t)."""
-    with_gains = reports.assign(gain_s=reports["delay_s"] - reports["previous_delay_s"])
     location_of = calls.set_index(["service_id", "sequence"])["location"]
     parts = [
-        _for_queries(ctx.iloc[i : i + chunk], latest.iloc[i : i + chunk], location_of, with_gains)
+        _for_queries(ctx.iloc[i : i + chunk], latest.iloc[i : i + chunk], location_of, reports)
         for i in range(0, len(ctx), chunk)
     ]
     if not parts:

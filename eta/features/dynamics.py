@@ -98,10 +98,9 @@ def compute(
     _segment(out, ctx, calls, latest, reports, services, "segment_prev", same_line=True)
     _segment(out, ctx, calls, latest, reports, services, "segment_any", same_line=False)
     out["overdue_s"] = overdue(calls, ctx, latest)
-    gains = reports.assign(gain_s=reports["delay_s"] - reports["previous_delay_s"])
     left = ctx.reset_index()[["qid", "location", "t"]].rename(columns={"location": "target_location"})
     out["recent_loc_gain_s"] = recent_delays(
-        left, gains, "location", "target_location", value="gain_s"
+        left, reports, "location", "target_location", value="gain_s"
     ).reindex(ctx.index)["mean"]
     return out[FEATURES]
 

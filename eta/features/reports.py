@@ -34,7 +34,8 @@ def delay_reports(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFra
 
     Columns: service_id, call_id, sequence, location, observed_at, delay_s, planned_at, is_departure, and,
     from the service's earlier reports only, previous_delay_s, earlier_delay_s (:data:`EARLIER_REPORTS`
-    reports back) and max_delay_s (the largest delay reported so far).
+    reports back), max_delay_s (the largest delay reported so far) and gain_s (the delay gained since the
+    previous report: over the last hop, or the dwell).
     A departure is preferred to an arrival reported in the same observation (it is the later event).
     """
     cols = [
@@ -73,6 +74,7 @@ def delay_reports(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFra
     out["previous_delay_s"] = by_service.shift()
     out["earlier_delay_s"] = by_service.shift(EARLIER_REPORTS)
     out["max_delay_s"] = by_service.cummax()
+    out["gain_s"] = out["delay_s"] - out["previous_delay_s"]
     return out.sort_values(["observed_at", "sequence"], kind="stable").reset_index(drop=True)
 
 
