@@ -9,33 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.features import due, load_frames
-from eta.features.common import query_context
+from eta.features import due
 from eta.features.frames import Frames
-from eta.features.reports import delay_reports, latest_report
-from eta.store.engine import make_engine
-from tests import slices
-from tests.features.test_dynamics import END, START, T, _queries
-
-
-@pytest.fixture(scope="module")
-def frames(tmp_path_factory: pytest.TempPathFactory) -> Frames:
-    url = slices.copy_of(slices.trains_template(), tmp_path_factory.mktemp("due"))
-    engine = make_engine(url)
-    loaded = load_frames(engine, "train", START, END)
-    engine.dispose()
-    return loaded
+from eta.features.reports import delay_reports
+from tests.features.conftest import END, START, T, queries_at, state_at
 
 
 def _due(frames: Frames, queries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    reports = delay_reports(frames.calls, frames.observations)
-    ctx = query_context(frames, queries)
-    latest = latest_report(queries, reports).reindex(ctx.index)
+    ctx, latest, reports = state_at(frames, queries)
     return due.compute(frames.calls, frames.observations, reports, ctx, latest), ctx, latest
 
 
 def test_every_feature_has_values_and_none_changes_when_later_reports_are_dropped(frames: Frames) -> None:
-    queries = _queries(frames, T)
+    queries = queries_at(frames, T)
     with_future, _, _ = _due(frames, queries)
     assert len(with_future) > 500
     assert list(with_future.columns) == due.FEATURES
@@ -87,7 +73,7 @@ def _by_loop(
 @pytest.mark.parametrize("when", [T, datetime(2026, 3, 5, 16, 10, tzinfo=UTC)])
 def test_values_match_a_loop_over_the_calls_due(frames: Frames, when: datetime) -> None:
     assert START < when < END
-    out, ctx, latest = _due(frames, _queries(frames, when))
+    out, ctx, latest = _due(frames, queries_at(frames, when))
     first = frames.calls.sort_values(["service_id", "sequence"]).drop_duplicates("service_id")
     origin = first.set_index("service_id")["location"].astype(str)
     sample = ctx.sample(40, random_state=1)
@@ -112,7 +98,7 @@ def test_values_match_a_loop_over_the_calls_due(frames: Frames, when: datetime) 
 
 
 def test_next_stop_is_the_one_after_the_latest_report_and_never_beyond_the_target(frames: Frames) -> None:
-    out, ctx, latest = _due(frames, _queries(frames, T))
+    out, ctx, latest = _due(frames, queries_at(frames, T))
     by_stop = frames.calls.set_index(["service_id", "sequence"])["location"].astype(str)
     for qid in ctx.sample(30, random_state=2).index:
         row = ctx.loc[qid]

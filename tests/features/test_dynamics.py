@@ -3,60 +3,27 @@ hand on the bundled DB runs (a week of March 2026), and point-in-time: the same 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from eta.features import dynamics, fit_history, load_frames
-from eta.features.common import query_context
+from eta.features import dynamics, fit_history
 from eta.features.frames import Frames
 from eta.features.history import arrival_outcomes
-from eta.features.queries import QUERY_COLUMNS
-from eta.features.reports import delay_reports, latest_report
+from eta.features.reports import delay_reports
 from eta.features.trains import SEGMENT_KEY, compute_features, segment_gains, vocabularies_for
-from eta.store.engine import make_engine
-from tests import slices
-
-START = datetime(2026, 3, 2, tzinfo=UTC)
-T = datetime(2026, 3, 6, 7, 40, tzinfo=UTC)
-END = datetime(2026, 3, 7, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def frames(tmp_path_factory: pytest.TempPathFactory) -> Frames:
-    url = slices.copy_of(slices.trains_template(), tmp_path_factory.mktemp("dynamics"))
-    engine = make_engine(url)
-    loaded = load_frames(engine, "train", START, END)
-    engine.dispose()
-    return loaded
-
-
-def _queries(frames: Frames, t: datetime, span: timedelta = timedelta(hours=3)) -> pd.DataFrame:
-    stamp = pd.Timestamp(t)
-    calls = frames.calls
-    mask = (
-        (calls["scheduled_arrival"] >= stamp)
-        & (calls["scheduled_arrival"] < stamp + span)
-        & (calls["sequence"] > 0)
-    )
-    queries = calls.loc[mask, ["call_id", "service_id", "sequence"]].assign(t=stamp, horizon="test")
-    queries = queries.reset_index(drop=True)
-    queries["t"] = queries["t"].astype("datetime64[us, UTC]")
-    queries["qid"] = range(len(queries))
-    return queries[QUERY_COLUMNS]
+from tests.features.conftest import START, T, queries_at, state_at
 
 
 def _dynamics(frames: Frames, queries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    reports = delay_reports(frames.calls, frames.observations)
-    ctx = query_context(frames, queries)
-    latest = latest_report(queries, reports).reindex(ctx.index)
+    ctx, latest, reports = state_at(frames, queries)
     return dynamics.compute(frames.calls, ctx, latest, reports), ctx, latest
 
 
 def test_every_feature_has_values_and_none_changes_when_later_reports_are_dropped(frames: Frames) -> None:
-    queries = _queries(frames, T)
+    queries = queries_at(frames, T)
     with_future, _, _ = _dynamics(frames, queries)
     assert len(with_future) > 500
     for name in dynamics.FEATURES:
@@ -68,7 +35,7 @@ def test_every_feature_has_values_and_none_changes_when_later_reports_are_droppe
 
 
 def test_overdue_is_time_since_the_event_the_train_has_not_reported_yet(frames: Frames) -> None:
-    out, ctx, latest = _dynamics(frames, _queries(frames, T))
+    out, ctx, latest = _dynamics(frames, queries_at(frames, T))
     calls = frames.calls.set_index(["service_id", "sequence"])
     started = ctx["service_start"] < ctx["t"]
     silent = latest["delay_s"].isna() & started
@@ -102,7 +69,7 @@ def test_inbound_is_the_last_service_of_the_line_ending_at_the_origin(frames: Fr
 
 
 def test_segment_gain_of_the_previous_train_by_hand(frames: Frames) -> None:
-    queries = _queries(frames, T)
+    queries = queries_at(frames, T)
     out, ctx, latest = _dynamics(frames, queries)
     reports = delay_reports(frames.calls, frames.observations)
     known = reports[reports["observed_at"] <= pd.Timestamp(T)]
@@ -145,7 +112,7 @@ def test_segment_history_is_the_median_of_gains_over_the_runs(frames: Frames) ->
 
 
 def test_segment_history_leaves_out_the_excluded_services(frames: Frames) -> None:
-    queries = _queries(frames, T)
+    queries = queries_at(frames, T)
     full = fit_history("train", frames, START, T)
     some = frozenset(frames.calls["service_id"].drop_duplicates().iloc[::2].tolist())
     partial = fit_history("train", frames, START, T, some)

@@ -190,14 +190,8 @@ def test_a_small_training_set_gets_fewer_p50_boosters_not_too_few_rows_each(
             )
         }
     )
-    assert [arrival.median_booster_count(n, settings) for n in (50, 199, 200, 299, 300, 10_000)] == [
-        1,
-        1,
-        2,
-        2,
-        3,
-        3,
-    ]
+    rows = (50, 199, 200, 299, 300, 10_000)
+    assert [arrival.median_booster_count(n, settings) for n in rows] == [1, 1, 2, 2, 3, 3]
 
 
 def test_a_p50_bagged_over_two_boosters_is_their_mean_and_survives_saving(
