@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from eta.logging import JsonFormatter, safe_url
+from eta.logging import JsonFormatter, ScrubbingFormatter, safe_url, scrub
 
 
 def test_json_lines_with_extra_fields() -> None:
@@ -40,3 +40,35 @@ def test_safe_url_drops_path_query_and_credentials() -> None:
         safe_url("https://user:pw@hooks.example.org:8443/x/y?token=abc") == "https://hooks.example.org:8443"
     )
     assert safe_url("http://127.0.0.1/hook?k=v") == "http://127.0.0.1"
+
+
+def test_the_formatters_scrub_secrets_from_messages_and_tracebacks() -> None:
+    secret = "whsec_MfKQ9r0GdB2XTnqRDWsV1PfMKoMBvP+p"
+    key = "eta_" + "k" * 43
+    push_key = "B" + "x" * 86  # a browser's p256dh: 87 base64url characters
+    try:
+        raise RuntimeError(
+            f"insert failed: ('https://u:pw@hooks.example.org:8443/T0/B1/s3cr3t?t=abc', '{secret}')"
+        )
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord(
+            "eta",
+            logging.ERROR,
+            __file__,
+            1,
+            "key %s sent Bearer %s for %s",
+            (key, "tok.en-1", push_key),
+            sys.exc_info(),
+        )
+    plain = ScrubbingFormatter().format(record)
+    as_json = JsonFormatter().format(record)
+    for text in (plain, as_json):
+        for leaked in ("s3cr3t", "t=abc", "u:pw", secret[6:], key[4:], "tok.en-1", push_key):
+            assert leaked not in text
+        assert "https://hooks.example.org:8443/…" in text
+        assert "RuntimeError: insert failed" in text or "insert failed" in text
+    assert scrub("GET /livez 200 in 1.5 ms, model 2026-05-04T12:00 sha256 ab12") == (
+        "GET /livez 200 in 1.5 ms, model 2026-05-04T12:00 sha256 ab12"
+    )

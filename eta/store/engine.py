@@ -19,6 +19,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` (default: the configured store)."""
     url = url or get_settings().resolved_database_url
     parsed = make_url(url)
+    # SQL parameters carry webhook URLs, signing secrets and keys: errors must not print them into logs
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
