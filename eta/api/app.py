@@ -75,13 +75,15 @@ def create_app(
     app.state.eta = state
     app.state.freeze_gc = freeze_gc
     install_problem_handlers(app)
-    from eta.api.routes import boards, feeds, health, operators, subscriptions, trips
+    from eta.api.routes import boards, feeds, health, operators, search, subscriptions, trips
 
-    for module in (health, trips, boards, subscriptions, operators, feeds):
+    for module in (health, trips, boards, search, subscriptions, operators, feeds):
         app.include_router(module.router)
     from eta.api.dashboard import routes as dashboard
+    from eta.web import routes as web
 
     app.include_router(dashboard.router)
+    app.include_router(web.router)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)
     return app

@@ -71,6 +71,8 @@ def test_operation_ids_are_stable() -> None:
     assert ids == [
         "create_subscription",
         "delete_subscription",
+        "find_locations",
+        "find_services",
         "get_accuracy",
         "get_arrivals_board",
         "get_collectors",

@@ -1,0 +1,129 @@
+"""The traveller's page in a real headless Chromium (Debian's ``chromium``, driven by Playwright): search,
+trip, board and languages, every answer read from the public API on a loopback server."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.api.helpers import add_prediction, call_at
+from tests.web.conftest import Live, needs_chromium
+
+pytestmark = needs_chromium
+BERLIN = ZoneInfo("Europe/Berlin")
+MOBILE = {"width": 360, "height": 640}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def hhmm(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(BERLIN).strftime("%H:%M")
+
+
+def open_page(
+    browser: Any, live: Live, viewport: dict[str, int], locale: str = "en-GB"
+) -> tuple[Any, list[str]]:
+    context = browser.new_context(viewport=viewport, locale=locale)
+    page = context.new_page()
+    requested: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.errors = errors  # read by the tests
+    return page, requested
+
+
+def test_search_then_trip_then_another_stop_then_the_board(
+    browser: Any, live_server: Any, seeded_url: str
+) -> None:
+    live = live_server(seeded_url)
+    page, requested = open_page(browser, live, MOBILE)
+    page.goto(live.base + "/")
+    assert page.locator("#date").input_value() == "2026-05-04"  # the service's day, not the browser's
+    page.fill("#number", "ICE 101")
+    page.get_by_role("link", name="ICE 1011").click()
+    page.wait_for_url("**/trip/train/ICE/1011/2026-05-04")
+
+    trip = requests.get(f"{live.base}/api/v1/trips/train/ICE/1011/2026-05-04", timeout=30).json()
+    munich = trip["calls"][-1]
+    page.wait_for_selector("#p50")
+    assert page.locator("#stop-name").inner_text() == "München Hbf"
+    assert page.locator("#scheduled").inner_text() == hhmm(munich["scheduled_arrival"])
+    assert page.locator("#p50").inner_text() == hhmm(munich["predicted"]["p50"])
+    band = page.locator("#band").inner_text()
+    assert hhmm(munich["predicted"]["p10"]) in band and hhmm(munich["predicted"]["p90"]) in band
+    minutes = round(munich["predicted"]["delay_s"] / 60)
+    assert page.locator("#delay").inner_text() == f"{minutes} min late"
+    assert page.locator("#status").inner_text() == "on its way"
+    assert page.locator("svg.timeline rect.band").count() == 1
+    assert page.locator("#trip-route").inner_text().startswith("Dortmund Hbf → München Hbf")
+    assert "Updated" in page.locator("#updated").inner_text()
+
+    page.locator("#stops").get_by_role("link", name="Augsburg Hbf").click()
+    assert page.locator("#stop-name").inner_text() == "Augsburg Hbf"
+    assert page.url.endswith("?stop=8000013")
+    augsburg = next(c for c in trip["calls"] if c["location"]["code"] == "8000013")
+    assert page.locator("#scheduled").inner_text() == hhmm(augsburg["scheduled_arrival"])
+
+    page.goto(live.base + "/board/8000261")
+    page.wait_for_selector("#arrivals li a")
+    board = requests.get(f"{live.base}/api/v1/locations/8000261/arrivals", timeout=30).json()
+    rows = page.locator("#arrivals li").all_inner_texts()
+    assert len(rows) == len(board["arrivals"]) > 0
+    assert any("ICE 1011" in row and hhmm(munich["scheduled_arrival"]) in row for row in rows)
+    page.locator("#arrivals").get_by_role("link").first.click()
+    page.wait_for_url("**/trip/**?stop=8000261")
+
+    page.goto(live.base + "/")
+    page.fill("#station", "berlin süd")
+    page.get_by_role("link", name="8011113 Berlin Südkreuz").click()
+    page.wait_for_url("**/board/8011113")
+    assert page.locator("h1").inner_text() == "Arrivals · Berlin Südkreuz"
+    assert page.errors == []
+    assert all(url.startswith(live.base) for url in requested), "nothing may come from elsewhere"
+
+
+def test_the_trip_updates_itself_without_a_reload(browser: Any, live_server: Any, seeded_url: str) -> None:
+    live = live_server(seeded_url)
+    engine = live.app.state.eta.engine
+    page, _ = open_page(browser, live, DESKTOP)
+    page.clock.install()
+    page.goto(live.base + "/trip/train/ICE/1011/2026-05-04?stop=8000261")
+    page.wait_for_selector("#p50")
+    before = page.locator("#p50").inner_text()
+    page.evaluate("window.__same_page = true")
+
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
+    live.clock.now += timedelta(minutes=2)
+    add_prediction(engine, call, live.clock.now, 25 * 60, model_version="later-model")
+    page.clock.run_for(31_000)
+    expected = (call.scheduled_arrival + timedelta(minutes=25)).astimezone(BERLIN).strftime("%H:%M")
+    expect(page.locator("#p50")).to_have_text(expected, timeout=10_000)
+    assert before != expected
+    assert page.locator("#delay").inner_text() == "25 min late"
+    assert page.evaluate("window.__same_page") is True  # no reload happened
+
+
+@pytest.mark.parametrize(
+    ("lang", "status", "heading"), [("fr", "en route", "Arrêts"), ("de", "unterwegs", "Halte")]
+)
+def test_the_page_speaks_french_and_german(
+    browser: Any, live_server: Any, seeded_url: str, lang: str, status: str, heading: str
+) -> None:
+    live = live_server(seeded_url)
+    page, _ = open_page(browser, live, MOBILE, locale=lang)  # the browser's Accept-Language
+    page.goto(live.base + "/trip/train/ICE/1011/2026-05-04")
+    page.wait_for_selector("#status")
+    assert page.locator("html").get_attribute("lang") == lang
+    assert page.locator("#status").inner_text() == status
+    assert page.locator("#stops-title").inner_text() == heading
+    other = "de" if lang == "fr" else "fr"
+    page.locator(f"nav.langs a[lang={other}]").click()
+    page.wait_for_selector("#status")
+    assert page.locator("html").get_attribute("lang") == other
+    assert "stop=" not in page.url or "lang=" in page.url
