@@ -5,13 +5,14 @@ Nested sections are set with a double underscore, e.g. ``ETA_API__RATE_LIMIT_PER
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -278,13 +279,40 @@ class AlertsSettings(BaseModel):
 
     allow_private_targets: bool = Field(
         default=False,
-        description="Accept webhook URLs on private, loopback or link-local addresses (tests only).",
+        description="Accept webhook URLs on any address and port, private and loopback too (tests only).",
     )
     allow_plain_http: bool = Field(
         default=False, description="Accept http:// webhook URLs (default: https only)."
     )
+    allowed_target_networks: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Networks (CIDR, as JSON) that webhook and Web Push targets may be in although they are not "
+            "public, e.g. an in-house webhook relay."
+        ),
+    )
+    allowed_ports: list[int] = Field(
+        default_factory=list,
+        description="Ports targets may use, as JSON (empty: 443, and 80 where plain http is allowed).",
+    )
     webhook_timeout_s: float = Field(
-        default=5.0, gt=0, description="Seconds to wait for a webhook endpoint to answer."
+        default=5.0,
+        gt=0,
+        description=(
+            "Total time one delivery may take: look-up, connect, sending and the answer's head "
+            "(webhooks and Web Push)."
+        ),
+    )
+    max_response_bytes: int = Field(
+        default=4_096, ge=0, description="Most bytes of an endpoint's answer read; the rest is dropped."
+    )
+    delivery_concurrency: int = Field(
+        default=8, ge=1, description="Deliveries in flight at once (threads of the alerts cycle)."
+    )
+    host_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Deliveries in flight at once to one host: a slow endpoint holds up no more than this.",
     )
     max_attempts: int = Field(
         default=6, ge=1, description="Delivery attempts per notification before it is given up."
@@ -337,6 +365,16 @@ class AlertsSettings(BaseModel):
     web_push_ttl_s: int = Field(
         default=3_600, ge=0, description="Web Push: how long a push service keeps an undelivered message."
     )
+
+    @field_validator("allowed_target_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network (e.g. 10.20.0.0/16)") from None
+        return value
 
 
 class ModelSettings(BaseModel):

@@ -10,24 +10,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
 from typing import Any
 
-import requests
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from eta.alerts import detect, leave, web_push
-from eta.alerts.subscriptions import WEB_PUSH, purge_expired
-from eta.alerts.webhooks import Attempt, deliver, new_message_id
+from eta.alerts import detect, leave
+from eta.alerts.delivery import Outbox
+from eta.alerts.subscriptions import purge_expired
+from eta.alerts.webhooks import new_message_id
 from eta.api.metrics import ApiMetrics
 from eta.clock import Clock
 from eta.config import Settings
-from eta.logging import safe_url
 from eta.store.schema import Call, NotificationDelivery, Observation, Prediction, Service, Subscription
 
 log = logging.getLogger("eta.alerts")
 MAX_UPDATES_PER_CYCLE = 200
-MAX_DELIVERIES_PER_CYCLE = 500
 
 
 @dataclass(frozen=True)
@@ -48,16 +45,12 @@ class AlertCycle:
         settings: Settings,
         clock: Clock,
         metrics: ApiMetrics | None = None,
-        session: requests.Session | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
-        self.session = session or requests.Session()
-        # no channel follows redirects: an endpoint must not lead eta anywhere the address checks did not
-        # see (webhook posts say so themselves; pywebpush cannot be told)
-        self.session.max_redirects = 0
+        self.outbox = Outbox(engine, settings, metrics)
 
     def run_once(self) -> CycleReport:
         now = self.clock()
@@ -217,115 +210,7 @@ class AlertCycle:
 
     def deliver_due(self) -> tuple[int, int, int, int]:
         """Attempt every pending delivery whose time has come (retries use the real clock)."""
-        counts = {"delivered": 0, "retry": 0, "failed": 0, "disabled": 0}
-        with self.engine.connect() as conn:
-            due = conn.execute(
-                select(
-                    NotificationDelivery,
-                    Subscription.target_url,
-                    Subscription.secret,
-                    Subscription.channel,
-                    Subscription.push_p256dh,
-                    Subscription.push_auth,
-                )
-                .join(Subscription, Subscription.id == NotificationDelivery.subscription_id)
-                .where(
-                    NotificationDelivery.state == "pending",
-                    NotificationDelivery.next_attempt_at <= datetime.now(UTC),
-                    Subscription.disabled_at.is_(None),
-                )
-                .order_by(NotificationDelivery.id)
-                .limit(MAX_DELIVERIES_PER_CYCLE)
-            ).all()
-        for row in due:
-            attempt = self._attempt(row)
-            outcome = self._record(row, attempt)
-            counts[outcome] += 1
-            if self.metrics is not None:
-                self.metrics.webhook_deliveries.labels(attempt.outcome).inc()
-            log.info(
-                "%s %s to %s: %s",
-                row.channel,
-                row.event_type,
-                safe_url(row.target_url),
-                attempt.outcome,
-                extra={"status": attempt.status, "attempt": row.attempts + 1},
-            )
-        return counts["delivered"], counts["retry"], counts["failed"], counts["disabled"]
-
-    def _attempt(self, row: Any) -> Attempt:
-        """One delivery attempt on the subscription's channel."""
-        alerts = self.settings.alerts
-        checks = {"allow_private": alerts.allow_private_targets, "allow_http": alerts.allow_plain_http}
-        if row.channel != WEB_PUSH:
-            return deliver(
-                self.session,
-                row.target_url,
-                row.secret,
-                row.message_id,
-                row.payload,
-                timeout_s=alerts.webhook_timeout_s,
-                **checks,
-            )
-        keys = web_push.vapid(alerts)
-        if keys is None:  # unset since the subscription was made
-            return Attempt("retry", None, "Web Push is not configured (ETA_ALERTS__VAPID_PRIVATE_KEY)")
-        return web_push.deliver(
-            self.session,
-            row.target_url,
-            row.push_p256dh,
-            row.push_auth,
-            {"id": row.message_id} | row.payload,
-            vapid_private_key=keys[0],
-            vapid_subject=keys[1],
-            ttl_s=alerts.web_push_ttl_s,
-            timeout_s=alerts.webhook_timeout_s,
-            **checks,
-        )
-
-    def _record(self, delivery: Any, attempt: Any) -> str:
-        alerts = self.settings.alerts
-        now = datetime.now(UTC)
-        attempts = delivery.attempts + 1
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "last_status": attempt.status,
-            "last_error": attempt.error,
-        }
-        with self.engine.begin() as conn:
-            if attempt.outcome == "delivered":
-                values |= {"state": "delivered", "delivered_at": now, "next_attempt_at": None}
-                outcome = "delivered"
-            elif attempt.outcome in ("gone", "refused"):
-                values |= {"state": "failed", "next_attempt_at": None}
-                reason = "target refused"
-                if attempt.outcome == "gone":
-                    reason = f"endpoint answered {attempt.status} {HTTPStatus(attempt.status).phrase}"
-                conn.execute(
-                    update(Subscription)
-                    .where(Subscription.id == delivery.subscription_id)
-                    .values(disabled_at=now, disabled_reason=reason)
-                )
-                conn.execute(
-                    update(NotificationDelivery)
-                    .where(
-                        NotificationDelivery.subscription_id == delivery.subscription_id,
-                        NotificationDelivery.state == "pending",
-                    )
-                    .values(state="failed", next_attempt_at=None, last_error="subscription disabled")
-                )
-                outcome = "disabled"
-            elif attempts >= alerts.max_attempts:
-                values |= {"state": "failed", "next_attempt_at": None}
-                outcome = "failed"
-            else:
-                delay = min(alerts.backoff_max_s, alerts.backoff_base_s * 2 ** (attempts - 1))
-                values |= {"next_attempt_at": now + timedelta(seconds=delay)}
-                outcome = "retry"
-            conn.execute(
-                update(NotificationDelivery).where(NotificationDelivery.id == delivery.id).values(**values)
-            )
-        return outcome
+        return self.outbox.deliver_due()
 
 
 def _update(row: Any) -> detect.Update:

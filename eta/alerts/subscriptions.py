@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from eta.alerts import web_push
-from eta.alerts.webhooks import check_target, new_secret
+from eta.alerts.transport import TargetPolicy, check_target
+from eta.alerts.webhooks import new_secret
 from eta.config import Settings
 from eta.errors import InputError, NotFoundError
 from eta.store.schema import Call, Observation, Prediction, Subscription
@@ -61,9 +62,7 @@ def hash_token(token: str) -> str:
 def create(engine: Engine, settings: Settings, request: NewSubscription, now: datetime) -> Created:
     """Validate the target and the call, and store the subscription; the token is returned once."""
     alerts = settings.alerts
-    check_target(
-        request.target_url, allow_private=alerts.allow_private_targets, allow_http=alerts.allow_plain_http
-    )
+    check_target(request.target_url, TargetPolicy.from_settings(alerts), timeout_s=alerts.webhook_timeout_s)
     if request.push is not None:
         check_web_push_enabled(settings)
         web_push.check_keys(request.push.p256dh, request.push.auth)

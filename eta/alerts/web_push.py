@@ -2,7 +2,8 @@
 
 A browser's ``PushSubscription`` (endpoint and keys) is all eta keeps; the message is encrypted for that
 browser alone, and the push service learns only who sends it (the VAPID key and subject). Endpoints pass
-the same checks as webhook targets (:func:`eta.alerts.webhooks.check_target`).
+the same checks as webhook targets, and pywebpush's POST goes through the same pinned, bounded transport
+(:mod:`eta.alerts.transport`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPushException, webpush
 
-from eta.alerts.webhooks import Attempt, check_target
+from eta.alerts import transport
+from eta.alerts.transport import DeliveryError, Reply
+from eta.alerts.webhooks import Attempt, Limits, checked_target
 from eta.config import AlertsSettings
 from eta.errors import InputError
 
@@ -77,8 +82,27 @@ def public_key(private_key: str) -> str:
     return b64url(point)
 
 
+class _PinnedPoster:
+    """What pywebpush posts with (its ``requests_session``): the checked target, within the deadline."""
+
+    def __init__(self, target: transport.Target, deadline: float, limits: Limits) -> None:
+        self.target, self.deadline, self.limits = target, deadline, limits
+
+    def post(
+        self, url: str, *, data: bytes | None = None, headers: Mapping[str, str] | None = None, **_: Any
+    ) -> Reply:
+        if urlsplit(url).geturl() != self.target.url:  # pywebpush posts to the endpoint it was given
+            raise DeliveryError("connection")
+        return transport.post(
+            self.target,
+            data or b"",
+            dict(headers or {}),
+            deadline_s=max(0.1, self.deadline - time.monotonic()),
+            max_response_bytes=self.limits.max_response_bytes,
+        )
+
+
 def deliver(
-    session: requests.Session,
     endpoint: str,
     p256dh: str,
     auth: str,
@@ -87,15 +111,13 @@ def deliver(
     vapid_private_key: str,
     vapid_subject: str,
     ttl_s: int,
-    timeout_s: float,
-    allow_private: bool,
-    allow_http: bool,
+    limits: Limits,
 ) -> Attempt:
     """Encrypt and send one message; never raises for network trouble (it is an outcome)."""
-    try:
-        check_target(endpoint, allow_private=allow_private, allow_http=allow_http)
-    except InputError as exc:
-        return Attempt("refused", None, str(exc)[:200])
+    deadline = time.monotonic() + limits.deadline_s
+    target = checked_target(endpoint, limits)
+    if isinstance(target, Attempt):
+        return target
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     if len(body.encode()) > MAX_PAYLOAD_BYTES:
         return Attempt("refused", None, f"the message is longer than {MAX_PAYLOAD_BYTES} bytes")
@@ -106,15 +128,15 @@ def deliver(
             vapid_private_key=vapid_private_key,
             vapid_claims={"sub": vapid_subject},
             ttl=ttl_s,
-            timeout=timeout_s,
-            requests_session=session,
+            timeout=limits.deadline_s,
+            requests_session=_PinnedPoster(target, deadline, limits),
         )
     except WebPushException as exc:
         status = exc.response.status_code if exc.response is not None else None
         if status in GONE:
             return Attempt("gone", status, f"the push service answered {status}: the subscription is gone")
-        return Attempt("retry", status, f"HTTP {status}" if status else str(exc)[:200])
-    except requests.RequestException as exc:
-        return Attempt("retry", None, type(exc).__name__)
+        return Attempt("retry", status, f"HTTP {status}" if status else "push failed")
+    except DeliveryError as exc:
+        return Attempt("retry", None, exc.kind)
     status = getattr(response, "status_code", None)
     return Attempt("delivered", status, None)

@@ -193,7 +193,7 @@ def test_410_gone_disables_the_subscription(
     assert cycle.deliver_due() == (0, 0, 0, 1)
     info = client.get(f"{SUBSCRIBE}/{sub['id']}", headers={"Authorization": f"Bearer {sub['token']}"}).json()
     assert info["active"] is False
-    assert info["disabled_reason"] == "endpoint answered 410 Gone"
+    assert info["disabled_reason"] == "failing"
     for at, delay in (("18:00", 2000), ("18:05", 2000)):
         clock.now = berlin(f"2026-05-04 {at}")
         add_prediction(engine, munich_call, clock.now, delay)

@@ -66,7 +66,14 @@ def test_invalid_subscriptions_are_refused(client: TestClient, changes: dict[str
 @pytest.mark.parametrize(
     ("url", "detail"),
     [
-        ("https://127.0.0.1:8443/hook", "private, loopback or link-local"),
+        ("https://127.0.0.1/hook", "private, loopback or link-local"),
+        ("https://93.184.215.14:8443/hook", "port must be one of 443"),
+        ("https://[::ffff:127.0.0.1]/hook", "private, loopback or link-local"),
+        ("https://[64:ff9b::7f00:1]/hook", "IPv6 form of a non-public IPv4 address"),  # NAT64
+        ("https://[64:ff9b:1::a00:1]/hook", "IPv6 form of a non-public IPv4 address"),  # local NAT64
+        ("https://[2002:a00:1::1]/hook", "IPv6 form of a non-public IPv4 address"),  # 6to4 of 10.0.0.1
+        ("https://[::a9fe:a9fe]/hook", "IPv6 form of a non-public IPv4 address"),  # IPv4-compatible
+        ("https://[fd00::1]/hook", "private, loopback or link-local"),
         ("https://[::1]/hook", "private, loopback or link-local"),
         ("https://10.1.2.3/hook", "private, loopback or link-local"),
         ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local"),

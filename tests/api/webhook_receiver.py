@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +16,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -24,7 +27,7 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[Receiver]:
+def webhook_receiver(host: str = "127.0.0.1", port: int = 0) -> Iterator[Receiver]:
     receiver = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -42,8 +45,8 @@ def webhook_receiver() -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/eta?token=secret-of-the-receiver"
+    server = ThreadingHTTPServer((host, port), Handler)
+    receiver.url = f"http://{host}:{server.server_address[1]}/hooks/eta?token=secret-of-the-receiver"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -52,3 +55,55 @@ def webhook_receiver() -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@dataclass
+class RawServer:
+    """A TCP server on loopback whose ``respond(conn, request_head)`` writes whatever answer a test needs."""
+
+    host: str
+    port: int
+    requests: list[bytes] = field(default_factory=list)  # each request's head (request line and headers)
+    bytes_sent: int = 0
+    done: threading.Event = field(default_factory=threading.Event)  # set once an answer has ended
+
+
+@contextmanager
+def raw_server(
+    respond: Callable[[socket.socket, RawServer], None], host: str = "127.0.0.1", port: int = 0
+) -> Iterator[RawServer]:
+    """Accept connections one after another, read each request head, and let ``respond`` answer."""
+    listener = socket.create_server((host, port))
+    listener.settimeout(0.2)
+    server = RawServer(host, listener.getsockname()[1])
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    head += chunk
+                server.requests.append(head.split(b"\r\n\r\n")[0])
+                try:
+                    respond(conn, server)
+                except OSError:
+                    pass  # the client went away: what the tests look for
+                finally:
+                    server.done.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        listener.close()

@@ -137,7 +137,9 @@ class SubscriptionInfo(BaseModel):
     watch: WatchInfo
     travel_time_s: int | None
     active: bool
-    disabled_reason: str | None
+    disabled_reason: Literal["failing"] | None = Field(
+        description='"failing" once deliveries were refused or given up: nothing more about the target.'
+    )
     expires_at: datetime
     notified_arrival: datetime | None
     notified_platform: str | None
@@ -256,7 +258,8 @@ def get_subscription(state: State, subscription_id: SubscriptionId, credentials:
         watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
         travel_time_s=row.travel_time_s,
         active=row.disabled_at is None,
-        disabled_reason=row.disabled_reason,
+        # what a target did is not told: a caller must not learn about addresses eta can reach
+        disabled_reason=None if row.disabled_at is None else "failing",
         expires_at=local(row.expires_at, tz.location_tz),  # type: ignore[arg-type]
         notified_arrival=local(row.notified_arrival, tz.location_tz),
         notified_platform=row.notified_platform,

@@ -1,0 +1,172 @@
+"""The outbox: deliver every notification that is due, on its subscription's channel, in parallel.
+
+Deliveries run in lanes: each host gets at most ``host_concurrency`` lanes, the lanes share
+``delivery_concurrency`` threads, and every delivery has a total deadline (``webhook_timeout_s``). A slow
+or hostile endpoint therefore holds up only its own lanes, for a bounded time. A cycle stops starting
+deliveries after :data:`CYCLE_BUDGET_S`; what is left waits for the next cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, select, update
+
+from eta.alerts import web_push
+from eta.alerts.webhooks import Attempt, Limits, deliver
+from eta.api.metrics import ApiMetrics
+from eta.config import Settings
+from eta.logging import safe_url
+from eta.store.schema import NotificationDelivery, Subscription
+
+log = logging.getLogger("eta.alerts")
+MAX_DELIVERIES_PER_CYCLE = 500
+CYCLE_BUDGET_S = 30.0
+WEB_PUSH = "web_push"
+
+
+class Outbox:
+    def __init__(self, engine: Engine, settings: Settings, metrics: ApiMetrics | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.metrics = metrics
+
+    def deliver_due(self) -> tuple[int, int, int, int]:
+        """Attempt every pending delivery whose time has come: (delivered, retried, failed, disabled)."""
+        alerts = self.settings.alerts
+        lanes = split_into_lanes(self._due(), alerts.host_concurrency)
+        stop_at = time.monotonic() + max(CYCLE_BUDGET_S, alerts.cycle_interval_s)
+        counts: Counter[str] = Counter()
+        if lanes:
+            with ThreadPoolExecutor(
+                max_workers=min(alerts.delivery_concurrency, len(lanes)), thread_name_prefix="eta-deliver"
+            ) as pool:
+                for outcomes in pool.map(lambda lane: self._run_lane(lane, stop_at), lanes):
+                    counts.update(outcomes)
+        return counts["delivered"], counts["retry"], counts["failed"], counts["disabled"]
+
+    def _due(self) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(
+                        NotificationDelivery,
+                        Subscription.target_url,
+                        Subscription.secret,
+                        Subscription.channel,
+                        Subscription.push_p256dh,
+                        Subscription.push_auth,
+                    )
+                    .join(Subscription, Subscription.id == NotificationDelivery.subscription_id)
+                    .where(
+                        NotificationDelivery.state == "pending",
+                        NotificationDelivery.next_attempt_at <= datetime.now(UTC),
+                        Subscription.disabled_at.is_(None),
+                    )
+                    .order_by(NotificationDelivery.id)
+                    .limit(MAX_DELIVERIES_PER_CYCLE)
+                ).all()
+            )
+
+    def _run_lane(self, lane: list[Any], stop_at: float) -> Counter[str]:
+        outcomes: Counter[str] = Counter()
+        for row in lane:
+            if time.monotonic() > stop_at:
+                break
+            attempt = self._attempt(row)
+            outcomes[self._record(row, attempt)] += 1
+            if self.metrics is not None:
+                self.metrics.webhook_deliveries.labels(attempt.outcome).inc()
+            log.info(
+                "%s %s to %s: %s",
+                row.channel,
+                row.event_type,
+                safe_url(row.target_url),
+                attempt.outcome,
+                extra={"status": attempt.status, "attempt": row.attempts + 1},
+            )
+        return outcomes
+
+    def _attempt(self, row: Any) -> Attempt:
+        """One delivery attempt on the subscription's channel."""
+        alerts = self.settings.alerts
+        limits = Limits.from_settings(alerts)
+        if row.channel != WEB_PUSH:
+            return deliver(row.target_url, row.secret, row.message_id, row.payload, limits)
+        keys = web_push.vapid(alerts)
+        if keys is None:  # unset since the subscription was made
+            return Attempt("retry", None, "Web Push is not configured (ETA_ALERTS__VAPID_PRIVATE_KEY)")
+        return web_push.deliver(
+            row.target_url,
+            row.push_p256dh,
+            row.push_auth,
+            {"id": row.message_id} | row.payload,
+            vapid_private_key=keys[0],
+            vapid_subject=keys[1],
+            ttl_s=alerts.web_push_ttl_s,
+            limits=limits,
+        )
+
+    def _record(self, delivery: Any, attempt: Attempt) -> str:
+        alerts = self.settings.alerts
+        now = datetime.now(UTC)
+        attempts = delivery.attempts + 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status": attempt.status,
+            "last_error": attempt.error,
+        }
+        with self.engine.begin() as conn:
+            if attempt.outcome == "delivered":
+                values |= {"state": "delivered", "delivered_at": now, "next_attempt_at": None}
+                outcome = "delivered"
+            elif attempt.outcome in ("gone", "refused"):
+                values |= {"state": "failed", "next_attempt_at": None}
+                reason = "target refused"
+                if attempt.outcome == "gone" and attempt.status is not None:
+                    reason = f"endpoint answered {attempt.status} {HTTPStatus(attempt.status).phrase}"
+                conn.execute(
+                    update(Subscription)
+                    .where(Subscription.id == delivery.subscription_id)
+                    .values(disabled_at=now, disabled_reason=reason)
+                )
+                conn.execute(
+                    update(NotificationDelivery)
+                    .where(
+                        NotificationDelivery.subscription_id == delivery.subscription_id,
+                        NotificationDelivery.state == "pending",
+                    )
+                    .values(state="failed", next_attempt_at=None, last_error="subscription disabled")
+                )
+                outcome = "disabled"
+            elif attempts >= alerts.max_attempts:
+                values |= {"state": "failed", "next_attempt_at": None}
+                outcome = "failed"
+            else:
+                delay = min(alerts.backoff_max_s, alerts.backoff_base_s * 2 ** (attempts - 1))
+                values |= {"next_attempt_at": now + timedelta(seconds=delay)}
+                outcome = "retry"
+            conn.execute(
+                update(NotificationDelivery).where(NotificationDelivery.id == delivery.id).values(**values)
+            )
+        return outcome
+
+
+def split_into_lanes(rows: Iterable[Any], per_host: int) -> list[list[Any]]:
+    """Rows in lanes of one host each, at most ``per_host`` lanes per host, in the rows' order."""
+    by_host: dict[str, list[list[Any]]] = defaultdict(lambda: [[] for _ in range(per_host)])
+    seen: Counter[str] = Counter()
+    for row in rows:
+        host = (urlsplit(row.target_url).hostname or "").lower()
+        by_host[host][seen[host] % per_host].append(row)
+        seen[host] += 1
+    lanes = [lane for host_lanes in by_host.values() for lane in host_lanes if lane]
+    return sorted(lanes, key=lambda lane: lane[0].id)
