@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from standardwebhooks import Webhook
 
 from eta.alerts.cycle import AlertCycle
@@ -143,18 +143,36 @@ def _queue_one_change(client: TestClient, clock: ManualClock, engine: Engine, ca
     return cycle
 
 
+def _time_passes(engine: Engine) -> None:
+    """Every pending delivery's backoff is over."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(NotificationDelivery)
+            .where(NotificationDelivery.state == "pending")
+            .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+
 def test_failed_deliveries_are_retried_with_backoff_under_the_same_id(
-    client: TestClient, clock: ManualClock, engine: Engine, receiver: Receiver, munich_call: Any
+    seeded_url: str, clock: ManualClock, make_client, receiver: Receiver
 ) -> None:
+    client = make_client(seeded_url, clock, alerts={"backoff_base_s": 60})
+    engine = client.app.state.eta.engine
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
+    with engine.begin() as conn:
+        conn.execute(delete(Prediction).where(Prediction.call_id == call.id))
     clock.now = berlin("2026-05-04 17:30")
     _subscribe(client, receiver, travel_time_s=None)
-    cycle = _queue_one_change(client, clock, engine, munich_call)
+    cycle = _queue_one_change(client, clock, engine, call)
     receiver.statuses = [500, 503]
     assert cycle.deliver_due() == (0, 1, 0, 0)
+    with engine.connect() as conn:
+        wait = conn.execute(select(NotificationDelivery.next_attempt_at)).scalar_one()
+    assert 55 < (wait.replace(tzinfo=UTC) - datetime.now(UTC)).total_seconds() <= 60
     assert cycle.deliver_due() == (0, 0, 0, 0)  # not due yet (backoff)
-    time.sleep(0.05)
+    _time_passes(engine)
     assert cycle.deliver_due() == (0, 1, 0, 0)
-    time.sleep(0.05)
+    _time_passes(engine)
     assert cycle.deliver_due() == (1, 0, 0, 0)
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert len(receiver.received) == 3 and len(ids) == 1
