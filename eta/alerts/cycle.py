@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from eta.alerts import detect, leave
 from eta.alerts.delivery import Outbox
-from eta.alerts.subscriptions import purge_expired
+from eta.alerts.subscriptions import lock_for_examining, purge_expired
 from eta.alerts.webhooks import new_message_id
 from eta.api.metrics import ApiMetrics
 from eta.clock import Clock
@@ -71,9 +71,11 @@ class AlertCycle:
                 select(Subscription).where(Subscription.disabled_at.is_(None), Subscription.expires_at >= now)
             ).all()
         queued = 0
-        for sub in subs:
+        for listed in subs:
             with self.engine.begin() as conn:
-                queued += self._examine(conn, sub, now)
+                sub = lock_for_examining(conn, listed.id, now)  # another worker may have examined it
+                if sub is not None:
+                    queued += self._examine(conn, sub, now)
         return len(subs), queued
 
     def _examine(self, conn: Connection, sub: Any, now: datetime) -> int:

@@ -4,6 +4,10 @@ Deliveries run in lanes: each host gets at most ``host_concurrency`` lanes, the 
 ``delivery_concurrency`` threads, and every delivery has a total deadline (``webhook_timeout_s``). A slow
 or hostile endpoint therefore holds up only its own lanes, for a bounded time. A cycle stops starting
 deliveries after :data:`CYCLE_BUDGET_S`; what is left waits for the next cycle.
+
+Several workers may run the outbox at once (API workers, replicas, ``eta alerts run-once``): each delivery
+is claimed before it is sent (:meth:`Outbox._claim`), so it is sent by one of them, under its one
+``webhook-id`` for every retry.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from eta.store.schema import NotificationDelivery, Subscription
 log = logging.getLogger("eta.alerts")
 MAX_DELIVERIES_PER_CYCLE = 500
 CYCLE_BUDGET_S = 30.0
+LEASE_MARGIN_S = 60.0
 WEB_PUSH = "web_push"
 
 
@@ -81,6 +86,8 @@ class Outbox:
         for row in lane:
             if time.monotonic() > stop_at:
                 break
+            if not self._claim(row):
+                continue  # another worker has it
             attempt = self._attempt(row)
             outcomes[self._record(row, attempt)] += 1
             if self.metrics is not None:
@@ -94,6 +101,26 @@ class Outbox:
                 extra={"status": attempt.status, "attempt": row.attempts + 1},
             )
         return outcomes
+
+    def _claim(self, row: Any) -> bool:
+        """Take the delivery for this attempt, or learn that another worker has: one conditional UPDATE
+        (SQLite: a write transaction; PostgreSQL: it waits on the row's lock and re-checks), counting the
+        attempt and leasing the row until the deadline has passed. A worker that dies mid-attempt leaves
+        it to be retried when the lease ends, under the same webhook-id."""
+        now = datetime.now(UTC)
+        lease = timedelta(seconds=self.settings.alerts.webhook_timeout_s + LEASE_MARGIN_S)
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(NotificationDelivery)
+                .where(
+                    NotificationDelivery.id == row.id,
+                    NotificationDelivery.state == "pending",
+                    NotificationDelivery.attempts == row.attempts,
+                    NotificationDelivery.next_attempt_at <= now,
+                )
+                .values(attempts=row.attempts + 1, next_attempt_at=now + lease)
+            ).rowcount
+        return claimed == 1
 
     def _attempt(self, row: Any) -> Attempt:
         """One delivery attempt on the subscription's channel."""
@@ -155,7 +182,9 @@ class Outbox:
                 values |= {"next_attempt_at": now + timedelta(seconds=delay)}
                 outcome = "retry"
             conn.execute(
-                update(NotificationDelivery).where(NotificationDelivery.id == delivery.id).values(**values)
+                update(NotificationDelivery)
+                .where(NotificationDelivery.id == delivery.id, NotificationDelivery.attempts == attempts)
+                .values(**values)
             )
         return outcome
 

@@ -158,6 +158,26 @@ def remove(engine: Engine, subscription_id: str, token: str) -> None:
         conn.execute(delete(Subscription).where(Subscription.id == subscription_id))
 
 
+def lock_for_examining(conn: Connection, subscription_id: str, now: datetime) -> Any:
+    """The active subscription, read under a write lock that lasts until ``conn``'s transaction ends; None
+    when another worker is examining it (PostgreSQL skips it) or it is no longer active.
+
+    Two workers examining the same predictions would both notify the same change: on SQLite the
+    transaction takes the database's write lock before reading (the other waits, then sees the news as
+    examined); on PostgreSQL the row is locked ``FOR UPDATE SKIP LOCKED``.
+    """
+    query = select(Subscription).where(
+        Subscription.id == subscription_id,
+        Subscription.disabled_at.is_(None),
+        Subscription.expires_at >= now,
+    )
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        query = query.with_for_update(skip_locked=True)
+    return conn.execute(query).first()
+
+
 def purge_expired(engine: Engine, now: datetime) -> int:
     """Delete subscriptions past their expiry, with their deliveries (cascade)."""
     with engine.begin() as conn:

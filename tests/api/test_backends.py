@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import date
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from eta.alerts.cycle import AlertCycle
 from eta.api.apikeys import create_key
 from eta.api.app import create_app
 from eta.clock import ManualClock
 from eta.config import Settings
+from eta.store.engine import make_engine
+from eta.store.schema import NotificationDelivery
 from tests.api import seed
 from tests.api.conftest import DB_DAY_NOW, api_settings
 from tests.api.helpers import add_prediction, berlin, call_at
@@ -57,6 +61,57 @@ def test_lookup_board_feed_accuracy_and_alerts(store: Engine, settings: Settings
         report = cycle.run_once()
         assert (report.queued, report.delivered) == (1, 1)
         assert len(receiver.received) == 1
+
+
+def test_two_alert_workers_send_each_notification_once(store: Engine, settings: Settings, tmp_path) -> None:
+    """Two processes' alert cycles at the same moment (API workers, replicas, `eta alerts run-once`):
+    every change is queued once, each notification is claimed by one of them and sent once."""
+    seed.import_db_runs(store, settings)
+    url = settings.resolved_database_url
+    clock = ManualClock(berlin("2026-05-04 18:00"))
+    app_settings = api_settings(url, tmp_path / "var")
+    call = call_at(store, "ICE", "1103", date(2026, 5, 4), "8000261")  # 20:46
+    workers = [AlertCycle(make_engine(url), app_settings, clock) for _ in range(2)]
+
+    def together() -> None:
+        start = threading.Barrier(len(workers))
+
+        def run(cycle: AlertCycle) -> None:
+            start.wait()
+            cycle.run_once()
+
+        threads = [threading.Thread(target=run, args=(cycle,)) for cycle in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    with (
+        TestClient(create_app(app_settings, engine=store, clock=clock)) as client,
+        webhook_receiver() as receiver,
+    ):
+        receiver.delay_s = 0.3  # both workers are sending at the same time
+        body = {
+            "trip": {"mode": "train", "operator": "ICE", "number": "1103", "service_date": "2026-05-04"},
+            "webhook": {"url": receiver.url},
+            "consent": True,
+        }
+        subscriptions = [client.post("/api/v1/subscriptions", json=body).json()["id"] for _ in range(3)]
+        add_prediction(store, call, berlin("2026-05-04 18:00"), 0)
+        together()  # the baseline
+        for at in ("19:01", "19:02"):
+            clock.now = berlin(f"2026-05-04 {at}")
+            add_prediction(store, call, clock.now, 1800)
+        together()
+        together()
+    for cycle in workers:
+        cycle.engine.dispose()
+    sent = sorted(json.loads(r.body)["data"]["subscription_id"] for r in receiver.received)
+    assert sent == sorted(subscriptions)
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 3
+    with store.connect() as conn:
+        rows = conn.execute(select(NotificationDelivery.state, NotificationDelivery.attempts)).all()
+    assert sorted(rows) == [("delivered", 1)] * 3
 
 
 def test_reused_trip_answers_on_both_stores(store: Engine, settings: Settings, tmp_path) -> None:

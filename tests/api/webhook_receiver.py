@@ -24,6 +24,7 @@ class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answered in order; 204 once exhausted
+    delay_s: float = 0.0  # how long each answer takes
 
 
 @contextmanager
@@ -38,6 +39,7 @@ def webhook_receiver(host: str = "127.0.0.1", port: int = 0) -> Iterator[Receive
                 Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             )
             status = receiver.statuses.pop(0) if receiver.statuses else 204
+            time.sleep(receiver.delay_s)
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
