@@ -75,9 +75,9 @@ def create_app(
     app.state.eta = state
     app.state.freeze_gc = freeze_gc
     install_problem_handlers(app)
-    from eta.api.routes import boards, feeds, health, operators, search, subscriptions, trips
+    from eta.api.routes import boards, feeds, health, operators, search, shares, subscriptions, trips
 
-    for module in (health, trips, boards, search, subscriptions, operators, feeds):
+    for module in (health, trips, boards, search, subscriptions, shares, operators, feeds):
         app.include_router(module.router)
     from eta.api.dashboard import routes as dashboard
     from eta.web import routes as web

@@ -384,6 +384,23 @@ class NotificationDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
 
 
+class Share(Base):
+    """A read-only link to one call's arrival, for whoever picks the traveller up.
+
+    No personal data: the call, two hashed secrets (the link's key, and the token that revokes it) and
+    times. It stops working after the arrival and is purged at ``expires_at`` at the latest.
+    """
+
+    __tablename__ = "shares"
+    __table_args__ = (Index(None, "call_id"), Index(None, "expires_at"))
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    revoke_hash: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
 class RawPayload(Base):
     """Index of the raw payload archive: every payload a collector received, archived before parsing.
 

@@ -69,7 +69,9 @@ def test_operation_ids_are_stable() -> None:
     spec = APP.openapi()  # type: ignore[attr-defined]
     ids = sorted(op["operationId"] for path in spec["paths"].values() for op in path.values())
     assert ids == [
+        "create_share",
         "create_subscription",
+        "delete_share",
         "delete_subscription",
         "find_locations",
         "find_services",
@@ -78,6 +80,7 @@ def test_operation_ids_are_stable() -> None:
         "get_collectors",
         "get_gtfs_rt_trip_updates",
         "get_models",
+        "get_share",
         "get_subscription",
         "get_trip",
         "get_web_push_public_key",

@@ -3,6 +3,7 @@ trip, board and languages, every answer read from the public API on a loopback s
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -127,3 +128,54 @@ def test_the_page_speaks_french_and_german(
     page.wait_for_selector("#status")
     assert page.locator("html").get_attribute("lang") == other
     assert "stop=" not in page.url or "lang=" in page.url
+
+
+def test_share_then_pick_up_page_follows_the_prediction_then_revoke(
+    browser: Any, live_server: Any, seeded_url: str
+) -> None:
+    live = live_server(seeded_url)
+    engine = live.app.state.eta.engine
+    traveller, requested = open_page(browser, live, MOBILE)
+    traveller.goto(live.base + "/trip/train/ICE/1011/2026-05-04?stop=8000261")
+    traveller.get_by_role("button", name="Make a link").click()
+    link = traveller.locator("#share-link")
+    expect(link).to_have_value(re.compile(r"/pickup/shr_[\w-]+#[\w-]{32,}$"))
+    shared = link.input_value()
+    traveller_p50 = traveller.locator("#p50").inner_text()
+
+    picker, picked = open_page(browser, live, DESKTOP, locale="de-DE")
+    picker.clock.install()
+    picker.goto(shared)
+    expect(picker.locator("#p50")).to_have_text(traveller_p50)
+    assert picker.locator("#stop-name").inner_text() == "München Hbf"
+    assert picker.locator("#band").inner_text().startswith("8 von 10 Ankünften")
+    assert picker.locator("#platform").count() == 1 and picker.locator("#parking-title").count() == 1
+    assert picker.locator("#share-make").count() == 0  # read-only: nothing to share or revoke there
+
+    trip = requests.get(f"{live.base}/api/v1/trips/train/ICE/1011/2026-05-04", timeout=30).json()
+    p10 = datetime.fromisoformat(trip["calls"][-1]["predicted"]["p10"])
+    picker.fill("#travel", "25")
+    expect(picker.locator("#leave-at")).to_contain_text(
+        f"Losfahren um {(p10 - timedelta(minutes=25)).astimezone(BERLIN):%H:%M}"
+    )
+    stored = picker.evaluate("Object.entries(localStorage).filter(([k]) => k.startsWith('eta:travel:'))")
+    assert stored == [[f"eta:travel:{shared.split('/pickup/')[1].split('#')[0]}", '"25"']]
+    secret = shared.split("#", 1)[1]
+    assert not any(secret in url for url in picked), "the key travels in a header, never in a URL"
+
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
+    live.clock.now += timedelta(minutes=2)
+    add_prediction(engine, call, live.clock.now, 31 * 60)
+    picker.clock.run_for(31_000)
+    later = (call.scheduled_arrival + timedelta(minutes=31)).astimezone(BERLIN).strftime("%H:%M")
+    expect(picker.locator("#p50")).to_have_text(later, timeout=10_000)
+    traveller.reload()
+    expect(traveller.locator("#p50")).to_have_text(later)  # the same prediction on both pages
+
+    traveller.get_by_role("button", name="Revoke the link").click()
+    expect(traveller.locator("#share-msg")).to_have_text("The link no longer works.")
+    other, _ = open_page(browser, live, MOBILE, locale="de-DE")
+    other.goto(shared)
+    expect(other.locator("#status-line")).to_have_text("Dieser Link ist abgelaufen oder wurde widerrufen.")
+    assert traveller.errors == [] and picker.errors == []
+    assert all(url.startswith(live.base) for url in requested + picked)

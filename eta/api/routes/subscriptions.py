@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from eta.alerts import subscriptions, web_push
 from eta.api.deps import Now, RateLimited, State, check_service_date
@@ -147,6 +147,30 @@ class SubscriptionInfo(BaseModel):
     deliveries: Deliveries
 
 
+def resolve_call(conn: Connection, key: TripKey, location: str | None) -> Any:
+    """The call of the trip ``key`` at ``location`` (default: its last stop); 404, or 409 when the flight
+    number has several legs that day and none is given."""
+    services = find_services(
+        conn, key.mode, key.operator, key.number, key.service_date, key.leg.upper() if key.leg else None
+    )
+    if not services:
+        raise NotFoundError(f"eta knows no {key.mode} {key.operator} {key.number} on {key.service_date}")
+    if len(services) > 1:
+        raise ApiProblem(
+            409,
+            "this flight number has several legs on that day; give trip.leg",
+            type_="/problems/ambiguous-trip",
+            title="More than one trip matches",
+        )
+    calls = conn.execute(select(Call).where(Call.service_id == services[0].id).order_by(Call.sequence)).all()
+    if location is None:
+        return calls[-1]
+    matching = [c for c in calls if c.location == location]
+    if not matching:
+        raise InputError(f"this trip does not stop at {location}")
+    return matching[-1]
+
+
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or not credentials.credentials:
         raise ApiProblem(
@@ -170,36 +194,9 @@ SubscriptionId = Annotated[str, Path(pattern=SUB_ID)]
 )
 def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> SubscriptionCreated:
     """Opt in to alerts about one trip's arrival at one stop (signed webhooks, or Web Push)."""
-    key = body.trip
-    check_service_date(key.service_date, now, state.settings)
+    check_service_date(body.trip.service_date, now, state.settings)
     with state.engine.connect() as conn:
-        services = find_services(
-            conn,
-            key.mode,
-            key.operator,
-            key.number,
-            key.service_date,
-            key.leg.upper() if key.leg else None,
-        )
-        if not services:
-            raise NotFoundError(f"eta knows no {key.mode} {key.operator} {key.number} on {key.service_date}")
-        if len(services) > 1:
-            raise ApiProblem(
-                409,
-                "this flight number has several legs on that day; give trip.leg",
-                type_="/problems/ambiguous-trip",
-                title="More than one trip matches",
-            )
-        calls = conn.execute(
-            select(Call).where(Call.service_id == services[0].id).order_by(Call.sequence)
-        ).all()
-    if body.location is None:
-        call = calls[-1]
-    else:
-        matching = [c for c in calls if c.location == body.location]
-        if not matching:
-            raise InputError(f"this trip does not stop at {body.location}")
-        call = matching[-1]
+        call = resolve_call(conn, body.trip, body.location)
     threshold = None
     if body.watch.arrival_change:
         threshold = body.watch.arrival_threshold_s or state.settings.alerts.default_arrival_threshold_s

@@ -118,11 +118,22 @@
     }
   }
 
+  /* The service's "now" (a replayed day's, in the demo): the browser's clock corrected by the offset
+     seen between the newest answer's as_of and the moment it arrived. */
+  let clockOffset = 0;
+  function noteServiceTime(body) {
+    if (body && body.as_of) clockOffset = Date.parse(body.as_of) - Date.now();
+  }
+  function serviceNow() {
+    return Date.now() + clockOffset;
+  }
+
   /* Fetch ``path``; offline (a network error, not an API answer), the last answer kept, with its time. */
   async function fetchKept(path, options) {
     const key = "eta:answer:" + path;
     try {
       const body = await api(path, options);
+      noteServiceTime(body);
       store(key, { at: Date.now(), body });
       return { body, at: Date.now(), live: true };
     } catch (error) {
@@ -629,14 +640,17 @@
     travel.value = recall(travelKey, "");
     let share = null, lastCall = null;
     const drawLeave = () => {
-      const out = $("leave-at");
+      const out = $("leave-at"), hint = $("leave-hint");
       const minutes = Number(travel.value);
-      if (!lastCall || !lastCall.predicted || travel.value === "" || !(minutes >= 0)) { out.textContent = ""; return; }
+      if (!lastCall || !lastCall.predicted || travel.value === "" || !(minutes >= 0)) {
+        out.textContent = hint.textContent = "";
+        return;
+      }
       const earliest = Date.parse(lastCall.predicted.p10);
       const leave = new Date(earliest - minutes * 60000);
       const tz = lastCall.location.tz;
-      out.textContent = (leave.getTime() <= Date.now() ? t("leave_now") : t("leave_at", { time: clock(leave.toISOString(), tz) })) +
-        " " + t("leave_hint", { time: clock(lastCall.predicted.p10, tz) });
+      out.textContent = leave.getTime() <= serviceNow() ? t("leave_now") : t("leave_at", { time: clock(leave.toISOString(), tz) });
+      hint.textContent = t("leave_hint", { time: clock(lastCall.predicted.p10, tz) });
     };
     travel.addEventListener("input", () => { store(travelKey, travel.value); drawLeave(); });
     const alerts = alertPanel(() => ({ trip: share.trip, location: share.location }), true);
