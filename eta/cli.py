@@ -367,6 +367,15 @@ def alerts_web_push_key() -> None:
     typer.echo(f"# public key (applicationServerKey; /api/v1/web-push/public-key): {public_key(private)}")
 
 
+@alerts_app.command("secrets-key")
+def alerts_secrets_key() -> None:
+    """Make a key that encrypts alert secrets at rest: set it as ETA_ALERTS__SECRETS_KEY (on every host)."""
+    from eta.alerts.sealed import new_key
+
+    typer.echo(f"ETA_ALERTS__SECRETS_KEY={new_key()}")
+    typer.echo("# to rotate: put the new key first and keep the old one after a comma", err=True)
+
+
 # ---- collectors: eta collect, eta replay ------------------------------------------------------------
 
 

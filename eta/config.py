@@ -343,7 +343,43 @@ class AlertsSettings(BaseModel):
         description="A subscription expires this long after its trip arrives, then is purged.",
     )
     max_per_trip: int = Field(
-        default=10_000, ge=1, description="Most active subscriptions one trip may have."
+        default=200,
+        ge=1,
+        description="Most subscriptions one trip may have (each change of the trip is sent to every one).",
+    )
+    max_per_host: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Most active subscriptions whose webhook (or Web Push endpoint outside the push services) "
+            "is on one host, over all trips: eta cannot be made to flood a third party."
+        ),
+    )
+    web_push_services: list[str] = Field(
+        default_factory=lambda: [
+            "fcm.googleapis.com",
+            "*.push.services.mozilla.com",
+            "*.push.apple.com",
+            "*.notify.windows.com",
+        ],
+        description=(
+            'Hosts Web Push endpoints may be on (the browsers\' push services; "*." any subdomain), as '
+            'JSON; ["*"]: any host, counted against max_per_host.'
+        ),
+    )
+    create_per_hour: int = Field(
+        default=20, ge=1, description="Subscriptions one client IP may ask for per hour (token bucket)."
+    )
+    create_burst: int = Field(
+        default=5, ge=1, description="Subscriptions one client IP may ask for at once before throttling."
+    )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key(s) encrypting webhook URLs and secrets and Web Push endpoints and keys at rest (Fernet, "
+            "`eta alerts secrets-key` makes one; several, comma-separated, rotate: the first encrypts). "
+            "Unset: a key made once in the data directory (set it where several hosts share the store)."
+        ),
     )
     cycle_interval_s: float = Field(
         default=30.0,

@@ -11,3 +11,7 @@ class InputError(EtaError):
 
 class NotFoundError(EtaError):
     """The thing asked for does not exist."""
+
+
+class LimitError(EtaError):
+    """A limit on what one client, trip or target may have has been reached."""

@@ -20,15 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, update
 
 from eta.alerts import web_push
+from eta.alerts.sealed import Sealer, SealError
 from eta.alerts.webhooks import Attempt, Limits, deliver
 from eta.api.metrics import ApiMetrics
 from eta.config import Settings
-from eta.logging import safe_url
 from eta.store.schema import NotificationDelivery, Subscription
 
 log = logging.getLogger("eta.alerts")
@@ -43,6 +42,7 @@ class Outbox:
         self.engine = engine
         self.settings = settings
         self.metrics = metrics
+        self.sealer = Sealer.from_settings(settings)
 
     def deliver_due(self) -> tuple[int, int, int, int]:
         """Attempt every pending delivery whose time has come: (delivered, retried, failed, disabled)."""
@@ -65,6 +65,7 @@ class Outbox:
                     select(
                         NotificationDelivery,
                         Subscription.target_url,
+                        Subscription.target_host,
                         Subscription.secret,
                         Subscription.channel,
                         Subscription.push_p256dh,
@@ -96,7 +97,7 @@ class Outbox:
                 "%s %s to %s: %s",
                 row.channel,
                 row.event_type,
-                safe_url(row.target_url),
+                row.target_host,
                 attempt.outcome,
                 extra={"status": attempt.status, "attempt": row.attempts + 1},
             )
@@ -126,15 +127,21 @@ class Outbox:
         """One delivery attempt on the subscription's channel."""
         alerts = self.settings.alerts
         limits = Limits.from_settings(alerts)
-        if row.channel != WEB_PUSH:
-            return deliver(row.target_url, row.secret, row.message_id, row.payload, limits)
+        try:
+            url = self.sealer.unseal(row.target_url)
+            if row.channel != WEB_PUSH:
+                return deliver(url, self.sealer.unseal(row.secret), row.message_id, row.payload, limits)
+            p256dh, auth = self.sealer.unseal(row.push_p256dh), self.sealer.unseal(row.push_auth)
+        except SealError as exc:  # the operator's to fix (the key); the message waits for it
+            log.error("%s", exc)
+            return Attempt("retry", None, "the stored secrets cannot be read")
         keys = web_push.vapid(alerts)
         if keys is None:  # unset since the subscription was made
             return Attempt("retry", None, "Web Push is not configured (ETA_ALERTS__VAPID_PRIVATE_KEY)")
         return web_push.deliver(
-            row.target_url,
-            row.push_p256dh,
-            row.push_auth,
+            url,
+            p256dh,
+            auth,
             {"id": row.message_id} | row.payload,
             vapid_private_key=keys[0],
             vapid_subject=keys[1],
@@ -194,7 +201,7 @@ def split_into_lanes(rows: Iterable[Any], per_host: int) -> list[list[Any]]:
     by_host: dict[str, list[list[Any]]] = defaultdict(lambda: [[] for _ in range(per_host)])
     seen: Counter[str] = Counter()
     for row in rows:
-        host = (urlsplit(row.target_url).hostname or "").lower()
+        host = row.target_host or ""
         by_host[host][seen[host] % per_host].append(row)
         seen[host] += 1
     lanes = [lane for host_lanes in by_host.values() for lane in host_lanes if lane]

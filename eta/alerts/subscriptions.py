@@ -2,7 +2,12 @@
 
 A subscription keeps the endpoint (a webhook URL, or a browser's Web Push subscription: endpoint and keys)
 and nothing else about the person: no name, no address, no location (a travel time is a number of seconds
-they chose to give). The deletion token is stored hashed.
+they chose to give). The deletion token is stored hashed; the endpoint, the signing secret and the push
+keys are stored encrypted (:mod:`eta.alerts.sealed`), the endpoint's host in clear (to count per host).
+
+Limits (issue 16): at most ``max_per_trip`` subscriptions per trip, ``max_per_host`` per target host over
+all trips (the browsers' push services excepted: each of their endpoints is one browser), and a creation
+rate per client (the API's buckets).
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from eta.alerts import web_push
-from eta.alerts.transport import TargetPolicy, check_target
+from eta.alerts.sealed import Sealer
+from eta.alerts.transport import TargetPolicy, check_url, resolve
 from eta.alerts.webhooks import new_secret
 from eta.config import Settings
-from eta.errors import InputError, NotFoundError
+from eta.errors import InputError, LimitError, NotFoundError
 from eta.store.schema import Call, Observation, Prediction, Subscription
 
 WEBHOOK = "webhook"
@@ -53,6 +59,7 @@ class NewSubscription:
 class Created:
     row: Any
     token: str
+    secret: str  # the webhook signing secret, in clear: shown once
 
 
 def hash_token(token: str) -> str:
@@ -62,11 +69,22 @@ def hash_token(token: str) -> str:
 def create(engine: Engine, settings: Settings, request: NewSubscription, now: datetime) -> Created:
     """Validate the target and the call, and store the subscription; the token is returned once."""
     alerts = settings.alerts
-    check_target(request.target_url, TargetPolicy.from_settings(alerts), timeout_s=alerts.webhook_timeout_s)
+    policy = TargetPolicy.from_settings(alerts)
+    parts = check_url(request.target_url, policy)
+    host = (parts.hostname or "").lower()
+    push_service = request.push is not None and on_push_service(host, alerts.web_push_services)
     if request.push is not None:
         check_web_push_enabled(settings)
+        if not push_service and "*" not in alerts.web_push_services:
+            raise InputError(
+                "web_push.endpoint must be on a browser's push service "
+                f"({', '.join(alerts.web_push_services)})"
+            )
         web_push.check_keys(request.push.p256dh, request.push.auth)
+    resolve(parts, policy, timeout_s=alerts.webhook_timeout_s)
     token = secrets.token_urlsafe(32)
+    secret = new_secret()
+    sealer = Sealer.from_settings(settings)
     with engine.begin() as conn:
         call = conn.execute(select(Call).where(Call.id == request.call_id)).first()
         if call is None:
@@ -76,20 +94,20 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
         arrived = _actual_arrival(conn, call.id, now)
         if arrived is not None:
             raise InputError("this trip has already arrived there; there is nothing left to watch")
-        active = conn.execute(
-            select(func.count()).select_from(Subscription).where(Subscription.call_id == call.id)
-        ).scalar_one()
-        if active >= alerts.max_per_trip:
-            raise InputError("this trip has too many subscriptions; try again later")
+        if _count(conn, Subscription.call_id == call.id) >= alerts.max_per_trip:
+            raise LimitError("this trip has too many subscriptions; try again later")
+        if not push_service and _count(conn, Subscription.target_host == host) >= alerts.max_per_host:
+            raise LimitError(f"too many subscriptions send to {host}; delete some, or try again later")
         values = {
             "id": "sub_" + secrets.token_urlsafe(12),
             "token_hash": hash_token(token),
             "call_id": call.id,
-            "target_url": request.target_url,
-            "secret": new_secret(),
+            "target_url": sealer.seal(request.target_url),
+            "target_host": host,
+            "secret": sealer.seal(secret),
             "channel": request.channel,
-            "push_p256dh": request.push.p256dh if request.push else None,
-            "push_auth": request.push.auth if request.push else None,
+            "push_p256dh": sealer.seal_optional(request.push.p256dh if request.push else None),
+            "push_auth": sealer.seal_optional(request.push.auth if request.push else None),
             "watch_platform": request.watch_platform,
             "arrival_threshold_s": request.arrival_threshold_s,
             "travel_time_s": request.travel_time_s,
@@ -102,7 +120,22 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
         }
         conn.execute(insert(Subscription).values(**values))
         row = conn.execute(select(Subscription).where(Subscription.id == values["id"])).one()
-    return Created(row, token)
+    return Created(row, token, secret)
+
+
+def on_push_service(host: str, services: list[str]) -> bool:
+    """Whether ``host`` is one of ``services`` (``*.example.org``: any subdomain of it)."""
+    for service in services:
+        service = service.lower()
+        if host == service or (service.startswith("*.") and host.endswith(service[1:])):
+            return True
+    return False
+
+
+def _count(conn: Connection, condition: Any) -> int:
+    """Active subscriptions meeting ``condition``."""
+    query = select(func.count()).select_from(Subscription)
+    return int(conn.execute(query.where(condition, Subscription.disabled_at.is_(None))).scalar_one())
 
 
 def check_web_push_enabled(settings: Settings) -> None:

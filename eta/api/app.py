@@ -59,6 +59,7 @@ def create_app(
         readiness=Readiness(engine, settings, clock),
         buckets=TokenBuckets(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst),
         answers=AnswerCache(settings.api.cache_ttl_s),
+        creations=TokenBuckets(settings.alerts.create_per_hour / 60, settings.alerts.create_burst),
         trips=(
             TripAnswers(StoreGeneration(engine, settings.api.store_poll_s))
             if settings.api.cache_ttl_s > 0

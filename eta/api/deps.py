@@ -36,6 +36,7 @@ class AppState:
     readiness: Readiness
     buckets: TokenBuckets
     answers: AnswerCache
+    creations: TokenBuckets  # subscriptions asked for, per client IP
     trips: TripAnswers | None = None  # None: no answer cache (cache_ttl_s = 0)
     feed_cache: dict[str, object] = field(default_factory=dict)
 
@@ -86,6 +87,23 @@ async def rate_limit(request: Request, state: State) -> None:
 
 
 RateLimited = Depends(rate_limit)
+
+
+async def creation_limit(request: Request, state: State) -> None:
+    """Subscriptions a client IP may ask for (each one costs a look-up and, later, deliveries)."""
+    wait = state.creations.take(client_ip(request, state.settings))
+    if wait > 0:
+        state.metrics.rate_limited.inc()
+        retry = state.creations.retry_after_s(wait)
+        raise ApiProblem(
+            429,
+            f"too many subscriptions asked for from this address; try again in {retry} s",
+            type_="/problems/rate-limited",
+            headers={"Retry-After": str(retry)},
+        )
+
+
+CreationLimited = Depends(creation_limit)
 
 _key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="An operator API key.")
 _key_cookie = APIKeyCookie(name=API_KEY_COOKIE, auto_error=False, description="Set by the dashboard login.")

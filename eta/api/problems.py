@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from eta.errors import EtaError, InputError, NotFoundError
+from eta.errors import EtaError, InputError, LimitError, NotFoundError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("eta.api")
@@ -99,6 +99,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(NotFoundError, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(InputError, _input_error)  # type: ignore[arg-type]
+    app.add_exception_handler(LimitError, _limit_reached)  # type: ignore[arg-type]
     app.add_exception_handler(EtaError, _input_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _server_error)
 
@@ -150,6 +151,10 @@ async def _input_error(request: Request, exc: EtaError) -> JSONResponse:
     return problem_response(
         request, 422, str(exc), type_="/problems/invalid-request", title="Invalid request"
     )
+
+
+async def _limit_reached(request: Request, exc: LimitError) -> JSONResponse:
+    return problem_response(request, 429, str(exc), type_="/problems/limit-reached", title="Limit reached")
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ class TokenBuckets:
 
     MAX_CLIENTS = 100_000
 
-    def __init__(self, rate_per_minute: int, burst: int) -> None:
+    def __init__(self, rate_per_minute: float, burst: int) -> None:
         self.rate_per_s = rate_per_minute / 60.0
         self.burst = float(burst)
         self._buckets: dict[str, tuple[float, float]] = {}

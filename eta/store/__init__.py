@@ -12,7 +12,7 @@ from eta.store.migrate import upgrade
 def open_store(settings: Settings) -> Engine:
     """Engine for the configured store, migrated to the newest schema (idempotent)."""
     engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
+    upgrade(engine, settings=settings)
     refresh_statistics(engine)
     return engine
 

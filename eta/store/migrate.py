@@ -8,6 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
+from eta.config import Settings
+
 
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
@@ -21,8 +23,11 @@ def alembic_config(engine: Engine) -> Config:
 _MIGRATION_LOCK_KEY = 0x657461_6D6967  # "eta", "mig"
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> str:
+def upgrade(engine: Engine, revision: str = "heads", settings: Settings | None = None) -> str:
     """Bring the store to ``revision`` (default: every head); returns the revisions it is at.
+
+    ``settings``: the process's, where a migration needs them (0012 seals secrets with its key); else
+    :func:`eta.config.get_settings`.
 
     One process at a time: processes opening a fresh store together (the collectors and the API) wait for
     the first one's migrations, in one transaction, and then find nothing left to do.
@@ -31,6 +36,7 @@ def upgrade(engine: Engine, revision: str = "heads") -> str:
     with engine.begin() as conn:
         _lock_for_migration(conn)
         cfg.attributes["connection"] = conn
+        cfg.attributes["settings"] = settings
         command.upgrade(cfg, revision)
     return ", ".join(sorted(current_revisions(engine)))
 

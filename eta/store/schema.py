@@ -336,15 +336,17 @@ class Subscription(Base):
     """
 
     __tablename__ = "subscriptions"
-    __table_args__ = (Index(None, "call_id"), Index(None, "expires_at"))
+    __table_args__ = (Index(None, "call_id"), Index(None, "expires_at"), Index(None, "target_host"))
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calls.id", ondelete="CASCADE"))
-    target_url: Mapped[str] = mapped_column(String(2000))  # the webhook URL or the Web Push endpoint
-    secret: Mapped[str] = mapped_column(String(100))  # whsec_…, needed in clear to sign
+    # sealed (eta.alerts.sealed: "enc1:" + Fernet token): the webhook URL or the Web Push endpoint
+    target_url: Mapped[str] = mapped_column(String(4000))
+    target_host: Mapped[str | None] = mapped_column(String(253))  # in clear: subscriptions per host
+    secret: Mapped[str] = mapped_column(String(200))  # sealed whsec_…
     channel: Mapped[str] = mapped_column(String(16), server_default="webhook")  # webhook | web_push
-    push_p256dh: Mapped[str | None] = mapped_column(String(100))  # Web Push: the browser's public key
-    push_auth: Mapped[str | None] = mapped_column(String(40))  # Web Push: the browser's auth secret
+    push_p256dh: Mapped[str | None] = mapped_column(String(300))  # sealed: the browser's public key
+    push_auth: Mapped[str | None] = mapped_column(String(200))  # sealed: the browser's auth secret
     watch_platform: Mapped[bool] = mapped_column(Boolean)
     arrival_threshold_s: Mapped[int | None] = mapped_column(Integer)
     travel_time_s: Mapped[int | None] = mapped_column(Integer)

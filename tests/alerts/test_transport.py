@@ -124,12 +124,15 @@ def tls_server(cert: Path, key: Path) -> Iterator[tuple[int, dict[str, str]]]:
         conn, _ = listener.accept()
         try:
             with context.wrap_socket(conn, server_side=True) as tls:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    head += tls.recv(4096)
-                for line in head.decode().split("\r\n"):
-                    if line.lower().startswith("host:"):
-                        seen["host"] = line.split(":", 1)[1].strip()
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += tls.recv(4096)
+                head, body = data.split(b"\r\n\r\n", 1)
+                headers = dict(line.split(":", 1) for line in head.decode().split("\r\n")[1:])
+                headers = {k.strip().lower(): v.strip() for k, v in headers.items()}
+                seen["host"] = headers["host"]
+                while len(body) < int(headers.get("content-length", "0")):  # all of it: no reset
+                    body += tls.recv(4096)
                 tls.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
         except (OSError, ssl.SSLError):
             pass

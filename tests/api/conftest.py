@@ -36,6 +36,10 @@ def api_settings(url: str, data_dir: Path, **overrides: Any) -> Settings:
         "allow_private_targets": True,
         "allow_plain_http": True,
         "backoff_base_s": 0.01,
+        "web_push_services": ["*"],  # push services stand in on loopback
+        "max_per_host": 1_000,  # every test receiver is on 127.0.0.1
+        "create_per_hour": 100_000,
+        "create_burst": 10_000,
     } | overrides.pop("alerts", {})
     return Settings(database_url=url, data_dir=data_dir, api=api, alerts=alerts, **overrides)
 

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from eta.alerts.sealed import Sealer, SealError, new_key
 from eta.clock import ManualClock
 from eta.store.schema import Subscription
 from tests.api.helpers import berlin
@@ -120,14 +121,23 @@ def test_subscribe_see_and_delete_with_the_token(client: TestClient) -> None:
         assert conn.execute(select(func.count()).select_from(Subscription)).scalar_one() == 0
 
 
-def test_only_the_endpoint_is_kept(client: TestClient) -> None:
-    created = client.post(SUBSCRIBE, json=request_body("http://127.0.0.1:9/hook")).json()
-    engine = client.app.state.eta.engine  # type: ignore[attr-defined]
-    with engine.connect() as conn:
+def test_only_the_endpoint_is_kept_and_it_is_encrypted(client: TestClient) -> None:
+    url = "http://127.0.0.1:9/hook?token=receiver-secret"
+    created = client.post(SUBSCRIBE, json=request_body(url)).json()
+    state = client.app.state.eta  # type: ignore[attr-defined]
+    with state.engine.connect() as conn:
         row = conn.execute(select(Subscription)).one()._asdict()
-    assert row["target_url"] == "http://127.0.0.1:9/hook"
-    assert row["token_hash"] != created["token"] and len(row["token_hash"]) == 64
-    assert created["token"] not in str(row)
+    stored = str(row)
+    for secret in (created["token"], created["secret"], "receiver-secret", "/hook"):
+        assert secret not in stored
+    assert row["target_host"] == "127.0.0.1"  # in clear: subscriptions are counted per host
+    assert row["target_url"].startswith("enc1:") and row["secret"].startswith("enc1:")
+    sealer = Sealer.from_settings(state.settings)
+    assert sealer.unseal(row["target_url"]) == url
+    assert sealer.unseal(row["secret"]) == created["secret"]
+    assert len(row["token_hash"]) == 64
+    with pytest.raises(SealError, match="cannot be decrypted"):  # another server's key reads nothing
+        Sealer([new_key()]).unseal(row["secret"])
     personal = {"ip", "address", "email", "name", "user_agent", "lat", "lon", "location_of_user"}
     assert not personal & set(row)
 

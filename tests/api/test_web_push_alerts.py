@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from eta.alerts import web_push
 from eta.alerts.cycle import AlertCycle
 from eta.clock import ManualClock
-from eta.store.schema import Prediction
+from eta.store.schema import Prediction, Subscription
 from tests.alerts.test_web_push import browser_keys
 from tests.api.helpers import add_prediction, berlin, call_at
 from tests.api.test_subscriptions import SUBSCRIBE, request_body
@@ -92,6 +92,10 @@ def test_a_change_reaches_the_browser_encrypted_for_it_alone(
     assert response.status_code == 201, response.text
     sub = response.json()
     assert (sub["channel"], sub["secret"]) == ("web_push", None)
+    with push_client.app.state.eta.engine.connect() as conn:  # type: ignore[attr-defined]
+        stored = conn.execute(select(Subscription)).one()
+    assert stored.push_p256dh.startswith("enc1:") and stored.push_auth.startswith("enc1:")
+    assert p256dh not in str(stored) and auth not in str(stored) and "abc123" not in str(stored)
     info = push_client.get(f"{SUBSCRIBE}/{sub['id']}", headers={"Authorization": f"Bearer {sub['token']}"})
     assert info.json()["channel"] == "web_push"
 

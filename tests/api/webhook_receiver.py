@@ -87,13 +87,27 @@ def raw_server(
             except TimeoutError:
                 continue
             with conn:
-                head = b""
-                while b"\r\n\r\n" not in head:
+                data = b""
+                while b"\r\n\r\n" not in data:
                     chunk = conn.recv(65536)
                     if not chunk:
                         break
-                    head += chunk
-                server.requests.append(head.split(b"\r\n\r\n")[0])
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                server.requests.append(head)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(body) < length:  # read it all, or closing would reset the connection
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
                 try:
                     respond(conn, server)
                 except OSError:

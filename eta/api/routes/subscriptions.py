@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Connection, func, select
 
 from eta.alerts import subscriptions, web_push
-from eta.api.deps import Now, RateLimited, State, check_service_date
+from eta.api.deps import CreationLimited, Now, RateLimited, State, check_service_date
 from eta.api.lookup import find_services, local
 from eta.api.problems import ApiProblem, problem_responses
 from eta.errors import InputError, NotFoundError
@@ -189,6 +189,7 @@ SubscriptionId = Annotated[str, Path(pattern=SUB_ID)]
     "/subscriptions",
     operation_id="create_subscription",
     status_code=201,
+    dependencies=[CreationLimited],
     response_model=SubscriptionCreated,
     responses=problem_responses(400, 404, 409, 413, 422, 429),
 )
@@ -219,7 +220,7 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
         id=row.id,
         token=created.token,
         channel=row.channel,
-        secret=row.secret if row.channel == subscriptions.WEBHOOK else None,
+        secret=created.secret if row.channel == subscriptions.WEBHOOK else None,
         call_id=str(row.call_id),
         location=call.location,
         watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
