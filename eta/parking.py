@@ -1,7 +1,9 @@
 """Where to park: reference walking times from platforms (or gates, terminals) to car parks and drop-off
 zones, and the place that minimises the expected walk under the platform probabilities.
 
-The reference is every ``*.csv`` in ``<reference_dir>/parking/`` (format: docs/parking.md).
+The reference is every ``*.csv`` in ``<reference_dir>/parking/`` (format: docs/parking.md). A row whose
+platforms are ``*`` holds one walk for every platform (measured from the station's reference point, where
+platform positions are not published): such a place is advised even without platform probabilities.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from eta.errors import InputError
 
 COLUMNS = ("location", "place_id", "place_name", "place_kind", "platforms", "walk_min", "status", "source")
 STATUSES = ("published", "example")
+ANY_PLATFORM = "*"
 _RANGE = re.compile(r"^([A-Za-z]*)(\d+)-\1?(\d+)$")
 
 
@@ -25,6 +28,7 @@ class Place:
     name: str
     kind: str
     example: bool
+    source: str = ""
 
 
 @dataclass
@@ -36,6 +40,11 @@ class LocationParking:
 
     def platforms(self) -> set[str]:
         return {p for walks in self.walk_min.values() for p in walks}
+
+    def walk(self, place_id: str, platform: str) -> float | None:
+        """Minutes from ``platform`` to the place: its own row, else the place's every-platform row."""
+        walks = self.walk_min[place_id]
+        return walks.get(platform, walks.get(ANY_PLATFORM))
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,11 @@ class ParkingReference:
                 for row in read_rows(path):
                     table = by_location[row["location"]]
                     table.places[row["place_id"]] = Place(
-                        row["place_id"], row["place_name"], row["place_kind"], row["status"] == "example"
+                        row["place_id"],
+                        row["place_name"],
+                        row["place_kind"],
+                        row["status"] == "example",
+                        row["source"] if row["status"] == "published" else "",
                     )
                     for platform in expand_platforms(row["platforms"]):
                         table.walk_min[row["place_id"]][platform] = float(row["walk_min"])
@@ -90,17 +103,20 @@ class ParkingReference:
 
     def recommend(self, location: str, platform_probs: dict[str, float]) -> Recommendation | None:
         table = self.by_location.get(location)
-        if table is None or not platform_probs:
+        if table is None:
             return None
         known = table.platforms()
-        covered = {p: pr for p, pr in platform_probs.items() if p in known and pr > 0}
+        every = ANY_PLATFORM in known
+        covered = {p: pr for p, pr in platform_probs.items() if (p in known or every) and pr > 0}
+        if not covered and every:  # no platform known yet: the walks that hold for any platform
+            covered = {ANY_PLATFORM: 1.0}
         coverage = sum(covered.values())
         if coverage <= 0:
             return None
         options = [
-            Option(place, _expected_walk(table.walk_min[pid], covered, coverage), 0.0)
+            Option(place, _expected_walk(table, pid, covered, coverage), 0.0)
             for pid, place in table.places.items()
-            if all(p in table.walk_min[pid] for p in covered)
+            if all(table.walk(pid, p) is not None for p in covered)
         ]
         if not options:
             return None
@@ -109,11 +125,12 @@ class ParkingReference:
             (Option(o.place, o.expected_walk_min, best_share[o.place.place_id]) for o in options),
             key=lambda o: (o.expected_walk_min, -o.best_probability, o.place.place_id),
         )
-        return Recommendation(ranked[0], ranked[1:], coverage)
+        # a walk for every platform covers whatever platform is used, named or not
+        return Recommendation(ranked[0], ranked[1:], 1.0 if every else min(coverage, 1.0))
 
 
-def _expected_walk(walks: dict[str, float], probs: dict[str, float], total: float) -> float:
-    return sum(prob * walks[p] for p, prob in probs.items()) / total
+def _expected_walk(table: LocationParking, place_id: str, probs: dict[str, float], total: float) -> float:
+    return sum(prob * (table.walk(place_id, p) or 0.0) for p, prob in probs.items()) / total
 
 
 def _nearest_share(
@@ -122,7 +139,7 @@ def _nearest_share(
     """Per place, the probability that it is the nearest to the platform used (ties share)."""
     share = dict.fromkeys(place_ids, 0.0)
     for platform, prob in probs.items():
-        walks = {pid: table.walk_min[pid][platform] for pid in place_ids}
+        walks = {pid: table.walk(pid, platform) or 0.0 for pid in place_ids}
         shortest = min(walks.values())
         nearest = [pid for pid, walk in walks.items() if walk == shortest]
         for pid in nearest:
@@ -131,7 +148,8 @@ def _nearest_share(
 
 
 def expand_platforms(text: str) -> list[str]:
-    """``"11-16;27;T4"`` → ``["11", …, "16", "27", "T4"]``; ``"B20-B22"`` → ``["B20", "B21", "B22"]``."""
+    """``"11-16;27;T4"`` → ``["11", …, "16", "27", "T4"]``; ``"B20-B22"`` → ``["B20", "B21", "B22"]``;
+    ``"*"`` (every platform) stays ``["*"]``."""
     out: list[str] = []
     for item in (part.strip() for part in text.split(";")):
         if not item:

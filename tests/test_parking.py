@@ -20,15 +20,37 @@ def test_platform_lists_and_ranges() -> None:
         expand_platforms("16-11")
 
 
-def test_the_bundled_reference_loads_and_says_it_is_examples() -> None:
+def test_the_bundled_reference_loads_examples_and_published_berlin_car_parks() -> None:
     directory = Settings().reference_dir / "parking"
     reference = ParkingReference.load(directory)
-    assert {"8000261", "8011160", "8098160", "JFK"} <= set(reference.by_location)
-    for path in directory.glob("*.csv"):
-        assert "EXAMPLES TO BE REPLACED" in path.read_text()
-        assert {row["status"] for row in read_rows(path)} == {"example"}
+    assert {"8000261", "8011160", "8098160", "8010255", "8011113", "JFK"} <= set(reference.by_location)
+    examples = directory / "examples.csv"
+    assert "EXAMPLES TO BE REPLACED" in examples.read_text()
+    assert {row["status"] for row in read_rows(examples)} == {"example"}
+    published = read_rows(directory / "db-bahnpark.csv")
+    assert {row["status"] for row in published} == {"published"}
+    assert all("CC BY 4.0" in row["source"] for row in published)
     munich = reference.by_location["8000261"]
     assert munich.platforms() == {str(n) for n in range(5, 37)}
+
+
+def test_a_walk_for_every_platform_is_advised_with_or_without_platform_probabilities() -> None:
+    reference = ParkingReference.load(Settings().reference_dir / "parking")
+    for probs in ({}, {"14": 0.7, "15": 0.3}):
+        found = reference.recommend("8011160", probs)  # Berlin Hbf, upper level
+        assert found is not None
+        assert found.best.place.name == "Parkhaus Berlin Hauptbahnhof"
+        assert found.best.expected_walk_min == pytest.approx(4.6)
+        assert found.coverage == pytest.approx(1.0) and found.confidence == pytest.approx(1.0)
+        assert not found.best.place.example and "DB BahnPark" in found.best.place.source
+    ostbahnhof = reference.recommend("8010255", {"3": 1.0})
+    assert ostbahnhof is not None
+    assert [ostbahnhof.best.place.place_id] + [o.place.place_id for o in ostbahnhof.alternatives] == [
+        "db-100023",
+        "db-100024",
+    ]
+    assert reference.recommend("8011102", {}) is None  # Gesundbrunnen: no published car park
+    assert reference.recommend("8000261", {}) is None  # platform rows only: a platform is needed
 
 
 def test_the_place_with_the_least_expected_walk_and_how_sure(tmp_path: Path) -> None:

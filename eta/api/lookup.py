@@ -426,6 +426,7 @@ class Lookup:
                 expected_walk_min=round(o.expected_walk_min, 1),
                 best_probability=round(o.best_probability, 3),
                 example=o.place.example,
+                source=o.place.source or None,
             )
 
         return schemas.Parking(

@@ -91,6 +91,7 @@ class ParkingOption(BaseModel):
         description="Probability that this place is the nearest to the platform used."
     )
     example: bool = Field(description="True when the walking times are examples, not measured.")
+    source: str | None = Field(default=None, description="Where the place and its walking time come from.")
 
 
 class Parking(BaseModel):

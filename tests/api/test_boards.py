@@ -50,17 +50,18 @@ def test_berlin_hbf_board_recommends_parking_from_the_platform(
     with_platform = [a for a in board["arrivals"] if a["platform"]["predicted"]]
     assert with_platform
     for arrival in with_platform:
-        # upper-level platforms 12-14 that afternoon; data/parking/examples.csv: Washingtonplatz 4 min,
-        # Europaplatz 5
+        # upper-level platforms 12-14 that afternoon; data/parking/db-bahnpark.csv: DB's car park at Berlin
+        # Hbf, 4.6 min from the station's point whichever the platform (no platform positions published)
         assert arrival["platform"]["predicted"] in {"12", "13", "14"}
         parking = arrival["parking"]
-        assert parking["recommended"]["place_id"] == "ber-washingtonplatz"
-        assert parking["recommended"]["expected_walk_min"] == 4.0
-        assert parking["confidence"] == 1.0
-        # the baseline gives the planned platform 0.9 and names no other; an announced platform is certain
-        assert parking["coverage"] == (1.0 if arrival["platform"]["announced"] else 0.9)
-        assert [a["place_id"] for a in parking["alternatives"]] == ["ber-europaplatz"]
-        assert "example" in parking["summary"].lower()
+        assert parking["recommended"]["place_id"] == "db-100022"
+        assert parking["recommended"]["name"] == "Parkhaus Berlin Hauptbahnhof"
+        assert parking["recommended"]["expected_walk_min"] == 4.6
+        assert parking["recommended"]["example"] is False
+        assert "DB BahnPark" in parking["recommended"]["source"]
+        assert parking["confidence"] == 1.0 and parking["coverage"] == 1.0
+        assert parking["alternatives"] == []
+        assert "example" not in parking["summary"].lower()
 
 
 @pytest.mark.parametrize(
