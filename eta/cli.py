@@ -309,7 +309,7 @@ def serve(
         workers=workers or settings.api.workers,
         access_log=False,  # eta logs requests itself, without client addresses
         log_config=None,
-        proxy_headers=settings.api.trust_forwarded_for,
+        proxy_headers=False,  # the app reads X-Forwarded-* itself, from trusted proxies only
         server_header=False,
     )
 

@@ -212,7 +212,17 @@ class ApiSettings(BaseModel):
     )
     trust_forwarded_for: bool = Field(
         default=False,
-        description="Take the client IP from X-Forwarded-For (only behind a proxy that sets it).",
+        description=(
+            "Take the client IP (and scheme) from X-Forwarded-For (and -Proto): only behind a reverse proxy "
+            "that sets them."
+        ),
+    )
+    trusted_proxies: int | list[str] = Field(
+        default=1,
+        description=(
+            "With trust_forwarded_for: how many proxies are in front of eta, or their networks as JSON "
+            '(e.g. ["10.0.0.0/8"]); the client is the right-most X-Forwarded-For address that is not one.'
+        ),
     )
     max_body_bytes: int = Field(
         default=16_384, ge=256, description="Largest request body accepted; larger ones get 413."
@@ -272,6 +282,20 @@ class ApiSettings(BaseModel):
             "and runs at real speed. Unset: the real clock."
         ),
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: int | list[str]) -> int | list[str]:
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError("trusted_proxies is a number of proxies (0 or more) or a list of networks")
+            return value
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network (e.g. 10.0.0.0/8)") from None
+        return value
 
 
 class AlertsSettings(BaseModel):

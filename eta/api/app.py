@@ -19,6 +19,7 @@ from eta.api.lookup import Lookup
 from eta.api.metrics import ApiMetrics
 from eta.api.middleware import BodyLimit, Observe
 from eta.api.problems import install_problem_handlers
+from eta.api.proxies import TrustedProxies
 from eta.api.ratelimit import TokenBuckets
 from eta.api.readiness import Readiness
 from eta.api.trip_cache import StoreGeneration, TripAnswers
@@ -87,6 +88,8 @@ def create_app(
     app.include_router(web.router)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)
+    if settings.api.trust_forwarded_for:
+        app.add_middleware(TrustedProxies, trusted=settings.api.trusted_proxies)
     return app
 
 

@@ -64,17 +64,14 @@ async def get_now(state: State) -> datetime:
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def client_ip(request: Request, settings: Settings) -> str:
-    if settings.api.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+def client_ip(request: Request) -> str:
+    """The client's address; behind trusted proxies, as they saw it (:mod:`eta.api.proxies`)."""
     return request.client.host if request.client else "unknown"
 
 
 async def rate_limit(request: Request, state: State) -> None:
     """Token bucket per client IP for the public traveller endpoints; 429 with Retry-After when empty."""
-    wait = state.buckets.take(client_ip(request, state.settings))
+    wait = state.buckets.take(client_ip(request))
     if wait > 0:
         state.metrics.rate_limited.inc()
         retry = state.buckets.retry_after_s(wait)
@@ -91,7 +88,7 @@ RateLimited = Depends(rate_limit)
 
 async def creation_limit(request: Request, state: State) -> None:
     """Subscriptions a client IP may ask for (each one costs a look-up and, later, deliveries)."""
-    wait = state.creations.take(client_ip(request, state.settings))
+    wait = state.creations.take(client_ip(request))
     if wait > 0:
         state.metrics.rate_limited.inc()
         retry = state.creations.retry_after_s(wait)
