@@ -278,6 +278,8 @@ def station_name(engine: Engine, code: str) -> str:
 def guide(engine: Engine, trains: DemoServer, flights: DemoServer, key: str, train_day: date) -> str:
     lines = [
         "",
+        f"Open the traveller page: {trains.url}/   (Berlin trains; New York flights: {flights.url}/)",
+        "",
         "eta demo is running (Ctrl-C stops it): real data, replayed; each server's clock runs from the time",
         "shown, at real speed.",
         "",
@@ -299,6 +301,7 @@ def guide(engine: Engine, trains: DemoServer, flights: DemoServer, key: str, tra
         path = f"trips/train/{service.operator}/{service.number}/{service.service_date}"
         what = f"{service.operator} {service.number}"
         lines.append(f"  curl -s '{trains.url}/api/v1/{path}' | python3 -m json.tool     # {what}")
+        lines.insert(3, f"  {what} on the page: {trains.url}/{path.replace('trips/', 'trip/', 1)}")
     flight = example_flight(engine, flights.clock_from)
     if flight is not None:
         path = f"trips/flight/{flight.operator}/{flight.number}/{flight.service_date}?leg={flight.leg}"

@@ -60,6 +60,10 @@ def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine
         )  # the replay clock's evening, local offset
         assert first["scheduled_arrival"].endswith("-06:00")
         text = demo.guide(store, server, server, "eta_k_example", date(2025, 9, 8))
+        first_line = next(line for line in text.splitlines() if line.strip())
+        assert first_line.startswith(f"Open the traveller page: {server.url}/ ")  # the page comes first
+        page = requests.get(f"{server.url}/", timeout=10)
+        assert page.status_code == 200 and 'id="trip-form"' in page.text
         assert f"{server.url}/dashboard" in text and "eta_k_example" in text
         assert "ORD/arrivals" in text
         (example,) = re.findall(r"'(http://[^']+/api/v1/trips/flight/[^']+)'", text)

@@ -4,7 +4,7 @@ trip, board and languages, every answer read from the public API on a loopback s
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from eta.clock import ManualClock
 from tests.api.helpers import add_prediction, call_at
 from tests.web.conftest import Live, needs_chromium
 
@@ -179,3 +180,35 @@ def test_share_then_pick_up_page_follows_the_prediction_then_revoke(
     expect(other.locator("#status-line")).to_have_text("Dieser Link ist abgelaufen oder wurde widerrufen.")
     assert traveller.errors == [] and picker.errors == []
     assert all(url.startswith(live.base) for url in requested + picked)
+
+
+def _berlin_trip(base: str) -> str:
+    """The page of the first train due at Berlin Hbf (upper level) with a predicted platform."""
+    board = requests.get(f"{base}/api/v1/locations/8011160/arrivals", timeout=30).json()
+    arrival = next(a for a in board["arrivals"] if a["platform"]["predicted"] and a["status"] != "arrived")
+    s = arrival["service"]
+    return f"/trip/{s['mode']}/{s['operator']}/{s['number']}/{s['service_date']}?stop=8011160"
+
+
+def test_the_page_weighs_under_150_kb_without_images_at_both_widths(
+    browser: Any, live_server: Any, seeded_url: str
+) -> None:
+    live = live_server(seeded_url, at=ManualClock(datetime(2025, 9, 4, 10, 30, tzinfo=UTC)))
+    trip = _berlin_trip(live.base)
+    for viewport in (MOBILE, DESKTOP):
+        page, _ = open_page(browser, live, viewport)
+        loaded: list[tuple[str, str, int]] = []
+        page.on(
+            "requestfinished",
+            lambda request, into=loaded: into.append(
+                (request.resource_type, request.url, request.sizes()["responseBodySize"])
+            ),
+        )
+        page.goto(live.base + trip)
+        expect(page.locator("#parking-best")).to_have_text("Parkhaus Berlin Hauptbahnhof")
+        assert "DB BahnPark" in page.locator("#parking-source").inner_text()
+        page.wait_for_load_state("networkidle")
+        weight = sum(size for kind, _, size in loaded if kind not in ("image", "media", "font"))
+        assert {kind for kind, _, _ in loaded} >= {"document", "script", "stylesheet", "fetch"}
+        assert weight < 150_000, f"{weight} bytes before compression, without images: {loaded}"
+        assert page.errors == []

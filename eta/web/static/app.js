@@ -269,7 +269,7 @@
       el("div", {}, el("dt", {}, t("delay")), el("dd", { id: "delay", class: p && p.delay_s >= 120 ? "late" : null }, delayText(p ? p.delay_s : null))),
       el("div", {}, el("dt", {}, t("status")), el("dd", { id: "status" }, t("status_" + status))),
     ];
-    const parts = [el("h2", { id: "stop-name" }, placeName(call.location)), el("dl", { class: "times" }, items)];
+    const parts = [el("h2", { id: "stop-name", tabindex: "-1" }, placeName(call.location)), el("dl", { class: "times" }, items)];
     const line = timeline(call);
     if (line) parts.push(line, legend(call));
     if (p) parts.push(el("p", { id: "band" }, t("band", { p10: clock(p.p10, tz), p90: clock(p.p90, tz) })));
@@ -291,8 +291,9 @@
     } else {
       const best = parking.recommended;
       parts.push(el("p", { class: "big", id: "parking-best" }, best.name));
-      parts.push(el("p", {}, t("parking_walk", { n: Math.round(best.expected_walk_min) }), ` · ${Math.round(parking.confidence * 100)} %`));
-      parts.push(el("p", { class: "small" }, parking.summary));
+      parts.push(el("p", { id: "parking-walk" }, t("parking_walk", { n: Math.round(best.expected_walk_min) })));
+      parts.push(el("p", { class: "small" }, t("parking_confidence", { p: `${Math.round(parking.confidence * 100)} %` })));
+      if (parking.coverage < 0.999) parts.push(el("p", { class: "small" }, t("parking_coverage", { p: `${Math.round(parking.coverage * 100)} %` })));
       if (parking.alternatives.length) {
         parts.push(el("ul", { class: "alts" }, parking.alternatives.slice(0, 3).map((o) =>
           el("li", {}, `${o.name} · ${t("parking_walk", { n: Math.round(o.expected_walk_min) })}`))));
@@ -458,12 +459,13 @@
         stop = code;
         history.replaceState(null, "", withStop(tripPath(trip.service), code));
         draw();
-        $("stop-name").scrollIntoView({ block: "start" });
+        $("stop-name").focus();  // the chosen stop's card, not the list that was redrawn
       });
       $("stops-card").hidden = false;
       alerts.update(trip, call);
       shares.update(trip, call);
       statusLine("");
+      if (!performance.getEntriesByName("eta-trip-rendered").length) performance.mark("eta-trip-rendered");
     };
     const alerts = alertPanel(() => ({ trip: key, location: stop }), false);
     const shares = sharePanel(key, () => stop);
