@@ -212,3 +212,37 @@ def test_the_page_weighs_under_150_kb_without_images_at_both_widths(
         assert {kind for kind, _, _ in loaded} >= {"document", "script", "stylesheet", "fetch"}
         assert weight < 150_000, f"{weight} bytes before compression, without images: {loaded}"
         assert page.errors == []
+
+
+def test_installable_and_the_last_answer_stays_readable_offline_with_its_age(
+    browser: Any, live_server: Any, seeded_url: str
+) -> None:
+    live = live_server(seeded_url)
+    context = browser.new_context(viewport=MOBILE, locale="en-GB")
+    page = context.new_page()
+    page.clock.install()
+    path = "/trip/train/ICE/1011/2026-05-04?stop=8000261"
+    page.goto(live.base + path)
+    expect(page.locator("#p50")).not_to_be_empty()
+    online_p50 = page.locator("#p50").inner_text()
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # installed and active
+    for _ in range(50):  # the page has asked the cache to keep it
+        if page.evaluate(f"caches.match({path!r}, {{cacheName: 'eta-pages'}}).then(hit => !!hit)"):
+            break
+        page.wait_for_timeout(100)
+    cdp = context.new_cdp_session(page)
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == []  # a test profile is one
+
+    context.set_offline(True)
+    page.clock.run_for(95_000)  # three refreshes fail; the answer kept is shown with its age
+    expect(page.locator("#offline")).to_be_visible()
+    expect(page.locator("#offline")).to_contain_text("No connection: showing the answer from")
+    assert page.locator("#p50").inner_text() == online_p50
+
+    offline = context.new_page()  # a new visit without network: the service worker's copy of the page
+    offline.goto(live.base + path)
+    expect(offline.locator("#p50")).to_have_text(online_p50)
+    expect(offline.locator("#offline")).to_contain_text("No connection: showing the answer from")
+    context.set_offline(False)
+    context.close()

@@ -692,6 +692,11 @@
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => { /* no worker: still a page */ });
+    // the first visit came before the worker: keep this page for offline visits now
+    navigator.serviceWorker.ready
+      .then(() => caches.open("eta-pages"))
+      .then((cache) => cache.add(location.pathname + location.search))
+      .catch(() => { /* offline already, or no storage: nothing to keep */ });
   }
   const start = { home: initHome, board: initBoard, trip: initTrip, pickup: initPickup }[PAGE];
   if (start) start();
