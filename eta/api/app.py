@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
+from eta.api import shares
 from eta.api.cache import AnswerCache
 from eta.api.deps import AppState
 from eta.api.lookup import Lookup
@@ -102,13 +103,20 @@ def _operation_id(route: APIRoute) -> str:
 # one: with CPython's (700, 10, 10) that came every 2-3 s, 25-80 ms each, freeing nothing (measured at 64
 # clients). Young collections 30 times rarer keep full ones to every few minutes; each young one stays < 2 ms.
 SERVING_GC_THRESHOLDS = (20_000, 50, 100)
+# Share links past their latest life are deleted this often (opening or making one also deletes them).
+SHARE_PURGE_INTERVAL_S = 3_600.0
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: AppState = app.state.eta
     await asyncio.to_thread(state.readiness.refresh)
-    tasks = [asyncio.create_task(_every(state.settings.api.refresh_interval_s, state.readiness.refresh))]
+    tasks = [
+        asyncio.create_task(_every(state.settings.api.refresh_interval_s, state.readiness.refresh)),
+        asyncio.create_task(
+            _every(SHARE_PURGE_INTERVAL_S, lambda: shares.purge_expired(state.engine, state.clock()))
+        ),
+    ]
     if state.trips is not None:
         state.trips.generation.start()
     if app.state.freeze_gc:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from eta.api import shares
 from eta.clock import ManualClock
 from eta.store.schema import Share
 from tests.api.helpers import add_prediction, call_at
@@ -101,3 +102,15 @@ def test_share_requests_carry_nothing_personal_and_name_a_real_stop(client: Test
     assert origin.status_code == 422 and "no arrival" in origin.json()["detail"]
     unknown = client.post(SHARES, json={"trip": TRIP | {"number": "1"}})
     assert unknown.status_code == 404
+
+
+def test_links_past_their_latest_life_are_purged(
+    client: TestClient, engine: Engine, clock: ManualClock
+) -> None:
+    make(client)
+    with engine.connect() as conn:
+        (expires_at,) = conn.execute(select(Share.expires_at)).one()
+    assert shares.purge_expired(engine, expires_at - timedelta(seconds=1)) == 0
+    assert shares.purge_expired(engine, expires_at + timedelta(seconds=1)) == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Share)).scalar_one() == 0
