@@ -224,6 +224,22 @@ class ApiSettings(BaseModel):
             '(e.g. ["10.0.0.0/8"]); the client is the right-most X-Forwarded-For address that is not one.'
         ),
     )
+    session_ttl_s: int = Field(
+        default=8 * 3600, ge=60, description="How long a dashboard login lasts (a server-side session)."
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description=(
+            "Mark the dashboard's cookie Secure: always (true), never (false), or when the request came over "
+            "https, as a trusted proxy says (unset)."
+        ),
+    )
+    login_failures_per_hour: int = Field(
+        default=10, ge=1, description="Failed dashboard logins allowed per client IP and hour (token bucket)."
+    )
+    login_failures_burst: int = Field(
+        default=5, ge=1, description="Failed dashboard logins a client IP may make before waiting."
+    )
     max_body_bytes: int = Field(
         default=16_384, ge=256, description="Largest request body accepted; larger ones get 413."
     )

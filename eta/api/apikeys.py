@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from eta._time import utcnow
 from eta.errors import InputError, NotFoundError
-from eta.store.schema import ApiKey
+from eta.store.schema import ApiKey, DashboardSession
 
 PREFIX = "eta_"
 
@@ -78,4 +78,9 @@ def revoke_key(engine: Engine, prefix: str) -> KeyInfo:
         row = rows[0]
         now = utcnow()
         conn.execute(update(ApiKey).where(ApiKey.id == row.id).values(revoked_at=now))
+        conn.execute(  # its dashboard sessions end with it
+            update(DashboardSession)
+            .where(DashboardSession.api_key_id == row.id, DashboardSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
     return KeyInfo(row.id, row.name, row.prefix, row.created_at, now)

@@ -18,7 +18,7 @@ from eta.api.cache import AnswerCache
 from eta.api.deps import AppState
 from eta.api.lookup import Lookup
 from eta.api.metrics import ApiMetrics
-from eta.api.middleware import BodyLimit, Observe
+from eta.api.middleware import BodyLimit, Observe, SecurityHeaders
 from eta.api.problems import install_problem_handlers
 from eta.api.proxies import TrustedProxies
 from eta.api.ratelimit import TokenBuckets
@@ -62,6 +62,9 @@ def create_app(
         buckets=TokenBuckets(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst),
         answers=AnswerCache(settings.api.cache_ttl_s),
         creations=TokenBuckets(settings.alerts.create_per_hour / 60, settings.alerts.create_burst),
+        login_failures=TokenBuckets(
+            settings.api.login_failures_per_hour / 60, settings.api.login_failures_burst
+        ),
         trips=(
             TripAnswers(StoreGeneration(engine, settings.api.store_poll_s))
             if settings.api.cache_ttl_s > 0
@@ -91,6 +94,7 @@ def create_app(
     app.add_middleware(Observe, metrics=metrics)
     if settings.api.trust_forwarded_for:
         app.add_middleware(TrustedProxies, trusted=settings.api.trusted_proxies)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the app's and the middlewares'
     return app
 
 

@@ -11,19 +11,21 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from sqlalchemy import Connection, Engine
 
+from eta._time import utcnow
 from eta.api.apikeys import KeyInfo, verify_key
 from eta.api.cache import AnswerCache
 from eta.api.lookup import Lookup
 from eta.api.metrics import ApiMetrics
+from eta.api.origin import SAFE_METHODS, same_origin
 from eta.api.problems import ApiProblem
 from eta.api.ratelimit import TokenBuckets
 from eta.api.readiness import Readiness
+from eta.api.sessions import COOKIE, session_key
 from eta.api.trip_cache import TripAnswers
 from eta.clock import Clock
 from eta.config import Settings
 
 API_KEY_HEADER = "X-API-Key"
-API_KEY_COOKIE = "eta_api_key"
 
 
 @dataclass
@@ -37,6 +39,7 @@ class AppState:
     buckets: TokenBuckets
     answers: AnswerCache
     creations: TokenBuckets  # subscriptions asked for, per client IP
+    login_failures: TokenBuckets  # failed dashboard logins, per client IP
     trips: TripAnswers | None = None  # None: no answer cache (cache_ttl_s = 0)
     feed_cache: dict[str, object] = field(default_factory=dict)
 
@@ -103,26 +106,35 @@ async def creation_limit(request: Request, state: State) -> None:
 CreationLimited = Depends(creation_limit)
 
 _key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="An operator API key.")
-_key_cookie = APIKeyCookie(name=API_KEY_COOKIE, auto_error=False, description="Set by the dashboard login.")
+_session_cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="Set by the dashboard login.")
 
 
 def require_api_key(
+    request: Request,
     state: State,
     header_key: Annotated[str | None, Security(_key_header)] = None,
-    cookie_key: Annotated[str | None, Security(_key_cookie)] = None,
+    session: Annotated[str | None, Security(_session_cookie)] = None,
 ) -> KeyInfo:
-    """Operator endpoints: a valid, unrevoked key (created with ``eta apikey create``)."""
-    key = header_key or cookie_key
-    if not key:
-        raise ApiProblem(
-            401,
-            f"operator endpoints need an API key in the {API_KEY_HEADER} header",
-            headers={"WWW-Authenticate": "ApiKey"},
-        )
-    found = verify_key(state.engine, key)
-    if found is None:
-        raise ApiProblem(401, "this API key is unknown or revoked", headers={"WWW-Authenticate": "ApiKey"})
-    return found
+    """Operator endpoints: a valid, unrevoked key (created with ``eta apikey create``), or the session of
+    a dashboard login (then a state-changing request must come from eta's own pages)."""
+    if header_key:
+        found = verify_key(state.engine, header_key)
+        if found is None:
+            raise ApiProblem(
+                401, "this API key is unknown or revoked", headers={"WWW-Authenticate": "ApiKey"}
+            )
+        return found
+    if session:
+        found = session_key(state.engine, session, utcnow())
+        if found is not None:
+            if request.method not in SAFE_METHODS and not same_origin(request):
+                raise ApiProblem(403, "this request does not come from eta's own pages")
+            return found
+    raise ApiProblem(
+        401,
+        f"operator endpoints need an API key in the {API_KEY_HEADER} header",
+        headers={"WWW-Authenticate": "ApiKey"},
+    )
 
 
 Operator = Annotated[KeyInfo, Depends(require_api_key)]

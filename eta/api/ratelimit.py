@@ -38,6 +38,14 @@ class TokenBuckets:
                 self._forget_idle(now)
         return wait
 
+    def peek(self, client: str, now: float | None = None) -> float:
+        """What :meth:`take` would answer, without taking a token."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate_per_s)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
+
     def retry_after_s(self, wait: float) -> int:
         return max(1, math.ceil(wait))
 

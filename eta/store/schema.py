@@ -328,6 +328,20 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class DashboardSession(Base):
+    """A dashboard login: the cookie holds a random id, only its SHA-256 is stored; it ends at
+    ``expires_at``, at logout (``revoked_at``), or when its API key is revoked."""
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (Index(None, "expires_at"),)
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_id: Mapped[int] = mapped_column(AutoId, ForeignKey("api_keys.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class Subscription(Base):
     """An opt-in alert on one call: what to watch, where to send it, and what was last notified.
 

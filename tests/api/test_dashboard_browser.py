@@ -145,12 +145,19 @@ def test_dashboard_in_headless_chromium(server: tuple[str, str], tmp_path: Path)
         assert "the model's own (not re-calibrated yet)" in models  # no served re-calibration in this store
         assert page.locator("#model-versions").inner_text() == "Served by: persistence-baseline"
 
+        csp = page.request.get(f"{base}/dashboard").headers["content-security-policy"]
+        assert "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
+
         shot = tmp_path / "dashboard.png"
         page.screenshot(path=str(shot), full_page=True)
 
-        page.request.post(f"{base}/dashboard/logout")  # clears the cookie: back to the login form
+        session = next(c for c in page.context.cookies() if c["name"] == "eta_session")
+        assert key not in session["value"] and session["httpOnly"] and session["sameSite"] == "Strict"
+        page.click("form.logout button")  # ends the session on the server: back to the login form
         page.goto(f"{base}/dashboard")
         assert page.locator("#api_key").count() == 1
+        replayed = requests.get(f"{base}/dashboard", cookies={"eta_session": session["value"]}, timeout=30)
+        assert replayed.status_code == 401
         browser.close()
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 50_000

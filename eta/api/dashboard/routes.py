@@ -1,4 +1,9 @@
-"""``/dashboard``: the operator page (API key by header, or a cookie set by its login form)."""
+"""``/dashboard``: the operator page (API key by header, or the session its login form opens).
+
+The login and logout forms must come from eta's own pages (:mod:`eta.api.origin`); failed logins are
+throttled per client IP; the cookie is a server-side session (:mod:`eta.api.sessions`), HttpOnly,
+SameSite=Strict, and Secure over https (``ETA_API__SECURE_COOKIES``).
+"""
 
 from __future__ import annotations
 
@@ -12,18 +17,24 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from eta.api import accuracy, status
+from eta._time import utcnow
+from eta.api import accuracy, sessions, status
 from eta.api.apikeys import KeyInfo, verify_key
 from eta.api.dashboard import plots
-from eta.api.deps import API_KEY_COOKIE, API_KEY_HEADER, Now, State
+from eta.api.deps import API_KEY_HEADER, Now, State, client_ip
+from eta.api.origin import same_origin
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 CSS = (Path(__file__).parent / "dashboard.css").read_text(encoding="utf-8")
+FOREIGN_FORM = "This form must be sent from eta's own sign-in page."
 
 
 def _key_from(request: Request, state: Any) -> KeyInfo | None:
-    key = request.headers.get(API_KEY_HEADER) or request.cookies.get(API_KEY_COOKIE)
-    return verify_key(state.engine, key) if key else None
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        return verify_key(state.engine, key)
+    session = request.cookies.get(sessions.COOKIE)
+    return sessions.session_key(state.engine, session, utcnow()) if session else None
 
 
 def _page(title: str, body: str) -> str:
@@ -58,27 +69,48 @@ def dashboard(
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, state: State) -> Response:
+    if not same_origin(request):
+        return HTMLResponse(_login_page(FOREIGN_FORM), status_code=403)
+    client = client_ip(request)
+    wait = state.login_failures.peek(client)
+    if wait > 0:
+        retry = state.login_failures.retry_after_s(wait)
+        return HTMLResponse(
+            _login_page(f"Too many failed sign-ins from this address; try again in {retry // 60 + 1} min."),
+            status_code=429,
+            headers={"Retry-After": str(retry)},
+        )
     body = (await request.body()).decode("utf-8", errors="replace")
     key = (parse_qs(body).get("api_key") or [""])[0].strip()
-    if not key or verify_key(state.engine, key) is None:
+    found = verify_key(state.engine, key) if key else None
+    if found is None:
+        state.login_failures.take(client)
         return HTMLResponse(_login_page("This API key is unknown or revoked."), status_code=401)
+    settings = state.settings.api
+    token = sessions.open_session(state.engine, found, utcnow(), settings.session_ttl_s)
     response = RedirectResponse("/dashboard", status_code=303)
+    secure = settings.secure_cookies
     response.set_cookie(
-        API_KEY_COOKIE,
-        key,
+        sessions.COOKIE,
+        token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=8 * 3600,
+        secure=request.url.scheme == "https" if secure is None else secure,
+        max_age=settings.session_ttl_s,
         path="/",
     )
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, state: State) -> Response:
+    if not same_origin(request):
+        return HTMLResponse(_login_page(FOREIGN_FORM), status_code=403)
+    token = request.cookies.get(sessions.COOKIE)
+    if token:
+        sessions.revoke_session(state.engine, token, utcnow())
     response = RedirectResponse("/dashboard", status_code=303)
-    response.delete_cookie(API_KEY_COOKIE, path="/")
+    response.delete_cookie(sessions.COOKIE, path="/")
     return response
 
 
@@ -121,7 +153,9 @@ def render(state: Any, now: datetime, days: int, key: KeyInfo) -> str:
     header = (
         "<header><h1>eta operator dashboard</h1><div>"
         f"<span id='readiness'>{readiness}</span> · as of {html.escape(now.isoformat(timespec='seconds'))}"
-        f" · key {html.escape(key.name)}</div></header>"
+        f" · key {html.escape(key.name)}"
+        "<form class='logout' method='post' action='/dashboard/logout'>"
+        "<button type='submit'>Sign out</button></form></div></header>"
     )
     return _page("eta — operator dashboard", header + "<main>" + "".join(sections) + "</main>")
 
