@@ -64,10 +64,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "parking_source": "Source: {source}",
         "why": "Why",
         "stops": "Stops",
-        "stop_select": "Show this stop",
         "board_title": "Arrivals",
         "board_empty": "No arrivals in the next two hours.",
-        "from": "from {origin}",
         "timeline_label": "Time line: scheduled, operator's estimate and eta's interval",
         "alerts": "Alerts on this phone",
         "alerts_consent": (
@@ -168,10 +166,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "parking_source": "Source : {source}",
         "why": "Pourquoi",
         "stops": "Arrêts",
-        "stop_select": "Voir cet arrêt",
         "board_title": "Arrivées",
         "board_empty": "Aucune arrivée dans les deux prochaines heures.",
-        "from": "de {origin}",
         "timeline_label": "Frise : horaire prévu, estimation de l'exploitant et intervalle d'eta",
         "alerts": "Alertes sur ce téléphone",
         "alerts_consent": (
@@ -273,10 +269,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "parking_source": "Quelle: {source}",
         "why": "Warum",
         "stops": "Halte",
-        "stop_select": "Diesen Halt zeigen",
         "board_title": "Ankünfte",
         "board_empty": "Keine Ankünfte in den nächsten zwei Stunden.",
-        "from": "aus {origin}",
         "timeline_label": "Zeitleiste: Plan, Prognose des Betreibers und Intervall von eta",
         "alerts": "Benachrichtigungen auf diesem Telefon",
         "alerts_consent": (
