@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 Row = dict[str, object]
 
 # Error kinds: a small fixed vocabulary, so metrics labels stay low-cardinality.
-FETCH_ERROR_KINDS = ("timeout", "connection", "truncated", "http_429", "http_5xx", "http_4xx", "too_large")
+FETCH_ERROR_KINDS = (
+    "timeout",
+    "connection",
+    "truncated",
+    "http_429",
+    "http_5xx",
+    "http_4xx",
+    "too_large",
+    "redirect",
+)
 PAYLOAD_ERROR_KINDS = ("empty", "content_type", "parse", "parser_crash")
 STORE_ERROR_KINDS = ("store_locked", "store")
 

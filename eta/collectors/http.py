@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
@@ -14,6 +15,9 @@ from eta.collectors.base import FetchError, Response
 from eta.config import HttpSettings
 
 CHUNK = 1 << 16
+
+
+MAX_REDIRECTS = 5
 
 
 def get(
@@ -25,33 +29,72 @@ def get(
     auth: tuple[str, str] | None,
     http: HttpSettings,
 ) -> Response:
-    """GET ``url``; raise :class:`FetchError` with a kind for every way it can fail."""
-    try:
-        with session.get(
-            url,
-            params=dict(params),
-            headers={"User-Agent": http.user_agent, **headers},
-            auth=auth,
-            timeout=http.timeout_s,
-            stream=True,
-        ) as response:
-            _check_status(response)
-            body = _read_capped(response, http.max_payload_bytes)
-            return Response(response.status_code, body, response.headers.get("Content-Type"))
-    except FetchError:
-        raise
-    except requests.Timeout as exc:
-        raise FetchError("timeout", f"timed out after {http.timeout_s:g} s") from exc
-    except requests.exceptions.ChunkedEncodingError as exc:
-        raise FetchError("truncated", f"the response ended early: {_first_line(exc)}") from exc
-    except requests.ConnectionError as exc:
+    """GET ``url``; raise :class:`FetchError` with a kind for every way it can fail.
+
+    Redirects are followed here, not by requests: the collector's headers and ``auth`` (its credentials)
+    go only to the host it was configured with; a redirect elsewhere is followed without them, one from
+    https to http or to another scheme is refused, and so is the :data:`MAX_REDIRECTS` + 1st.
+    """
+    query: Mapping[str, str] | None = params
+    credentials = True
+    for _ in range(MAX_REDIRECTS + 1):
+        sent = {**headers} if credentials else {}
+        try:
+            with session.get(
+                url,
+                params=query,
+                headers={"User-Agent": http.user_agent, **sent},
+                auth=auth if credentials else None,
+                timeout=http.timeout_s,
+                stream=True,
+                allow_redirects=False,
+            ) as response:
+                location = response.headers.get("Location") if response.is_redirect else None
+                if location is None:
+                    _check_status(response)
+                    body = _read_capped(response, http.max_payload_bytes)
+                    return Response(response.status_code, body, response.headers.get("Content-Type"))
+                current = response.url
+        except FetchError:
+            raise
+        except requests.RequestException as exc:
+            raise _classified(exc, http) from exc
+        url, same_host = next_hop(current, location)
+        credentials = credentials and same_host
+        query = None  # the Location is complete
+    raise FetchError("redirect", f"more than {MAX_REDIRECTS} redirects", retryable=False)
+
+
+def next_hop(current: str, location: str) -> tuple[str, bool]:
+    """Where a redirect from ``current`` to ``location`` leads, and whether it is the same host (scheme
+    upgrades allowed); :class:`FetchError` ``redirect`` for a downgrade to http or another scheme."""
+    target = urljoin(current, location)
+    before, after = urlsplit(current), urlsplit(target)
+    if after.scheme not in ("http", "https") or (before.scheme == "https" and after.scheme == "http"):
+        raise FetchError("redirect", f"refused a redirect to a {after.scheme}: URL", retryable=False)
+    upgrade = (
+        before.scheme == "http" and after.scheme == "https" and before.port is None and after.port is None
+    )
+    same_port = _port(before) == _port(after) or upgrade
+    same = (before.hostname or "").lower() == (after.hostname or "").lower() and same_port
+    return target, same
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _classified(exc: requests.RequestException, http: HttpSettings) -> FetchError:
+    if isinstance(exc, requests.Timeout):
+        return FetchError("timeout", f"timed out after {http.timeout_s:g} s")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return FetchError("truncated", f"the response ended early: {_first_line(exc)}")
+    if isinstance(exc, requests.ConnectionError):
         if _caused_by(exc, ReadTimeoutError):
-            raise FetchError("timeout", f"read timed out after {http.timeout_s:g} s") from exc
+            return FetchError("timeout", f"read timed out after {http.timeout_s:g} s")
         if _caused_by(exc, ProtocolError) and "IncompleteRead" in str(exc):
-            raise FetchError("truncated", f"the response ended early: {_first_line(exc)}") from exc
-        raise FetchError("connection", _first_line(exc)) from exc
-    except requests.RequestException as exc:
-        raise FetchError("connection", _first_line(exc)) from exc
+            return FetchError("truncated", f"the response ended early: {_first_line(exc)}")
+    return FetchError("connection", _first_line(exc))
 
 
 def _check_status(response: requests.Response) -> None:
