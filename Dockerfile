@@ -24,4 +24,6 @@ VOLUME ["/var/lib/eta"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/livez').status == 200 else 1)"]
 ENTRYPOINT ["eta"]
+# All of the container's interfaces: publish the port only to a reverse proxy in front (TLS, X-Forwarded-For),
+# e.g. -p 127.0.0.1:8000:8000, and see docs/security.md
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

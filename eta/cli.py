@@ -295,6 +295,7 @@ def serve(
     """Run the HTTP API (traveller and operator API, dashboard, GTFS-RT); collectors run elsewhere."""
     import uvicorn
 
+    from eta.api.server import uvicorn_options
     from eta.config import get_settings
     from eta.logging import configure_logging
 
@@ -307,10 +308,7 @@ def serve(
         host=host or settings.api.host,
         port=port or settings.api.port,
         workers=workers or settings.api.workers,
-        access_log=False,  # eta logs requests itself, without client addresses
-        log_config=None,
-        proxy_headers=False,  # the app reads X-Forwarded-* itself, from trusted proxies only
-        server_header=False,
+        **uvicorn_options(settings),  # limits: head size, head and body timeouts, concurrency
     )
 
 

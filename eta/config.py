@@ -240,6 +240,22 @@ class ApiSettings(BaseModel):
     login_failures_burst: int = Field(
         default=5, ge=1, description="Failed dashboard logins a client IP may make before waiting."
     )
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, description="Largest request head (target and header fields); larger: 431."
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a client has to send a request's head, from its first byte or the connection; 408.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Time a client has to send a request's body after its head; 408."
+    )
+    max_concurrency: int = Field(
+        default=256,
+        ge=1,
+        description="Connections or requests in flight per worker process before `eta serve` answers 503.",
+    )
     max_body_bytes: int = Field(
         default=16_384, ge=256, description="Largest request body accepted; larger ones get 413."
     )
