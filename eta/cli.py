@@ -158,14 +158,27 @@ TaskOption = Annotated[
 ]
 
 
-def _tasks(task: str) -> tuple[str, ...]:
+PlatformsOption = Annotated[
+    str,
+    typer.Option(
+        "--platforms",
+        help="published (the plan is known months ahead) or unpublished (also the mode for stations that "
+        "announce the platform only shortly before arrival: planned platforms are never an input).",
+    ),
+]
+
+
+def _tasks(task: str, platforms: str = "published") -> tuple[str, ...]:
     from eta.errors import InputError
 
-    if task == "all":
-        return ("arrival", "platform")
-    if task not in ("arrival", "platform"):
+    if task not in ("arrival", "platform", "all"):
         raise InputError(f"unknown task {task!r}; choose arrival, platform or all")
-    return (task,)
+    if platforms not in ("published", "unpublished"):
+        raise InputError(f"unknown --platforms {platforms!r}; choose published or unpublished")
+    tasks: tuple[str, ...] = ("arrival", "platform") if task == "all" else (task,)
+    if platforms == "unpublished" and "platform" in tasks:
+        tasks += ("platform_unpublished",)
+    return tasks
 
 
 def _dask_client(address: str | None) -> object:
@@ -182,6 +195,7 @@ def train(
     from_: Annotated[str, typer.Option("--from", help="First day (or ISO time) of the training window.")],
     until: Annotated[str, typer.Option("--until", help="Last day (inclusive) or ISO time (exclusive).")],
     task: TaskOption = "all",
+    platforms: PlatformsOption = "published",
     dask: Annotated[
         str | None,
         typer.Option("--dask", help="Train on this Dask scheduler (tcp://host:8786, or 'local')."),
@@ -193,7 +207,12 @@ def train(
     from eta.model.training import train_and_register
 
     entries = train_and_register(
-        _engine(), get_settings(), mode, window(from_, until, "training"), _tasks(task), _dask_client(dask)
+        _engine(),
+        get_settings(),
+        mode,
+        window(from_, until, "training"),
+        _tasks(task, platforms),
+        _dask_client(dask),
     )
     for entry in entries:
         typer.echo(f"registered challenger {entry.version} ({entry.n_train:,} rows) metrics {entry.metrics}")
@@ -208,6 +227,7 @@ def backtest(
     test_until: Annotated[str, typer.Option("--test-until", help="Last day of the test window.")],
     report: Annotated[Path, typer.Option("--report", help="Where to write the JSON report (PNGs beside).")],
     task: TaskOption = "all",
+    platforms: PlatformsOption = "published",
     dask: Annotated[
         str | None, typer.Option("--dask", help="Train on this Dask scheduler (or 'local').")
     ] = None,
@@ -225,7 +245,7 @@ def backtest(
         window(train_from, train_until, "training"),
         window(test_from, test_until, "test"),
         dask_client=_dask_client(dask),
-        tasks=_tasks(task),
+        tasks=_tasks(task, platforms),
     )
     output.write_json(result, report)
     images = output.plots(result, platform_rows, report)

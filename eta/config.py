@@ -591,6 +591,30 @@ class ModelSettings(BaseModel):
     )
 
 
+class PlatformSettings(BaseModel):
+    """Stations that announce platforms late (eta/features/publication.py) and the platform-change flag."""
+
+    unpublished_stations: list[str] = Field(
+        default_factory=list,
+        description="Stations (location codes) whose operator announces the platform only shortly before "
+        "arrival; `CODE:MINUTES` gives a station its own lead, `*` means every station. There eta predicts "
+        "the platform without the planned one until the announcement (the unpublished platform model).",
+    )
+    announce_lead_min: int = Field(
+        default=20,
+        ge=1,
+        le=240,
+        description="Minutes before the scheduled arrival at which such a station announces the platform.",
+    )
+    change_flag_probability: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description='Where the platform is published, flag it as "may change" when the platform model\'s '
+        "probability that it changes from the announced one reaches this.",
+    )
+
+
 class Settings(BaseSettings):
     """eta's settings; every field has a default and a description."""
 
@@ -622,6 +646,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP service.")
     alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="Opt-in alerts.")
     model: ModelSettings = Field(default_factory=ModelSettings, description="Models.")
+    platforms: PlatformSettings = Field(default_factory=PlatformSettings, description="Platforms.")
 
     @property
     def resolved_database_url(self) -> str:

@@ -45,7 +45,11 @@ def run(
     dask_client: Any = None,
     tasks: tuple[str, ...] = ("arrival", "platform"),
 ) -> tuple[dict[str, Any], ArrivalBacktest | None, Any]:
-    """The report dict, the arrival rows and the platform rows (None where there was nothing to test)."""
+    """The report dict, the arrival rows and the platform rows (None where there was nothing to test).
+
+    The platform rows are a dict: ``published`` (task ``platform``) and ``unpublished`` (task
+    ``platform_unpublished``: every station treated as announcing its platforms shortly before arrival).
+    """
     if mode not in HORIZONS:
         raise InputError(f"unknown mode {mode!r}; choose one of {sorted(HORIZONS)}")
     check_disjoint(train, test)
@@ -69,15 +73,25 @@ def run(
         arrival_rows = arrival_backtest(frames, mode, train, test, settings, dask_client)
         report["arrival"] = arrival_report(arrival_rows.rows)
         report["arrival_model"] = _model_summary(arrival_rows.artefact)
-    platform_rows = None
+    platform_rows: dict[str, pd.DataFrame] = {}
     if mode == "train" and "platform" in tasks:
         from eta.evaluation import platform_backtest
 
-        platform_rows = platform_backtest.run(frames, train, test, settings)
-        if platform_rows is not None:
-            report["platform"] = platform_backtest.report(platform_rows)
+        rows = platform_backtest.run(frames, train, test, settings)
+        if rows is not None:
+            platform_rows["published"] = rows
+            report["platform"] = platform_backtest.report(rows)
             report["platform_baseline_probabilities"] = platform_backtest.BASELINE_PROBABILITIES
-    if not report["arrival"] and not report["platform"]:
+    if mode == "train" and "platform_unpublished" in tasks:
+        from eta.evaluation import unpublished_backtest
+
+        rows = unpublished_backtest.run(frames, train, test, settings)
+        if rows is not None:
+            platform_rows["unpublished"] = rows
+            report["platform_unpublished"] = unpublished_backtest.report(rows)
+            report["platform_unpublished_announce_lead_min"] = settings.platforms.announce_lead_min
+            report["platform_unpublished_baseline"] = unpublished_backtest.BASELINE_DEFINITION
+    if not report["arrival"] and not report["platform"] and not report.get("platform_unpublished"):
         raise InputError(
             f"no {mode} calls with outcomes in both the training window ({train.label_from} … "
             f"{train.label_until}) and the test window ({test.label_from} … {test.label_until}); "

@@ -52,11 +52,35 @@ def table(report: dict[str, Any]) -> str:
                 f"{b['announced']['top1']:>11.4f}{b['history']['top1']:>9.4f}{m['log_loss']:>10.4f}"
                 f"{b['announced']['log_loss']:>9.4f}{b['history']['log_loss']:>9.4f}{m['ece']:>7.4f}{caught:>8}"
             )
+    if report.get("platform_unpublished"):
+        lead = report.get("platform_unpublished_announce_lead_min")
+        lines += [
+            "",
+            f"platform, unpublished until {lead} min before arrival: model vs history (top-1 by group)",
+            f"{'horizon':<13}{'n':>9}{'model top1':>12}{'top2':>8}{'history':>9}{'model LL':>10}"
+            f"{'hist LL':>9}{'ECE':>7}{'S model':>9}{'S hist':>8}{'other model':>13}{'other hist':>12}",
+        ]
+        for horizon, block in report["platform_unpublished"].items():
+            m, b = block["model"], block["baselines"]["history"]
+            groups = block["s_bahn_or_not"]
+            lines.append(
+                f"{horizon:<13}{block['n']:>9,}{m['top1']:>12.4f}{m['top2']:>8.4f}{b['top1']:>9.4f}"
+                f"{m['log_loss']:>10.4f}{b['log_loss']:>9.4f}{m['ece']:>7.4f}"
+                + "".join(
+                    f"{_or_dash(groups[g]['model']['top1']):>{w1}}{_or_dash(groups[g]['baselines']['history']['top1']):>{w2}}"
+                    for g, w1, w2 in (("S-Bahn", 9, 8), ("other", 13, 12))
+                )
+            )
     return "\n".join(lines)
 
 
-def plots(report: dict[str, Any], platform_rows: pd.DataFrame | None, path: Path) -> list[Path]:
-    """error by horizon (model vs baselines) and platform calibration, as PNGs next to ``path``."""
+def _or_dash(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def plots(report: dict[str, Any], platform_rows: dict[str, pd.DataFrame], path: Path) -> list[Path]:
+    """Error by horizon (model vs baselines), platform calibration and the unpublished platforms' top-1
+    by minutes before arrival, as PNGs next to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,9 +107,10 @@ def plots(report: dict[str, Any], platform_rows: pd.DataFrame | None, path: Path
         fig.savefig(target, dpi=110)
         plt.close(fig)
         written.append(target)
-    if platform_rows is not None and not platform_rows.empty:
+    published = platform_rows.get("published")
+    if published is not None and not published.empty:
         fig, ax = plt.subplots(figsize=(5, 5))
-        for horizon, part in platform_rows.groupby("horizon"):
+        for horizon, part in published.groupby("horizon"):
             correct = (part["platform"] == part["final_platform"]).to_numpy()
             curve = reliability(part["platform_probability"].fillna(0).to_numpy(), correct)
             ax.plot(curve["confidence"], curve["accuracy"], marker="o", label=str(horizon))
@@ -99,4 +124,41 @@ def plots(report: dict[str, Any], platform_rows: pd.DataFrame | None, path: Path
         fig.savefig(target, dpi=110)
         plt.close(fig)
         written.append(target)
+    if report.get("platform_unpublished"):
+        written.append(_unpublished_curve(report, path.with_suffix(".platform_unpublished.png")))
     return written
+
+
+def _unpublished_curve(report: dict[str, Any], target: Path) -> Path:
+    """Top-1 against minutes before the scheduled arrival, model against the history baseline, overall and
+    for S-Bahn and the other trains apart."""
+    import matplotlib.pyplot as plt
+
+    blocks = report["platform_unpublished"]
+    minutes = [int(h.removesuffix("min")) for h in blocks]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    series = [
+        ("all trains", lambda b: b, "-"),
+        ("S-Bahn", lambda b: b["s_bahn_or_not"]["S-Bahn"], ":"),
+        ("other trains", lambda b: b["s_bahn_or_not"]["other"], "--"),
+    ]
+    for label, part, style in series:
+        model = [part(b)["model"]["top1"] for b in blocks.values()]
+        history = [part(b)["baselines"]["history"]["top1"] for b in blocks.values()]
+        if any(v is None for v in model + history):
+            continue
+        ax.plot(minutes, [100 * v for v in model], style, marker="o", color="C0", label=f"model, {label}")
+        ax.plot(minutes, [100 * v for v in history], style, marker="s", color="C1", label=f"history, {label}")
+    lead = report.get("platform_unpublished_announce_lead_min")
+    if lead:
+        ax.axvline(lead, color="grey", linewidth=0.8)
+        ax.annotate("announced", (lead, ax.get_ylim()[0]), textcoords="offset points", xytext=(4, 4))
+    ax.invert_xaxis()
+    ax.set_xlabel("minutes before the scheduled arrival")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title(f"platform before it is announced, test {' … '.join(report['test_window'])}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(target, dpi=110)
+    plt.close(fig)
+    return target

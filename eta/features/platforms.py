@@ -168,18 +168,18 @@ def fit_history(
     history.add(
         "transition",
         ["location", "planned_platform", "final_platform"],
-        _shares(t, ["location", "planned_platform"], "final_platform"),
+        platform_shares(t, ["location", "planned_platform"], "final_platform"),
     )
-    history.add("station", ["location", "final_platform"], _shares(t, ["location"], "final_platform"))
+    history.add("station", ["location", "final_platform"], platform_shares(t, ["location"], "final_platform"))
     history.add(
         "train",
         ["operator", "number", "location", "final_platform"],
-        _shares(t, ["operator", "number", "location"], "final_platform"),
+        platform_shares(t, ["operator", "number", "location"], "final_platform"),
     )
     history.add(
         "line",
         ["line_key", "location", "final_platform"],
-        _shares(t, ["line_key", "location"], "final_platform"),
+        platform_shares(t, ["line_key", "location"], "final_platform"),
     )
     return history
 
@@ -190,7 +190,8 @@ def _mean(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     return pd.DataFrame({"mean": grouped.mean().round(4), "count": grouped.size().astype("float64")})
 
 
-def _shares(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+def platform_shares(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """Per key and ``value`` (a platform): its share of the key's rows and how many rows, as strings."""
     rows = frame.assign(**{k: frame[k].astype(str) for k in [*keys, value]})
     counts = rows.groupby([*keys, value]).size().astype("float64")
     totals = counts.groupby(level=list(range(len(keys)))).transform("sum")

@@ -9,10 +9,10 @@ from sqlalchemy import Engine
 from eta.config import Settings
 from eta.errors import InputError
 from eta.evaluation.windows import Window
-from eta.features import load_frames
+from eta.features import load_frames, unpublished
 from eta.features.platforms import platform_targets
 from eta.features.queries import HORIZONS, target_calls
-from eta.model import arrival, registry
+from eta.model import arrival, platform_unpublished, registry
 from eta.model import platform as platform_model
 
 
@@ -26,7 +26,8 @@ def train_and_register(
 ) -> list[registry.Entry]:
     """Train the mode's models on ``window`` and register each as a challenger; returns the entries.
 
-    The platform model is trained for trains when the window has platform data.
+    The platform models are trained for trains when the window has platform data: ``platform`` where
+    the plan is published, ``platform_unpublished`` for stations that announce platforms late.
     """
     if mode not in HORIZONS:
         raise InputError(f"unknown mode {mode!r}; choose one of {sorted(HORIZONS)}")
@@ -41,6 +42,13 @@ def train_and_register(
         and not platform_targets(frames, window.start, window.end).empty
     ):
         model = platform_model.train(frames, window.start, window.end, settings)
+        entries.append(registry.register(engine, settings, model, arrival.version_for(model.meta)))
+    if (
+        "platform_unpublished" in tasks
+        and mode == "train"
+        and not unpublished.platform_targets(frames, window.start, window.end).empty
+    ):
+        model = platform_unpublished.train(frames, window.start, window.end, settings)
         entries.append(registry.register(engine, settings, model, arrival.version_for(model.meta)))
     if not entries:
         raise InputError(

@@ -242,7 +242,7 @@ class Model(Base):
     __tablename__ = "models"
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     mode: Mapped[str] = mapped_column(String(8))
-    task: Mapped[str] = mapped_column(String(12))  # arrival | platform
+    task: Mapped[str] = mapped_column(String(24))  # arrival | platform | platform_unpublished
     role: Mapped[str] = mapped_column(String(12))  # champion | challenger | retired
     created_at: Mapped[datetime]
     train_from: Mapped[datetime]
