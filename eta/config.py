@@ -592,7 +592,7 @@ class ModelSettings(BaseModel):
 
 
 class PlatformSettings(BaseModel):
-    """Stations that announce platforms late (eta/features/publication.py) and the platform-change flag."""
+    """Stations that announce platforms only shortly before arrival (eta/features/publication.py)."""
 
     unpublished_stations: list[str] = Field(
         default_factory=list,
@@ -605,13 +605,6 @@ class PlatformSettings(BaseModel):
         ge=1,
         le=240,
         description="Minutes before the scheduled arrival at which such a station announces the platform.",
-    )
-    change_flag_probability: float = Field(
-        default=0.2,
-        gt=0,
-        le=1,
-        description='Where the platform is published, flag it as "may change" when the platform model\'s '
-        "probability that it changes from the announced one reaches this.",
     )
 
 

@@ -33,6 +33,7 @@ from eta.model.platform import PLATFORM_LEARNING_RATE, summarise
 log = logging.getLogger(__name__)
 
 TASK = "platform_unpublished"
+PLATFORM_COLUMNS = ("platform", "platform_probability", "platform_announced", "platform_probs")
 # Training queries: the report's horizons plus one at a random time this far at most before the arrival.
 RANDOM_SPAN = timedelta(hours=3)
 
@@ -66,6 +67,35 @@ class UnpublishedPlatformPredictor:
         """Per query: the most probable platform, its probability, not announced, all probabilities."""
         pairs = self.pairs(frames, queries)
         return summarise(pairs.assign(is_announced=0.0))
+
+
+def serve_unannounced(
+    frames: Frames,
+    queries: pd.DataFrame,
+    rows: pd.DataFrame,
+    artefact: Artefact | None,
+    publication: Publication,
+) -> pd.DataFrame:
+    """``rows`` (prediction columns by qid) where the queries at stations that had not announced the
+    platform by t get the unpublished model's platform columns, or none without that model: a plan is
+    never served at such a station before its announcement."""
+    q = queries.set_index("qid")
+    calls = frames.calls.set_index("call_id")[["location", "scheduled_arrival"]]
+    due = calls.reindex(q["call_id"].to_numpy()).set_axis(q.index)
+    announced_at = publication.announced_at(due)
+    hidden = announced_at.notna() & (q["t"] <= announced_at)
+    if not hidden.any():
+        return rows
+    predicted = pd.DataFrame(index=q.index[hidden], columns=list(PLATFORM_COLUMNS), dtype="object")
+    if artefact is not None:
+        predictor = UnpublishedPlatformPredictor(artefact, publication)
+        predicted = predictor.predict_queries(frames, queries[queries["qid"].isin(predicted.index)])
+    rows = rows.copy()
+    mask = hidden.reindex(rows.index).fillna(False).astype(bool)
+    for column in PLATFORM_COLUMNS:
+        current = rows[column] if column in rows else pd.Series(None, index=rows.index, dtype="object")
+        rows[column] = predicted[column].reindex(rows.index).astype("object").where(mask, current)
+    return rows
 
 
 def queries_for(

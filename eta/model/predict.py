@@ -8,6 +8,7 @@ call with purpose ``served``. The API reads those rows.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,9 +19,10 @@ from eta._time import ensure_utc
 from eta.config import Settings
 from eta.features import compute_features, load_frames
 from eta.features.frames import Frames
+from eta.features.publication import Publication
 from eta.features.queries import serving_queries
 from eta.features.reports import delay_reports, latest_estimate, lookup
-from eta.model import registry, served_calibration
+from eta.model import platform_unpublished, registry, served_calibration
 from eta.model.arrival import ArrivalPredictor
 from eta.model.calibration import apply_interval_calibration, bucket_of
 from eta.model.explain import explain
@@ -53,7 +55,8 @@ def predict_calls(
     for mode in MODES:
         arrival_entry = registry.champion(engine, mode, "arrival")
         platform_entry = registry.champion(engine, mode, "platform") if mode == "train" else None
-        if arrival_entry is None and platform_entry is None:
+        unpublished = _unpublished(engine, settings) if mode == "train" else None
+        if arrival_entry is None and platform_entry is None and unpublished is None:
             continue
         # The whole window even for a few calls: their features look at the other trains and flights
         # (at the station, on the line, at the platforms) exactly as the sweep sees them.
@@ -62,13 +65,37 @@ def predict_calls(
         if arrival_entry is not None and settings.model.served_calibration:
             served = served_calibration.latest(engine, arrival_entry.version, made_at)
         rows = predict_frames(
-            frames, mode, arrival_entry, platform_entry, made_at, call_ids, purpose, served_interval=served
+            frames,
+            mode,
+            arrival_entry,
+            platform_entry,
+            made_at,
+            call_ids,
+            purpose,
+            served_interval=served,
+            unpublished=unpublished,
         )
         if rows.empty:
             continue
         with engine.begin() as conn:
             written += insert_ignore(conn, metadata.tables["predictions"], rows, settings.db_batch_size)
     return written
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    """Stations that announce platforms late, and the champion that predicts them there (None: no
+    platform is served there before the announcement)."""
+
+    entry: registry.Entry | None
+    publication: Publication
+
+
+def _unpublished(engine: Engine, settings: Settings) -> Unpublished | None:
+    publication = Publication.from_settings(settings.platforms)
+    if not publication.any:
+        return None
+    return Unpublished(registry.champion(engine, "train", platform_unpublished.TASK), publication)
 
 
 def _window(
@@ -105,15 +132,18 @@ def predict_frames(
     call_ids: list[int] | None = None,
     purpose: str = "served",
     served_interval: dict[str, Any] | None = None,
+    unpublished: Unpublished | None = None,
 ) -> pd.DataFrame:
     """Prediction rows (the ``predictions`` table's columns) for the calls in ``frames`` not yet arrived.
 
     ``model_version`` is the arrival champion's version, or the platform champion's where there is no
     arrival champion. ``served_interval``: a re-calibration of the arrival champion's interval fitted on
     its served predictions (:mod:`eta.model.served_calibration`), applied on top of the model's own.
+    ``unpublished``: at those stations, before the announcement, the platform columns come from the
+    unpublished-platform champion (or stay empty).
     """
     queries = serving_queries(frames, made_at, call_ids)
-    entry = arrival_entry or platform_entry
+    entry = arrival_entry or platform_entry or (unpublished.entry if unpublished else None)
     if queries.empty or entry is None:
         return pd.DataFrame()
     calls = frames.calls.set_index("call_id")
@@ -136,6 +166,11 @@ def predict_frames(
     if platform_entry is not None:
         predictor = PlatformPredictor(registry.load(platform_entry))
         rows = rows.join(predictor.predict_queries(frames, queries))
+    if unpublished is not None:
+        artefact = registry.load(unpublished.entry) if unpublished.entry is not None else None
+        rows = platform_unpublished.serve_unannounced(
+            frames, queries, rows, artefact, unpublished.publication
+        )
     for column in (*ARRIVAL_COLUMNS, *PLATFORM_COLUMNS):
         if column not in rows:
             rows[column] = None

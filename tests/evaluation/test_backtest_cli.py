@@ -82,6 +82,8 @@ def test_platform_backtest_report_shape(tmp_path: Path) -> None:
         "train",
         "--task",
         "platform",
+        "--platforms",
+        "unpublished",
         "--train-from",
         "2025-09-03T13:00:00+00:00",
         "--train-until",
@@ -105,6 +107,24 @@ def test_platform_backtest_report_shape(tmp_path: Path) -> None:
         assert set(block["baselines"]["announced"]) == {"top1", "log_loss"}
     assert "spread over the station's other platforms" in data["platform_baseline_probabilities"]
     assert (tmp_path / "iris.platform.png").exists()
+    # beside it, the platforms as if announced only 20 min before arrival
+    unpublished = data["platform_unpublished"]
+    assert list(unpublished) == ["120min", "60min", "30min", "20min"]
+    figures = {"n", "model", "baselines"}
+    for block in unpublished.values():
+        assert set(block) == {*figures, "by_category", "s_bahn_or_not"}
+        assert block["n"] > 20
+        assert set(block["model"]) == {"top1", "top2", "log_loss", "ece"}
+        assert block["model"]["top2"] >= block["model"]["top1"]
+        assert set(block["baselines"]) == {"history"}
+        assert set(block["baselines"]["history"]) == {"top1", "log_loss"}
+        assert {"RE", "ICE", "RB"} <= set(block["by_category"])
+        assert sum(c["n"] for c in block["by_category"].values()) == block["n"]
+        assert all(set(c) == figures for c in block["by_category"].values())
+    assert data["platform_unpublished_announce_lead_min"] == 20
+    assert "else the station's most used platform" in data["platform_unpublished_baseline"]
+    assert "unpublished until 20 min" in done.stdout
+    assert (tmp_path / "iris.platform_unpublished.png").stat().st_size > 1000
 
 
 def test_train_promote_rollback_and_list(flights_env: dict[str, str]) -> None:
