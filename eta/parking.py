@@ -59,6 +59,10 @@ class Recommendation:
     best: Option
     alternatives: list[Option]
     coverage: float
+    # The platforms the recommended place is the nearest to (ties included) and the probability that the
+    # train uses one of them.
+    serves: list[str] = field(default_factory=list)
+    serves_probability: float = 0.0
 
     @property
     def confidence(self) -> float:
@@ -66,10 +70,12 @@ class Recommendation:
 
     def summary(self) -> str:
         text = (
-            f"Recommended: {self.best.place.name}, "
-            f"about {self.best.expected_walk_min:.0f} min walk expected; "
-            f"it is the nearest to the platform used with {self.confidence:.0%} probability."
+            f"Recommended: {self.best.place.name}, about {self.best.expected_walk_min:.0f} min walk expected"
         )
+        if self.serves:
+            text += f"; it serves {platform_span(self.serves)}: {self.serves_probability:.0%}."
+        else:
+            text += "."
         if self.coverage < 0.999:
             text += f" Walking times cover {self.coverage:.0%} of the likely platforms."
         if self.best.place.example:
@@ -125,8 +131,13 @@ class ParkingReference:
             (Option(o.place, o.expected_walk_min, best_share[o.place.place_id]) for o in options),
             key=lambda o: (o.expected_walk_min, -o.best_probability, o.place.place_id),
         )
+        ids = [o.place.place_id for o in options]
+        # with no platform probabilities (the every-platform walks) there is nothing to be sure of
+        serves = [] if ANY_PLATFORM in covered else _nearest_platforms(table, ranked[0].place.place_id, ids)
+        probability = sum(covered.get(p, 0.0) for p in serves) / coverage
         # a walk for every platform covers whatever platform is used, named or not
-        return Recommendation(ranked[0], ranked[1:], 1.0 if every else min(coverage, 1.0))
+        coverage = 1.0 if every else min(coverage, 1.0)
+        return Recommendation(ranked[0], ranked[1:], coverage, serves, probability)
 
 
 def _expected_walk(table: LocationParking, place_id: str, probs: dict[str, float], total: float) -> float:
@@ -145,6 +156,32 @@ def _nearest_share(
         for pid in nearest:
             share[pid] += prob / total / len(nearest)
     return share
+
+
+def _nearest_platforms(table: LocationParking, place_id: str, place_ids: list[str]) -> list[str]:
+    """The platforms named in the reference to which ``place_id`` is the nearest of ``place_ids`` (ties
+    count)."""
+    served = []
+    for platform in sorted(table.platforms() - {ANY_PLATFORM}):
+        own = table.walk(place_id, platform)
+        walks = [w for pid in place_ids if (w := table.walk(pid, platform)) is not None]
+        if own is not None and own <= min(walks):
+            served.append(platform)
+    return served
+
+
+def platform_span(platforms: list[str]) -> str:
+    """``["5", "6", "7", "8", "11"]`` → ``"platforms 5–8, 11"``; names without a number as they are."""
+    numbered = sorted({int(p) for p in platforms if p.isdigit()})
+    others = sorted(p for p in set(platforms) if not p.isdigit())
+    runs: list[str] = []
+    for number in numbered:
+        if runs and runs[-1].split("–")[-1] == str(number - 1):
+            runs[-1] = f"{runs[-1].split('–')[0]}–{number}"
+        else:
+            runs.append(str(number))
+    names = runs + others
+    return ("platform " if len(names) == 1 and "–" not in names[0] else "platforms ") + ", ".join(names)
 
 
 def expand_platforms(text: str) -> list[str]:

@@ -72,6 +72,9 @@ def test_the_place_with_the_least_expected_walk_and_how_sure(tmp_path: Path) -> 
     assert found.best.expected_walk_min == pytest.approx(0.6 * 2 + 0.4 * 8)
     assert found.confidence == pytest.approx(0.6)
     assert found.alternatives[0].expected_walk_min == pytest.approx(0.6 * 7 + 0.4 * 3)
+    # how sure, in the traveller's terms: the platforms the place is nearest to, and their probability
+    assert found.serves == ["1", "2"] and found.serves_probability == pytest.approx(0.6)
+    assert "North gate, about 4 min walk expected; it serves platforms 1–2: 60%." in found.summary()
     partial = reference.recommend("S", {"3": 0.5, "9": 0.5})  # platform 9 is not in the file
     assert partial is not None and partial.coverage == pytest.approx(0.5)
     assert partial.best.place.place_id == "south"

@@ -26,6 +26,7 @@ from eta.api.readiness import Readiness
 from eta.api.trip_cache import StoreGeneration, TripAnswers
 from eta.clock import Clock, clock_from
 from eta.config import Settings
+from eta.features.publication import Publication
 from eta.parking import ParkingReference
 from eta.store import open_store
 
@@ -55,7 +56,9 @@ def create_app(
         engine=engine,
         clock=clock,
         lookup=Lookup(
-            ParkingReference.load(settings.reference_dir / "parking"), settings.api.timetable_ttl_s
+            ParkingReference.load(settings.reference_dir / "parking"),
+            settings.api.timetable_ttl_s,
+            Publication.from_settings(settings.platforms),
         ),
         metrics=metrics,
         readiness=Readiness(engine, settings, clock),

@@ -21,6 +21,7 @@ from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, func, or
 
 from eta.api import schemas
 from eta.errors import NotFoundError
+from eta.features.publication import Publication
 from eta.parking import ParkingReference
 from eta.store.schema import Call, Location, Observation, Prediction, Service
 
@@ -262,8 +263,11 @@ class Lookup:
 
     SKELETONS_MAX = 50_000
 
-    def __init__(self, parking: ParkingReference, skeleton_ttl_s: float = 60.0) -> None:
+    def __init__(
+        self, parking: ParkingReference, skeleton_ttl_s: float = 60.0, publication: Publication | None = None
+    ) -> None:
         self.parking = parking
+        self.publication = publication or Publication()
         self.skeleton_ttl_s = skeleton_ttl_s
         self._skeletons: dict[tuple[Any, ...], tuple[float, Skeleton]] = {}
 
@@ -395,7 +399,9 @@ class Lookup:
     ) -> schemas.Arrival:
         tz = call.location_tz or (places[call.location].tz if call.location in places else None)
         place = places.get(call.location) or schemas.LocationRef(code=call.location, tz=tz)
-        platform = _platform(call, prediction, state)
+        announced_at = self.publication.announced_at_one(call.location, call.scheduled_arrival)
+        pending = announced_at if announced_at is not None and now <= announced_at else None
+        platform = _platform(call, prediction, state, local(pending, tz))
         return schemas.Arrival(
             call_id=str(call.id),
             sequence=call.sequence,
@@ -429,11 +435,14 @@ class Lookup:
                 source=o.place.source or None,
             )
 
+        summary = found.summary()
+        if platform.announced_at is not None:
+            summary += f" The platform is announced at {platform.announced_at:%H:%M}."
         return schemas.Parking(
             recommended=option(found.best),
             confidence=round(found.confidence, 3),
             coverage=round(found.coverage, 3),
-            summary=found.summary(),
+            summary=summary,
             alternatives=[option(o) for o in found.alternatives],
         )
 
@@ -492,7 +501,13 @@ def _operator_estimate(
     )
 
 
-def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformInfo:
+def _platform(
+    call: Any, prediction: Any, state: CallState, pending: datetime | None = None
+) -> schemas.PlatformInfo:
+    """``pending``: the station announces the platform only then; until then neither the plan nor any
+    report of it is shown, only eta's prediction (made without them)."""
+    if pending is not None:
+        return _predicted_platform(None, prediction, state).model_copy(update={"announced_at": pending})
     if state.platform is not None:
         # announced since the prediction was made: the announcement, until the model has seen it (a prediction
         # made knowing it gives its own probabilities: announced platforms still change now and then)
@@ -508,9 +523,13 @@ def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformI
                 probabilities=[schemas.PlatformChance(platform=state.platform, probability=1.0)],
                 terminal=state.terminal,
             )
+    return _predicted_platform(call.planned_platform, prediction, state)
+
+
+def _predicted_platform(planned: str | None, prediction: Any, state: CallState) -> schemas.PlatformInfo:
     if prediction is None or prediction.platform is None:
         return schemas.PlatformInfo(
-            planned=call.planned_platform,
+            planned=planned,
             predicted=None,
             probability=None,
             announced=False,
@@ -523,7 +542,7 @@ def _platform(call: Any, prediction: Any, state: CallState) -> schemas.PlatformI
         key=lambda c: (-c.probability, c.platform),
     )
     return schemas.PlatformInfo(
-        planned=call.planned_platform,
+        planned=planned,
         predicted=prediction.platform,
         probability=prediction.platform_probability,
         announced=bool(prediction.platform_announced),

@@ -61,6 +61,11 @@ class PlatformInfo(BaseModel):
     terminal: str | None = Field(
         default=None, description="Flights: the terminal of the gate, as the latest status report gives it."
     )
+    announced_at: datetime | None = Field(
+        default=None,
+        description="Stations that announce the platform only shortly before arrival: when it will be "
+        "announced. Until then the platform is eta's prediction and no planned platform is shown.",
+    )
 
 
 class Factor(BaseModel):

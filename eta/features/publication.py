@@ -10,6 +10,7 @@ treated as unpublished to measure the mode on data that has plans) and serving.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -58,6 +59,13 @@ class Publication:
         if self.everywhere:
             leads = leads.fillna(float(self.default_lead_s))
         return leads
+
+    def announced_at_one(self, location: str, scheduled_arrival: datetime | None) -> datetime | None:
+        """When one call's platform is announced; None where it is published in advance."""
+        lead = self.leads_s.get(str(location), self.default_lead_s if self.everywhere else None)
+        if lead is None or scheduled_arrival is None:
+            return None
+        return scheduled_arrival - timedelta(seconds=lead)
 
     def announced_at(self, calls: pd.DataFrame) -> pd.Series:
         """Per call (``location``, ``scheduled_arrival``): when its platform is announced; NaT where the

@@ -4,16 +4,17 @@ The call's own planned platform and its change reports are never read: until the
 (:mod:`eta.features.publication`) nothing about them is known. What is known at t:
 
 - history from the training window: the platforms this train number, its line in this direction (the
-  station it comes from, else the one it goes to), that line at this time of day, the line in any
+  stations it comes from and goes to next), that line at this time of day, the line in any
   direction and the station ended at, and the ``history`` baseline's platform;
-- today: the platforms announced by t for the line's earlier trains in the same direction and for the
+- today: the platforms announced by t for the line's earlier trains in the same direction (the latest,
+  the one before, and the latest at the same minute of the hour) and for the
   station's other trains (a platform closed today, a line moved for building work);
 - conflicts: the other trains expected at each candidate platform around this train's expected arrival,
   on the platform announced for them where it has been, else on their own history platform;
 - the delay known at t, the time of day and the weekday.
 
 Candidates are the platforms the train, its line (in this direction or any) and the station's busiest
-platforms used in the training window, and the line's latest platform today.
+platforms used in the training window, and the line's latest platforms today.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ QUERY_FEATURES = [
     "linedir_count",
     "today_linedir_n",
     "today_linedir_age_s",
+    "today_slot_age_s",
     "today_station_n",
 ]
 PAIR_FEATURES = [
@@ -73,6 +75,8 @@ PAIR_FEATURES = [
     "station_share",
     "is_history",
     "is_last_today",
+    "is_second_today",
+    "is_slot_today",
     "today_linedir_share",
     "today_station_share",
     "conflicts_known",
@@ -85,14 +89,15 @@ FEATURES = QUERY_FEATURES + PAIR_FEATURES
 def call_keys(calls: pd.DataFrame) -> pd.DataFrame:
     """Per call (indexed by call_id): the keys its history is kept under, all strings.
 
-    ``direction`` is the station the service calls at before this one (``from:CODE``), else the one after
-    (``to:CODE``): the timetable's order, known in advance. ``band`` is the local hour // 4.
+    ``direction`` is the stations the service calls at before and after this one (``from:A|to:B``, empty
+    at either end): the timetable's order, known in advance. ``band`` is the local hour // 4, ``minute``
+    the scheduled minute of the hour (a line's trains at the same minute of each hour share a pattern).
     """
     c = calls.sort_values(["service_id", "sequence"], kind="stable")
     by_service = c.groupby("service_id", sort=False)["location"]
-    previous = by_service.shift(1).astype("string")
+    previous = by_service.shift(1).astype("string").fillna("")
     following = by_service.shift(-1).astype("string").fillna("")
-    direction = ("from:" + previous).fillna("to:" + following)
+    direction = "from:" + previous + "|to:" + following
     hour = local_time_parts(c["scheduled_arrival"], c["location_tz"])["hour"]
     keys = pd.DataFrame(
         {
@@ -102,6 +107,7 @@ def call_keys(calls: pd.DataFrame) -> pd.DataFrame:
             "line_key": c["operator"].astype(str) + "|" + c["line"].astype("string").fillna(""),
             "direction": direction.astype(str),
             "band": (hour // BAND_HOURS).fillna(-1).astype(int).astype(str),
+            "minute": ((hour % 1) * 60).round().fillna(-1).astype(int).astype(str),
         }
     )
     keys.index = pd.Index(c["call_id"].to_numpy(), name="call_id")
@@ -228,8 +234,10 @@ def compute_features(
     q["train_count"] = _key_count(history, "train", ctx)
     q["linedir_count"] = _key_count(history, "linedir", ctx)
     revealed = revealed_platforms(frames, publication, keys)
-    last = _last_revealed(ctx, revealed)
+    last = _last_revealed(ctx, revealed, LINEDIR_KEY)
+    slot = _last_revealed(ctx, revealed, [*LINEDIR_KEY, "minute"])
     q["today_linedir_age_s"] = (ctx["t_us"] - last["revealed"]) / 1e6
+    q["today_slot_age_s"] = (ctx["t_us"] - slot["revealed"]) / 1e6
     line_window = int(LINE_TODAY_WINDOW.total_seconds() * 1e6)
     station_window = int(STATION_TODAY_WINDOW.total_seconds() * 1e6)
     linedir = _joined(ctx, LINEDIR_KEY)
@@ -241,14 +249,18 @@ def compute_features(
     )
     ctx["history_platform"] = history_platform(history, ctx)
     ctx["last_today"] = last["platform"]
+    ctx["second_today"] = last["previous"]
+    ctx["slot_today"] = slot["platform"]
     expected = pd.Series(_micros(ctx["scheduled_arrival"]), index=ctx.index) + q["delay_s"].fillna(0.0) * 1e6
     pairs = _candidates(ctx, history)
-    p = pairs.join(ctx[[*BAND_KEY, "operator", "number", "history_platform", "last_today", "t_us"]], on="qid")
+    today = ["last_today", "second_today", "slot_today"]
+    p = pairs.join(ctx[[*BAND_KEY, "operator", "number", "history_platform", *today, "t_us"]], on="qid")
     for name in SHARE_TABLES:
         key = [*SHARE_TABLES[name], "candidate"]
         p[f"{name}_share"] = history.lookup(name, p, "share", key).fillna(0.0)
     p["is_history"] = (p["candidate"] == p["history_platform"]).astype("float64")
-    p["is_last_today"] = (p["candidate"] == p["last_today"]).astype("float64")
+    for name in today:
+        p[f"is_{name}"] = (p["candidate"] == p[name]).astype("float64")
     line_counts = _recent_counts(
         _joined(revealed, [*LINEDIR_KEY, "platform"]),
         revealed["revealed"],
@@ -292,26 +304,27 @@ def _key_count(history: History, name: str, rows: pd.DataFrame) -> pd.Series:
     return pd.Series(totals.reindex(index).to_numpy(), index=rows.index).fillna(0.0).astype("float64")
 
 
-def _last_revealed(ctx: pd.DataFrame, revealed: pd.DataFrame) -> pd.DataFrame:
-    """Per query, the latest call of its line in its direction at the station announced before t:
-    its platform and when it was announced (µs)."""
-    left = ctx[[*LINEDIR_KEY, "t_us"]].reset_index().sort_values("t_us", kind="stable")
-    right = revealed[[*LINEDIR_KEY, "revealed", "platform"]].sort_values("revealed", kind="stable")
+def _last_revealed(ctx: pd.DataFrame, revealed: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """Per query, the latest call under ``key`` at the station announced before t: when it was announced
+    (µs), its platform and the platform of the one announced before it."""
+    right = revealed[[*key, "revealed", "platform"]].sort_values("revealed", kind="stable")
+    right["previous"] = right.groupby(key, sort=False)["platform"].shift(1)
+    left = ctx[[*key, "t_us"]].reset_index().sort_values("t_us", kind="stable")
     joined = pd.merge_asof(
         left,
         right,
         left_on="t_us",
         right_on="revealed",
-        by=LINEDIR_KEY,
+        by=key,
         direction="backward",
         allow_exact_matches=False,
     )
-    return joined.set_index("qid")[["revealed", "platform"]].reindex(ctx.index)
+    return joined.set_index("qid")[["revealed", "platform", "previous"]].reindex(ctx.index)
 
 
 def _candidates(ctx: pd.DataFrame, history: History) -> pd.DataFrame:
     """(qid, candidate): the platforms of the train, its line (this direction or any) and the station's
-    busiest ones in the training window, and the line's latest platform today."""
+    busiest ones in the training window, and the line's latest platforms today."""
     parts = []
     base = ctx.reset_index()
     for name in ("train", "linedir", "line"):
@@ -322,7 +335,8 @@ def _candidates(ctx: pd.DataFrame, history: History) -> pd.DataFrame:
     busiest = station.reset_index().sort_values(["location", "count"], ascending=[True, False])
     busiest = busiest.groupby("location").head(STATION_CANDIDATES)[["location", "final_platform"]]
     parts.append(base[["qid", "location"]].merge(busiest, on="location")[["qid", "final_platform"]])
-    parts.append(base[["qid", "last_today"]].rename(columns={"last_today": "final_platform"}))
+    for name in ("last_today", "second_today", "slot_today"):
+        parts.append(base[["qid", name]].rename(columns={name: "final_platform"}))
     pairs = pd.concat(parts, ignore_index=True).dropna()
     pairs["final_platform"] = pairs["final_platform"].astype(str)
     pairs = pairs.drop_duplicates().rename(columns={"final_platform": "candidate"})

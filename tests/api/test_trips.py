@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pandas as pd
@@ -139,6 +139,7 @@ def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engi
         "announced": False,
         "probabilities": [{"platform": "12", "probability": 0.7}, {"platform": "27", "probability": 0.3}],
         "terminal": None,
+        "announced_at": None,
     }
     assert munich["explanation"]["baseline_delay_s"] == 30
     assert munich["explanation"]["summary"] == (
@@ -183,6 +184,40 @@ def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engi
     platform = _munich(client.get(ICE_1011).json())["platform"]
     assert (platform["predicted"], platform["announced"], platform["probability"]) == ("27", True, 0.96)
     assert [c["platform"] for c in platform["probabilities"]] == ["27", "12"]
+
+
+def test_a_station_that_announces_late_shows_no_plan_until_the_announcement(
+    seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client(seeded_url, clock, platforms={"unpublished_stations": [f"{MUNICH}:20"]})
+    engine = client.app.state.eta.engine  # type: ignore[attr-defined]
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
+    announced_at = call.scheduled_arrival.replace(tzinfo=UTC) - timedelta(minutes=20)
+    add_prediction(
+        engine,
+        call,
+        announced_at - timedelta(minutes=40),
+        600,
+        platform="12",
+        platform_probability=0.7,
+        platform_announced=False,
+        platform_probs={"12": 0.7, "27": 0.3},
+    )
+    # a platform report before the announcement (the feed had it; the station does not say it yet)
+    add_observation(engine, call, announced_at - timedelta(minutes=35), platform="27")
+    clock.now = announced_at - timedelta(minutes=30)
+    munich = _munich(client.get(ICE_1011).json())
+    platform = munich["platform"]
+    assert platform["planned"] is None
+    assert (platform["predicted"], platform["announced"], platform["probability"]) == ("12", False, 0.7)
+    assert platform["announced_at"] == announced_at.astimezone(timezone(timedelta(hours=2))).isoformat()
+    local = announced_at + timedelta(hours=2)
+    assert munich["parking"]["summary"].endswith(f"The platform is announced at {local:%H:%M}.")
+    # once announced: the operator's platform, the plan beside it, and no announcement pending
+    clock.now = announced_at + timedelta(minutes=1)
+    platform = _munich(client.get(ICE_1011).json())["platform"]
+    assert (platform["predicted"], platform["announced"], platform["announced_at"]) == ("27", True, None)
+    assert platform["planned"] == call.planned_platform
 
 
 @pytest.mark.parametrize(
