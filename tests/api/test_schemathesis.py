@@ -1,12 +1,18 @@
 """Property-based API tests from the OpenAPI schema (schemathesis, in-process ASGI, no network):
-every operation, no 5xx, and every answer conforms to the schema (status code, content type, body)."""
+every operation, no 5xx, and every answer conforms to the schema (status code, content type, body);
+and statefully, along the schema's links: subscriptions created, read and deleted with their tokens."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import shutil
+import socket
 import tempfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -14,8 +20,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ensure_resource_availability,
     response_schema_conformance,
     status_code_conformance,
+    use_after_free,
 )
 
 from eta.api.apikeys import create_key
@@ -59,6 +67,22 @@ def _cleanup() -> object:
     shutil.rmtree(_DIR, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Generated webhook URLs name hosts all over the internet: none is looked up (no network in tests)."""
+    real = socket.getaddrinfo
+
+    def numeric_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            ipaddress.ip_address(str(host))
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "no look-ups in tests") from None
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
+    yield
+
+
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation_conforms_and_never_fails(case: schemathesis.Case) -> None:
@@ -88,3 +112,58 @@ def test_operation_ids_are_stable() -> None:
         "metrics",
         "readyz",
     ]
+
+
+# --- stateful: create → read → delete along the links of POST /api/v1/subscriptions -----------------
+
+VALID_SUBSCRIPTION = {
+    "trip": {"mode": "train", "operator": "ICE", "number": "1011", "service_date": "2026-05-04"},
+    "location": "8000261",
+    "consent": True,
+}
+
+
+class SubscriptionWorkflow(schema.include(path_regex="^/api/v1/subscriptions").as_state_machine()):  # type: ignore[misc]
+    """A body that hypothesis gave consent is completed into a subscription that can be made (a real trip,
+    a webhook); the others go as generated. Reads and deletes follow the links, with the token created.
+    Every scenario starts without subscriptions, so that replays behave alike."""
+
+    made = 0
+
+    def setup(self) -> None:
+        with APP.state.eta.engine.begin() as conn:  # type: ignore[attr-defined]
+            conn.exec_driver_sql("DELETE FROM subscriptions")
+
+    def before_call(self, case: schemathesis.Case) -> None:
+        body = case.body
+        if case.operation.method.upper() == "POST" and isinstance(body, dict) and body.get("consent") is True:
+            webhook = {"url": f"http://127.0.0.1:9/hook/{zlib.crc32(repr(body).encode()) % 1000}"}
+            case.body = {k: v for k, v in body.items() if k in ("watch", "travel_time_s")}
+            case.body |= VALID_SUBSCRIPTION | {"webhook": webhook}
+
+    def after_call(self, response: Any, case: schemathesis.Case) -> None:
+        super().after_call(response, case)
+        if case.operation.method.upper() == "POST" and response.status_code == 201:
+            SubscriptionWorkflow.made += 1
+
+    def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+        case.validate_response(response, checks=CHECKS + STATEFUL_CHECKS)
+
+
+STATEFUL_CHECKS = [use_after_free, ensure_resource_availability]
+
+
+def test_subscriptions_create_read_delete_statefully() -> None:
+    """Scenarios along the links, with no 5xx, conforming answers, a made subscription readable and a
+    deleted one gone; and they did make subscriptions to follow the links from (not all 422s)."""
+    SubscriptionWorkflow.made = 0
+    SubscriptionWorkflow.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
+    )
+    assert SubscriptionWorkflow.made > 0

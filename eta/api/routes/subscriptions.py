@@ -185,13 +185,35 @@ Token = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 SubscriptionId = Annotated[str, Path(pattern=SUB_ID)]
 
 
+# OpenAPI links: what a client (and schemathesis' stateful tests) does with a new subscription
+_WITH_TOKEN = {
+    "subscription_id": "$response.body#/id",
+    "header.Authorization": "Bearer {$response.body#/token}",
+}
+CREATED_LINKS = {
+    "GetSubscription": {
+        "operationId": "get_subscription",
+        "parameters": _WITH_TOKEN,
+        "description": "See the subscription with the token it was created with.",
+    },
+    "DeleteSubscription": {
+        "operationId": "delete_subscription",
+        "parameters": _WITH_TOKEN,
+        "description": "Delete the subscription with the token it was created with.",
+    },
+}
+
+
 @router.post(
     "/subscriptions",
     operation_id="create_subscription",
     status_code=201,
     dependencies=[CreationLimited],
     response_model=SubscriptionCreated,
-    responses=problem_responses(400, 404, 409, 413, 422, 429),
+    responses={
+        201: {"description": "Created", "links": CREATED_LINKS},
+        **problem_responses(400, 404, 409, 413, 422, 429),
+    },
 )
 def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> SubscriptionCreated:
     """Opt in to alerts about one trip's arrival at one stop (signed webhooks, or Web Push)."""
