@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from eta.config import get_settings
-from eta.evaluation.windows import window
 from eta.features import load_frames
 from eta.model import arrival
 from eta.store import open_store
+from eta.windows import window
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_speed.json"
 

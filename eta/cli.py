@@ -203,8 +203,8 @@ def train(
 ) -> None:
     """Train on what the store holds for the window and register the models as challengers."""
     from eta.config import get_settings
-    from eta.evaluation.windows import window
     from eta.model.training import train_and_register
+    from eta.windows import window
 
     entries = train_and_register(
         _engine(),
@@ -236,7 +236,7 @@ def backtest(
     from eta.config import get_settings
     from eta.evaluation import backtest as run_backtest
     from eta.evaluation import report as output
-    from eta.evaluation.windows import window
+    from eta.windows import window
 
     result, _, platform_rows = run_backtest.run(
         _engine(),

@@ -17,11 +17,11 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from eta.config import Settings, get_settings
-from eta.evaluation.windows import window
 from eta.model import artefact, registry
 from eta.model.training import train_and_register
 from eta.store import open_store
 from eta.store.schema import Service
+from eta.windows import window
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_IRIS = REPO.parent / "shared" / "data" / "trains" / "platforms" / "db-iris-berlin-dams" / "raw"

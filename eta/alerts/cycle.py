@@ -16,12 +16,14 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from eta.alerts import detect, leave
 from eta.alerts.delivery import Outbox
+from eta.alerts.metrics import AlertMetrics
 from eta.alerts.subscriptions import lock_for_examining, purge_expired
 from eta.alerts.webhooks import new_message_id
-from eta.api.metrics import ApiMetrics
 from eta.clock import Clock
 from eta.config import Settings
-from eta.store.schema import Call, NotificationDelivery, Observation, Prediction, Service, Subscription
+from eta.read.predictions import in_force_one, made_between
+from eta.read.reports import actual_arrival
+from eta.store.schema import Call, NotificationDelivery, Service, Subscription
 
 log = logging.getLogger("eta.alerts")
 MAX_UPDATES_PER_CYCLE = 200
@@ -44,7 +46,7 @@ class AlertCycle:
         engine: Engine,
         settings: Settings,
         clock: Clock,
-        metrics: ApiMetrics | None = None,
+        metrics: AlertMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -138,36 +140,15 @@ class AlertCycle:
         return len(events)
 
     def _new_updates(self, conn: Connection, sub: Any, now: datetime) -> list[detect.Update]:
-        query = select(Prediction).where(
-            Prediction.call_id == sub.call_id, Prediction.purpose == "served", Prediction.made_at <= now
-        )
-        if sub.last_prediction_at is not None:
-            query = query.where(Prediction.made_at > sub.last_prediction_at)
-        rows = conn.execute(
-            query.order_by(Prediction.made_at, Prediction.id).limit(MAX_UPDATES_PER_CYCLE)
-        ).all()
+        rows = made_between(conn, sub.call_id, sub.last_prediction_at, now, MAX_UPDATES_PER_CYCLE)
         return [_update(r) for r in rows]
 
     def _latest_update(self, conn: Connection, call_id: int, now: datetime) -> detect.Update | None:
-        row = conn.execute(
-            select(Prediction)
-            .where(Prediction.call_id == call_id, Prediction.purpose == "served", Prediction.made_at <= now)
-            .order_by(Prediction.made_at.desc(), Prediction.id.desc())
-            .limit(1)
-        ).first()
+        row = in_force_one(conn, call_id, now)
         return None if row is None else _update(row)
 
     def _arrived(self, conn: Connection, call_id: int, now: datetime) -> datetime | None:
-        return conn.execute(
-            select(Observation.actual_arrival)
-            .where(
-                Observation.call_id == call_id,
-                Observation.actual_arrival.is_not(None),
-                Observation.observed_at <= now,
-            )
-            .order_by(Observation.observed_at.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        return actual_arrival(conn, call_id, now)
 
     def _trip(self, conn: Connection, call_id: int) -> dict[str, Any]:
         call = conn.execute(select(Call).where(Call.id == call_id)).one()

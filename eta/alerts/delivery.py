@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from eta.alerts import web_push
+from eta.alerts.metrics import AlertMetrics
 from eta.alerts.sealed import Sealer, SealError
 from eta.alerts.webhooks import Attempt, Limits, deliver
-from eta.api.metrics import ApiMetrics
 from eta.config import Settings
 from eta.store.schema import NotificationDelivery, Subscription
 
@@ -38,7 +38,7 @@ WEB_PUSH = "web_push"
 
 
 class Outbox:
-    def __init__(self, engine: Engine, settings: Settings, metrics: ApiMetrics | None = None) -> None:
+    def __init__(self, engine: Engine, settings: Settings, metrics: AlertMetrics | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.metrics = metrics

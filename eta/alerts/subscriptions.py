@@ -27,7 +27,9 @@ from eta.alerts.transport import TargetPolicy, check_url, resolve
 from eta.alerts.webhooks import new_secret
 from eta.config import Settings
 from eta.errors import InputError, LimitError, NotFoundError
-from eta.store.schema import Call, Observation, Prediction, Subscription
+from eta.read.predictions import in_force_one
+from eta.read.reports import actual_arrival
+from eta.store.schema import Call, Subscription
 
 WEBHOOK = "webhook"
 WEB_PUSH = "web_push"
@@ -91,7 +93,7 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
             raise NotFoundError("that call does not exist")
         if call.scheduled_arrival is None:
             raise InputError("this stop has no arrival (it is where the trip starts); choose a later stop")
-        arrived = _actual_arrival(conn, call.id, now)
+        arrived = actual_arrival(conn, call.id, now)
         if arrived is not None:
             raise InputError("this trip has already arrived there; there is nothing left to watch")
         if _count(conn, Subscription.call_id == call.id) >= alerts.max_per_trip:
@@ -149,30 +151,11 @@ def check_web_push_enabled(settings: Settings) -> None:
 
 def _expiry(conn: Connection, call: Any, now: datetime, settings: Settings) -> datetime:
     """Arrival (the later of schedule and the newest P90) plus the grace period."""
-    latest_p90 = conn.execute(
-        select(func.max(Prediction.p90_arrival)).where(
-            Prediction.call_id == call.id, Prediction.purpose == "served", Prediction.made_at <= now
-        )
-    ).scalar_one()
-    from eta.api.lookup import _utc
-
+    prediction = in_force_one(conn, call.id, now)
     arrival = call.scheduled_arrival
-    if latest_p90 is not None:
-        arrival = max(arrival, _utc(latest_p90))
+    if prediction is not None and prediction.p90_arrival is not None:
+        arrival = max(arrival, prediction.p90_arrival)
     return arrival + timedelta(seconds=settings.alerts.keep_after_arrival_s)
-
-
-def _actual_arrival(conn: Connection, call_id: int, now: datetime) -> datetime | None:
-    return conn.execute(
-        select(Observation.actual_arrival)
-        .where(
-            Observation.call_id == call_id,
-            Observation.actual_arrival.is_not(None),
-            Observation.observed_at <= now,
-        )
-        .order_by(Observation.observed_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
 
 
 def get(engine: Engine, subscription_id: str, token: str) -> Any:

@@ -1,49 +1,31 @@
-"""Read side of the traveller API: trips and arrivals boards from the store, as known at ``now``.
+"""Trip and arrivals-board answers of the traveller API, built from what is known at ``now``.
 
-Everything comes from stored rows: the latest *served* prediction per call with ``made_at ≤ now``
-(written after each collector cycle), and the observations received by ``now``. A lookup never builds
-features or loads a model.
+What is known comes from the read model (:mod:`eta.read`): the served prediction in force per call
+(the newest made by ``now``) and the observations received by ``now``. A lookup never builds features
+or loads a model; this module only shapes the answers.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BindParameter, Connection, Row, and_, bindparam, func, or_, select
+from sqlalchemy import Connection, Row, select
 
 from eta.api import schemas
 from eta.errors import NotFoundError
 from eta.features.publication import Publication
 from eta.parking import ParkingReference
-from eta.store.schema import Call, Location, Observation, Prediction, Service
-
-SERVED = "served"
-
-
-@dataclass
-class CallState:
-    """What the observations received by ``now`` say about one call (latest non-empty value of each)."""
-
-    estimated_arrival: datetime | None = None
-    estimated_reported_at: datetime | None = None
-    actual_arrival: datetime | None = None
-    actual_departure: datetime | None = None
-    platform: str | None = None
-    terminal: str | None = None
-    cancelled: bool | None = None
-    last_report_at: datetime | None = None
-
-    @property
-    def moved(self) -> bool:
-        return self.actual_arrival is not None or self.actual_departure is not None
+from eta.read.predictions import in_force
+from eta.read.reports import CallState, call_states, services_under_way
+from eta.read.timetable import calls_of, find_services, location_rows, services_by_id
+from eta.store.schema import Call
 
 
 @lru_cache(maxsize=512)
@@ -70,164 +52,11 @@ def seconds(later: datetime | None, earlier: datetime | None) -> int | None:
     return round((later - earlier).total_seconds())
 
 
-# --- queries -------------------------------------------------------------------------------------
-
-
-# Statements are built once: per request only the parameters change (SQLAlchemy caches the compiled SQL).
-_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_SERVICES = select(Service).where(
-    Service.mode == bindparam("mode"),
-    Service.operator == bindparam("operator"),
-    Service.number == bindparam("number"),
-    Service.service_date == bindparam("service_date"),
-)
-_SERVICES_ANY_LEG = _SERVICES.order_by(Service.leg)
-_SERVICES_ONE_LEG = _SERVICES.where(Service.leg == bindparam("leg")).order_by(Service.leg)
-_SERVICES_BY_ID = select(Service).where(Service.id.in_(_IDS))
-_CALLS_OF = select(Call).where(Call.service_id == bindparam("service_id")).order_by(Call.sequence)
-_NEWEST = (
-    select(Prediction.call_id, func.max(Prediction.made_at).label("made_at"))
-    .where(Prediction.call_id.in_(_IDS), Prediction.purpose == SERVED, Prediction.made_at <= bindparam("now"))
-    .group_by(Prediction.call_id)
-    .subquery()
-)
-_LATEST_PREDICTIONS = (
-    select(Prediction)
-    .join(_NEWEST, and_(Prediction.call_id == _NEWEST.c.call_id, Prediction.made_at == _NEWEST.c.made_at))
-    .where(Prediction.purpose == SERVED)
-    .order_by(Prediction.id)
-)
-_OBSERVATIONS = (
-    select(
-        Observation.call_id,
-        Observation.observed_at,
-        Observation.estimated_arrival,
-        Observation.actual_arrival,
-        Observation.actual_departure,
-        Observation.platform,
-        Observation.terminal,
-        Observation.cancelled,
-    )
-    .where(Observation.call_id.in_(_IDS), Observation.observed_at <= bindparam("now"))
-    .order_by(Observation.observed_at, Observation.id)
-)
-_UNDER_WAY = (
-    select(Call.service_id, func.max(Observation.observed_at))
-    .join(Observation, Observation.call_id == Call.id)
-    .where(
-        Call.service_id.in_(_IDS),
-        Observation.observed_at <= bindparam("now"),
-        or_(Observation.actual_departure.is_not(None), Observation.actual_arrival.is_not(None)),
-    )
-    .group_by(Call.service_id)
-)
-# two statements: as scalar subqueries of one, SQLite plans the second one ten times slower
-_NEXT_PREDICTION = select(func.min(Prediction.made_at)).where(
-    Prediction.call_id.in_(_IDS), Prediction.purpose == SERVED, Prediction.made_at > bindparam("now")
-)
-_NEXT_OBSERVATION = select(func.min(Observation.observed_at)).where(
-    Observation.call_id.in_(_IDS), Observation.observed_at > bindparam("now")
-)
-_LOCATIONS = select(Location.code, Location.name, Location.tz).where(Location.code.in_(_IDS))
-
-
-def find_services(
-    conn: Connection, mode: str, operator: str, number: str, service_date: date, leg: str | None
-) -> list[Row[Any]]:
-    """Services by their key; operators and legs are matched as written, else in capitals ("ice" → "ICE")."""
-    found: list[Row[Any]] = []
-    for op in dict.fromkeys((operator, operator.upper())):
-        params: dict[str, Any] = {
-            "mode": mode,
-            "operator": op,
-            "number": number,
-            "service_date": service_date,
-        }
-        if leg is None:
-            found = list(conn.execute(_SERVICES_ANY_LEG, params).all())
-        else:
-            found = list(conn.execute(_SERVICES_ONE_LEG, params | {"leg": leg.upper()}).all())
-        if found:
-            break
-    return found
-
-
-def services_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Row[Any]]:
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    return {row.id: row for row in conn.execute(_SERVICES_BY_ID, {"ids": wanted}).all()}
-
-
-def calls_of(conn: Connection, service_id: int) -> list[Row[Any]]:
-    return list(conn.execute(_CALLS_OF, {"service_id": service_id}).all())
-
-
-def latest_predictions(conn: Connection, call_ids: Sequence[int], now: datetime) -> dict[int, Row[Any]]:
-    """Per call, the newest served prediction made by ``now``."""
-    if not call_ids:
-        return {}
-    rows = conn.execute(_LATEST_PREDICTIONS, {"ids": list(call_ids), "now": now}).all()
-    return {row.call_id: row for row in rows}  # the last written wins a tie
-
-
-def call_states(conn: Connection, call_ids: Sequence[int], now: datetime) -> dict[int, CallState]:
-    states: dict[int, CallState] = defaultdict(CallState)
-    if not call_ids:
-        return states
-    for row in conn.execute(_OBSERVATIONS, {"ids": list(call_ids), "now": now}).all():
-        state = states[row.call_id]
-        state.last_report_at = row.observed_at
-        if row.estimated_arrival is not None:
-            state.estimated_arrival = row.estimated_arrival
-            state.estimated_reported_at = row.observed_at
-        if row.actual_arrival is not None:
-            state.actual_arrival = row.actual_arrival
-        if row.actual_departure is not None:
-            state.actual_departure = row.actual_departure
-        if row.platform is not None:
-            state.platform = row.platform
-        if row.terminal is not None:
-            state.terminal = row.terminal
-        if row.cancelled is not None:
-            state.cancelled = row.cancelled
-    return states
-
-
-def services_under_way(conn: Connection, service_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
-    """Services with an actual departure or arrival reported by ``now``, with their newest report time."""
-    ids = list(set(service_ids))
-    if not ids:
-        return {}
-    rows = conn.execute(_UNDER_WAY, {"ids": ids, "now": now}).all()
-    return {sid: _utc(at) for sid, at in rows}
-
-
-def next_change(conn: Connection, call_ids: Sequence[int], now: datetime) -> datetime | None:
-    """The earliest served prediction or status report of these calls stored for a time after ``now``.
-
-    Until then, what a lookup at a later time reads from the store is what it reads at ``now``
-    (unless rows are written meanwhile). Such rows exist when the clock replays recorded data.
-    """
-    if not call_ids:
-        return None
-    params = {"ids": list(call_ids), "now": now}
-    found = [conn.execute(statement, params).scalar() for statement in (_NEXT_PREDICTION, _NEXT_OBSERVATION)]
-    return min((_utc(value) for value in found if value is not None), default=None)
-
-
-def _utc(value: Any) -> datetime:
-    """Aggregates bypass the column type on SQLite; normalise to an aware UTC datetime."""
-    from eta.store.queries import _as_text
-
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value
-    return datetime.fromisoformat(str(_as_text(value)))
+# --- reads -------------------------------------------------------------------------------------
 
 
 def locations(conn: Connection, codes: Iterable[str]) -> dict[str, schemas.LocationRef]:
-    rows = conn.execute(_LOCATIONS, {"ids": list(set(codes))})
-    return {code: _place(code, name, tz) for code, name, tz in rows}
+    return {code: _place(code, name, tz) for code, name, tz in location_rows(conn, codes)}
 
 
 @lru_cache(maxsize=65_536)
@@ -329,7 +158,7 @@ class Lookup:
             )
         service, calls, places = services[0], skeleton.calls, skeleton.places
         ids = [c.id for c in calls]
-        predictions = latest_predictions(conn, ids, now)
+        predictions = in_force(conn, ids, now)
         states = call_states(conn, ids, now)
         last_report = max((s.last_report_at for s in states.values() if s.last_report_at), default=None)
         under_way = False
@@ -366,7 +195,7 @@ class Lookup:
         ).all()
         ids = [c.id for c in calls]
         services = services_by_id(conn, [c.service_id for c in calls])
-        predictions = latest_predictions(conn, ids, now)
+        predictions = in_force(conn, ids, now)
         states = call_states(conn, ids, now)
         moving = services_under_way(conn, services, now)
         arrivals = []

@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from eta.api.lookup import call_states, latest_predictions
 from eta.errors import InputError, NotFoundError
+from eta.read.predictions import in_force
+from eta.read.reports import call_states
 from eta.store.schema import Call, Share
 
 # A share is purged this long after its scheduled arrival even if no arrival was ever reported.
@@ -78,7 +79,7 @@ def ends_at(conn: Connection, call: Any, now: datetime, grace_s: int) -> datetim
     if state is not None and state.actual_arrival is not None:
         return state.actual_arrival + grace
     end = call.scheduled_arrival
-    prediction = latest_predictions(conn, [call.id], now).get(call.id)
+    prediction = in_force(conn, [call.id], now).get(call.id)
     if prediction is not None and prediction.p90_arrival is not None:
         end = max(end, prediction.p90_arrival)
     return end + grace

@@ -5,7 +5,7 @@ A trip answer depends on the time it is asked in two ways only:
 * which stored rows it reads: the newest served prediction and the status reports of its calls with
   ``made_at`` / ``observed_at`` ≤ now. That changes when rows are written for one of its calls (seen
   by :class:`StoreGeneration`, polled every ``ETA_API__STORE_POLL_S``), or, when the clock replays
-  recorded data, when ``now`` reaches the next stored row (:func:`eta.api.lookup.next_change`);
+  recorded data, when ``now`` reaches the next stored row (:func:`eta.read.changes.next_change`);
 * ``as_of`` and the ages in ``freshness``, which are filled in per request into the pre-rendered JSON.
 
 So a :class:`RenderedTrip` is reused while no write since it was built touched its calls, ``now`` has
@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from eta.api import schemas
 from eta.api._single_flight import SingleFlight
-from eta.api.lookup import SERVED
+from eta.read.predictions import SERVED
 from eta.store.schema import Observation, Prediction
 
 Generation = tuple[int, int]

@@ -33,7 +33,7 @@ from eta.collectors.db_iris_collector import DbIrisAdapter
 from eta.collectors.runner import AfterCycle, Cycle, Runner, RunResult
 from eta.config import Settings
 from eta.errors import InputError
-from eta.importers._write import write_batch
+from eta.store.bulk import write_batch
 from eta.store.schema import UTCDateTime, metadata
 
 BUNDLED_DAY = "iris-berlin-day/raw"

@@ -31,8 +31,7 @@ from eta.collectors.http import with_retries
 from eta.collectors.metrics import CollectorMetrics, default_metrics
 from eta.collectors.resolve import Resolver
 from eta.config import Settings
-from eta.importers._write import WRITE_ORDER
-from eta.store.bulk import insert_ignore
+from eta.store.bulk import WRITE_ORDER, insert_ignore
 from eta.store.schema import CollectorRun, CollectorState, QuarantinedPayload, RawPayload, metadata
 
 log = logging.getLogger("eta.collectors")

@@ -17,13 +17,13 @@ from eta.config import Settings
 from eta.errors import InputError
 from eta.evaluation.baselines import ARRIVAL_BASELINES, arrival_baselines
 from eta.evaluation.metrics import arrival_metrics, band_hits, point_errors
-from eta.evaluation.windows import Window, check_disjoint
 from eta.features import compute_features, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, seconds
 from eta.model import arrival
 from eta.model.artefact import Artefact
+from eta.windows import Window, check_disjoint
 
 log = logging.getLogger(__name__)
 

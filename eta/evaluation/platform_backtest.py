@@ -15,13 +15,13 @@ import pandas as pd
 
 from eta.config import Settings
 from eta.evaluation.metrics import expected_calibration_error, log_loss
-from eta.evaluation.windows import Window
 from eta.features import platforms
 from eta.features.frames import Frames
 from eta.features.history import History
 from eta.features.queries import TRAIN_HORIZONS
 from eta.features.reports import delay_reports
 from eta.model import platform as platform_model
+from eta.windows import Window
 
 BASELINE_PROBABILITIES = (
     "Each baseline gives its platform probability 1 − r, where r is the share of the training window's "

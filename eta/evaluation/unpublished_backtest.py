@@ -12,13 +12,13 @@ import pandas as pd
 
 from eta.config import Settings
 from eta.evaluation.metrics import expected_calibration_error, log_loss
-from eta.evaluation.windows import Window
 from eta.features import unpublished
 from eta.features.frames import Frames
 from eta.features.history import History, history_folds
 from eta.features.publication import Publication
 from eta.features.reports import delay_reports
 from eta.model import platform_unpublished as model
+from eta.windows import Window
 
 BASELINE = "history"
 BASELINE_DEFINITION = (

@@ -18,7 +18,9 @@ from typing import Any
 from google.transit import gtfs_realtime_pb2 as rt
 from sqlalchemy import Connection, select
 
-from eta.api.lookup import call_states, latest_predictions, services_by_id
+from eta.read.predictions import in_force
+from eta.read.reports import call_states
+from eta.read.timetable import services_by_id
 from eta.store.schema import Call
 
 GTFS_RT_VERSION = "2.0"
@@ -49,7 +51,7 @@ def build_trip_updates(conn: Connection, now: datetime, back_s: int, ahead_s: in
     ).all()
     call_ids = [c.id for c in calls]
     services = services_by_id(conn, [c.service_id for c in calls])
-    predictions = latest_predictions(conn, call_ids, now)
+    predictions = in_force(conn, call_ids, now)
     states = call_states(conn, call_ids, now)
     by_service: dict[int, list[Any]] = defaultdict(list)
     for call in calls:

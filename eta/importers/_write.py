@@ -10,11 +10,10 @@ import pandas as pd
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from eta.store.bulk import insert_ignore
+from eta.store.bulk import WRITE_ORDER, write_batch
 from eta.store.engine import refresh_statistics
-from eta.store.schema import metadata
 
-WRITE_ORDER = ("locations", "vehicles", "services", "calls", "call_refs", "observations", "weather")
+__all__ = ["WRITE_ORDER", "ImportSummary", "chunk_by", "write_batch", "write_batches"]
 
 
 @dataclass
@@ -48,17 +47,6 @@ class ImportSummary:
             "rejected": len(self.rejected),
             "notes": list(self.notes),
         }
-
-
-def write_batch(engine: Engine, frames: Mapping[str, pd.DataFrame], batch_size: int) -> dict[str, int]:
-    """Write one batch atomically: every table's rows, or none of them."""
-    inserted: dict[str, int] = {}
-    with engine.begin() as conn:
-        for name in WRITE_ORDER:
-            frame = frames.get(name)
-            if frame is not None and not frame.empty:
-                inserted[name] = insert_ignore(conn, metadata.tables[name], frame, batch_size)
-    return inserted
 
 
 def write_batches(

@@ -34,7 +34,8 @@ from sqlalchemy import Engine, insert, select
 from eta._time import ensure_utc
 from eta.config import Settings
 from eta.model.calibration import TAIL, apply_interval_calibration, fit_interval_calibration
-from eta.store.schema import Call, Observation, Prediction, ServedCalibration
+from eta.read.reports import actual_arrivals
+from eta.store.schema import Call, Prediction, ServedCalibration
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def served_rows(
         rows = pd.DataFrame(conn.execute(query).mappings().all())
         if rows.empty:
             return rows
-        actual = _actual_arrivals(conn, rows["call_id"].unique().tolist(), now)
+        actual = actual_arrivals(conn, rows["call_id"].unique().tolist(), now)
     rows["actual_arrival"] = rows["call_id"].map(actual)
     rows = rows.dropna(subset=["actual_arrival"])
     sched = pd.to_datetime(rows["scheduled_arrival"], utc=True)
@@ -119,24 +120,6 @@ def served_rows(
             "served_p90_s": delay("p90_arrival"),
         }
     ).reset_index(drop=True)
-
-
-def _actual_arrivals(conn: Any, call_ids: list[int], now: datetime) -> pd.Series:
-    """Per call, the actual arrival in its latest report observed by ``now``."""
-    frames = []
-    for start in range(0, len(call_ids), 5000):
-        chunk = call_ids[start : start + 5000]
-        query = select(Observation.call_id, Observation.observed_at, Observation.actual_arrival).where(
-            Observation.call_id.in_(chunk),
-            Observation.actual_arrival.is_not(None),
-            Observation.observed_at <= now,
-        )
-        frames.append(pd.DataFrame(conn.execute(query).mappings().all()))
-    found = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if found.empty:
-        return pd.Series(dtype="object")
-    latest = found.sort_values("observed_at", kind="stable").drop_duplicates("call_id", keep="last")
-    return latest.set_index("call_id")["actual_arrival"]
 
 
 def tail_for(served_coverage: float) -> float:

@@ -8,12 +8,12 @@ from sqlalchemy import Engine
 
 from eta.config import Settings
 from eta.errors import InputError
-from eta.evaluation.windows import Window
 from eta.features import load_frames, unpublished
 from eta.features.platforms import platform_targets
 from eta.features.queries import HORIZONS, target_calls
 from eta.model import arrival, platform_unpublished, registry
 from eta.model import platform as platform_model
+from eta.windows import Window
 
 
 def train_and_register(

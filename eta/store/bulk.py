@@ -7,16 +7,29 @@ PostgreSQL: ``COPY`` into a temporary table, then ``INSERT … SELECT … ON CON
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import JSON, Boolean, Connection, Date, Table
+from sqlalchemy import JSON, Boolean, Connection, Date, Engine, Table
 
-from eta.store.schema import UTCDateTime
+from eta.store.schema import UTCDateTime, metadata
 
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime reads back
+# Tables written by importers and collectors, in foreign-key order.
+WRITE_ORDER = ("locations", "vehicles", "services", "calls", "call_refs", "observations", "weather")
+
+
+def write_batch(engine: Engine, frames: Mapping[str, pd.DataFrame], batch_size: int) -> dict[str, int]:
+    """Write one batch of frames by table atomically, in foreign-key order: every table's rows, or none."""
+    inserted: dict[str, int] = {}
+    with engine.begin() as conn:
+        for name in WRITE_ORDER:
+            frame = frames.get(name)
+            if frame is not None and not frame.empty:
+                inserted[name] = insert_ignore(conn, metadata.tables[name], frame, batch_size)
+    return inserted
 
 
 def insert_ignore(conn: Connection, table: Table, frame: pd.DataFrame, batch_size: int = 20_000) -> int:

@@ -81,6 +81,13 @@ def _as_text(value: object) -> str | None:
     return pd.Timestamp(str(value), tz="UTC").isoformat()
 
 
+def as_utc(value: Any) -> datetime:
+    """A time read from the store as an aware UTC datetime (aggregates bypass the column type on SQLite)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    return datetime.fromisoformat(str(_as_text(value)))
+
+
 def observations_as_of(
     engine: Engine, t: datetime, call_ids: list[int] | None = None, since: datetime | None = None
 ) -> pd.DataFrame:

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from eta.api.deps import AppState, Now, RateLimited, State, check_service_date, rate_limit
-from eta.api.lookup import next_change
 from eta.api.problems import problem_responses
 from eta.api.schemas import Trip
 from eta.api.trip_cache import RenderedTrip, render_template
+from eta.read.changes import next_change
 
 CODE = r"^[A-Za-z0-9]{1,16}$"
 
