@@ -42,7 +42,14 @@ class Outbox:
         self.engine = engine
         self.settings = settings
         self.metrics = metrics
-        self.sealer = Sealer.from_settings(settings)
+        self._sealer: Sealer | None = None
+
+    @property
+    def sealer(self) -> Sealer:
+        """Made when first needed: a server without subscriptions needs no key."""
+        if self._sealer is None:
+            self._sealer = Sealer.from_settings(self.settings)
+        return self._sealer
 
     def deliver_due(self) -> tuple[int, int, int, int]:
         """Attempt every pending delivery whose time has come: (delivered, retried, failed, disabled)."""

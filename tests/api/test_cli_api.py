@@ -61,7 +61,7 @@ def test_eta_serve_runs_the_api_with_json_logs(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
+        for _ in range(600):  # a loaded machine takes a while to import and migrate
             try:
                 if requests.get(f"{base}/livez", timeout=1).status_code == 200:
                     break
