@@ -114,7 +114,11 @@ def trip_page(
         "leg": leg or "",
         "stop": stop or "",
     }
-    return _page(request, "trip.html", "trip", trip=trip, heading=f"{operator} {number}")
+    # the answer the script will ask for, fetched while the script loads (one round trip less)
+    api_path = f"/api/v1/trips/{mode}/{operator}/{number}/{service_date.isoformat()}"
+    if leg:
+        api_path += f"?leg={leg}"
+    return _page(request, "trip.html", "trip", trip=trip, heading=f"{operator} {number}", api_path=api_path)
 
 
 @router.get("/board/{code}", response_class=HTMLResponse)
