@@ -209,14 +209,13 @@ def fit_booster(
     """
     targets = unpublished.platform_targets(frames, start, end)
     queries = queries_for(frames, targets, unpublished.HORIZONS, publication.default_lead_s, seed)
-    queries = _sampled(queries, settings.model.platform_train_rows, seed)
     parts = []
     for in_fold, left_out in history_folds(frames.calls, queries, HISTORY_FOLDS):
         history: History = unpublished.fit_history(frames, start, end, left_out, keys=cached["keys"])
         fold = queries[in_fold]
         pairs = unpublished.compute_features(frames, fold, history, vocabularies, publication, **cached)
         parts.append(labelled(pairs, fold))
-    pairs = pd.concat(parts, ignore_index=True)
+    pairs = sample_hard(pd.concat(parts, ignore_index=True), settings.model.platform_train_rows, seed)
     if pairs["qid"].nunique() < 100:
         raise TrainingError(
             f"only {pairs['qid'].nunique()} unpublished-platform training queries between {start} and {end}"
@@ -236,6 +235,7 @@ def fit_booster(
     matrix = xgb.DMatrix(
         pairs[list(unpublished.FEATURES)],
         label=pairs["label"].to_numpy(),
+        weight=pairs["weight"].to_numpy(),
         enable_categorical=True,
         missing=np.nan,
     )
@@ -243,9 +243,19 @@ def fit_booster(
     return booster, params, int(pairs["qid"].nunique())
 
 
-def _sampled(queries: pd.DataFrame, budget: int, seed: int) -> pd.DataFrame:
-    if len(queries) <= budget:
-        return queries
-    rng = np.random.default_rng(seed)
-    kept = np.sort(rng.choice(len(queries), size=budget, replace=False))
-    return queries.iloc[kept]
+def sample_hard(pairs: pd.DataFrame, budget: int, seed: int) -> pd.DataFrame:
+    """At most ``budget`` queries' pairs: every query the ``history`` baseline gets wrong and a random share
+    of the rest, weighted back to their true frequency (``weight``). The baseline is right for most
+    arrivals; sampling uniformly would leave the model few of the cases it must learn to tell apart."""
+    on_history = pairs["is_history"] == 1
+    hard = ~(pairs["label"].where(on_history, 0.0).groupby(pairs["qid"]).max() > 0)
+    calm = hard.index[~hard.to_numpy()]
+    room = max(budget - int(hard.sum()), budget // 10)
+    weight = pd.Series(1.0, index=hard.index)
+    if len(calm) > room:
+        rng = np.random.default_rng(seed)
+        dropped = rng.choice(len(calm), size=len(calm) - room, replace=False)
+        weight = weight.drop(calm[dropped])
+        weight[weight.index.isin(calm)] = len(calm) / room
+    pairs = pairs[pairs["qid"].isin(weight.index)]
+    return pairs.assign(weight=pairs["qid"].map(weight).to_numpy())
