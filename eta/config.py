@@ -592,7 +592,8 @@ class ModelSettings(BaseModel):
 
 
 class PlatformSettings(BaseModel):
-    """Stations that announce platforms only shortly before arrival (eta/features/publication.py)."""
+    """Stations that announce platforms only shortly before arrival (eta/features/publication.py), and
+    the "may change" flag of announced platforms."""
 
     unpublished_stations: list[str] = Field(
         default_factory=list,
@@ -605,6 +606,13 @@ class PlatformSettings(BaseModel):
         ge=1,
         le=240,
         description="Minutes before the scheduled arrival at which such a station announces the platform.",
+    )
+    change_flag_probability: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description='Where the platform is announced in advance: the API flags it as "may change" when the '
+        "platform model gives a change away from it at least this probability.",
     )
 
 

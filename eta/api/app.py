@@ -59,6 +59,7 @@ def create_app(
             ParkingReference.load(settings.reference_dir / "parking"),
             settings.api.timetable_ttl_s,
             Publication.from_settings(settings.platforms),
+            settings.platforms.change_flag_probability,
         ),
         metrics=metrics,
         readiness=Readiness(engine, settings, clock),

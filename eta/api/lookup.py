@@ -93,9 +93,14 @@ class Lookup:
     SKELETONS_MAX = 50_000
 
     def __init__(
-        self, parking: ParkingReference, skeleton_ttl_s: float = 60.0, publication: Publication | None = None
+        self,
+        parking: ParkingReference,
+        skeleton_ttl_s: float = 60.0,
+        publication: Publication | None = None,
+        change_flag_probability: float = 0.2,
     ) -> None:
         self.parking = parking
+        self.change_flag_probability = change_flag_probability
         self.publication = publication or Publication()
         self.skeleton_ttl_s = skeleton_ttl_s
         self._skeletons: dict[tuple[Any, ...], tuple[float, Skeleton]] = {}
@@ -231,6 +236,10 @@ class Lookup:
         announced_at = self.publication.announced_at_one(call.location, call.scheduled_arrival)
         pending = announced_at if announced_at is not None and now <= announced_at else None
         platform = _platform(call, prediction, state, local(pending, tz))
+        if pending is None:
+            platform = _may_change(
+                platform, state.platform or call.planned_platform, self.change_flag_probability
+            )
         return schemas.Arrival(
             call_id=str(call.id),
             sequence=call.sequence,
@@ -353,6 +362,17 @@ def _platform(
                 terminal=state.terminal,
             )
     return _predicted_platform(call.planned_platform, prediction, state)
+
+
+def _may_change(info: schemas.PlatformInfo, announced: str | None, threshold: float) -> schemas.PlatformInfo:
+    """The probability that the platform changes from the announced one, where the model gave one, and
+    the "may change" flag where it reaches ``threshold``. A fresh announcement the model has not seen yet
+    gets neither."""
+    if announced is None or not info.probabilities or (info.announced and info.probability == 1.0):
+        return info
+    kept = next((c.probability for c in info.probabilities if c.platform == announced), 0.0)
+    change = round(1.0 - kept, 4)
+    return info.model_copy(update={"change_probability": change, "may_change": change >= threshold})
 
 
 def _predicted_platform(planned: str | None, prediction: Any, state: CallState) -> schemas.PlatformInfo:

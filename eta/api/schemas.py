@@ -61,6 +61,16 @@ class PlatformInfo(BaseModel):
     terminal: str | None = Field(
         default=None, description="Flights: the terminal of the gate, as the latest status report gives it."
     )
+    change_probability: float | None = Field(
+        default=None,
+        description="Probability that the train ends at another platform than the one announced (the plan "
+        "until a change is announced), where eta's platform model has seen that announcement.",
+    )
+    may_change: bool = Field(
+        default=False,
+        description="The change probability is high (ETA_PLATFORMS__CHANGE_FLAG_PROBABILITY or more): watch "
+        "for an announcement. The predicted platform stays the announced one unless eta is confident.",
+    )
     announced_at: datetime | None = Field(
         default=None,
         description="Stations that announce the platform only shortly before arrival: when it will be "

@@ -80,7 +80,8 @@ def run(
         rows = platform_backtest.run(frames, train, test, settings)
         if rows is not None:
             platform_rows["published"] = rows
-            report["platform"] = platform_backtest.report(rows)
+            report["platform"] = platform_backtest.report(rows, settings.platforms.change_flag_probability)
+            report["platform_change_flag_probability"] = settings.platforms.change_flag_probability
             report["platform_baseline_probabilities"] = platform_backtest.BASELINE_PROBABILITIES
     if mode == "train" and "platform_unpublished" in tasks:
         from eta.evaluation import unpublished_backtest

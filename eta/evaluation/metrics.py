@@ -85,3 +85,34 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BIN
     index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
     frame = pd.DataFrame({"bin": index, "conf": confidence, "ok": np.asarray(correct, dtype="float64")})
     return frame.groupby("bin").agg(confidence=("conf", "mean"), accuracy=("ok", "mean"), n=("ok", "size"))
+
+
+def average_precision(score: np.ndarray, positive: np.ndarray) -> float | None:
+    """Average precision of ``score`` for ``positive`` (the mean, over the positives, of the precision
+    among the rows scored at least as high; tied scores are taken together). None without a positive."""
+    score = np.asarray(score, dtype="float64")
+    positive = np.asarray(positive, dtype=bool)
+    n_positive = int(positive.sum())
+    if n_positive == 0:
+        return None
+    order = np.argsort(-score, kind="stable")
+    ranked_score, ranked_positive = score[order], positive[order]
+    hits = np.cumsum(ranked_positive)
+    # at each distinct score, the precision of everything scored at least that high
+    last_of_tie = np.r_[ranked_score[1:] != ranked_score[:-1], True]
+    ends = np.flatnonzero(last_of_tie)
+    precision = hits[ends] / (ends + 1)
+    new_hits = np.diff(np.r_[0, hits[ends]])
+    return float(np.sum(precision * new_hits) / n_positive)
+
+
+def flag_precision_recall(
+    score: np.ndarray, positive: np.ndarray, threshold: float
+) -> tuple[float | None, float | None]:
+    """Precision and recall of flagging the rows whose ``score`` reaches ``threshold`` (None where
+    undefined: nothing flagged, or no positive)."""
+    flagged = np.asarray(score, dtype="float64") >= threshold
+    positive = np.asarray(positive, dtype=bool)
+    precision = float(np.mean(positive[flagged])) if flagged.any() else None
+    recall = float(np.mean(flagged[positive])) if positive.any() else None
+    return precision, recall

@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 
 from eta.config import Settings
-from eta.evaluation.metrics import expected_calibration_error, log_loss
+from eta.evaluation.metrics import (
+    average_precision,
+    expected_calibration_error,
+    flag_precision_recall,
+    log_loss,
+)
 from eta.features import platforms
 from eta.features.frames import Frames
 from eta.features.history import History
@@ -52,6 +57,8 @@ def run(frames: Frames, train: Window, test: Window, settings: Settings) -> pd.D
     rows = q[["call_id", "horizon", "t", "final_platform"]].join(summary, how="left")
     final_prob = pairs[pairs["candidate"] == pairs["qid"].map(q["final_platform"].astype(str))]
     rows["p_final"] = final_prob.set_index("qid")["probability"].reindex(rows.index).fillna(0.0)
+    on_announced = pairs[pairs["is_announced"] == 1].set_index("qid")["probability"]
+    rows["p_change"] = 1.0 - on_announced.reindex(rows.index).fillna(0.0)
     announced = platforms.announced_as_of(frames, queries.reset_index(drop=True)).reindex(rows.index)
     rows["announced"] = announced["announced"].astype(str)
     rows["planned"] = announced["planned"].astype(str)
@@ -122,7 +129,9 @@ def baseline_probability(
     return pd.Series(np.where(hit, 1.0 - r, spread), index=rows.index)
 
 
-def report(rows: pd.DataFrame) -> dict[str, Any]:
+def report(rows: pd.DataFrame, change_flag_probability: float = 0.2) -> dict[str, Any]:
+    """Per horizon: top-1, log loss, calibration, changes caught, and how well the change probability
+    (1 − the announced platform's) ranks and flags the calls whose platform changes after t."""
     out: dict[str, Any] = {}
     for horizon in [h for h in TRAIN_HORIZONS if h in set(rows["horizon"])]:
         part = rows[rows["horizon"] == horizon]
@@ -145,7 +154,22 @@ def report(rows: pd.DataFrame) -> dict[str, Any]:
                     expected_calibration_error(part["platform_probability"].fillna(0).to_numpy(), correct), 4
                 ),
                 "changes_caught": round(float(np.mean(caught)), 4) if len(caught) else None,
+                **change_figures(part["p_change"].to_numpy(), changed, change_flag_probability),
             },
             "baselines": baselines,
         }
     return out
+
+
+def change_figures(p_change: np.ndarray, changed: np.ndarray, threshold: float) -> dict[str, float | None]:
+    """Average precision of the change probability over all calls (base rate: the share that changes),
+    and the precision and recall of the "may change" flag at ``threshold``."""
+    ap = average_precision(p_change, changed)
+    precision, recall = flag_precision_recall(p_change, changed, threshold)
+    return {
+        "change_average_precision": None if ap is None else round(ap, 4),
+        "change_base_rate": round(float(np.mean(changed)), 5) if len(changed) else None,
+        "change_flag_precision": None if precision is None else round(precision, 4),
+        "change_flag_recall": None if recall is None else round(recall, 4),
+        "change_flagged": int(np.sum(p_change >= threshold)),
+    }

@@ -102,7 +102,9 @@ def test_a_prediction_made_after_now_is_not_served(client: TestClient, engine: E
     assert predicted["delay_s"] == 1500
 
 
-def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engine) -> None:
+def test_operator_estimate_platform_and_parking(
+    client: TestClient, engine: Engine, clock: ManualClock
+) -> None:
     call = call_at(engine, "ICE", "1011", date(2026, 5, 4), MUNICH)
     add_prediction(
         engine,
@@ -139,6 +141,8 @@ def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engi
         "announced": False,
         "probabilities": [{"platform": "12", "probability": 0.7}, {"platform": "27", "probability": 0.3}],
         "terminal": None,
+        "change_probability": None,
+        "may_change": False,
         "announced_at": None,
     }
     assert munich["explanation"]["baseline_delay_s"] == 30
@@ -184,6 +188,25 @@ def test_operator_estimate_platform_and_parking(client: TestClient, engine: Engi
     platform = _munich(client.get(ICE_1011).json())["platform"]
     assert (platform["predicted"], platform["announced"], platform["probability"]) == ("27", True, 0.96)
     assert [c["platform"] for c in platform["probabilities"]] == ["27", "12"]
+    assert (platform["change_probability"], platform["may_change"]) == (0.04, False)
+    # the model doubts the announcement: flagged with its probability, the announced platform still first
+    add_prediction(
+        engine,
+        call,
+        berlin("2026-05-04 19:01"),
+        1380,
+        platform="27",
+        platform_probability=0.7,
+        platform_announced=True,
+        platform_probs={"27": 0.7, "12": 0.3},
+    )
+    clock.now = berlin("2026-05-04 19:02")
+    platform = _munich(client.get(ICE_1011).json())["platform"]
+    assert (platform["predicted"], platform["change_probability"], platform["may_change"]) == (
+        "27",
+        0.3,
+        True,
+    )
 
 
 def test_a_station_that_announces_late_shows_no_plan_until_the_announcement(

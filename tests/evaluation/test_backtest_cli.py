@@ -102,10 +102,22 @@ def test_platform_backtest_report_shape(tmp_path: Path) -> None:
     assert {"15min", "30min", "60min", "120min"} <= set(data["platform"])
     for block in data["platform"].values():
         assert {"n", "n_changed_after_t", "model", "baselines"} == set(block)
-        assert set(block["model"]) == {"top1", "log_loss", "ece", "changes_caught"}
+        assert set(block["model"]) == {
+            "top1",
+            "log_loss",
+            "ece",
+            "changes_caught",
+            "change_average_precision",
+            "change_base_rate",
+            "change_flag_precision",
+            "change_flag_recall",
+            "change_flagged",
+        }
+        assert block["model"]["change_base_rate"] == round(block["n_changed_after_t"] / block["n"], 5)
         assert set(block["baselines"]) == {"announced", "history"}
         assert set(block["baselines"]["announced"]) == {"top1", "log_loss"}
     assert "spread over the station's other platforms" in data["platform_baseline_probabilities"]
+    assert data["platform_change_flag_probability"] == 0.2
     assert (tmp_path / "iris.platform.png").exists()
     # beside it, the platforms as if announced only 20 min before arrival
     unpublished = data["platform_unpublished"]

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eta.evaluation.metrics import arrival_metrics, band_hits, expected_calibration_error, log_loss, pinball
+from eta.evaluation.metrics import (
+    arrival_metrics,
+    average_precision,
+    band_hits,
+    expected_calibration_error,
+    flag_precision_recall,
+    log_loss,
+    pinball,
+)
 from eta.evaluation.platform_backtest import baseline_probability
 from eta.features.history import History
 
@@ -84,3 +92,23 @@ def test_baseline_probability_spreads_the_change_rate_over_other_platforms() -> 
     )
     p = baseline_probability(rows, "announced", train_rows, history)
     assert p.tolist() == pytest.approx([0.8, 0.2 * 30 / 50, 0.2 * 20 / 50])
+
+
+def test_average_precision_ranks_the_positives() -> None:
+
+    score = np.array([0.9, 0.8, 0.7, 0.1])
+    # positives at ranks 1 and 3: (1/1 + 2/3) / 2
+    assert average_precision(score, np.array([1, 0, 1, 0])) == pytest.approx(5 / 6)
+    assert average_precision(score, np.array([0, 0, 0, 1])) == pytest.approx(1 / 4)
+    # one score for all: the base rate, whatever the order of the rows
+    assert average_precision(np.full(4, 0.5), np.array([0, 1, 0, 1])) == pytest.approx(0.5)
+    assert average_precision(score, np.zeros(4)) is None
+
+
+def test_the_flag_is_judged_at_its_threshold() -> None:
+
+    score = np.array([0.9, 0.8, 0.7, 0.1])
+    positive = np.array([1, 0, 1, 0])
+    assert flag_precision_recall(score, positive, 0.75) == (0.5, 0.5)
+    assert flag_precision_recall(score, positive, 0.7) == (pytest.approx(2 / 3), 1.0)
+    assert flag_precision_recall(score, positive, 0.95) == (None, 0.0)
