@@ -608,7 +608,7 @@ class PlatformSettings(BaseModel):
         description="Minutes before the scheduled arrival at which such a station announces the platform.",
     )
     change_flag_probability: float = Field(
-        default=0.2,
+        default=0.15,
         gt=0,
         le=1,
         description='Where the platform is announced in advance: the API flags it as "may change" when the '

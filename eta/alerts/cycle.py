@@ -100,6 +100,7 @@ class AlertCycle:
                 watch_platform=sub.watch_platform,
                 arrival_threshold_s=sub.arrival_threshold_s,
                 confirm=alerts.confirm_updates,
+                watch_predicted_platform=bool(sub.watch_predicted_platform),
             ):
                 events.append(_change_event(change, upd))
         if sub.travel_time_s is not None and latest is not None and not self._arrived(conn, sub.call_id, now):

@@ -1,6 +1,7 @@
 """Change detection with hysteresis: a change is notified only once ``confirm_updates`` consecutive
 prediction updates agree on it, so one noisy update fires nothing. An operator's platform announcement
-is not noise and is notified at once.
+is not noise and is notified at once; a change of eta's predicted platform before any announcement is
+notified only to those who opted in to it (``watch_predicted_platform``).
 """
 
 from __future__ import annotations
@@ -41,14 +42,25 @@ class Change:
 
 
 def observe(
-    watch: Watch, update: Update, *, watch_platform: bool, arrival_threshold_s: int | None, confirm: int
+    watch: Watch,
+    update: Update,
+    *,
+    watch_platform: bool,
+    arrival_threshold_s: int | None,
+    confirm: int,
+    watch_predicted_platform: bool = False,
 ) -> list[Change]:
     """Fold one update into ``watch`` (mutated) and return the changes to notify."""
     changes: list[Change] = []
     if update.p50 is not None and arrival_threshold_s is not None:
         changes += _arrival(watch, update.p50, arrival_threshold_s, confirm)
     if watch_platform and update.platform is not None:
-        changes += _platform(watch, update.platform, update.platform_announced, confirm)
+        # the first platform seen is the baseline; after it, a prediction that nobody asked to hear of
+        # changes nothing: the notified platform stands until the operator announces another
+        if update.platform_announced or watch_predicted_platform or watch.notified_platform is None:
+            changes += _platform(watch, update.platform, update.platform_announced, confirm)
+        else:
+            watch.platform_candidate, watch.platform_streak = None, 0
     return changes
 
 

@@ -51,6 +51,7 @@ class NewSubscription:
     arrival_threshold_s: int | None
     travel_time_s: int | None
     push: PushKeys | None = None
+    watch_predicted_platform: bool = False
 
     @property
     def channel(self) -> str:
@@ -111,6 +112,7 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
             "push_p256dh": sealer.seal_optional(request.push.p256dh if request.push else None),
             "push_auth": sealer.seal_optional(request.push.auth if request.push else None),
             "watch_platform": request.watch_platform,
+            "watch_predicted_platform": request.watch_predicted_platform,
             "arrival_threshold_s": request.arrival_threshold_s,
             "travel_time_s": request.travel_time_s,
             "consent_at": now,

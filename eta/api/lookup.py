@@ -97,7 +97,7 @@ class Lookup:
         parking: ParkingReference,
         skeleton_ttl_s: float = 60.0,
         publication: Publication | None = None,
-        change_flag_probability: float = 0.2,
+        change_flag_probability: float = 0.15,
     ) -> None:
         self.parking = parking
         self.change_flag_probability = change_flag_probability

@@ -129,7 +129,7 @@ def baseline_probability(
     return pd.Series(np.where(hit, 1.0 - r, spread), index=rows.index)
 
 
-def report(rows: pd.DataFrame, change_flag_probability: float = 0.2) -> dict[str, Any]:
+def report(rows: pd.DataFrame, change_flag_probability: float = 0.15) -> dict[str, Any]:
     """Per horizon: top-1, log loss, calibration, changes caught, and how well the change probability
     (1 − the announced platform's) ranks and flags the calls whose platform changes after t."""
     out: dict[str, Any] = {}

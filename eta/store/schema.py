@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -362,6 +363,8 @@ class Subscription(Base):
     push_p256dh: Mapped[str | None] = mapped_column(String(300))  # sealed: the browser's public key
     push_auth: Mapped[str | None] = mapped_column(String(200))  # sealed: the browser's auth secret
     watch_platform: Mapped[bool] = mapped_column(Boolean)
+    # also eta's predicted platform changing before the operator announces one (opt-in)
+    watch_predicted_platform: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     arrival_threshold_s: Mapped[int | None] = mapped_column(Integer)
     travel_time_s: Mapped[int | None] = mapped_column(Integer)
     consent_at: Mapped[datetime]

@@ -100,7 +100,11 @@ def test_subscribe_see_and_delete_with_the_token(client: TestClient) -> None:
     assert created["id"].startswith("sub_")
     assert created["secret"].startswith("whsec_")
     assert created["location"] == "8000261"
-    assert created["watch"] == {"platform_change": True, "arrival_threshold_s": 300}
+    assert created["watch"] == {
+        "platform_change": True,
+        "predicted_platform_change": False,
+        "arrival_threshold_s": 300,
+    }
     # expires after the arrival: scheduled 19:41, newest P90 by now, plus 30 min
     assert created["expires_at"] > "2026-05-04T20:11:00+02:00"
     path = f"{SUBSCRIBE}/{created['id']}"
@@ -108,6 +112,7 @@ def test_subscribe_see_and_delete_with_the_token(client: TestClient) -> None:
 
     info = client.get(path, headers=auth).json()
     assert info["active"] is True
+    assert info["watch"] == created["watch"]
     assert info["deliveries"] == {"pending": 0, "delivered": 0, "failed": 0}
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 404
@@ -154,3 +159,13 @@ def test_trips_already_arrived_or_stops_without_arrival_are_refused(
     response = client.post(SUBSCRIBE, json=first_stop)
     assert response.status_code == 422
     assert "no arrival" in response.json()["detail"]
+
+
+def test_predicted_platform_changes_are_opt_in(client: TestClient) -> None:
+    watch = {"platform_change": True, "predicted_platform_change": True, "arrival_threshold_s": 300}
+    created = client.post(SUBSCRIBE, json=request_body("http://127.0.0.1:9/hook", watch=watch)).json()
+    assert created["watch"]["predicted_platform_change"] is True
+    # without platform changes at all, none predicted either
+    watch = {"platform_change": False, "predicted_platform_change": True}
+    created = client.post(SUBSCRIBE, json=request_body("http://127.0.0.1:9/hook", watch=watch)).json()
+    assert created["watch"]["predicted_platform_change"] is False

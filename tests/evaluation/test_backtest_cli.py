@@ -117,7 +117,7 @@ def test_platform_backtest_report_shape(tmp_path: Path) -> None:
         assert set(block["baselines"]) == {"announced", "history"}
         assert set(block["baselines"]["announced"]) == {"top1", "log_loss"}
     assert "spread over the station's other platforms" in data["platform_baseline_probabilities"]
-    assert data["platform_change_flag_probability"] == 0.2
+    assert data["platform_change_flag_probability"] == 0.15
     assert (tmp_path / "iris.platform.png").exists()
     # beside it, the platforms as if announced only 20 min before arrival
     unpublished = data["platform_unpublished"]

@@ -34,7 +34,14 @@ class TripKey(BaseModel):
 
 class WatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    platform_change: bool = Field(default=True, description="Notify when the platform or gate changes.")
+    platform_change: bool = Field(
+        default=True, description="Notify when the platform or gate changes (as the operator announces it)."
+    )
+    predicted_platform_change: bool = Field(
+        default=False,
+        description="Also notify when eta's predicted platform changes before the operator announces one "
+        "(a prediction, sent with its probability; needs platform_change).",
+    )
     arrival_change: bool = Field(default=True, description="Notify when the predicted arrival moves.")
     arrival_threshold_s: int | None = Field(
         default=None, ge=60, le=86_400, description="How far it must move (default: the service's setting)."
@@ -105,7 +112,16 @@ class SubscriptionRequest(BaseModel):
 
 class WatchInfo(BaseModel):
     platform_change: bool
+    predicted_platform_change: bool = False
     arrival_threshold_s: int | None
+
+
+def _watch_info(row: Any) -> WatchInfo:
+    return WatchInfo(
+        platform_change=row.watch_platform,
+        predicted_platform_change=bool(row.watch_predicted_platform),
+        arrival_threshold_s=row.arrival_threshold_s,
+    )
 
 
 class SubscriptionCreated(BaseModel):
@@ -231,6 +247,7 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
             call_id=call.id,
             target_url=push.endpoint if push else body.webhook.url,  # type: ignore[union-attr]
             watch_platform=body.watch.platform_change,
+            watch_predicted_platform=body.watch.platform_change and body.watch.predicted_platform_change,
             arrival_threshold_s=threshold,
             travel_time_s=body.travel_time_s,
             push=subscriptions.PushKeys(push.keys.p256dh, push.keys.auth) if push else None,
@@ -245,7 +262,7 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
         secret=created.secret if row.channel == subscriptions.WEBHOOK else None,
         call_id=str(row.call_id),
         location=call.location,
-        watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
+        watch=_watch_info(row),
         travel_time_s=row.travel_time_s,
         expires_at=local(row.expires_at, call.location_tz),  # type: ignore[arg-type]
         delete=f"DELETE /api/v1/subscriptions/{row.id} with the header Authorization: Bearer <token>",
@@ -275,7 +292,7 @@ def get_subscription(state: State, subscription_id: SubscriptionId, credentials:
         channel=row.channel,
         call_id=str(row.call_id),
         location=tz.location,
-        watch=WatchInfo(platform_change=row.watch_platform, arrival_threshold_s=row.arrival_threshold_s),
+        watch=_watch_info(row),
         travel_time_s=row.travel_time_s,
         active=row.disabled_at is None,
         # what a target did is not told: a caller must not learn about addresses eta can reach
