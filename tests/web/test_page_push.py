@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import http_ece
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -157,4 +158,39 @@ def test_subscribe_on_the_page_then_a_change_arrives_as_a_notification(
     with state.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Subscription)).scalar_one() == 0
     assert errors == []
+    context.close()
+
+
+def test_the_pick_up_page_subscribes_on_its_own_without_sending_the_travel_time(
+    browser: Any, live_server: Any, seeded_url: str, push_service: Receiver
+) -> None:
+    live = live_server(seeded_url, alerts={"vapid_private_key": VAPID_KEY, "vapid_subject": SUBJECT})
+    trip = {"mode": "train", "operator": "ICE", "number": "1011", "service_date": "2026-05-04"}
+    share = requests.post(f"{live.base}/api/v1/shares", json={"trip": trip}, timeout=30).json()
+    context = browser.new_context(viewport={"width": 360, "height": 640}, locale="en-GB")
+    context.grant_permissions(["notifications"], origin=live.base)
+    context.add_init_script(
+        FAKE_PUSH_MANAGER.replace("PUSH_SERVICE", json.dumps(push_service.url.split("/hooks")[0]))
+    )
+    page = context.new_page()
+    sent: list[str] = []
+    page.on(
+        "request", lambda request: sent.append(request.post_data or "") if request.method == "POST" else None
+    )
+    page.goto(live.base + share["page"])
+    page.fill("#travel", "35")
+    page.check("#w-consent")
+    page.get_by_role("button", name="Turn on alerts").click()
+    expect(page.locator("#alert-msg")).to_have_text("Alerts are on for ICE 1011 → München Hbf.")
+    (body,) = [json.loads(text) for text in sent if text]
+    assert body["trip"] == trip | {"leg": None} and body["location"] == "8000261" and body["consent"] is True
+    assert body["watch"] == {"platform_change": True, "arrival_change": True}
+    assert "travel_time_s" not in body and "35" not in json.dumps(body)  # it stays in this browser
+    (saved,) = page.evaluate("JSON.parse(localStorage.getItem('eta:subscriptions'))")
+    info = requests.get(
+        f"{live.base}/api/v1/subscriptions/{saved['id']}",
+        headers={"Authorization": f"Bearer {saved['token']}"},
+        timeout=30,
+    ).json()
+    assert info["channel"] == "web_push" and info["travel_time_s"] is None and info["location"] == "8000261"
     context.close()
