@@ -136,7 +136,7 @@ def _unpublished_curve(report: dict[str, Any], target: Path) -> Path:
 
     blocks = report["platform_unpublished"]
     minutes = [int(h.removesuffix("min")) for h in blocks]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     series = [
         ("all trains", lambda b: b, "-"),
         ("S-Bahn", lambda b: b["s_bahn_or_not"]["S-Bahn"], ":"),
@@ -151,13 +151,13 @@ def _unpublished_curve(report: dict[str, Any], target: Path) -> Path:
         ax.plot(minutes, [100 * v for v in history], style, marker="s", color="C1", label=f"history, {label}")
     lead = report.get("platform_unpublished_announce_lead_min")
     if lead:
-        ax.axvline(lead, color="grey", linewidth=0.8)
-        ax.annotate("announced", (lead, ax.get_ylim()[0]), textcoords="offset points", xytext=(4, 4))
-    ax.invert_xaxis()
+        ax.axvspan(lead, 0, color="grey", alpha=0.15, linewidth=0)
+        ax.text(lead / 2, 0.5, "announced", transform=ax.get_xaxis_transform(), ha="center", rotation=90)
+    ax.set_xlim(max(minutes) + 5, 0)
     ax.set_xlabel("minutes before the scheduled arrival")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title(f"platform before it is announced, test {' … '.join(report['test_window'])}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     fig.savefig(target, dpi=110)
     plt.close(fig)
