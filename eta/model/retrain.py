@@ -21,12 +21,13 @@ from sqlalchemy import Engine
 from eta._time import ensure_utc, utcnow
 from eta.config import Settings
 from eta.errors import EtaError
-from eta.features import compute_features, load_frames
+from eta.features import compute_features, load_frames, unpublished
 from eta.features import platforms as platform_features
 from eta.features.frames import Frames
+from eta.features.publication import Publication
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, seconds
-from eta.model import arrival, registry
+from eta.model import arrival, platform_unpublished, registry
 from eta.model import platform as platform_model
 from eta.model.artefact import Artefact
 
@@ -78,6 +79,10 @@ def retrain_once(engine: Engine, settings: Settings, now: datetime) -> RetrainRe
         )
         if mode == "train" and not platform_features.platform_targets(frames, train_start, test_start).empty:
             result.decisions.append(_retrain_platform(engine, settings, frames, train_start, test_start, now))
+        if mode == "train" and Publication.from_settings(settings.platforms).any:
+            result.decisions.append(
+                _retrain_unpublished(engine, settings, frames, train_start, test_start, now)
+            )
     for decision in result.decisions:
         log.info("retrain %s/%s: %s", decision.mode, decision.task, decision.reason)
     return result
@@ -116,6 +121,25 @@ def _retrain_platform(
         return Decision("train", "platform", None, None, False, f"training failed: {exc}")
     entry = registry.register(engine, settings, model, arrival.version_for(model.meta))
     return _decide(engine, settings, entry, lambda a: platform_score(frames, a, test_start, now), "log_loss")
+
+
+def _retrain_unpublished(
+    engine: Engine,
+    settings: Settings,
+    frames: Frames,
+    train_start: datetime,
+    test_start: datetime,
+    now: datetime,
+) -> Decision:
+    """The platform model of the stations that announce late (only where some are configured)."""
+    try:
+        model = platform_unpublished.train(frames, train_start, test_start, settings)
+    except EtaError as exc:
+        return Decision("train", platform_unpublished.TASK, None, None, False, f"training failed: {exc}")
+    entry = registry.register(engine, settings, model, arrival.version_for(model.meta))
+    return _decide(
+        engine, settings, entry, lambda a: unpublished_score(frames, a, test_start, now), "log_loss"
+    )
 
 
 def _decide(engine: Engine, settings: Settings, entry: registry.Entry, score: Any, metric: str) -> Decision:
@@ -185,6 +209,24 @@ def platform_score(frames: Frames, model: Artefact, start: datetime, end: dateti
     final = queries.set_index("qid")["final_platform"].astype(str)
     hit = pairs["candidate"] == pairs["qid"].map(final)
     p_final = probability[hit].groupby(pairs.loc[hit, "qid"]).sum().reindex(final.index).fillna(0.0)
+    return float(-np.mean(np.log(np.clip(p_final.to_numpy(), 1e-6, 1.0))))
+
+
+def unpublished_score(frames: Frames, model: Artefact, start: datetime, end: datetime) -> float:
+    """Log loss of the final platform over the unpublished-mode queries in [start, end) (every station
+    announcing at the model's own lead)."""
+    targets = unpublished.platform_targets(frames, start, end)
+    lead_s = int(model.meta["announce_lead_s"])
+    queries = platform_unpublished.queries_for(frames, targets, unpublished.HORIZONS, lead_s)
+    if queries.empty:
+        return float("nan")
+    predictor = platform_unpublished.UnpublishedPlatformPredictor(model, Publication.all_stations(lead_s))
+    pairs = predictor.pairs(frames, queries)
+    if pairs["probability"].isna().to_numpy().any():
+        return float("nan")
+    final = queries.set_index("qid")["final_platform"].astype(str)
+    hit = pairs["candidate"] == pairs["qid"].map(final)
+    p_final = pairs.loc[hit].groupby("qid")["probability"].sum().reindex(final.index).fillna(0.0)
     return float(-np.mean(np.log(np.clip(p_final.to_numpy(), 1e-6, 1.0))))
 
 

@@ -18,6 +18,7 @@ from eta.model import platform as platform_model
 from eta.model import platform_unpublished, registry
 from eta.model.artefact import Artefact
 from eta.model.predict import predict_calls
+from eta.model.retrain import unpublished_score
 from eta.store import open_store
 from eta.store.schema import Model, Prediction
 from tests import slices
@@ -118,3 +119,24 @@ def test_the_unpublished_champion_serves_until_the_announcement(iris: tuple) -> 
         assert sum(row["platform_probs"].values()) == pytest.approx(1.0, abs=0.01)
     announced = rows[rows["announced_by_then"]]
     assert announced["platform"].notna().all() and announced["platform_announced"].astype(bool).all()
+
+
+def test_the_retraining_job_scores_it_on_its_own_announcement_lead(iris: tuple) -> None:  # type: ignore[type-arg]
+    _, _, frames, model, _ = iris
+    assert np.isfinite(unpublished_score(frames, model, SPLIT, END))
+    # a model that cannot tell its candidates apart scores the log of their number (1e-6 where the final
+    # platform is not among them)
+    flat = Artefact(model.booster, model.history, {**model.meta, "temperature": 1e12})
+    targets = unpublished.platform_targets(frames, SPLIT, END)
+    queries = platform_unpublished.queries_for(frames, targets, unpublished.HORIZONS, 1200)
+    pairs = platform_unpublished.UnpublishedPlatformPredictor(flat, Publication.all_stations(1200)).pairs(
+        frames, queries
+    )
+    final = queries.set_index("qid")["final_platform"].astype(str)
+    found = pairs["candidate"] == pairs["qid"].map(final)
+    per_query = np.where(
+        final.index.isin(pairs.loc[found, "qid"]),
+        np.log(pairs.groupby("qid").size().reindex(final.index).fillna(1.0)),
+        -np.log(1e-6),
+    )
+    assert unpublished_score(frames, flat, SPLIT, END) == pytest.approx(per_query.mean(), rel=1e-6)
