@@ -19,8 +19,10 @@ from eta.model import platform_unpublished, registry
 from eta.model.artefact import Artefact
 from eta.model.predict import predict_calls
 from eta.model.retrain import unpublished_score
+from eta.model.training import train_and_register
 from eta.store import open_store
 from eta.store.schema import Model, Prediction
+from eta.windows import Window
 from tests import slices
 from tests.model.conftest import small_settings
 
@@ -140,3 +142,13 @@ def test_the_retraining_job_scores_it_on_its_own_announcement_lead(iris: tuple) 
         -np.log(1e-6),
     )
     assert unpublished_score(frames, flat, SPLIT, END) == pytest.approx(per_query.mean(), rel=1e-6)
+
+
+def test_eta_train_registers_it_as_a_challenger_of_its_own_task(iris: tuple) -> None:  # type: ignore[type-arg]
+    settings, engine, _, _, _ = iris
+    _fresh(engine)
+    window = Window(START, SPLIT, "start", "split")
+    [entry] = train_and_register(engine, settings, "train", window, ("platform_unpublished",))
+    assert (entry.task, entry.role) == ("platform_unpublished", "challenger")
+    assert entry.version.startswith("train-platform_unpublished-")
+    assert registry.load(entry).meta["announce_lead_s"] == 1200
