@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -152,14 +153,32 @@ def config(
 # Models: train, backtest, registry (eta/model/, eta/evaluation/)
 # ---------------------------------------------------------------------------------------------------------
 
-ModeOption = Annotated[str, typer.Option("--mode", help="train or flight.")]
-TaskOption = Annotated[
-    str, typer.Option("--task", help="arrival, platform or all (platform models exist for trains).")
-]
+
+class Mode(StrEnum):
+    train = "train"
+    flight = "flight"
 
 
+class Task(StrEnum):
+    arrival = "arrival"
+    platform = "platform"
+
+
+class Tasks(StrEnum):
+    arrival = "arrival"
+    platform = "platform"
+    all = "all"
+
+
+class Platforms(StrEnum):
+    published = "published"
+    unpublished = "unpublished"
+
+
+ModeOption = Annotated[Mode, typer.Option("--mode", help="Which services.")]
+TaskOption = Annotated[Tasks, typer.Option("--task", help="Which model (platform models exist for trains).")]
 PlatformsOption = Annotated[
-    str,
+    Platforms,
     typer.Option(
         "--platforms",
         help="published (the plan is known months ahead) or unpublished (also the mode for stations that "
@@ -194,8 +213,8 @@ def train(
     mode: ModeOption,
     from_: Annotated[str, typer.Option("--from", help="First day (or ISO time) of the training window.")],
     until: Annotated[str, typer.Option("--until", help="Last day (inclusive) or ISO time (exclusive).")],
-    task: TaskOption = "all",
-    platforms: PlatformsOption = "published",
+    task: TaskOption = Tasks.all,
+    platforms: PlatformsOption = Platforms.published,
     dask: Annotated[
         str | None,
         typer.Option("--dask", help="Train on this Dask scheduler (tcp://host:8786, or 'local')."),
@@ -209,9 +228,9 @@ def train(
     entries = train_and_register(
         _engine(),
         get_settings(),
-        mode,
+        mode.value,
         window(from_, until, "training"),
-        _tasks(task, platforms),
+        _tasks(task.value, platforms.value),
         _dask_client(dask),
     )
     for entry in entries:
@@ -226,8 +245,8 @@ def backtest(
     test_from: Annotated[str, typer.Option("--test-from", help="First day of the test window.")],
     test_until: Annotated[str, typer.Option("--test-until", help="Last day of the test window.")],
     report: Annotated[Path, typer.Option("--report", help="Where to write the JSON report (PNGs beside).")],
-    task: TaskOption = "all",
-    platforms: PlatformsOption = "published",
+    task: TaskOption = Tasks.all,
+    platforms: PlatformsOption = Platforms.published,
     dask: Annotated[
         str | None, typer.Option("--dask", help="Train on this Dask scheduler (or 'local').")
     ] = None,
@@ -241,11 +260,11 @@ def backtest(
     result, _, platform_rows = run_backtest.run(
         _engine(),
         get_settings(),
-        mode,
+        mode.value,
         window(train_from, train_until, "training"),
         window(test_from, test_until, "test"),
         dask_client=_dask_client(dask),
-        tasks=_tasks(task, platforms),
+        tasks=_tasks(task.value, platforms.value),
     )
     output.write_json(result, report)
     images = output.plots(result, platform_rows, report)
@@ -285,13 +304,15 @@ def promote(version: Annotated[str, typer.Argument(help="Model version (see `eta
 
 @app.command("rollback")
 def rollback(
-    mode: Annotated[str | None, typer.Option("--mode", help="train or flight.")] = None,
-    task: Annotated[str | None, typer.Option("--task", help="arrival or platform.")] = None,
+    mode: Annotated[Mode | None, typer.Option("--mode", help="Which services.")] = None,
+    task: Annotated[Task | None, typer.Option("--task", help="Which model.")] = None,
 ) -> None:
     """Withdraw the current champion and reinstate the one it replaced."""
     from eta.model import registry
 
-    withdrawn, reinstated = registry.rollback(_engine(), mode, task)
+    withdrawn, reinstated = registry.rollback(
+        _engine(), mode.value if mode else None, task.value if task else None
+    )
     typer.echo(
         f"withdrew {withdrawn.version}; {reinstated.version} is the {reinstated.mode} "
         f"{reinstated.task} champion again"
@@ -504,7 +525,8 @@ def replay(
         typer.Option("--from-store", help="Replay a window (--day) of the store at this database URL."),
     ] = None,
     mode: Annotated[
-        str | None, typer.Option("--mode", help="With --from-store: only flight or train services.")
+        Mode | None,
+        typer.Option("--mode", help="With --from-store: only these services."),
     ] = None,
 ) -> None:
     """Replay recorded IRIS snapshots as if live (same parse-and-store path), on a simulated clock."""
@@ -526,7 +548,7 @@ def replay(
             settings,
             start,
             start + timedelta(days=1),
-            mode=mode,
+            mode=mode.value if mode else None,
             speed=speed,
         )
         typer.echo(replayed.line())

@@ -496,8 +496,8 @@ class ModelSettings(BaseModel):
         ge=1,
         le=8,
         description="Arrival P50 boosters, each fitted on its own disjoint share of the training rows with "
-        "its own seed; the P50 is their mean (bagging: steadier than one booster on all the rows, README, "
-        "trains backtest). Fewer where the rows fall short of `median_share_min_rows` each.",
+        "its own seed; the P50 is their mean (bagging: steadier than one booster on all the rows, "
+        "docs/models.md, trains backtest). Fewer where the rows fall short of `median_share_min_rows` each.",
     )
     median_share_min_rows: int = Field(
         default=250_000,
@@ -669,7 +669,7 @@ def get_settings() -> Settings:
 
 
 def settings_table() -> str:
-    """Markdown table of every setting, for the README (``eta config --markdown``)."""
+    """Markdown table of every setting, for docs/configuration.md (``eta config --markdown``)."""
     lines = ["| variable | default | description |", "|---|---|---|"]
     lines += _section_rows(Settings, "ETA_")
     return "\n".join(lines)

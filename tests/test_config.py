@@ -35,10 +35,3 @@ def test_every_setting_has_a_description_in_the_table() -> None:
     for row in rows:
         assert row.startswith("| `ETA_")
         assert not row.rstrip().endswith("|  |"), row
-
-
-def test_readme_configuration_table_is_generated_from_settings() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    between = readme.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
-    hint = "run `eta config --markdown` and paste it into README.md"
-    assert between.strip() == settings_table().strip(), hint

@@ -1,19 +1,27 @@
-"""`eta demo`'s parts: the bundled day, a real day replayed through the collector runner, a served clock."""
+"""`eta demo`'s parts: the bundled day, a real day replayed in parts through the collector runner, the
+store serving needs first (the same predictions in force at 17:30 as a longer replay), the switch of the
+servers to the full store on a clock that goes on, and the bundled models."""
 
 from __future__ import annotations
 
 import re
 import socket
-from datetime import UTC, date, datetime
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 from sqlalchemy import Engine, func, select
 
-from eta import demo
+import eta.demo as demo
+from eta.api.apikeys import create_key
 from eta.collectors.replay import bundled_day
 from eta.config import Settings
-from eta.store.schema import CollectorState, Observation, Service
+from eta.demo import data, days, serving
+from eta.store import open_store
+from eta.store.schema import CollectorState, Observation, Prediction, Service
 from tests.api import seed
 
 
@@ -24,16 +32,28 @@ def _free_port() -> int:
 
 
 def test_the_bundled_train_day_is_read_from_its_archive() -> None:
-    assert demo.bundled_train_day(bundled_day(Settings())) == date(2025, 9, 8)
+    assert days.bundled_train_day(bundled_day(Settings())) == date(2025, 9, 8)
+
+
+def test_the_quick_store_is_its_own_even_beside_postgresql(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var", database_url="postgresql+psycopg://eta@db/eta")
+    quick = demo.quick_settings(settings)
+    assert (
+        quick.resolved_database_url
+        == f"sqlite:///{(tmp_path / 'var' / 'demo-quick' / 'eta.sqlite3').resolve()}"
+    )
+    assert quick.resolved_models_dir == tmp_path / "var" / "demo-quick" / "models"
+    assert settings.database_url == "postgresql+psycopg://eta@db/eta"  # the full store's own stays
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine, settings: Settings) -> None:
-    said: list[str] = []
-    demo.replay_flight_day(store, settings, said.append)
+    day = days.flight_day(store, settings)
+    assert day.replay.cycles_left() == 100  # the timetable, then each 15 minutes of 30 hours with news
+    days.replay_until(day, None, predict=False, what="New York flights")
     with store.connect() as conn:
         flights = conn.execute(
-            select(func.count()).select_from(Service).where(Service.service_date == demo.FLIGHT_DAY)
+            select(func.count()).select_from(Service).where(Service.service_date == days.FLIGHT_DAY)
         ).scalar_one()
         first, last = conn.execute(
             select(func.min(Observation.observed_at), func.max(Observation.observed_at))
@@ -46,20 +66,17 @@ def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine
     assert not (settings.data_dir / "demo-flights-staging.sqlite3").exists()
 
     seed.persistence_predictions(store)  # served rows for the guide's example (no model in this test)
-    clock_from = datetime.combine(demo.FLIGHT_DAY, demo.SERVE_AT, demo.FLIGHT_TZ)
-    server = demo.start_server(settings, "flights", _free_port(), clock_from)
+    clock_from = datetime.combine(days.FLIGHT_DAY, days.SERVE_AT, days.FLIGHT_TZ)
+    server = serving.start_server(settings, "flights", _free_port(), clock_from)
     try:
-        demo.wait_until_live(server)
+        serving.wait_until_live(server)
         board = requests.get(f"{server.url}/api/v1/locations/ORD/arrivals", timeout=10)
         assert board.status_code == 200, board.text
         arrivals = board.json()["arrivals"]
         assert arrivals, "Chicago O'Hare receives New York flights every hour of the evening"
-        first = arrivals[0]
-        assert first["scheduled_arrival"].startswith(
-            "2013-12-20T"
-        )  # the replay clock's evening, local offset
-        assert first["scheduled_arrival"].endswith("-06:00")
-        text = demo.guide(store, server, server, "eta_k_example", date(2025, 9, 8))
+        assert arrivals[0]["scheduled_arrival"].startswith("2013-12-20T")  # the clock's evening
+        assert arrivals[0]["scheduled_arrival"].endswith("-06:00")  # in Chicago's offset
+        text = serving.guide(store, server, server, "eta_k_example", date(2025, 9, 8))
         first_line = next(line for line in text.splitlines() if line.strip())
         assert first_line.startswith(f"Open the traveller page: {server.url}/ ")  # the page comes first
         page = requests.get(f"{server.url}/", timeout=10)
@@ -71,27 +88,80 @@ def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine
         assert trip.status_code == 200, trip.text  # the printed example request works
         assert trip.json()["calls"][-1]["predicted"]["p50"].startswith("2013-12-20T")
     finally:
-        server.process.terminate()
-        server.process.wait(timeout=10)
+        serving.stop([server])
+
+
+def _in_force(engine: Engine, at: datetime) -> pd.DataFrame:
+    """Per call scheduled after ``at``: the served P50 of the newest prediction made by ``at``."""
+    with engine.connect() as conn:
+        rows = pd.read_sql(
+            select(Prediction.call_id, Prediction.made_at, Prediction.p50_arrival).where(
+                Prediction.made_at <= at
+            ),
+            conn,
+        )
+    newest = rows.sort_values(["call_id", "made_at"]).groupby("call_id").tail(1)
+    return newest.set_index("call_id").sort_index()
+
+
+def test_the_store_serving_needs_first_serves_what_a_longer_replay_serves(tmp_path: Path) -> None:
+    """The quick flights (the days around, one hour re-predicted) against twice the days around and
+    two hours re-predicted: the same P50 in force for every call at 17:30."""
+    stores = {}
+    for name, around, lead in (("quick", data.NEIGHBOUR_DAYS, demo.LEAD), ("longer", 6, 2 * demo.LEAD)):
+        settings = Settings(data_dir=tmp_path / name)
+        engine = open_store(settings)
+        data.ensure_champions(engine, settings, lambda _: None, train_missing=False)
+        around_days = [days.FLIGHT_DAY + timedelta(days=d) for d in range(-around, around + 1) if d]
+        from eta.importers import nycflights13
+
+        nycflights13.run(engine, settings, data.flight_tables(around_days))
+        day = days.flight_day(engine, settings)
+        start = day.serve_from - lead
+        days.replay_until(day, start, predict=False, what="reports only")
+        days.replay_until(day, day.serve_from, predict=True, what="re-predicting")
+        stores[name] = engine
+    at = datetime.combine(days.FLIGHT_DAY, days.SERVE_AT, days.FLIGHT_TZ)
+    quick, longer = _in_force(stores["quick"], at), _in_force(stores["longer"], at)
+    assert len(quick) > 300
+    pd.testing.assert_series_equal(quick["p50_arrival"], longer.loc[quick.index, "p50_arrival"])
+    pd.testing.assert_series_equal(quick["made_at"], longer.loc[quick.index, "made_at"])
+    for engine in stores.values():
+        engine.dispose()
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_a_finished_replay_is_not_repeated_but_an_interrupted_one_is(settings: Settings) -> None:
-    runs: list[str] = []
-    said: list[str] = []
-
-    def interrupted() -> None:
-        runs.append("interrupted")
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        demo.replay_once(settings, "trains", interrupted, False, said.append)
-    demo.replay_once(settings, "trains", lambda: runs.append("finished"), False, said.append)
-    demo.replay_once(settings, "trains", lambda: runs.append("again"), False, said.append)
-    assert runs == ["interrupted", "finished"]
-    assert "replayed by an earlier demo run" in said[-1]
-    demo.replay_once(settings, "trains", lambda: runs.append("forced"), True, said.append)
-    assert runs[-1] == "forced"
+def test_the_servers_switch_stores_and_their_clocks_go_on(
+    store: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Quick store (empty here) first, then the full one: same ports, the same operator key, and the
+    served clocks where they were, not back at 17:30."""
+    quick_settings = demo.quick_settings(settings)
+    quick_settings.data_dir.mkdir(parents=True)
+    quick = open_store(quick_settings)
+    key, info = create_key(quick, "eta demo")
+    seed.import_nyc_flights(store, settings, (days.FLIGHT_DAY,), carrier="UA")
+    seed.persistence_predictions(store)
+    serving.copy_key(quick, store, info.prefix)
+    clocks = (
+        datetime.combine(days.FLIGHT_DAY, days.SERVE_AT, days.TRAIN_TZ),
+        datetime.combine(days.FLIGHT_DAY, days.SERVE_AT, days.FLIGHT_TZ),
+    )
+    servers = demo._start(quick_settings, _free_port(), _free_port(), "127.0.0.1", clocks)
+    try:
+        board = f"{servers.flights.url}/api/v1/locations/ORD/arrivals"
+        assert requests.get(board, timeout=10).status_code == 404  # the quick store knows no ORD here
+        time.sleep(1.0)
+        servers = demo._switch(servers, settings, "127.0.0.1")
+        assert servers.flights.clock_from >= clocks[1] + timedelta(seconds=1)
+        assert requests.get(board, timeout=10).json()["arrivals"], "served from the full store now"
+        accuracy = requests.get(
+            f"{servers.flights.url}/api/v1/operator/accuracy", headers={"X-API-Key": key}, timeout=10
+        )
+        assert accuracy.status_code == 200, accuracy.text
+    finally:
+        serving.stop(servers.all)
+        quick.dispose()
 
 
 def test_the_bundled_models_match_the_features_the_code_computes() -> None:
@@ -99,7 +169,7 @@ def test_the_bundled_models_match_the_features_the_code_computes() -> None:
     from eta.features import feature_names, platforms
     from eta.model import artefact
 
-    bundled = sorted((Settings().reference_dir / demo.BUNDLED_MODELS).glob("*/meta.json"))
+    bundled = sorted((Settings().reference_dir / data.BUNDLED_MODELS).glob("*/meta.json"))
     tasks = set()
     for meta in bundled:
         model = artefact.load(meta.parent)
@@ -115,7 +185,7 @@ def test_the_demo_promotes_the_bundled_models_without_training(store: Engine, se
     from eta.model import registry
 
     said: list[str] = []
-    demo.ensure_champions(store, settings, said.append)
+    data.ensure_champions(store, settings, said.append)
     assert not any("training" in line for line in said), said
     for mode, task in (("flight", "arrival"), ("train", "arrival"), ("train", "platform")):
         champion = registry.champion(store, mode, task)

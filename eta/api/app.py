@@ -81,13 +81,25 @@ def create_app(
         summary="When will a flight or train really arrive, and at which platform or gate?",
         lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served offline by eta.api.routes.docs (FastAPI's own pages load a CDN)
+        redoc_url=None,
     )
     app.state.eta = state
     app.state.freeze_gc = freeze_gc
     install_problem_handlers(app)
-    from eta.api.routes import boards, feeds, health, operators, search, shares, subscriptions, trips
+    from eta.api.routes import (
+        boards,
+        docs,
+        feeds,
+        health,
+        operators,
+        search,
+        shares,
+        subscriptions,
+        trips,
+    )
 
-    for module in (health, trips, boards, search, subscriptions, shares, operators, feeds):
+    for module in (health, trips, boards, search, subscriptions, shares, operators, feeds, docs):
         app.include_router(module.router)
     from eta.api.dashboard import routes as dashboard
     from eta.web import routes as web

@@ -59,6 +59,20 @@ def iter_xml(archive: Path) -> Iterator[tuple[str, bytes]]:
                     yield member.name, handle.read()
 
 
+def snapshot_times(archives: list[Path]) -> set[datetime]:
+    """When each snapshot of ``archives`` was fetched (names only: a count for progress bars)."""
+    times = set()
+    for archive in archives:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                if member.isfile() and member.name.endswith(".xml"):
+                    try:
+                        times.add(snapshot_time(member.name))
+                    except db_iris.IrisParseError:
+                        continue
+    return times
+
+
 _EVA = re.compile(rb'<timetable[^>]*\beva="(\d+)"')
 
 

@@ -17,7 +17,7 @@ import heapq
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
@@ -361,11 +361,28 @@ def replay_store(
     speed: float = 0.0,
     after_cycle: Sequence[AfterCycle] = (),
     progress: bool = True,
+    desc: str | None = None,
 ) -> ReplaySummary:
     """Replay the window [start, end) of the ``source`` store into ``engine`` as if it were happening."""
+    parts = store_replay(source, engine, settings, start, end, step_s=step_s, mode=mode)
+    return parts.until(after_cycle=after_cycle, speed=speed, progress=progress, desc=desc)
+
+
+def store_replay(
+    source: Engine,
+    engine: Engine,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    *,
+    step_s: int = 900,
+    mode: str | None = None,
+) -> Replay:
+    """The window [start, end) of the ``source`` store as a :class:`Replay` to drive in parts (its
+    rows are read at once: a window of a store, not a whole one)."""
     runner = Runner(StoreRowsAdapter(), engine, settings)
-    cycles = store_cycles(source, start, end, step_s, mode)
-    return replay(runner, cycles, speed=speed, after_cycle=after_cycle, progress=progress)
+    cycles = list(store_cycles(source, start, end, step_s, mode))
+    return Replay(runner, cycles, times=[cycle.at for cycle in cycles])
 
 
 # ---- driving a replay ------------------------------------------------------------------------------
@@ -379,19 +396,29 @@ def replay(
     after_cycle: Sequence[AfterCycle] = (),
     summary: ReplaySummary | None = None,
     progress: bool = True,
+    desc: str | None = None,
+    total: int | None = None,
 ) -> ReplaySummary:
-    """Feed ``cycles`` through ``runner.ingest`` on a simulated clock; call ``after_cycle`` after each."""
+    """Feed ``cycles`` through ``runner.ingest`` on a simulated clock; call ``after_cycle`` after each.
+
+    ``desc`` names the progress bar (default: ``replay <collector>``), ``total`` is the number of cycles
+    where it is known beforehand."""
     summary = summary or ReplaySummary(runner.adapter.source)
     clock: SimClock | None = None
     started = time.monotonic()
     with tqdm(
-        desc=f"replay {runner.name}", unit="cycle", disable=None if progress else True, leave=False
+        desc=desc or f"replay {runner.name}",
+        total=total,
+        unit="cycle",
+        disable=None if progress else True,
+        leave=desc is not None,
     ) as bar:
         for cycle in cycles:
             if clock is None:
                 clock = SimClock(cycle.at, speed)
                 runner.clock = clock.now
-                summary.first = cycle.at
+                if summary.first is None:
+                    summary.first = cycle.at
             clock.advance_to(cycle.at)
             result = runner.ingest(cycle.payloads, cycle.at)
             summary.add(result)
@@ -400,8 +427,77 @@ def replay(
                 callback(Cycle(runner.name, result, runner.engine, runner.settings))
             bar.update(1)
             bar.set_postfix_str(f"{cycle.at.astimezone(db_iris.TZ):%Y-%m-%d %H:%M}", refresh=False)
-    summary.elapsed_s = time.monotonic() - started
+        if total is not None and bar.n != total:  # a cycle announced but empty (no payload kept)
+            bar.total = bar.n
+            bar.refresh()
+    summary.elapsed_s += time.monotonic() - started
     return summary
+
+
+class Replay:
+    """A replay driven in parts: up to a time, then on — one runner (its reports waiting for their
+    call included), one stream of cycles, one summary — so that a replay cut at a time ends exactly as
+    one run straight through. ``times``: the cycles' times where known beforehand (progress totals).
+
+    The demo replays a day up to the time it serves, serves, and replays the rest while serving."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        cycles: Iterable[ReplayCycle],
+        summary: ReplaySummary | None = None,
+        times: Sequence[datetime] | None = None,
+    ) -> None:
+        self.runner = runner
+        self.summary = summary or ReplaySummary(runner.adapter.source)
+        self.times = sorted(times) if times is not None else None
+        self._cycles = iter(cycles)
+        self._next: ReplayCycle | None = None
+
+    @property
+    def next_at(self) -> datetime | None:
+        """When the next cycle not yet replayed was fetched (None: the replay is over)."""
+        if self._next is None:
+            self._next = next(self._cycles, None)
+        return None if self._next is None else self._next.at
+
+    def cycles_left(self, end: datetime | None = None) -> int | None:
+        """Cycles still to replay before ``end`` (None where the times are not known beforehand)."""
+        if self.times is None:
+            return None
+        first = self.next_at
+        if first is None:
+            return 0
+        return sum(1 for at in self.times if at >= first and (end is None or at < end))
+
+    def until(
+        self,
+        end: datetime | None = None,
+        *,
+        after_cycle: Sequence[AfterCycle] = (),
+        speed: float = 0.0,
+        progress: bool = True,
+        desc: str | None = None,
+    ) -> ReplaySummary:
+        """Replay the cycles fetched before ``end`` (all that are left where ``end`` is None)."""
+        total = self.cycles_left(end)
+        replay(
+            self.runner,
+            self._take(end),
+            speed=speed,
+            after_cycle=after_cycle,
+            summary=self.summary,
+            progress=progress,
+            desc=desc,
+            total=total,
+        )
+        return self.summary
+
+    def _take(self, end: datetime | None) -> Iterator[ReplayCycle]:
+        while (at := self.next_at) is not None and (end is None or at < end):
+            cycle, self._next = self._next, None
+            assert cycle is not None
+            yield cycle
 
 
 def replay_iris(
@@ -413,16 +509,27 @@ def replay_iris(
     speed: float = 0.0,
     after_cycle: Sequence[AfterCycle] = (),
     progress: bool = True,
+    desc: str | None = None,
 ) -> ReplaySummary:
     """Replay an IRIS snapshot folder (or one local day of it) into the store."""
+    parts = iris_replay(engine, settings, folder, day=day, count=progress)
+    return parts.until(after_cycle=after_cycle, speed=speed, progress=progress, desc=desc)
+
+
+def iris_replay(
+    engine: Engine, settings: Settings, folder: Path, *, day: date | None = None, count: bool = True
+) -> Replay:
+    """An IRIS snapshot folder (or one local day of it) as a :class:`Replay` to drive in parts;
+    ``count`` reads the archives' names first so that progress bars have totals."""
     runner = Runner(DbIrisAdapter(settings.collectors.db_iris), engine, settings)
     summary = ReplaySummary(db_iris.SOURCE)
-    _write_station_coordinates(
-        engine, settings, folder
-    )  # first: plan rows name stations, without coordinates
-    cycles = iris_cycles(folder, day, summary.skipped_files)
-    replay(runner, cycles, speed=speed, after_cycle=after_cycle, summary=summary, progress=progress)
-    return summary
+    _write_station_coordinates(engine, settings, folder)  # first: plan rows name stations only
+    times = None
+    if count:
+        plans, changes = iris_snapshots.archives(folder)
+        fetched = iris_snapshots.snapshot_times(plans + changes)
+        times = [at for at in fetched if day is None or at.astimezone(db_iris.TZ).date() == day]
+    return Replay(runner, iris_cycles(folder, day, summary.skipped_files), summary, times)
 
 
 def _write_station_coordinates(engine: Engine, settings: Settings, folder: Path) -> None:

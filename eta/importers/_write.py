@@ -56,9 +56,13 @@ def write_batches(
     batch_size: int,
     total: int | None = None,
     unit: str = "batch",
+    label: str | None = None,
 ) -> ImportSummary:
-    """Write every batch with a progress bar on stderr, accumulating counts into ``summary``."""
-    with tqdm(total=total, unit=unit, desc=summary.source, leave=False, disable=None) as bar:
+    """Write every batch with a progress bar on stderr, accumulating counts into ``summary``.
+
+    ``label`` names the bar in plain words (and keeps it on screen when done); default: the source."""
+    desc = label or summary.source
+    with tqdm(total=total, unit=unit, desc=desc, leave=label is not None, disable=None) as bar:
         for frames in batches:
             for name, frame in frames.items():
                 summary.read[name] += len(frame)

@@ -63,7 +63,8 @@ def read_rows(path: Path) -> pd.DataFrame:
     return rows
 
 
-def run(engine: Engine, settings: Settings, path: Path) -> ImportSummary:
+def run(engine: Engine, settings: Settings, path: Path, label: str | None = None) -> ImportSummary:
+    """Import the runs of ``path``; ``label`` names the progress bar."""
     rows = read_rows(path)
     stops = reconstruct_runs(rows)
     summary = ImportSummary(SOURCE)
@@ -85,7 +86,7 @@ def run(engine: Engine, settings: Settings, path: Path) -> ImportSummary:
                 "observations": observations_frame(chunk, path.name),
             }
 
-    return write_batches(engine, batches(), summary, settings.db_batch_size, total=n_batches + 1)
+    return write_batches(engine, batches(), summary, settings.db_batch_size, total=n_batches + 1, label=label)
 
 
 def reconstruct_runs(rows: pd.DataFrame) -> pd.DataFrame:

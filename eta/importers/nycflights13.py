@@ -35,7 +35,13 @@ def load_tables() -> dict[str, pd.DataFrame]:
     }
 
 
-def run(engine: Engine, settings: Settings, tables: dict[str, pd.DataFrame] | None = None) -> ImportSummary:
+def run(
+    engine: Engine,
+    settings: Settings,
+    tables: dict[str, pd.DataFrame] | None = None,
+    label: str | None = None,
+) -> ImportSummary:
+    """Import ``tables`` (default: the whole package); ``label`` names the progress bar."""
     tables = tables or load_tables()
     airports = airport_locations(tables["airports"], settings)
     tz_of = airports.set_index("code")["tz"]
@@ -47,7 +53,7 @@ def run(engine: Engine, settings: Settings, tables: dict[str, pd.DataFrame] | No
     summary.add(write_batch(engine, reference, settings.db_batch_size))
     batches = _flight_batches(flights)
     n_batches = -(-len(flights) // SERVICES_PER_BATCH)
-    write_batches(engine, batches, summary, settings.db_batch_size, total=n_batches)
+    write_batches(engine, batches, summary, settings.db_batch_size, total=n_batches, label=label)
     weather = weather_frame(tables["weather"])
     summary.read["weather"] += len(weather)
     summary.add(write_batch(engine, {"weather": weather}, settings.db_batch_size))

@@ -16,6 +16,7 @@ from eta.collectors.replay import (
     _write_station_coordinates,
     bundled_day,
     iris_cycles,
+    iris_replay,
     replay_iris,
 )
 from eta.collectors.runner import Cycle
@@ -90,6 +91,28 @@ def test_replaying_twice_adds_nothing(store: Engine, settings: Settings) -> None
     replay_iris(store, settings, SLICE, progress=False)
     again = replay_iris(store, settings, SLICE, progress=False)
     assert again.written.get("observations", 0) == 0 and again.written.get("calls", 0) == 0
+
+
+def test_a_replay_driven_in_parts_ends_as_one_straight_through(
+    store: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Up to a time, then on (the demo serves in between): the same rows as one run, each callback once."""
+    cut = datetime(2025, 9, 3, 15, 16, tzinfo=UTC)
+    parts = iris_replay(store, settings, SLICE)
+    assert parts.cycles_left() == 12 and parts.cycles_left(cut) == 5
+    seen: list[datetime] = []
+    parts.until(cut, progress=False)
+    assert parts.next_at == cut and parts.cycles_left() == 7
+    parts.until(after_cycle=[lambda cycle: seen.append(cycle.made_at)], progress=False)
+    assert parts.next_at is None and parts.cycles_left() == 0
+    assert parts.summary.cycles == 12 and seen[0] == cut and len(seen) == 7
+
+    straight_settings = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'one.sqlite3'}"})
+    straight = open_store(straight_settings)
+    replay_iris(straight, straight_settings, SLICE, progress=False)
+    pd.testing.assert_frame_equal(_observations(store), _observations(straight))
+    pd.testing.assert_frame_equal(_calls(store), _calls(straight))
+    straight.dispose()
 
 
 def test_after_cycle_callbacks_see_each_simulated_cycle(store: Engine, settings: Settings) -> None:
