@@ -156,7 +156,7 @@ def main() -> None:
             f"no demo store in {args.data_dir}: run `eta demo --no-serve` with ETA_DATA_DIR there"
         )
     engine = open_store(settings)
-    day = demo.bundled_train_day(demo._bundled_folder(settings))
+    day = demo.bundled_train_day(demo.bundled_train_folder(settings))
     serve_at = clock_time.fromisoformat(args.at) if args.at else demo.SERVE_AT
     at = datetime.combine(day, serve_at, demo.TRAIN_TZ)
     example = demo.example_train(engine, day, at)

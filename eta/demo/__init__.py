@@ -45,11 +45,28 @@ from eta.demo.days import (
     train_day,
 )
 from eta.demo.progress import Say, Stages
-from eta.demo.serving import DemoServer, copy_key, guide, start_server, stop, wait_until_live
+from eta.demo.serving import (
+    DemoServer,
+    copy_key,
+    example_train,
+    guide,
+    start_server,
+    stop,
+    wait_until_live,
+)
 from eta.errors import EtaError
 from eta.store import open_store
 
-__all__ = ["FLIGHT_DAY", "FLIGHT_TZ", "SERVE_AT", "TRAIN_TZ", "run"]
+__all__ = [
+    "FLIGHT_DAY",
+    "FLIGHT_TZ",
+    "SERVE_AT",
+    "TRAIN_TZ",
+    "bundled_train_day",
+    "bundled_train_folder",
+    "example_train",
+    "run",
+]
 
 log = logging.getLogger("eta.demo")
 
