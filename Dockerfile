@@ -22,7 +22,8 @@ USER 10001:10001
 WORKDIR /var/lib/eta
 VOLUME ["/var/lib/eta"]
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/livez').status == 200 else 1)"]
+# the start period covers `eta demo`, whose servers answer after a minute or two (`eta serve`: seconds)
+HEALTHCHECK --interval=30s --timeout=3s --start-period=180s CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/livez').status == 200 else 1)"]
 ENTRYPOINT ["eta"]
 # All of the container's interfaces: publish the port only to a reverse proxy in front (TLS, X-Forwarded-For),
 # e.g. -p 127.0.0.1:8000:8000, and see docs/security.md

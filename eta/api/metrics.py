@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from eta.api.readiness import Snapshot
 
 
 class ApiMetrics:
@@ -28,9 +33,9 @@ class ApiMetrics:
             "eta_answer_cache_hits", "Trip and board answers served from the cache.", registry=self.registry
         )
         self.ready = Gauge("eta_ready", "1 when /readyz answers 200.", registry=self.registry)
-        self.champions_loaded = Gauge(
+        self.champions_verified = Gauge(
             "eta_champion_models_verified",
-            "Champion models whose file and hash were verified.",
+            "Champion models whose file and hash were verified (what /readyz lists).",
             registry=self.registry,
         )
         self.webhook_deliveries = Counter(
@@ -48,3 +53,8 @@ class ApiMetrics:
         self.active_subscriptions = Gauge(
             "eta_active_subscriptions", "Alert subscriptions not yet expired.", registry=self.registry
         )
+
+    def record_readiness(self, snapshot: Snapshot) -> None:
+        """The gauges of the latest readiness check, set whenever /metrics or /readyz is asked."""
+        self.ready.set(1 if snapshot.ready else 0)
+        self.champions_verified.set(len(snapshot.champions))

@@ -42,19 +42,20 @@ def collector_status(engine: Engine, now: datetime, enabled: list[str]) -> list[
         if not ok:
             entry["failures"] += count
             entry["errors"][kind or "unknown"] = entry["errors"].get(kind or "unknown", 0) + count
+    known = _known_by(engine, now, states)
     out = []
     for name in sorted(set(states) | set(per) | set(enabled)):
         state = states.get(name)
         runs_24h = per.get(
             name, {"runs": 0, "failures": 0, "errors": {}, "rows_written": 0, "rows_quarantined": 0}
         )
-        data_until = state.data_until if state else None
+        data_until, last_success = known.get(name, (None, None))
         out.append(
             {
                 "collector": name,
                 "enabled": name in enabled,
                 "primed_at": state.primed_at if state else None,
-                "last_success_at": state.last_success_at if state else None,
+                "last_success_at": last_success,
                 "last_error_at": state.last_error_at if state else None,
                 "last_error_kind": state.last_error_kind if state else None,
                 "consecutive_failures": state.consecutive_failures if state else 0,
@@ -64,6 +65,37 @@ def collector_status(engine: Engine, now: datetime, enabled: list[str]) -> list[
                 **{f"{k}_24h": v for k, v in runs_24h.items()},
             }
         )
+    return out
+
+
+def _known_by(
+    engine: Engine, now: datetime, states: dict[str, Any]
+) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """Per collector: its newest data and last success as known at ``now``.
+
+    Live, the state's own times are in the past. A replayed store (the demo replays a day, then serves it
+    from 17:30) holds runs after the served clock: there, the newest run by ``now`` that brought rows, and
+    the newest successful one, stand in — an operator never sees a data age below zero."""
+    out = {
+        name: (state.data_until, state.last_success_at)
+        for name, state in states.items()
+        if (state.data_until is None or state.data_until <= now)
+        and (state.last_success_at is None or state.last_success_at <= now)
+    }
+    ahead = [name for name in states if name not in out]
+    if not ahead:
+        return out
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                CollectorRun.collector,
+                func.max(CollectorRun.started_at).filter(CollectorRun.rows_written > 0),
+                func.max(CollectorRun.started_at),
+            )
+            .where(CollectorRun.collector.in_(ahead), CollectorRun.ok, CollectorRun.started_at <= now)
+            .group_by(CollectorRun.collector)
+        ).all()
+    out |= {name: (with_rows, success) for name, with_rows, success in rows}
     return out
 
 

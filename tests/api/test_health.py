@@ -90,6 +90,33 @@ def test_readyz_waits_for_a_verified_champion_and_primed_collectors(
     assert response.json()["champions"] == ["v2"]
 
 
+def _gauge(text: str, name: str) -> float:
+    (value,) = re.findall(rf"^{name} (\S+)$", text, flags=re.M)
+    return float(value)
+
+
+def test_the_readiness_metrics_tell_what_readyz_tells(
+    seeded_url: str, make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """A scrape sees the verified champions and readiness of the latest check, whether /readyz was asked
+    or not (it used to say 0 verified models while /readyz listed three)."""
+    client = make_client(seeded_url)
+    state = client.app.state.eta  # type: ignore[attr-defined]
+    text = client.get("/metrics").text
+    assert _gauge(text, "eta_champion_models_verified") == 0 and _gauge(text, "eta_ready") == 0
+    for version in ("v1", "v2"):
+        model_file = tmp_path / f"{version}.ubj"
+        model_file.write_bytes(f"model {version}".encode())
+        _register_champion(
+            state.engine, model_file, hashlib.sha256(model_file.read_bytes()).hexdigest(), version
+        )
+    state.readiness.refresh()
+    text = client.get("/metrics").text
+    assert _gauge(text, "eta_champion_models_verified") == 2
+    assert _gauge(text, "eta_ready") == 1
+    assert client.get("/readyz").json()["champions"] == ["v1", "v2"]
+
+
 def test_readyz_is_503_when_the_store_is_unreachable(tmp_path: Path) -> None:
     settings = api_settings("postgresql+psycopg://nobody@127.0.0.1:9/none", tmp_path)
     engine = create_engine(settings.database_url, connect_args={"connect_timeout": 1})  # type: ignore[arg-type]

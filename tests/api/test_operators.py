@@ -253,3 +253,36 @@ def test_accuracy_reads_the_arrived_calls_most_recent_predictions_first(
     assert len(capped) == 10
     newest = scored["made_at"].sort_values(ascending=False).iloc[:10]
     assert sorted(capped["made_at"]) == sorted(newest)
+
+
+def test_collectors_as_known_at_the_served_clock(
+    client: TestClient, engine: Engine, operator_key: str
+) -> None:
+    """A replayed store holds runs after the served clock (the demo replays a whole day, then serves it
+    from 17:30): what the operator sees is what was known by then, never a negative data age."""
+    now = datetime(2026, 5, 4, 17, 0, tzinfo=UTC)  # the client's clock
+    later = now + timedelta(hours=3)
+    with engine.begin() as conn:
+        conn.execute(
+            CollectorState.__table__.insert().values(
+                collector="db-iris",
+                primed_at=now - timedelta(hours=17),
+                last_success_at=later,
+                consecutive_failures=0,
+                data_until=later,
+            )
+        )
+        for minutes, written in ((-40, 120), (-10, 80), (-5, 0), (180, 90)):
+            conn.execute(
+                CollectorRun.__table__.insert().values(
+                    collector="db-iris",
+                    started_at=now + timedelta(minutes=minutes),
+                    ok=True,
+                    rows_written=written,
+                    rows_quarantined=0,
+                )
+            )
+    (iris,) = client.get("/api/v1/operator/collectors", headers={"X-API-Key": operator_key}).json()
+    assert iris["data_age_s"] == 600  # the newest run that brought rows by 17:00
+    assert iris["last_success_at"] == (now - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    assert iris["runs_24h"] == 3

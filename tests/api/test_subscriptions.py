@@ -40,6 +40,10 @@ def strict_client(seeded_url: str, clock: ManualClock, make_client: Callable[...
     [
         ({"consent": False}, "explicit consent"),
         ({"consent": None}, "body.consent"),
+        ({"consent": "yes"}, "body.consent"),  # only a JSON true is consent: no coerced string or number
+        ({"consent": "on"}, "body.consent"),
+        ({"consent": "true"}, "body.consent"),
+        ({"consent": 1}, "body.consent"),
         ({"email": "someone@example.org"}, "body.email: Extra inputs are not permitted"),
         ({"travel_time_s": -5}, "body.travel_time_s"),
         ({"location": "8000001"}, "does not stop at 8000001"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib as mpl
@@ -115,27 +116,83 @@ def platform_calibration(points: list[dict[str, Any]]) -> str:
     return _svg(fig)
 
 
+# Ages beyond this many minutes (a collector stopped long ago, or a source replayed from another period,
+# like the demo's 2013 flights beside its 2025 trains) are drawn off the scale of the recent ones.
+RECENT_AGE_MIN = 24 * 60
+
+
+@dataclass(frozen=True)
+class FreshnessBar:
+    collector: str
+    width_min: float  # the bar's length on the plot
+    label: str
+    off_scale: bool  # older than the axis shows: drawn to its end, hatched, its age in the label
+    failing: bool
+
+
+def freshness_bars(collectors: list[dict[str, Any]]) -> tuple[float, list[FreshnessBar]]:
+    """The axis length in minutes and one bar per collector: recent ages to scale, older ones capped."""
+    ages = {
+        c["collector"]: None if c["data_age_s"] is None else max(c["data_age_s"], 0) / 60 for c in collectors
+    }
+    recent = [age for age in ages.values() if age is not None and age <= RECENT_AGE_MIN]
+    known = [age for age in ages.values() if age is not None]
+    limit = max(recent or known or [0.0]) * 1.25 or 10.0
+    limit = max(limit, 10.0)
+    bars = []
+    for c in collectors:
+        age = ages[c["collector"]]
+        runs = f"{c['failures_24h']} failed of {c['runs_24h']}"
+        if age is None:
+            bar = FreshnessBar(c["collector"], 0.0, "no data yet", False, bool(c["failures_24h"]))
+        elif age > limit:
+            label = f"{age_text(age)} old, off the scale; {runs}"
+            bar = FreshnessBar(c["collector"], limit, label, True, bool(c["failures_24h"]))
+        else:
+            bar = FreshnessBar(c["collector"], age, runs, False, bool(c["failures_24h"]))
+        bars.append(bar)
+    return limit, bars
+
+
+def _minutes_old(age_s: float | None) -> float | None:
+    return None if age_s is None else max(age_s, 0) / 60
+
+
+def age_text(minutes: float) -> str:
+    """An age in the unit that reads best: 45 min, 5 h, 3 days, 12 years."""
+    for unit, size in (("years", 525_960), ("days", 1_440), ("h", 60)):
+        if minutes >= 2 * size:
+            return f"{minutes / size:,.0f} {unit}"
+    return f"{minutes:,.0f} min"
+
+
 def collector_freshness(collectors: list[dict[str, Any]]) -> str:
     title = "Data age and failures per collector (24 h)"
     if not collectors:
         return _empty(title, "No collector has run yet.")
-    fig = Figure(figsize=(SIZE[0], 0.6 + 0.45 * len(collectors)))
+    limit, bars = freshness_bars(collectors)
+    fig = Figure(figsize=(SIZE[0], 0.6 + 0.45 * len(bars)))
     ax = fig.subplots()
-    names = [c["collector"] for c in collectors]
-    ages = [(c["data_age_s"] or 0) / 60 for c in collectors]
-    y = np.arange(len(names))
-    bars = ax.barh(y, ages, color=[("#cf222e" if c["failures_24h"] else "#2da44e") for c in collectors])
-    for bar, c in zip(bars, collectors, strict=True):
-        label = "no data yet" if c["data_age_s"] is None else f"{c['failures_24h']} failed of {c['runs_24h']}"
+    y = np.arange(len(bars))
+    drawn = ax.barh(
+        y,
+        [bar.width_min for bar in bars],
+        color=["#cf222e" if bar.failing else "#2da44e" for bar in bars],
+    )
+    for patch, bar in zip(drawn, bars, strict=True):
+        if bar.off_scale:
+            patch.set_hatch("//")
+            patch.set_alpha(0.5)
         ax.annotate(
-            label,
-            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            bar.label,
+            (0 if bar.off_scale else patch.get_width(), patch.get_y() + patch.get_height() / 2),
             xytext=(4, 0),
             textcoords="offset points",
             va="center",
             fontsize=8,
         )
-    ax.set_yticks(y, names)
+    ax.set_xlim(0, limit)
+    ax.set_yticks(y, [bar.collector for bar in bars])
     ax.set_xlabel("minutes since the newest data")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")

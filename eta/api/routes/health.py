@@ -40,7 +40,7 @@ async def livez() -> Response:
 async def readyz(state: State) -> JSONResponse:
     """200 once the store answers, a champion model is verified and every enabled collector has run once."""
     snap = state.readiness.snapshot
-    state.metrics.ready.set(1 if snap.ready else 0)
+    state.metrics.record_readiness(snap)
     body = Ready(
         status="ready" if snap.ready else "not ready",
         checks=snap.checks,
@@ -59,6 +59,7 @@ async def readyz(state: State) -> JSONResponse:
 )
 async def metrics(state: State, request: Request) -> Response:
     """Prometheus metrics (request counts and latency by route template, alerts, readiness)."""
+    state.metrics.record_readiness(state.readiness.snapshot)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

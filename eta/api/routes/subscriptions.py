@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 from sqlalchemy import Connection, func, select
 
 from eta.alerts import subscriptions, web_push
@@ -89,10 +89,10 @@ class SubscriptionRequest(BaseModel):
     )
     webhook: WebhookRequest | None = Field(default=None, description="Where to POST signed webhooks.")
     web_push: WebPushRequest | None = Field(default=None, description="Or: a browser to send Web Push to.")
-    consent: bool = Field(
+    consent: StrictBool = Field(  # a JSON true, not "yes", "on" or 1 that lax parsing would take
         description=(
-            "Must be true: you agree that eta stores the webhook URL or push subscription until the trip "
-            "has arrived."
+            "Must be the JSON value true: you agree that eta stores the webhook URL or push subscription "
+            "until the trip has arrived."
         )
     )
 
