@@ -122,9 +122,9 @@ def ensure_champions(engine: Engine, settings: Settings, say: Say, *, train_miss
 def _train_champion(
     engine: Engine, settings: Settings, mode: str, task: str, start: str, until: str, say: Say
 ) -> None:
-    from eta.windows import window
     from eta.model import registry
     from eta.model.training import train_and_register
+    from eta.windows import window
 
     say(f"  no bundled {mode} {task} model: training one on {start} … {until} (a few minutes)")
     for entry in train_and_register(engine, settings, mode, window(start, until, "training"), (task,)):
