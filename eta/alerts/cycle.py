@@ -92,17 +92,17 @@ class AlertCycle:
             sub.platform_streak,
         )
         leave_watch = leave.LeaveWatch(sub.leave_notified_at, sub.leave_streak)
-        events: list[tuple[str, dict[str, Any]]] = []
-        for upd in updates:
-            for change in detect.observe(
-                watch,
-                upd,
-                watch_platform=sub.watch_platform,
-                arrival_threshold_s=sub.arrival_threshold_s,
-                confirm=alerts.confirm_updates,
-                watch_predicted_platform=bool(sub.watch_predicted_platform),
-            ):
-                events.append(_change_event(change, upd))
+        call = conn.execute(select(Call).where(Call.id == sub.call_id)).one()
+        changes = detect.examine(
+            watch,
+            updates,
+            scheduled=call.scheduled_arrival,
+            watch_platform=sub.watch_platform,
+            arrival_threshold_s=sub.arrival_threshold_s,
+            confirm=alerts.confirm_updates,
+            watch_predicted_platform=bool(sub.watch_predicted_platform),
+        )
+        events = [_change_event(change) for change in changes]
         if sub.travel_time_s is not None and latest is not None and not self._arrived(conn, sub.call_id, now):
             notice = leave.check(
                 leave_watch,
@@ -141,7 +141,21 @@ class AlertCycle:
         return len(events)
 
     def _new_updates(self, conn: Connection, sub: Any, now: datetime) -> list[detect.Update]:
-        rows = made_between(conn, sub.call_id, sub.last_prediction_at, now, MAX_UPDATES_PER_CYCLE)
+        """The predictions made since the last examination, oldest first, ending with the one in force.
+
+        A new subscription starts from the prediction in force when it was made: what came before is
+        history, not news. When more were made than one cycle examines, the newest is still the last.
+        """
+        after = sub.last_prediction_at
+        rows: list[Any] = []
+        if after is None:
+            after = sub.created_at
+            at_start = in_force_one(conn, sub.call_id, after)
+            rows += [] if at_start is None else [at_start]
+        rows += made_between(conn, sub.call_id, after, now, MAX_UPDATES_PER_CYCLE)
+        newest = in_force_one(conn, sub.call_id, now)
+        if newest is not None and rows and rows[-1].id != newest.id and rows[-1].made_at <= newest.made_at:
+            rows.append(newest)
         return [_update(r) for r in rows]
 
     def _latest_update(self, conn: Connection, call_id: int, now: datetime) -> detect.Update | None:
@@ -213,7 +227,9 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _change_event(change: detect.Change, upd: detect.Update) -> tuple[str, dict[str, Any]]:
+def _change_event(change: detect.Change) -> tuple[str, dict[str, Any]]:
+    upd = change.update
+    assert upd is not None
     if change.kind == "arrival_changed":
         return "trip.arrival_changed", {
             "previous_arrival": _iso(change.previous),  # type: ignore[arg-type]

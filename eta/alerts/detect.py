@@ -2,10 +2,17 @@
 prediction updates agree on it, so one noisy update fires nothing. An operator's platform announcement
 is not noise and is notified at once; a change of eta's predicted platform before any announcement is
 notified only to those who opted in to it (``watch_predicted_platform``).
+
+Until a first notice, the subscriber knows the timetable: the first prediction after subscribing is
+compared with the scheduled arrival and notified at once when it already differs by the threshold (there
+is nothing earlier it could be noise against). The updates since the last examination are judged
+together, and a notice carries the newest of them — the prediction in force when it is sent — never
+one it superseded; a change undone by then is no news.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,6 +46,33 @@ class Change:
     kind: str  # arrival_changed | platform_changed
     previous: str | datetime | None
     current: str | datetime
+    update: Update | None = None  # the prediction the notice carries
+
+
+def examine(
+    watch: Watch,
+    updates: Sequence[Update],
+    *,
+    scheduled: datetime | None,
+    watch_platform: bool,
+    arrival_threshold_s: int | None,
+    confirm: int,
+    watch_predicted_platform: bool = False,
+) -> list[Change]:
+    """Fold the updates since the last examination (oldest first) into ``watch`` (mutated) and return
+    the changes to notify, each carrying the newest update that shows it."""
+    changes: list[Change] = []
+    if arrival_threshold_s is not None:
+        timed = [u for u in updates if u.p50 is not None]
+        if timed:
+            change = _arrival(watch, timed, scheduled, arrival_threshold_s, confirm)
+            changes += [] if change is None else [change]
+    if watch_platform:
+        placed = [u for u in updates if u.platform is not None]
+        if placed:
+            change = _platforms(watch, placed, confirm, watch_predicted_platform)
+            changes += [] if change is None else [change]
+    return changes
 
 
 def observe(
@@ -49,47 +83,90 @@ def observe(
     arrival_threshold_s: int | None,
     confirm: int,
     watch_predicted_platform: bool = False,
+    scheduled: datetime | None = None,
 ) -> list[Change]:
-    """Fold one update into ``watch`` (mutated) and return the changes to notify."""
-    changes: list[Change] = []
-    if update.p50 is not None and arrival_threshold_s is not None:
-        changes += _arrival(watch, update.p50, arrival_threshold_s, confirm)
-    if watch_platform and update.platform is not None:
+    """One update at a time (:func:`examine` of one)."""
+    return examine(
+        watch,
+        [update],
+        scheduled=scheduled,
+        watch_platform=watch_platform,
+        arrival_threshold_s=arrival_threshold_s,
+        confirm=confirm,
+        watch_predicted_platform=watch_predicted_platform,
+    )
+
+
+def _arrival(
+    watch: Watch, updates: Sequence[Update], scheduled: datetime | None, threshold_s: int, confirm: int
+) -> Change | None:
+    told = watch.notified_arrival
+    first = told is None  # nothing seen since subscribing: the subscriber knows the timetable
+    if told is None:
+        if scheduled is None:  # no timetable to compare with: the first prediction is the baseline
+            told, updates = updates[0].p50, updates[1:]
+            watch.notified_arrival = told
+            first = False
+        else:
+            told = scheduled
+    assert told is not None
+    streak, fired = watch.arrival_streak, False
+    for update in updates:
+        assert update.p50 is not None
+        moved = _moved(update.p50, told, threshold_s)
+        streak = streak + 1 if moved else 0
+        fired = fired or streak >= (1 if first else confirm)
+        first = False
+    watch.notified_arrival = told
+    watch.arrival_streak = streak
+    if not updates:
+        return None
+    newest = updates[-1]
+    assert newest.p50 is not None
+    if not fired:
+        return None
+    watch.arrival_streak = 0
+    if not _moved(newest.p50, told, threshold_s):  # undone before it was sent
+        return None
+    watch.notified_arrival = newest.p50
+    return Change("arrival_changed", told, newest.p50, newest)
+
+
+def _moved(p50: datetime, told: datetime, threshold_s: int) -> bool:
+    return abs((p50 - told).total_seconds()) >= threshold_s
+
+
+def _platforms(watch: Watch, updates: Sequence[Update], confirm: int, predicted: bool) -> Change | None:
+    told = watch.notified_platform
+    fired = False
+    for update in updates:
+        assert update.platform is not None
         # the first platform seen is the baseline; after it, a prediction that nobody asked to hear of
         # changes nothing: the notified platform stands until the operator announces another
-        if update.platform_announced or watch_predicted_platform or watch.notified_platform is None:
-            changes += _platform(watch, update.platform, update.platform_announced, confirm)
+        if update.platform_announced or predicted or watch.notified_platform is None:
+            fired = _platform(watch, update.platform, update.platform_announced, confirm) or fired
         else:
             watch.platform_candidate, watch.platform_streak = None, 0
-    return changes
+    current = watch.notified_platform
+    if not fired or current is None or current == told:
+        return None
+    carried = next(u for u in reversed(updates) if u.platform == current)
+    return Change("platform_changed", told, current, carried)
 
 
-def _arrival(watch: Watch, p50: datetime, threshold_s: int, confirm: int) -> list[Change]:
-    if watch.notified_arrival is None:  # the first prediction seen is the baseline, not a change
-        watch.notified_arrival = p50
-        return []
-    moved = abs((p50 - watch.notified_arrival).total_seconds()) >= threshold_s
-    watch.arrival_streak = watch.arrival_streak + 1 if moved else 0
-    if watch.arrival_streak < confirm:
-        return []
-    change = Change("arrival_changed", watch.notified_arrival, p50)
-    watch.notified_arrival, watch.arrival_streak = p50, 0
-    return [change]
-
-
-def _platform(watch: Watch, platform: str, announced: bool, confirm: int) -> list[Change]:
+def _platform(watch: Watch, platform: str, announced: bool, confirm: int) -> bool:
+    """Fold one platform into ``watch``; True when it changes the notified platform."""
     if watch.notified_platform is None:
         watch.notified_platform = platform
-        return []
+        return False
     if platform == watch.notified_platform:
         watch.platform_candidate, watch.platform_streak = None, 0
-        return []
+        return False
     if platform == watch.platform_candidate:
         watch.platform_streak += 1
     else:
         watch.platform_candidate, watch.platform_streak = platform, 1
     if watch.platform_streak < confirm and not announced:
-        return []
-    change = Change("platform_changed", watch.notified_platform, platform)
+        return False
     watch.notified_platform, watch.platform_candidate, watch.platform_streak = platform, None, 0
-    return [change]
+    return True

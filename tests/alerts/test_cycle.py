@@ -66,7 +66,9 @@ def world(store: Engine, settings: Settings, tmp_path: Path) -> Iterator[World]:
     seed.import_db_runs(store, settings)
     call = call_at(store, "ICE", "1011", date(2026, 5, 4), "8000261")
     clock = ManualClock(berlin("2026-05-04 17:00"))
-    app = create_app(api_settings(settings.resolved_database_url, tmp_path / "var"), engine=store, clock=clock)
+    app = create_app(
+        api_settings(settings.resolved_database_url, tmp_path / "var"), engine=store, clock=clock
+    )
     with TestClient(app) as client, webhook_receiver() as receiver:
         yield World(client, clock, store, receiver, call)
 
