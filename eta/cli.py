@@ -623,7 +623,15 @@ def main() -> None:
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        _exit_with("aborted", code=1)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `eta` or `eta db` alone: the help, as asked
+            typer.echo(exc.format_message(), err=True)
+            sys.exit(0)
+        # A usage mistake: one line, not the framed usage block.
+        _exit_with(" ".join(exc.format_message().replace("Value error, ", "").split()), code=exc.exit_code)
     except EtaError as exc:
         _exit_with(str(exc))
     except FileNotFoundError as exc:
@@ -635,11 +643,13 @@ def main() -> None:
     except (OperationalError, ArgumentError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         _exit_with(f"cannot use the store ({reason}); check ETA_DATABASE_URL")
+    else:
+        sys.exit(code if isinstance(code, int) else 0)
 
 
-def _exit_with(message: str) -> NoReturn:
+def _exit_with(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"eta: error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -61,3 +61,11 @@ def test_db_upgrade_then_stats_on_an_empty_store(tmp_path: Path) -> None:
     stats = eta("stats", env=env)
     assert stats.returncode == 0
     assert "services" in stats.stdout
+
+
+def test_a_usage_mistake_is_one_line_and_no_arguments_print_the_help() -> None:
+    wrong = eta("models", "--bogus")
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().splitlines() == ["eta: error: No such option: --bogus"]
+    bare = eta("db")
+    assert bare.returncode == 0 and "upgrade" in bare.stdout + bare.stderr

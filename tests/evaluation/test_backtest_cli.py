@@ -229,7 +229,10 @@ def test_backtest_mistakes_are_one_line(
     [
         (("promote", "nope"), "no model 'nope'"),
         (("rollback",), "no champion to roll back"),
-        (("train", "--mode", "bus", "--from", "2013-01-01", "--until", "2013-01-02"), "unknown mode"),
+        (
+            ("train", "--mode", "bus", "--from", "2013-01-01", "--until", "2013-01-02"),
+            "'bus' is not one of 'train', 'flight'",
+        ),
         (("train", "--mode", "flight", "--from", "2020-01-01", "--until", "2020-01-02"), "import data"),
     ],
 )
