@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Row, select
 from eta.api import schemas
 from eta.errors import NotFoundError
 from eta.features.publication import Publication
+from eta.model.distribution import LEVELS, decode
 from eta.parking import ParkingReference
 from eta.read.predictions import in_force
 from eta.read.reports import CallState, call_states, services_under_way
@@ -319,7 +320,20 @@ def _predicted(call: Any, prediction: Any, tz: str | None) -> schemas.PredictedA
         made_at=local(prediction.made_at, tz),  # type: ignore[arg-type]
         model_version=prediction.model_version,
         horizon_s=prediction.horizon_s,
+        quantiles=_quantiles(prediction, tz),
     )
+
+
+def _quantiles(prediction: Any, tz: str | None) -> list[schemas.ArrivalQuantile]:
+    """The stored distribution (offsets from the P50, s) as arrival times at their levels."""
+    offsets = decode(getattr(prediction, "arrival_quantiles", None))
+    p50 = local(prediction.p50_arrival, tz)
+    if offsets is None or p50 is None:
+        return []
+    return [
+        schemas.ArrivalQuantile(level=level, arrival=p50 + timedelta(seconds=offset))
+        for level, offset in zip(LEVELS, offsets, strict=True)
+    ]
 
 
 def _operator_estimate(

@@ -27,6 +27,11 @@ class ServiceRef(BaseModel):
     destination: str | None = None
 
 
+class ArrivalQuantile(BaseModel):
+    level: float = Field(description="Share of arrivals at or before this time (0.05 … 0.95).")
+    arrival: datetime
+
+
 class PredictedArrival(BaseModel):
     p50: datetime = Field(description="Median predicted arrival.")
     p10: datetime = Field(description="10th percentile: 1 in 10 arrivals are earlier.")
@@ -35,6 +40,12 @@ class PredictedArrival(BaseModel):
     made_at: datetime = Field(description="When the prediction was computed.")
     model_version: str
     horizon_s: int = Field(description="Seconds from made_at to the scheduled arrival.")
+    quantiles: list[ArrivalQuantile] = Field(
+        default_factory=list,
+        description="The whole predicted distribution: the arrival time at each level 0.05, 0.10, … 0.95 "
+        "(monotone; the 0.1, 0.5 and 0.9 are p10, p50 and p90). Empty for predictions made before eta "
+        "kept them.",
+    )
 
 
 class OperatorEstimate(BaseModel):

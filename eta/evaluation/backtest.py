@@ -23,16 +23,19 @@ from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, seconds
 from eta.model import arrival
 from eta.model.artefact import Artefact
+from eta.model.distribution import LEVELS
 from eta.windows import Window, check_disjoint
 
 log = logging.getLogger(__name__)
+
+QUANTILE_COLUMNS = [f"q{round(level * 100):02d}_delay_s" for level in LEVELS]
 
 
 @dataclass
 class ArrivalBacktest:
     """Every test prediction with its baselines and outcome, kept for the report and the plots."""
 
-    rows: pd.DataFrame  # qid, call_id, horizon, t, actual_s, p10/p50/p90, baseline columns
+    rows: pd.DataFrame  # qid, call_id, horizon, t, actual_s, p10/p50/p90, q05…q95, baseline columns
     artefact: Artefact
 
 
@@ -148,6 +151,7 @@ def arrival_backtest(
         mode, frames, queries, artefact.history, artefact.meta["vocabularies"], reports
     )
     predicted = predictor.predict(features)
+    spread = predictor.quantiles(features, predicted)
     q = queries.set_index("qid").reindex(features.index)
     rows = pd.DataFrame(
         {
@@ -159,6 +163,7 @@ def arrival_backtest(
             "time_to_arrival_s": features["time_to_arrival_s"],
         }
     ).join(predicted)
+    rows = rows.join(pd.DataFrame(spread, columns=QUANTILE_COLUMNS, index=features.index))
     for name, series in arrival_baselines(mode, features).items():
         rows[f"baseline_{name}"] = series
     return ArrivalBacktest(rows=rows, artefact=artefact)
@@ -178,6 +183,8 @@ def arrival_report(rows: pd.DataFrame) -> dict[str, Any]:
             part["p50_delay_s"].to_numpy(),
             part["p90_delay_s"].to_numpy(),
             t_to_sched + part["p50_delay_s"].to_numpy(),
+            part[QUANTILE_COLUMNS].to_numpy() if QUANTILE_COLUMNS[0] in part else None,
+            LEVELS,
         )
         baselines = {}
         for name in ARRIVAL_BASELINES:

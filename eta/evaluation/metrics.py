@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -33,6 +35,44 @@ def pinball(actual_s: np.ndarray, quantile_preds: list[np.ndarray]) -> float:
     return float(np.mean(losses))
 
 
+def pinball_at(actual: np.ndarray, predicted: np.ndarray, level: float) -> float:
+    """Mean pinball loss of the ``level`` quantile ``predicted`` (same unit as ``actual``)."""
+    diff = np.asarray(actual, dtype="float64") - np.asarray(predicted, dtype="float64")
+    return float(np.mean(np.maximum(level * diff, (level - 1) * diff)))
+
+
+def level_weights(levels: tuple[float, ...]) -> np.ndarray:
+    """The probability each quantile holds when the distribution is read as a step quantile function:
+    every level stands for the levels nearer to it than to its neighbours (the outer ones up to 0 and 1)."""
+    edges = np.r_[0.0, (np.asarray(levels[:-1]) + np.asarray(levels[1:])) / 2, 1.0]
+    return np.diff(edges)
+
+
+def crps_rows(actual: np.ndarray, quantile_rows: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+    """Exact CRPS per row of the distribution given by monotone quantiles at ``levels`` (one row each).
+
+    The distribution puts :func:`level_weights` on each quantile; CRPS = E|X − y| − ½ E|X − X'|, the
+    second term from the sorted points (as for any weighted empirical distribution).
+    """
+    x = np.sort(np.asarray(quantile_rows, dtype="float64"), axis=1)
+    y = np.asarray(actual, dtype="float64")[:, None]
+    w = level_weights(levels)[None, :]
+    cumulative = np.cumsum(w, axis=1)
+    spread = 2.0 * np.sum(w * x * ((cumulative - w) - (1.0 - cumulative)), axis=1)
+    return np.sum(w * np.abs(x - y), axis=1) - 0.5 * spread
+
+
+def distribution_metrics(
+    actual: np.ndarray, quantile_rows: np.ndarray, levels: tuple[float, ...], scale: float = 1.0
+) -> dict[str, float]:
+    """CRPS and the pinball loss at 0.1, 0.5 and 0.9, divided by ``scale`` (60: minutes from seconds)."""
+    rows = np.asarray(quantile_rows, dtype="float64")
+    out = {"crps": float(np.mean(crps_rows(actual, rows, levels))) / scale}
+    for level in QUANTILES:
+        out[f"pinball_{level}"] = pinball_at(actual, rows[:, levels.index(level)], level) / scale
+    return out
+
+
 def band_hits(actual_s: np.ndarray, predicted_s: np.ndarray, to_go_s: np.ndarray) -> np.ndarray:
     """Whether each prediction is inside the benchmark band for its time to go (predicted arrival − t)."""
     error = np.asarray(actual_s, dtype="float64") - np.asarray(predicted_s, dtype="float64")
@@ -47,13 +87,25 @@ def band_hits(actual_s: np.ndarray, predicted_s: np.ndarray, to_go_s: np.ndarray
 
 
 def arrival_metrics(
-    actual_s: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, to_go_s: np.ndarray
-) -> dict[str, float]:
-    """The report's model block: point errors of the P50, interval coverage, pinball loss, band hits."""
-    out = point_errors(actual_s, p50)
+    actual_s: np.ndarray,
+    p10: np.ndarray,
+    p50: np.ndarray,
+    p90: np.ndarray,
+    to_go_s: np.ndarray,
+    quantile_rows: np.ndarray | None = None,
+    levels: tuple[float, ...] = (),
+) -> dict[str, Any]:
+    """The report's model block: point errors of the P50, interval coverage, pinball loss, band hits, and
+    where the whole distribution is given (``quantile_rows`` at ``levels``), its CRPS and the pinball loss
+    at 0.1, 0.5 and 0.9 apart."""
+    out: dict[str, Any] = dict(point_errors(actual_s, p50))
     out["coverage_p10_p90"] = round(float(np.mean((actual_s >= p10) & (actual_s <= p90))), 4)
     out["pinball_s"] = round(pinball(actual_s, [p10, p50, p90]), 1)
     out["band_hit_rate"] = round(float(np.mean(band_hits(actual_s, p50, to_go_s))), 4)
+    if quantile_rows is not None and len(actual_s):
+        scores = distribution_metrics(actual_s, quantile_rows, levels)
+        out["crps_s"] = round(scores["crps"], 1)
+        out["pinball_by_level_s"] = {str(q): round(scores[f"pinball_{q}"], 1) for q in QUANTILES}
     return out
 
 

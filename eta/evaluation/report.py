@@ -36,6 +36,8 @@ def table(report: dict[str, Any]) -> str:
                 f"   cov {model['coverage_p10_p90']:.1%}  band {model['band_hit_rate']:.1%}"
                 f"  vs best baseline {gain:+.1%}"
             )
+            if "crps_s" in model:
+                row += f"  CRPS {model['crps_s'] / 60:.2f}"
             lines.append(row)
     if report["platform"]:
         lines += [

@@ -36,6 +36,7 @@ from eta.features.frames import Frames
 from eta.features.history import history_folds
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, lookup, seconds
+from eta.model import distribution
 from eta.model.artefact import Artefact
 from eta.model.calibration import apply_interval_calibration, bucket_of, fit_interval_calibration
 
@@ -87,6 +88,18 @@ class ArrivalPredictor:
         low, high = apply_interval_calibration(calibration, p10, p50, p90, buckets)
         return pd.DataFrame(
             {"p10_delay_s": low, "p50_delay_s": p50, "p90_delay_s": high}, index=features.index
+        )
+
+    def quantiles(self, features: pd.DataFrame, predicted: pd.DataFrame) -> np.ndarray:
+        """The arrival delay (s) at :data:`distribution.LEVELS`, one row per query, around the calibrated
+        interval of ``predicted`` (this predictor's :meth:`predict` of ``features``)."""
+        calibration = self.artefact.meta["calibration"]
+        return distribution.quantiles(
+            calibration.get("shape"),
+            predicted["p10_delay_s"].to_numpy(),
+            predicted["p50_delay_s"].to_numpy(),
+            predicted["p90_delay_s"].to_numpy(),
+            bucket_of(features, calibration),
         )
 
     @property
@@ -380,6 +393,8 @@ def train(
         buckets,
     )
     calibrated = raw.assign(p10_delay_s=low, p90_delay_s=high)
+    # The other quantiles, on the same held-out rows, relative to the calibrated interval.
+    calibration["shape"] = distribution.fit_shape(truth, low, raw["p50_delay_s"].to_numpy(), high, buckets)
     meta["metrics"] = calibration_metrics(truth, calibrated)
     # Serve with aggregates over the whole training window (the calibration share included).
     artefact.history = fit_history(mode, frames, start, end)

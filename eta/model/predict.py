@@ -22,7 +22,7 @@ from eta.features.frames import Frames
 from eta.features.publication import Publication
 from eta.features.queries import serving_queries
 from eta.features.reports import delay_reports, latest_estimate, lookup
-from eta.model import platform_unpublished, registry, served_calibration
+from eta.model import distribution, platform_unpublished, registry, served_calibration
 from eta.model.arrival import ArrivalPredictor
 from eta.model.calibration import apply_interval_calibration, bucket_of
 from eta.model.explain import explain
@@ -119,6 +119,7 @@ ARRIVAL_COLUMNS = (
     "model_p10_arrival",
     "model_p90_arrival",
     "interval_bucket",
+    "arrival_quantiles",
     "explanation",
 )
 
@@ -184,7 +185,8 @@ def _arrival_columns(
     queries: pd.DataFrame,
     served_interval: dict[str, Any] | None,
 ) -> pd.DataFrame:
-    """P10/P50/P90 arrival times (served, and the model's own bounds), and the plain-words explanation."""
+    """P10/P50/P90 arrival times (served, and the model's own bounds), the served distribution's quantiles
+    (around the served interval) and the plain-words explanation."""
     model = registry.load(entry)
     predictor = ArrivalPredictor(model)
     reports = delay_reports(frames.calls, frames.observations)
@@ -197,6 +199,8 @@ def _arrival_columns(
     low, high = p10, p90
     if served_interval is not None:
         low, high = apply_interval_calibration(served_interval, p10, p50, p90, buckets)
+    spread = distribution.quantiles(model.meta["calibration"].get("shape"), low, p50, high, buckets)
+    encoded = [distribution.encode(row, centre) for row, centre in zip(spread, p50, strict=True)]
 
     def at(delay_s: Any) -> pd.Series:
         return sched + pd.to_timedelta(pd.Series(delay_s, index=features.index).round(), unit="s")
@@ -209,6 +213,7 @@ def _arrival_columns(
             "model_p10_arrival": at(p10),
             "model_p90_arrival": at(p90),
             "interval_bucket": buckets,
+            "arrival_quantiles": pd.Series(encoded, index=features.index, dtype="object"),
             "explanation": explain(mode, features, contributions, bias, frames.names),
         },
         index=features.index,

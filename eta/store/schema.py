@@ -229,6 +229,9 @@ class Prediction(Base):
     model_p10_arrival: Mapped[datetime | None]
     model_p90_arrival: Mapped[datetime | None]
     interval_bucket: Mapped[str | None] = mapped_column(String(24))
+    # The served arrival distribution: quantiles 0.05 … 0.95 as whole-second offsets from the P50,
+    # comma-separated (eta.model.distribution.encode).
+    arrival_quantiles: Mapped[str | None] = mapped_column(String(240))
     operator_estimate: Mapped[datetime | None]
     platform: Mapped[str | None] = mapped_column(String(16))
     platform_probability: Mapped[float | None] = mapped_column(Float)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from eta.config import Settings
 from eta.importers import calls_csv, db_runs, nycflights13
+from eta.model import distribution
 from eta.store.bulk import insert_ignore
 from eta.store.schema import Call, Location, Observation, Prediction, Service
 
@@ -147,6 +148,9 @@ def _predict(targets: pd.DataFrame, reports: pd.DataFrame, names: dict[str, str]
     p50 = scheduled + pd.to_timedelta(delay, unit="s")
     spread = 60 + 0.15 * merged["horizon_s"] + 0.3 * delay.abs()
     has_platform = merged["planned_platform"].notna()
+    # the whole distribution around that interval, in the normal distribution's proportions
+    low, high = -(spread * 0.6).to_numpy(), (spread * 1.4).to_numpy()
+    spreads = distribution.quantiles(None, low, np.zeros(len(low)), high, None)
     return pd.DataFrame(
         {
             "call_id": merged["id"],
@@ -155,6 +159,7 @@ def _predict(targets: pd.DataFrame, reports: pd.DataFrame, names: dict[str, str]
             "p10_arrival": p50 - pd.to_timedelta(spread * 0.6, unit="s"),
             "p50_arrival": p50,
             "p90_arrival": p50 + pd.to_timedelta(spread * 1.4, unit="s"),
+            "arrival_quantiles": [distribution.encode(row, 0.0) for row in spreads],
             "operator_estimate": pd.NaT,
             "platform": merged["planned_platform"],
             "platform_probability": np.where(has_platform, 0.9, np.nan),

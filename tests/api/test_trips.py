@@ -64,6 +64,14 @@ def test_a_trip_serves_the_latest_prediction_made_by_now(client: TestClient) -> 
         seconds=predicted["delay_s"]
     )
     assert datetime.fromisoformat(predicted["p10"]) < p50 < datetime.fromisoformat(predicted["p90"])
+    # the whole distribution: 19 levels, monotone, through the P10, P50 and P90 (to the second)
+    quantiles = predicted["quantiles"]
+    assert [q["level"] for q in quantiles] == [round(0.05 * i, 2) for i in range(1, 20)]
+    times = [datetime.fromisoformat(q["arrival"]) for q in quantiles]
+    assert times == sorted(times) and times[0] < times[-1]
+    assert quantiles[9]["arrival"] == predicted["p50"]
+    for index, bound in ((1, "p10"), (17, "p90")):
+        assert abs((times[index] - datetime.fromisoformat(predicted[bound])).total_seconds()) <= 1
     assert munich["status"] == "en_route"
     assert munich["actual_arrival"] is None
     assert munich["freshness"]["prediction_age_s"] == 19 * 60

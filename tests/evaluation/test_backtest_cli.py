@@ -13,7 +13,16 @@ import pytest
 from tests import slices
 
 QUICK = {"ETA_MODEL__N_ROUNDS": "10", "ETA_MODEL__MAX_DEPTH": "4", "ETA_MODEL__MIN_TRAIN_ROWS": "1000"}
-ARRIVAL_MODEL_KEYS = {"mae_s", "rmse_s", "p90_abs_s", "coverage_p10_p90", "pinball_s", "band_hit_rate"}
+ARRIVAL_MODEL_KEYS = {
+    "mae_s",
+    "rmse_s",
+    "p90_abs_s",
+    "coverage_p10_p90",
+    "pinball_s",
+    "band_hit_rate",
+    "crps_s",
+    "pinball_by_level_s",
+}
 POINT_KEYS = {"mae_s", "rmse_s", "p90_abs_s"}
 
 
@@ -57,13 +66,15 @@ def test_flight_backtest_report_shape_table_and_plots(flights_env: dict[str, str
     for block in data["arrival"].values():
         assert block["n"] > 1000
         assert set(block["model"]) == ARRIVAL_MODEL_KEYS
+        assert set(block["model"]["pinball_by_level_s"]) == {"0.1", "0.5", "0.9"}
+        assert 0 < block["model"]["crps_s"] < block["model"]["mae_s"]
         assert set(block["baselines"]) == {"timetable", "persistence", "historical_mean"}
         for baseline in block["baselines"].values():
             assert set(baseline) >= POINT_KEYS
     at_departure = data["arrival"]["at_departure"]
     assert at_departure["model"]["mae_s"] < at_departure["baselines"]["timetable"]["mae_s"]
     assert data["platform"] == {}
-    assert "at_departure" in done.stdout and "persistence" in done.stdout
+    assert "at_departure" in done.stdout and "persistence" in done.stdout and "CRPS" in done.stdout
     assert (tmp_path / "out" / "flights.arrival.png").stat().st_size > 1000
 
 

@@ -112,3 +112,33 @@ def test_the_flag_is_judged_at_its_threshold() -> None:
     assert flag_precision_recall(score, positive, 0.75) == (0.5, 0.5)
     assert flag_precision_recall(score, positive, 0.7) == (pytest.approx(2 / 3), 1.0)
     assert flag_precision_recall(score, positive, 0.95) == (None, 0.0)
+
+
+def test_crps_of_quantiles_is_exact_for_their_step_distribution() -> None:
+    from eta.evaluation.metrics import crps_rows, distribution_metrics, level_weights
+    from eta.model.distribution import LEVELS
+
+    weights = level_weights(LEVELS)
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[0] == pytest.approx(0.075) and weights[5] == pytest.approx(0.05)
+    # a point forecast: the CRPS is the absolute error
+    point = np.full((2, 19), 120.0)
+    np.testing.assert_allclose(crps_rows(np.array([60.0, 300.0]), point, LEVELS), [60.0, 180.0])
+    # against the integral of (F(z) − 1{y ≤ z})² over a fine grid
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.normal(0, 300, (5, 19)), axis=1)
+    actual = rng.normal(0, 300, 5)
+    grid = np.linspace(-3000, 3000, 600_001)
+    for row, y in zip(rows, actual, strict=True):
+        cdf = np.searchsorted(row, grid, side="right")
+        f = np.r_[0.0, np.cumsum(weights)][cdf]
+        integral = np.sum((f - (grid >= y)) ** 2) * (grid[1] - grid[0])
+        assert crps_rows(np.array([y]), row[None, :], LEVELS)[0] == pytest.approx(integral, rel=1e-3)
+    # a sharper distribution around the outcome scores better, and the minutes are the seconds / 60
+    wide = np.linspace(-900, 900, 19)[None, :]
+    sharp = np.linspace(-90, 90, 19)[None, :]
+    assert crps_rows(np.zeros(1), sharp, LEVELS)[0] < crps_rows(np.zeros(1), wide, LEVELS)[0]
+    scores = distribution_metrics(np.zeros(1), wide, LEVELS, scale=60.0)
+    assert scores["crps"] == pytest.approx(crps_rows(np.zeros(1), wide, LEVELS)[0] / 60)
+    assert scores["pinball_0.5"] == 0.0
+    assert scores["pinball_0.9"] == pytest.approx(0.1 * 800 / 60)  # the 0.9 quantile of the grid is 800 s

