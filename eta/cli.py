@@ -29,12 +29,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 
 
-def _engine() -> Engine:
-    """The configured store, migrated to the newest schema."""
+def _engine(*, service: bool = False) -> Engine:
+    """The configured store, migrated to the newest schema; ``service``: with a service's timeouts."""
     from eta.config import get_settings
     from eta.store import open_store
 
-    return open_store(get_settings())
+    return open_store(get_settings(), service=service)
 
 
 @db_app.command("upgrade")
@@ -464,7 +464,7 @@ def collect(
     if forever:
         from eta.scheduler import run_forever
 
-        run_forever(settings, _engine())
+        run_forever(settings, _engine(service=True))
         return
     if reprocess is not None:
         if since is None:
@@ -477,7 +477,7 @@ def collect(
     if not source:
         raise InputError("--once needs --source NAME (e.g. --source db-iris)")
     adapters = [make_adapter(name, settings) for name in source]  # unknown names fail before any I/O
-    engine = _engine()
+    engine = _engine(service=True)
     failed = False
     for adapter in adapters:
         result = Runner(adapter, engine, settings).run_once()

@@ -194,6 +194,42 @@ class CollectorsSettings(BaseModel):
     metar: MetarSettings = Field(default_factory=MetarSettings, description="METAR.")
 
 
+class DatabaseSettings(BaseModel):
+    """How eta's services talk to the store: timeouts, so that a database that stops answering is a 503 and
+    a failed collector run, never a hang."""
+
+    connect_timeout_s: int = Field(
+        default=5, ge=1, description="Time to open a connection to PostgreSQL (TCP and login)."
+    )
+    statement_timeout_s: int = Field(
+        default=60,
+        ge=0,
+        description="Longest statement of the services (API, collectors, scheduler) on PostgreSQL; 0: none. "
+        "A statement still waiting this long plus `connect_timeout_s` has its connection closed by eta.",
+    )
+    lock_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a service waits for a SQLite write lock: the API then answers 503, a collector "
+        "run fails and its payloads are written by the next one.",
+    )
+    pool_timeout_s: float = Field(
+        default=5.0, gt=0, description="How long a request waits for a free connection of the pool."
+    )
+    probe_interval_s: float = Field(
+        default=1.0, gt=0, description="How often the API checks that the store answers (`SELECT 1`)."
+    )
+    probe_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="A store check that takes longer marks the store unavailable: requests waiting on it "
+        "and new ones are answered 503 and /readyz turns 503 until a check succeeds again.",
+    )
+    retry_after_s: int = Field(
+        default=10, ge=1, description="`Retry-After` of a 503 answered while the store is unavailable."
+    )
+
+
 class ApiSettings(BaseModel):
     """The HTTP service (`eta serve`): traveller and operator API, dashboard, GTFS-Realtime feed."""
 
@@ -643,6 +679,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(default=False, description="Write logs as one JSON object per line.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Database.")
     collectors: CollectorsSettings = Field(default_factory=CollectorsSettings, description="Collectors.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="HTTP service.")
     alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="Opt-in alerts.")

@@ -23,6 +23,7 @@ from eta.api.problems import install_problem_handlers
 from eta.api.proxies import TrustedProxies
 from eta.api.ratelimit import TokenBuckets
 from eta.api.readiness import Readiness
+from eta.api.store_health import StoreGuard, StoreHealth
 from eta.api.trip_cache import StoreGeneration, TripAnswers
 from eta.clock import Clock, clock_from
 from eta.config import Settings
@@ -48,9 +49,11 @@ def create_app(
     them made full collections take 100-300 ms under load, the slowest 1 % of answers. A test process,
     which starts many apps, does neither.
     """
-    engine = engine or open_store(settings)
+    engine = engine or open_store(settings, service=True)
     clock = clock or clock_from(settings.api.replay_from)
     metrics = ApiMetrics()
+    readiness = Readiness(engine, settings, clock)
+    readiness.store_health = StoreHealth(engine, settings.database)
     state = AppState(
         settings=settings,
         engine=engine,
@@ -62,7 +65,7 @@ def create_app(
             settings.platforms.change_flag_probability,
         ),
         metrics=metrics,
-        readiness=Readiness(engine, settings, clock),
+        readiness=readiness,
         buckets=TokenBuckets(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst),
         answers=AnswerCache(settings.api.cache_ttl_s),
         creations=TokenBuckets(settings.alerts.create_per_hour / 60, settings.alerts.create_burst),
@@ -106,6 +109,7 @@ def create_app(
 
     app.include_router(dashboard.router)
     app.include_router(web.router)
+    app.add_middleware(StoreGuard, health=readiness.store_health)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(Observe, metrics=metrics)
     if settings.api.trust_forwarded_for:
@@ -131,7 +135,14 @@ SHARE_PURGE_INTERVAL_S = 3_600.0
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: AppState = app.state.eta
     await asyncio.to_thread(state.readiness.refresh)
-    tasks = [
+    health = state.readiness.store_health
+    loop = asyncio.get_running_loop()
+    tasks = []
+    if health is not None:
+        # back from an outage: check readiness again now, not at the next interval
+        health.on_recovered = lambda: _refresh_soon(loop, state.readiness.refresh)
+        tasks.append(asyncio.create_task(health.run()))
+    tasks += [
         asyncio.create_task(_every(state.settings.api.refresh_interval_s, state.readiness.refresh)),
         asyncio.create_task(
             _every(SHARE_PURGE_INTERVAL_S, lambda: shares.purge_expired(state.engine, state.clock()))
@@ -158,6 +169,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if health is not None:
+            health.close()
+
+
+def _refresh_soon(loop: asyncio.AbstractEventLoop, work: Callable[[], object]) -> None:
+    task = loop.create_task(asyncio.to_thread(work))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task[object]] = set()
 
 
 async def _every(interval_s: float, work: Callable[[], object]) -> None:

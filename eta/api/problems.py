@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eta.errors import EtaError, InputError, LimitError, NotFoundError
@@ -101,6 +103,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _input_error)  # type: ignore[arg-type]
     app.add_exception_handler(LimitError, _limit_reached)  # type: ignore[arg-type]
     app.add_exception_handler(EtaError, _input_error)  # type: ignore[arg-type]
+    for store_error in (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError):
+        app.add_exception_handler(store_error, _store_unavailable)
     app.add_exception_handler(Exception, _server_error)
 
 
@@ -155,6 +159,23 @@ async def _input_error(request: Request, exc: EtaError) -> JSONResponse:
 
 async def _limit_reached(request: Request, exc: LimitError) -> JSONResponse:
     return problem_response(request, 429, str(exc), type_="/problems/limit-reached", title="Limit reached")
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The store did not answer (down, unreachable, locked, a statement timed out): 503, try again."""
+    from eta.config import get_settings
+
+    state = getattr(request.app.state, "eta", None)
+    retry = (state.settings if state is not None else get_settings()).database.retry_after_s
+    log.error("the store failed on %s: %s", request.url.path, type(exc).__name__)
+    return problem_response(
+        request,
+        503,
+        f"the database does not answer; try again in {retry} s",
+        type_="/problems/store-unavailable",
+        title="Store unavailable",
+        headers={"Retry-After": str(retry)},
+    )
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,10 +10,10 @@ import hashlib
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from eta.clock import Clock
 from eta.config import Settings
 from eta.store.schema import CollectorState, Model
+
+if TYPE_CHECKING:
+    from eta.api.store_health import StoreHealth
 
 log = logging.getLogger("eta.api.readiness")
 CHUNK = 1 << 20
@@ -42,9 +45,24 @@ class Readiness:
         self.engine = engine
         self.settings = settings
         self.clock = clock
-        self.snapshot = Snapshot(ready=False, checked_at=None, reasons=["not checked yet"])
+        self._snapshot = Snapshot(ready=False, checked_at=None, reasons=["not checked yet"])
+        self.store_health: StoreHealth | None = None  # probed every second; the checks here run less often
         self._verified: dict[tuple[str, str, str], bool] = {}
         self._lock = threading.Lock()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The latest checks, with the store as the latest probe saw it (not ready while it is away)."""
+        snap = self._snapshot
+        health = self.store_health
+        if health is None or health.available:
+            return snap
+        return replace(
+            snap,
+            ready=False,
+            checks={**snap.checks, "store": False},
+            reasons=[health.reason or "the store is unavailable", *snap.reasons],
+        )
 
     def refresh(self) -> Snapshot:
         with self._lock:
@@ -76,14 +94,14 @@ class Readiness:
                 if missing:
                     reasons.append(f"collectors not yet run successfully: {', '.join(missing)}")
                 checks["collectors"] = not missing
-            self.snapshot = Snapshot(
+            self._snapshot = Snapshot(
                 ready=all(checks.values()),
                 checked_at=self.clock(),
                 checks=checks,
                 reasons=reasons,
                 champions=champions,
             )
-            return self.snapshot
+            return self._snapshot
 
     def _check_models(self, models: Sequence[Any]) -> tuple[list[str], list[str]]:
         if not models:

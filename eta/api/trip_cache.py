@@ -110,17 +110,24 @@ class StoreGeneration:
 
     def refresh(self) -> int:
         """Read the store's newest ids (and what changed since the last read); the current ``seq``."""
+        # The store is read without the lock: a read that never returns (a database gone silent) must not
+        # hold up the builds that read the generation themselves meanwhile (issue 21).
+        started = time.monotonic()
+        before = self.value
+        touched: frozenset[int] | None = None
+        with self.engine.connect() as conn:
+            predictions, observations = conn.execute(_GENERATION).one()
+            value = (int(predictions or 0), int(observations or 0))
+            if value != before:
+                touched = _touched(conn, before, value, self.MAX_CALLS)
         with self._lock:
-            started = time.monotonic()
-            with self.engine.connect() as conn:
-                predictions, observations = conn.execute(_GENERATION).one()
-                value = (int(predictions or 0), int(observations or 0))
-                if value != self.value:
-                    touched = _touched(conn, self.value, value, self.MAX_CALLS)
-                    self.changes = (*self.changes[-(self.MAX_CHANGES - 1) :], (self.seq + 1, touched))
-                    self.seq += 1  # after `changes`: a reader that sees the new seq finds its change
-                    self.value = value
-            self.read_at = started
+            if value != self.value:
+                if self.value != before:
+                    touched = None  # another read moved the generation meanwhile: any call may have changed
+                self.changes = (*self.changes[-(self.MAX_CHANGES - 1) :], (self.seq + 1, touched))
+                self.seq += 1  # after `changes`: a reader that sees the new seq finds its change
+                self.value = value
+            self.read_at = max(self.read_at, started)
             return self.seq
 
     def current(self) -> int | None:

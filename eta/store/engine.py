@@ -9,32 +9,86 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 
-from eta.config import Settings, get_settings
+from eta.config import DatabaseSettings, Settings, get_settings
 from eta.errors import EtaError
+from eta.store import watchdog
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A connection whose peer vanished (a cable, a firewall dropping the flow) is found dead after
+# KEEPALIVE_IDLE_S + KEEPALIVE_COUNT * KEEPALIVE_INTERVAL_S, and one whose sent data is not acknowledged
+# after TCP_USER_TIMEOUT_MS, instead of the kernel's two hours.
+KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 10, 5, 3
+TCP_USER_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` (default: the configured store)."""
-    url = url or get_settings().resolved_database_url
+def make_engine(
+    url: str | None = None,
+    *,
+    service: bool = False,
+    database: DatabaseSettings | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """Create an engine for ``url`` (default: the configured store).
+
+    Every engine has connect timeouts, TCP keepalives and a bounded pool wait (``database``, default the
+    configured ones). A ``service`` engine (the API, the collectors, the scheduler) also has the statement
+    timeout and its watchdog, and on SQLite the shorter lock timeout: a service answers or fails in
+    seconds; batch commands (imports, training) may run long statements.
+    """
+    settings = get_settings()
+    url = url or settings.resolved_database_url
+    database = database or settings.database
     parsed = make_url(url)
     # SQL parameters carry webhook URLs, signing secrets and keys: errors must not print them into logs
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database, **kwargs)
+        lock_ms = round(database.lock_timeout_s * 1000) if service else SQLITE_BUSY_TIMEOUT_MS
+        return _sqlite_engine(url, parsed.database, lock_ms, **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+        parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = {
+        "connect_timeout": database.connect_timeout_s,
+        "keepalives": 1,
+        "keepalives_idle": KEEPALIVE_IDLE_S,
+        "keepalives_interval": KEEPALIVE_INTERVAL_S,
+        "keepalives_count": KEEPALIVE_COUNT,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+    }
+    # what the URL or the caller sets wins
+    connect_args = {k: v for k, v in connect_args.items() if k not in parsed.query}
+    connect_args.update(kwargs.pop("connect_args", {}))
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_timeout", database.pool_timeout_s)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    if service and database.statement_timeout_s > 0:
+        _statement_timeout(engine, database)
+    return engine
 
 
-def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
+def _statement_timeout(engine: Engine, database: DatabaseSettings) -> None:
+    """PostgreSQL cancels a statement after ``statement_timeout_s``; the watchdog closes the connection of
+    one still waiting ``connect_timeout_s`` later (the server could not tell us: it is unreachable)."""
+    timeout_ms = database.statement_timeout_s * 1000
+
+    @event.listens_for(engine, "connect")
+    def _set_timeout(dbapi_conn: Any, _record: object) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {timeout_ms}")
+        dbapi_conn.commit()
+
+    watchdog.watch(engine, database.statement_timeout_s + database.connect_timeout_s)
+
+
+def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int, **kwargs: Any) -> Engine:
     if database and database != ":memory:":
         path = Path(database)
         if not path.parent.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kwargs
+        url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}, **kwargs
     )
 
     @event.listens_for(engine, "connect")
@@ -43,7 +97,7 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
         _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     return engine

@@ -10,6 +10,7 @@ import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from eta.api.app import SERVING_GC_THRESHOLDS
 from eta.api.deps import AppState
@@ -371,3 +373,35 @@ def test_an_answer_older_than_the_changes_remembered_is_rebuilt(
     hits = _hits(cached)
     _same(cached, fresh, other)
     assert _hits(cached) == hits  # it could not tell: rebuilt
+
+
+def test_a_store_read_that_hangs_does_not_hold_up_other_reads_of_the_generation(
+    seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
+) -> None:
+    """Issue 21: the poll's read of the store was made under the lock that builds take for their own read;
+    a database gone silent then hung every trip answer, and kept them hung after it came back."""
+    engine = _state(make_client(seeded_url, clock)).engine
+    generation = StoreGeneration(engine, poll_s=3600)
+    entered, release = threading.Event(), threading.Event()
+    hung: list[bool] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _hang_once(*_: object) -> None:
+        if not hung:
+            hung.append(True)
+            entered.set()
+            release.wait(60)  # the silent database, until the test lets it answer
+
+    stuck = threading.Thread(target=generation.refresh)
+    stuck.start()
+    assert entered.wait(60)
+    try:
+        other = threading.Thread(target=generation.refresh)
+        other.start()
+        other.join(60)  # returns at once when no lock is held across the hung read
+        assert not other.is_alive()
+        assert generation.current() is not None
+    finally:
+        release.set()
+        stuck.join(60)
+    event.remove(engine, "before_cursor_execute", _hang_once)

@@ -1,0 +1,113 @@
+"""Closes the connection of a PostgreSQL statement that waits far past its statement timeout.
+
+The server cancels a slow statement itself (``statement_timeout``). A statement still waiting well after
+that means the server cannot answer us: the network path dropped our packets (a black-holed connection
+through a proxy or a firewall whose TCP keepalives are still answered). The client would then wait for
+ever, holding its pooled connection and its thread. Shutting the socket down ends the wait with an error:
+the connection is discarded by the pool, the caller sees a store error, and the service recovers by itself
+once the database is reachable again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+log = logging.getLogger("eta.store")
+CHECK_EVERY_S = 0.5
+
+# id(DBAPI connection) -> (monotonic start of its statement, its socket's file descriptor, limit in s)
+_running: dict[int, tuple[float, int, float]] = {}
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_closed = 0
+
+
+def watch(engine: Engine, limit_s: float) -> None:
+    """Watch every statement ``engine`` runs; close the connection of one running over ``limit_s``."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _started(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        driver = conn.connection.driver_connection
+        fd = _socket_of(driver)
+        if fd is not None:
+            _running[id(driver)] = (time.monotonic(), fd, limit_s)
+        _start()
+
+    ping = engine.dialect.do_ping
+
+    def _watched_ping(dbapi_connection: Any) -> bool:
+        """The pool's pre-ping of a connection whose peer vanished would wait for ever as well."""
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        fd = _socket_of(driver)
+        if fd is not None:
+            _running[id(driver)] = (time.monotonic(), fd, limit_s)
+            _start()
+        try:
+            return bool(ping(dbapi_connection))
+        finally:
+            _running.pop(id(driver), None)
+
+    engine.dialect.do_ping = _watched_ping  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finished(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        _running.pop(id(conn.connection.driver_connection), None)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        conn = context.connection
+        if conn is not None and not conn.invalidated:
+            driver = getattr(conn.connection, "driver_connection", None)
+            if driver is not None:
+                _running.pop(id(driver), None)
+
+
+def closed_count() -> int:
+    """Connections closed by the watchdog since the process started."""
+    return _closed
+
+
+def _socket_of(driver: Any) -> int | None:
+    try:
+        return int(driver.pgconn.socket)
+    except Exception:  # not psycopg, or already closed: nothing to watch
+        return None
+
+
+def _start() -> None:
+    global _thread
+    if _thread is not None:
+        return
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_loop, name="eta-statement-watchdog", daemon=True)
+            _thread.start()
+
+
+def _loop() -> None:
+    while True:
+        time.sleep(CHECK_EVERY_S)
+        now = time.monotonic()
+        for key, (started, fd, limit_s) in list(_running.items()):
+            if now - started > limit_s and _running.get(key) == (started, fd, limit_s):
+                _running.pop(key, None)
+                _shut_down(fd, now - started)
+
+
+def _shut_down(fd: int, waited_s: float) -> None:
+    global _closed
+    try:
+        # a duplicate of the descriptor: shutting it down ends the socket for the original as well
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        return  # closed meanwhile
+    _closed += 1
+    log.error("a store statement waited %.0f s with no answer: its connection was closed", waited_s)
