@@ -13,7 +13,7 @@ import requests
 from playwright.sync_api import expect
 
 from eta.clock import ManualClock
-from tests.api.helpers import add_prediction, call_at
+from tests.api.helpers import add_observation, add_prediction, call_at
 from tests.web.conftest import Live, needs_chromium
 
 pytestmark = needs_chromium
@@ -109,6 +109,44 @@ def test_the_trip_updates_itself_without_a_reload(browser: Any, live_server: Any
     assert before != expected
     assert page.locator("#delay").inner_text() == "25 min late"
     assert page.evaluate("window.__same_page") is True  # no reload happened
+
+
+def test_the_platform_line_says_when_a_late_station_announces_and_when_a_platform_may_change(
+    browser: Any, live_server: Any, seeded_url: str
+) -> None:
+    # München announces its platforms 20 min ahead: until then eta's prediction and when it is announced
+    live = live_server(seeded_url, platforms={"unpublished_stations": ["8000261:20"]})
+    engine = live.app.state.eta.engine
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
+    announced_at = call.scheduled_arrival.replace(tzinfo=UTC) - timedelta(minutes=20)
+    live.clock.now = announced_at - timedelta(minutes=30)
+    add_prediction(
+        engine, call, live.clock.now - timedelta(minutes=1), 600, platform="12", platform_probability=0.7,
+        platform_announced=False, platform_probs={"12": 0.7, "27": 0.3},
+    )  # fmt: skip
+    page, _ = open_page(browser, live, MOBILE)
+    page.goto(live.base + "/trip/train/ICE/1011/2026-05-04?stop=8000261")
+    expect(page.locator("#platform .value")).to_have_text("12")
+    expect(page.locator("#platform-announced-at")).to_have_text(
+        f"the operator announces it around {announced_at.astimezone(BERLIN):%H:%M}"
+    )
+    assert page.locator("#platform-may-change").count() == 0
+
+    # a station that publishes its plan: the announced platform, flagged when eta doubts it
+    live = live_server(seeded_url)
+    engine = live.app.state.eta.engine
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
+    live.clock.now = datetime(2026, 5, 4, 19, 2, tzinfo=BERLIN).astimezone(UTC)
+    add_observation(engine, call, live.clock.now - timedelta(minutes=7), platform="27")  # the announcement
+    add_prediction(
+        engine, call, live.clock.now - timedelta(minutes=1), 1380, platform="27", platform_probability=0.7,
+        platform_announced=True, platform_probs={"27": 0.7, "12": 0.3},
+    )  # fmt: skip
+    page.goto(live.base + "/trip/train/ICE/1011/2026-05-04?stop=8000261")
+    expect(page.locator("#platform-may-change")).to_have_text("may still change (30 % chance)")
+    assert page.locator("#platform .value").inner_text() == "27"
+    assert page.locator("#platform-announced-at").count() == 0
+    assert page.errors == []
 
 
 @pytest.mark.parametrize(

@@ -91,8 +91,13 @@ def test_subscribe_on_the_page_then_a_change_arrives_as_a_notification(
     expect(page.locator("#alert-list")).to_contain_text("Aucune alerte sur cet appareil.")
     page.check("#w-consent")
     page.fill("#w-threshold", "10")
+    page.check("#w-predicted")  # also eta's predicted platform before the announcement (an opt-in)
     page.get_by_role("button", name="Activer les alertes").click()
     expect(page.locator("#alert-msg")).to_have_text("Alertes activées pour ICE 1011 → München Hbf.")
+    with live.app.state.eta.engine.connect() as conn:
+        columns = (Subscription.watch_platform, Subscription.watch_predicted_platform)
+        watched = conn.execute(select(*columns)).all()
+    assert [tuple(row) for row in watched] == [(True, True)]
     browser_side = page.evaluate("window.__push")
     assert browser_side["serverKey"] == web_push.public_key(VAPID_KEY)  # the key from the API
     assert browser_side["userVisibleOnly"] is True

@@ -254,8 +254,16 @@
     const probability = info.probability === null ? "" : `${Math.round(info.probability * 100)} %`;
     const tag = announced ? t("platform_announced") : t("platform_predicted", { p: probability });
     const terminal = info.terminal ? `${info.terminal} · ` : "";
-    return el("p", { class: `platform ${announced ? "announced" : "predicted"}`, id: "platform" },
-      `${label}: `, el("span", { class: "value" }, terminal + info.predicted), el("span", { class: "tag" }, tag));
+    const parts = [`${label}: `, el("span", { class: "value" }, terminal + info.predicted), el("span", { class: "tag" }, tag)];
+    if (info.may_change && info.change_probability !== null) {
+      parts.push(el("span", { class: "note warn", id: "platform-may-change" },
+        t("platform_may_change", { p: `${Math.round(info.change_probability * 100)} %` })));
+    }
+    if (!announced && info.announced_at) {
+      parts.push(el("span", { class: "note", id: "platform-announced-at" },
+        t("platform_announced_at", { time: clock(info.announced_at, call.location.tz) })));
+    }
+    return el("p", { class: `platform ${announced ? "announced" : "predicted"}`, id: "platform" }, ...parts);
   }
 
   function renderArrival(section, trip, call) {
@@ -557,7 +565,12 @@
           body.watch = { platform_change: true, arrival_change: true };
         } else {
           const threshold = Math.max(1, Number($("w-threshold").value) || 5) * 60;
-          body.watch = { platform_change: $("w-platform").checked, arrival_change: $("w-arrival").checked, arrival_threshold_s: threshold };
+          body.watch = {
+            platform_change: $("w-platform").checked,
+            predicted_platform_change: $("w-platform").checked && $("w-predicted").checked,
+            arrival_change: $("w-arrival").checked,
+            arrival_threshold_s: threshold,
+          };
           if ($("w-leave").checked) body.travel_time_s = Math.max(0, Math.round(Number($("w-travel").value) || 0)) * 60;
         }
         const made = await api("/api/v1/subscriptions", { method: "POST", json: body });
