@@ -46,6 +46,11 @@ class PredictedArrival(BaseModel):
         "(monotone; the 0.1, 0.5 and 0.9 are p10, p50 and p90). Empty for predictions made before eta "
         "kept them.",
     )
+    arrive_by_probability: float | None = Field(
+        default=None,
+        description="With ?by=TIME: the probability of arriving at or before that time, read from the "
+        "quantiles (linear between them, the outer tails tapering off). None without ?by= or quantiles.",
+    )
 
 
 class OperatorEstimate(BaseModel):

@@ -80,6 +80,28 @@ def test_a_trip_serves_the_latest_prediction_made_by_now(client: TestClient) -> 
     assert "the train was" in munich["explanation"]["summary"]
 
 
+def test_the_chance_of_arriving_by_a_time_reads_the_served_quantiles(client: TestClient) -> None:
+    predicted = _munich(client.get(ICE_1011).json())["predicted"]
+    assert predicted["arrive_by_probability"] is None  # not asked
+    times = {q["level"]: q["arrival"] for q in predicted["quantiles"]}
+
+    def chance(by: str) -> float:
+        answer = client.get(ICE_1011, params={"by": by})
+        assert answer.status_code == 200
+        return _munich(answer.json())["predicted"]["arrive_by_probability"]
+
+    assert chance(predicted["p50"]) == pytest.approx(0.5)
+    assert chance(times[0.9]) == pytest.approx(0.9, abs=0.001)
+    assert chance(times[0.25]) == pytest.approx(0.25, abs=0.001)
+    # the same instant written in UTC, and the answer cached for it: the same chance
+    in_utc = datetime.fromisoformat(times[0.75]).astimezone(UTC).isoformat()
+    assert chance(in_utc) == chance(in_utc) == pytest.approx(0.75, abs=0.001)
+    last = datetime.fromisoformat(times[0.95])
+    assert chance((last + timedelta(hours=3)).isoformat()) == 1.0
+    first = datetime.fromisoformat(times[0.05])
+    assert chance((first - timedelta(hours=3)).isoformat()) == 0.0
+
+
 def test_status_follows_the_clock(client: TestClient, clock: ManualClock) -> None:
     clock.now = berlin("2026-05-04 12:00")
     assert _munich(client.get(ICE_1011).json())["status"] == "scheduled"
@@ -261,6 +283,8 @@ def test_a_station_that_announces_late_shows_no_plan_until_the_announcement(
         ("/api/v1/trips/train/ICE/1011/2019-05-04", 422, "more than 7 days in the past"),
         ("/api/v1/trips/bus/ICE/1011/2026-05-04", 422, "path.mode"),
         ("/api/v1/trips/train/I%20CE/1011/2026-05-04", 422, "path.operator"),
+        (ICE_1011 + "?by=2026-05-04T19:45:00", 422, "has no UTC offset"),
+        (ICE_1011 + "?by=tomorrow", 422, "query.by"),
     ],
 )
 def test_bad_lookups_get_a_problem_response(client: TestClient, path: str, status: int, detail: str) -> None:

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
+from eta.api.arrive_by import with_arrive_by
 from eta.api.deps import AppState, Now, RateLimited, State, check_service_date, rate_limit
-from eta.api.problems import problem_responses
+from eta.api.problems import ApiProblem, problem_responses
 from eta.api.schemas import Trip
 from eta.api.trip_cache import RenderedTrip, render_template
 from eta.read.changes import next_change
@@ -74,16 +75,30 @@ async def get_trip(
     leg: Annotated[
         str | None, Query(pattern=r"^[A-Za-z0-9]{1,16}$", description="Departure airport of a flight leg.")
     ] = None,
+    by: Annotated[
+        datetime | None,
+        Query(
+            description="A time with its UTC offset (2026-05-04T19:45:00+02:00): each predicted call then "
+            "says how likely it is to arrive by then (predicted.arrive_by_probability)."
+        ),
+    ] = None,
 ) -> Response:
     """When will this flight or train arrive at each of its stops, and at which platform or gate?"""
     check_service_date(service_date, now, state.settings)
+    if by is not None and by.tzinfo is None:
+        raise ApiProblem(
+            422,
+            f"by={by.isoformat()} has no UTC offset; write e.g. {by.isoformat()}+02:00",
+            type_="/problems/naive-time",
+            title="Time without offset",
+        )
 
     def build() -> bytes:
         with state.engine.connect() as conn:
             trip, _ = state.lookup.trip_and_skeleton(
                 conn, mode.value, operator, number, service_date, leg, now
             )
-        return trip.model_dump_json().encode()
+        return with_arrive_by(trip, by).model_dump_json().encode()
 
     trips = state.trips
     if trips is None:  # no answer cache: every lookup reads the store
@@ -107,7 +122,7 @@ async def get_trip(
                 return again.expires if again.same_timetable(skeleton) else None
 
             return render_template(
-                trip,
+                with_arrive_by(trip, by),
                 calls=frozenset(c.id for c in skeleton.calls),
                 seq=seq,
                 built_for=at,
