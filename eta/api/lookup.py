@@ -438,9 +438,13 @@ def _summary(delay_s: int | None, factors: list[schemas.Factor]) -> str:
     else:
         minutes = round(abs(delay_s) / 60)
         head = f"Expected {minutes} min {'late' if delay_s > 0 else 'early'}."
-    if not factors:
+    # the factor named is one that moved the prediction the way it goes (later for a late arrival): the
+    # strongest factor pulling the other way would contradict the sentence it ends
+    direction = 0 if delay_s is None or abs(delay_s) < 60 else (1 if delay_s > 0 else -1)
+    along = [f for f in factors if direction == 0 or f.contribution_s * direction > 0]
+    if not along:
         return head
-    strongest = max(factors, key=lambda f: abs(f.contribution_s))
+    strongest = max(along, key=lambda f: abs(f.contribution_s))
     return f"{head} What moved the prediction most: {strongest.text.rstrip('.')}."
 
 

@@ -4,6 +4,12 @@
 model's average prediction (its bias); the contributions of all features add up to the P50 delay. The
 latest reported delay's contribution includes the delay itself, because the model predicts the change
 from it.
+
+Two inputs state a delay the prediction starts from: the latest reported delay, and the operator's own
+estimate (which says how that delay will change by the arrival). Each is said with what it states and,
+apart, what eta makes of it: "+36 min: the operator expects it 36 min late" and "+22 min: trains the
+operator expects that late usually arrive later still", never "+58 min: the operator expects it 36 min
+late", a sentence whose number contradicts its words. The parts still add up to the P50 delay.
 """
 
 from __future__ import annotations
@@ -49,7 +55,29 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
             if mode == "flight"
             else f"the train was {_late(r['latest_delay_s'])} at {place(r, 'report_location')}"
         ),
-        "operator_delay_s": lambda r: f"the operator expects it {_late(r['operator_delay_s'])}",
+        "operator_delay_s": lambda r: (
+            f"the operator expects it {_late(r['operator_delay_s'])}"
+            + (f" (it was {_late(r['latest_delay_s'])})" if _stated_latest(r) else "")
+        ),
+        # what eta makes of a stated delay beyond what it states (explain's STATED)
+        "latest_delay_s|later": lambda r: (
+            f"flights that leave {_late(r['latest_delay_s'])} usually lose more time"
+            if mode == "flight"
+            else f"trains {_late(r['latest_delay_s'])} at {place(r, 'report_location')} usually lose more "
+            "time on the way here"
+        ),
+        "latest_delay_s|earlier": lambda r: (
+            f"flights that leave {_late(r['latest_delay_s'])} usually make up time in the air"
+            if mode == "flight"
+            else f"trains {_late(r['latest_delay_s'])} at {place(r, 'report_location')} usually make up "
+            "time on the way here"
+        ),
+        "operator_delay_s|later": lambda r: (
+            f"{vehicle}s the operator expects {_late(r['operator_delay_s'])} usually arrive later still"
+        ),
+        "operator_delay_s|earlier": lambda r: (
+            f"{vehicle}s the operator expects {_late(r['operator_delay_s'])} usually arrive earlier than that"
+        ),
         "hist_train_mean_s": lambda r: f"this train usually arrives here {_late(r['hist_train_mean_s'])}",
         "hist_train_median_s": lambda r: f"this train usually arrives here {_late(r['hist_train_median_s'])}",
         "hist_flight_mean_s": lambda r: f"this flight usually arrives {_late(r['hist_flight_mean_s'])}",
@@ -296,6 +324,13 @@ def _texts(mode: str, names: pd.Series) -> dict[str, Callable[[Row], str]]:
     }
 
 
+def _stated_latest(row: Row) -> bool:
+    """Whether the row has a latest reported delay other than on time (what the operator's estimate
+    moves from)."""
+    latest = row.get("latest_delay_s")
+    return not _unknown(latest) and round(float(latest) / 60) != 0  # type: ignore[arg-type]
+
+
 def _due_texts(place: Callable[[Row, str], str]) -> dict[str, Callable[[Row], str]]:
     """Sentences for the features of trains due but not yet reported (:mod:`eta.features.due`)."""
     from eta.features.due import PLACES
@@ -394,6 +429,7 @@ def explain(
     base = features["latest_delay_s"].fillna(0.0).to_numpy()
     contribs = contributions.copy()
     contribs["latest_delay_s"] = contribs["latest_delay_s"] + base
+    contribs = _split_stated(features, contribs, base)
     values = contribs.to_numpy(dtype="float64")
     columns = list(contribs.columns)
     # largest absolute contributions first, for all rows at once (a pandas sort per row cost milliseconds)
@@ -403,17 +439,41 @@ def explain(
     for position, feature_row in enumerate(records):
         top = []
         for column in ranked[position]:
-            feature, value = columns[column], float(values[position, column])
+            name, value = columns[column], float(values[position, column])
             if round(value) == 0:
                 continue
+            feature = name.removesuffix(BEYOND)
+            if name.endswith(BEYOND):
+                sentence = texts[feature + ("|later" if value > 0 else "|earlier")](feature_row)
+            else:
+                sentence = _describe(feature, feature_row, texts)
             top.append(
-                {
-                    "feature": feature,
-                    "contribution_s": round(value),
-                    "text": f"{_minutes(value)}: {_describe(feature, feature_row, texts)}",
-                }
+                {"feature": feature, "contribution_s": round(value), "text": f"{_minutes(value)}: {sentence}"}
             )
         out.append({"baseline_delay_s": round(float(bias[position])), "top": top})
+    return out
+
+
+# The inputs that state a delay, with the delay the prediction would move to if they were taken at their
+# word (the operator's estimate: from the latest reported delay to its own).
+STATED = ("latest_delay_s", "operator_delay_s")
+BEYOND = "|beyond"
+
+
+def _split_stated(features: pd.DataFrame, contribs: pd.DataFrame, base: np.ndarray) -> pd.DataFrame:
+    """Each stated delay's contribution split into what it states and what eta makes of it beyond that
+    (columns ``<feature>|beyond``); where the input is unknown, nothing is split."""
+    out = contribs.copy()
+    for feature in STATED:
+        if feature not in out or feature not in features:
+            continue
+        value = features[feature].to_numpy(dtype="float64")
+        known = ~np.isnan(value)
+        stated = value - base if feature == "operator_delay_s" else value
+        stated = np.where(known, stated, 0.0)
+        total = out[feature].to_numpy(dtype="float64")
+        out[feature] = np.where(known, stated, total)
+        out[feature + BEYOND] = np.where(known, total - stated, 0.0)
     return out
 
 
