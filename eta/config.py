@@ -652,6 +652,29 @@ class PlatformSettings(BaseModel):
     )
 
 
+class StoreSettings(BaseModel):
+    """What the store keeps: served predictions are written when they change materially."""
+
+    write_on_change: bool = Field(
+        default=True,
+        description="Write a served prediction only when it changes materially from the one in force "
+        "(else only confirm the one in force); false writes a row for every call at every re-prediction.",
+    )
+    change_p50_s: int = Field(
+        default=30, ge=0, description="A served P50 arrival that moved at least this much is a change."
+    )
+    change_interval_s: int = Field(
+        default=60, ge=0, description="A served P10 or P90 bound that moved at least this much is a change."
+    )
+    change_platform_probability: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A platform whose predicted probability moved at least this much is a change (a new "
+        "top platform or a newly announced one always is).",
+    )
+
+
 class Settings(BaseSettings):
     """eta's settings; every field has a default and a description."""
 
@@ -685,6 +708,7 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings, description="Opt-in alerts.")
     model: ModelSettings = Field(default_factory=ModelSettings, description="Models.")
     platforms: PlatformSettings = Field(default_factory=PlatformSettings, description="Platforms.")
+    store: StoreSettings = Field(default_factory=StoreSettings, description="Storage and retention.")
 
     @property
     def resolved_database_url(self) -> str:

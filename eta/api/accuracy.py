@@ -14,9 +14,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from eta.features.platforms import final_platform_of
+from eta.read.predictions import samples, sweep_times
 from eta.store.schema import Call, Observation, Prediction, Service
 
 GroupBy = Literal["overall", "station", "line", "horizon", "day"]
@@ -26,10 +27,14 @@ MAX_ROWS = 500_000
 
 
 def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str | None = None) -> pd.DataFrame:
-    """One row per served prediction made in [start, end] whose call has an actual arrival.
+    """One row per served prediction in force in [start, end] at a time it was made or confirmed, whose
+    call has an actual arrival.
 
-    Only predictions of calls with a reported actual arrival are read (a sweep predicts every call in the
-    next hours: most rows are about calls still to come), the most recent first, at most ``MAX_ROWS``.
+    Predictions are stored when they change (:mod:`eta.read.predictions`): each row counts where it was
+    made and at every later sweep it stood for (``made_at`` is then that time, ``horizon_s`` the time
+    from it to the scheduled arrival), as if every sweep had written a row. Only predictions of calls
+    with a reported actual arrival are read (a sweep predicts every call in the next hours: most rows are
+    about calls still to come), the most recent first, at most ``MAX_ROWS``.
     """
     arrived = select(Observation.call_id).where(
         Observation.call_id == Prediction.call_id, Observation.actual_arrival.is_not(None)
@@ -38,6 +43,7 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
         select(
             Prediction.call_id,
             Prediction.made_at,
+            Prediction.confirmed_at,
             Prediction.horizon_s,
             Prediction.model_version,
             Prediction.p10_arrival,
@@ -58,8 +64,8 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
         .join(Service, Service.id == Call.service_id)
         .where(
             Prediction.purpose == "served",
-            Prediction.made_at >= start,
             Prediction.made_at <= end,
+            func.coalesce(Prediction.confirmed_at, Prediction.made_at) >= start,
             Prediction.p50_arrival.is_not(None),
             Call.scheduled_arrival.is_not(None),
             arrived.exists(),
@@ -73,10 +79,12 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
         frame = pd.DataFrame(conn.execute(query).mappings().all())
         if frame.empty:
             return frame
+        frame = _sampled(frame, sweep_times(conn, start, end), start, end)
+        if frame.empty:
+            return frame
         ids = frame["call_id"].unique().tolist()
         reports = _reports(conn, ids)
     for col in (
-        "made_at",
         "p10_arrival",
         "p50_arrival",
         "p90_arrival",
@@ -93,6 +101,22 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
     frame = frame.dropna(subset=["actual_arrival"])
     frame["operator_estimate"] = frame["operator_estimate"].fillna(_estimate_as_of(frame, reports))
     return frame.reset_index(drop=True)
+
+
+def _sampled(
+    frame: pd.DataFrame, sweeps: dict[str, pd.DatetimeIndex], start: datetime, end: datetime
+) -> pd.DataFrame:
+    """The rows at every time they were made or confirmed at a sweep in [start, end], newest first."""
+    made = pd.to_datetime(frame["made_at"], utc=True)
+    out = samples(frame.assign(made_at=made), sweeps, start, end)
+    later = out["sampled_at"] > out["made_at"]
+    # at a later sweep, the operator's estimate as known then (filled from the reports below)
+    out["operator_estimate"] = pd.to_datetime(out["operator_estimate"], utc=True).mask(later)
+    out["made_at"] = out["sampled_at"]
+    sched = pd.to_datetime(out["scheduled_arrival"], utc=True)
+    out["horizon_s"] = (sched - out["made_at"]).dt.total_seconds().round().astype("int64")
+    out = out.drop(columns=["sampled_at", "confirmed_at"]).sort_values("made_at", ascending=False)
+    return out.head(MAX_ROWS).reset_index(drop=True)
 
 
 def _reports(conn: object, ids: list[int]) -> pd.DataFrame:

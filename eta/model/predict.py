@@ -1,8 +1,10 @@
 """Batch predictions for serving: the bridge between the champion models and the ``predictions`` table.
 
 :func:`predict_calls` computes, for every call not yet arrived at ``made_at``, the features as known at
-``made_at`` (the same code as training), runs the champion models and writes one ``predictions`` row per
-call with purpose ``served``. The API reads those rows.
+``made_at`` (the same code as training), runs the champion models and writes a ``predictions`` row with
+purpose ``served`` per call whose prediction changed materially from the one in force
+(:mod:`eta.model.on_change`; the others are confirmed as current). A sweep of the whole serving window is
+logged in ``prediction_sweeps``. The API reads through :mod:`eta.read.predictions`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, insert, update
 
 from eta._time import ensure_utc
 from eta.config import Settings
@@ -26,10 +28,12 @@ from eta.model import distribution, platform_unpublished, registry, served_calib
 from eta.model.arrival import ArrivalPredictor
 from eta.model.calibration import apply_interval_calibration, bucket_of
 from eta.model.explain import explain
+from eta.model.on_change import material
 from eta.model.platform import PlatformPredictor
+from eta.read.predictions import SERVED, in_force
 from eta.store.bulk import insert_ignore
 from eta.store.queries import scheduled_span
-from eta.store.schema import metadata
+from eta.store.schema import Prediction, PredictionSweep, metadata
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +47,12 @@ def predict_calls(
     call_ids: list[int] | None = None,
     purpose: str = "served",
 ) -> int:
-    """Write champion predictions made at ``made_at`` for calls not yet arrived; returns rows written.
+    """Predict, as of ``made_at``, the calls not yet arrived; returns the rows written.
 
     Calls considered: those scheduled to arrive within the serving window around ``made_at``
-    (``ETA_MODEL__SERVE_BEHIND_HOURS`` before, ``ETA_MODEL__SERVE_AHEAD_HOURS`` after), or exactly
-    ``call_ids``. Only observations with observed_at ≤ made_at are read.
+    (``ETA_MODEL__SERVE_BEHIND_HOURS`` before, ``ETA_MODEL__SERVE_AHEAD_HOURS`` after) — a sweep,
+    logged per mode — or exactly ``call_ids``. Only observations with observed_at ≤ made_at are read.
+    Served predictions are written where they changed materially (``ETA_STORE__WRITE_ON_CHANGE``).
     """
     made_at = ensure_utc(made_at)
     start, end = _window(engine, settings, made_at, call_ids)
@@ -75,11 +80,43 @@ def predict_calls(
             served_interval=served,
             unpublished=unpublished,
         )
-        if rows.empty:
-            continue
         with engine.begin() as conn:
-            written += insert_ignore(conn, metadata.tables["predictions"], rows, settings.db_batch_size)
+            n = _store(conn, settings, rows, made_at) if not rows.empty else 0
+            if call_ids is None and purpose == SERVED:
+                conn.execute(
+                    insert(PredictionSweep).values(
+                        mode=mode, swept_at=made_at, n_calls=len(rows), n_written=n
+                    )
+                )
+        written += n
     return written
+
+
+CONFIRM_CHUNK = 2_000
+
+
+def _store(conn: Connection, settings: Settings, rows: pd.DataFrame, made_at: datetime) -> int:
+    """Write ``rows``; served ones only where they changed, confirming the others' rows in force."""
+    rows = rows.assign(confirmed_at=pd.Timestamp(made_at))
+    table = metadata.tables["predictions"]
+    if not settings.store.write_on_change or (rows["purpose"] != SERVED).any():
+        return insert_ignore(conn, table, rows, settings.db_batch_size)
+    current = {}
+    ids = rows["call_id"].astype("int64").tolist()
+    for start in range(0, len(ids), CONFIRM_CHUNK):
+        current.update(in_force(conn, ids[start : start + CONFIRM_CHUNK], made_at))
+    changed = material(rows, current, settings.store)
+    unchanged = [current[int(c)].id for c in rows.loc[~changed, "call_id"]]
+    for start in range(0, len(unchanged), CONFIRM_CHUNK):
+        conn.execute(
+            update(Prediction)
+            .where(
+                Prediction.id.in_(unchanged[start : start + CONFIRM_CHUNK]),
+                (Prediction.confirmed_at < made_at) | Prediction.confirmed_at.is_(None),
+            )
+            .values(confirmed_at=made_at)
+        )
+    return insert_ignore(conn, table, rows[changed], settings.db_batch_size)
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ from sqlalchemy import Engine, insert, select
 from eta._time import ensure_utc
 from eta.config import Settings
 from eta.model.calibration import TAIL, apply_interval_calibration, fit_interval_calibration
+from eta.read.predictions import samples, sweep_times
 from eta.read.reports import actual_arrivals
-from eta.store.schema import Call, Prediction, ServedCalibration
+from eta.store.schema import Call, Prediction, ServedCalibration, Service
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,16 @@ def served_rows(
     engine: Engine, version: str, now: datetime, arrivals_from: datetime, arrivals_until: datetime, limit: int
 ) -> pd.DataFrame:
     """Served predictions of ``version`` made by ``now`` of calls scheduled in [from, until), at most
-    ``limit``, with the latest actual arrival observed by ``now`` (rows without one are left out), as
-    delays in s. The calls scheduled last come first, each with all its predictions: cutting by the time
-    a prediction was made would keep, of the earlier calls, only the late ones still being predicted."""
+    ``limit`` stored rows, each where it was made and at every later sweep by ``now`` it stood for
+    (:func:`eta.read.predictions.samples`: what a store writing every prediction would hold), with the
+    latest actual arrival observed by ``now`` (rows without one are left out), as delays in s. The calls
+    scheduled last come first, each with all its predictions: cutting by the time a prediction was made
+    would keep, of the earlier calls, only the late ones still being predicted."""
     query = (
         select(
             Prediction.call_id,
             Prediction.made_at,
+            Prediction.confirmed_at,
             Prediction.p10_arrival,
             Prediction.p50_arrival,
             Prediction.p90_arrival,
@@ -80,8 +84,10 @@ def served_rows(
             Prediction.model_p90_arrival,
             Prediction.interval_bucket,
             Call.scheduled_arrival,
+            Service.mode,
         )
         .join(Call, Call.id == Prediction.call_id)
+        .join(Service, Service.id == Call.service_id)
         .where(
             Prediction.purpose == "served",
             Prediction.model_version == version,
@@ -99,6 +105,13 @@ def served_rows(
         rows = pd.DataFrame(conn.execute(query).mappings().all())
         if rows.empty:
             return rows
+        first = pd.to_datetime(rows["made_at"], utc=True).min().to_pydatetime()
+        # each stored row once where it was made and at every later sweep it stood for
+        rows = samples(rows, sweep_times(conn, first, now), first, now)
+        rows["made_at"] = rows["sampled_at"]
+        rows = rows.sort_values(
+            ["scheduled_arrival", "call_id", "made_at"], ascending=[False, True, True], kind="stable"
+        ).head(limit)
         actual = actual_arrivals(conn, rows["call_id"].unique().tolist(), now)
     rows["actual_arrival"] = rows["call_id"].map(actual)
     rows = rows.dropna(subset=["actual_arrival"])

@@ -207,7 +207,12 @@ class Weather(Base):
 
 
 class Prediction(Base):
-    """Every prediction served or backtested, kept to be joined later with the actual."""
+    """A prediction served or backtested, kept to be joined later with the actual.
+
+    Served predictions are written when they change materially (``ETA_STORE__WRITE_ON_CHANGE``): a row
+    is in force from its ``made_at`` until the call's next row, and ``confirmed_at`` is the latest
+    re-prediction that found it unchanged (so the row stands for every sweep between the two).
+    """
 
     __tablename__ = "predictions"
     __table_args__ = (
@@ -238,6 +243,23 @@ class Prediction(Base):
     platform_announced: Mapped[bool | None] = mapped_column(Boolean)
     platform_probs: Mapped[dict[str, Any] | None]
     explanation: Mapped[dict[str, Any] | None]
+    confirmed_at: Mapped[datetime | None]  # the latest re-prediction that found it unchanged
+
+
+class PredictionSweep(Base):
+    """One sweep of the serving window for a mode: every call in it was predicted at ``swept_at``.
+
+    With predictions written on change, this is what says "the prediction in force is current as of the
+    latest sweep", and what operator accuracy and the served calibration sample at (one sample per call
+    and sweep, as if every sweep had written a row)."""
+
+    __tablename__ = "prediction_sweeps"
+    __table_args__ = (Index(None, "mode", "swept_at"),)
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    swept_at: Mapped[datetime]
+    n_calls: Mapped[int] = mapped_column(Integer)  # predicted
+    n_written: Mapped[int] = mapped_column(Integer)  # of which changed (new rows)
 
 
 class Model(Base):
@@ -466,6 +488,7 @@ TABLES = (
     "observations",
     "weather",
     "predictions",
+    "prediction_sweeps",
     "models",
     "collector_state",
     "collector_runs",

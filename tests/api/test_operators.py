@@ -286,3 +286,40 @@ def test_collectors_as_known_at_the_served_clock(
     assert iris["data_age_s"] == 600  # the newest run that brought rows by 17:00
     assert iris["last_success_at"] == (now - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
     assert iris["runs_24h"] == 3
+
+
+def test_a_prediction_stored_on_change_counts_at_every_sweep_it_stood_for(
+    client: TestClient, engine: Engine, operator_key: str
+) -> None:
+    """Predictions are stored when they change: a row made at 19:35 and found unchanged by the sweeps of
+    19:50 and 20:00 counts three times, each at its own horizon, with the operator's estimate as known at
+    each sweep; a sweep after its confirmation (it had changed, or the call left the window) does not."""
+    from sqlalchemy import insert
+
+    from eta.store.schema import PredictionSweep
+
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")  # arrived 20:05
+    sweeps = [berlin(f"2026-05-04 {at}") for at in ("19:35", "19:50", "20:00", "20:02")]
+    with engine.begin() as conn:
+        for at in sweeps:
+            conn.execute(insert(PredictionSweep).values(mode="train", swept_at=at, n_calls=1, n_written=0))
+    add_observation(
+        engine,
+        call,
+        berlin("2026-05-04 19:45"),
+        estimated_arrival=call.scheduled_arrival + timedelta(minutes=9),
+    )
+    add_prediction(engine, call, sweeps[0], 600, confirmed_at=sweeps[2])
+    window = {"from": "2026-05-04T17:34:00Z", "to": "2026-05-04T18:03:00Z", "group_by": "horizon"}
+    frame = accuracy.served_vs_actual(engine, *(datetime.fromisoformat(window[k]) for k in ("from", "to")))
+    frame = frame[frame["call_id"] == call.id].sort_values("made_at")
+    assert list(frame["made_at"]) == [pd.Timestamp(t) for t in sweeps[:3]]
+    due = pd.Timestamp(call.scheduled_arrival)
+    assert list(frame["horizon_s"]) == [round((due - pd.Timestamp(t)).total_seconds()) for t in sweeps[:3]]
+    estimates = frame["operator_estimate"].tolist()
+    assert (
+        pd.isna(estimates[0])
+        and estimates[1:] == [pd.Timestamp(call.scheduled_arrival + timedelta(minutes=9))] * 2
+    )
+    rows = client.get(ACCURACY, params=window, headers={"X-API-Key": operator_key}).json()["rows"]
+    assert sum(r["n"] for r in rows) >= 3

@@ -218,3 +218,58 @@ def test_the_repredictor_sweeps_the_serving_window_once_per_interval(
     assert per_time.max() > 3 * per_time.drop(sweeps).max()
     source.dispose()
     engine.dispose()
+
+
+def test_sweeps_write_only_what_changed_and_serve_what_every_sweep_would(
+    flights_model: Artefact, tmp_path: Path
+) -> None:
+    """Two stores swept at the same times, one writing every prediction, one only material changes: at
+    every sweep, the one in force differs by less than the thresholds from the one written then, it is
+    current as of the sweep, and the samples of the stored rows are exactly the rows written every sweep."""
+    from eta.config import StoreSettings
+    from eta.read.predictions import current_at, in_force, samples, sweep_times
+    from eta.store.schema import PredictionSweep
+
+    sweeps = [MADE_AT + timedelta(minutes=15 * i) for i in range(4)]
+    engines = {}
+    for name, on_change in (("every", False), ("change", True)):
+        settings, engine = _flights_store_serving(flights_model, tmp_path / name, "flight-arrival-change")
+        settings.store = StoreSettings(write_on_change=on_change)
+        for at in sweeps:
+            predict_calls(engine, settings, at)
+        engines[name] = engine
+    store = settings.store
+    with engines["every"].connect() as conn:
+        every = pd.read_sql(select(Prediction), conn)
+    with engines["change"].connect() as conn:
+        stored = pd.read_sql(select(Prediction), conn)
+        logged = pd.read_sql(select(PredictionSweep), conn)
+    for frame in (every, stored):
+        for column in ("made_at", "confirmed_at", "p10_arrival", "p50_arrival", "p90_arrival"):
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    assert len(stored) < 0.6 * len(every)  # most flights' predictions do not move in 45 minutes
+    assert stored["explanation"].notna().all()  # each written change carries its explanation
+    written_at = every.groupby("made_at").size()
+    assert list(logged["n_calls"]) == list(written_at) and list(logged["mode"]) == ["flight"] * 4
+    assert list(logged["n_written"]) == list(
+        stored.groupby("made_at").size().reindex(written_at.index, fill_value=0)
+    )
+    with engines["change"].connect() as conn:
+        for at in sweeps:
+            expected = every[every["made_at"] == pd.Timestamp(at)].set_index("call_id")
+            ids = expected.index.tolist()
+            served = in_force(conn, ids, at)
+            assert current_at(conn, ids, at) == set(ids)
+            for call_id, row in expected.iterrows():
+                now = served[call_id]
+                assert abs((now.p50_arrival - row["p50_arrival"]).total_seconds()) < store.change_p50_s
+                for bound in ("p10_arrival", "p90_arrival"):
+                    moved = abs((getattr(now, bound) - row[bound]).total_seconds())
+                    assert moved < store.change_interval_s
+        stood = samples(
+            stored.assign(mode="flight"), sweep_times(conn, sweeps[0], sweeps[-1]), sweeps[0], sweeps[-1]
+        )
+    pairs = set(zip(stood["call_id"], stood["sampled_at"], strict=True))
+    assert pairs == set(zip(every["call_id"], every["made_at"], strict=True)) and len(stood) == len(every)
+    for engine in engines.values():
+        engine.dispose()

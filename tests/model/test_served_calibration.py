@@ -66,7 +66,16 @@ def _expected_rows(engine: Engine, now: datetime, settle: timedelta, window: tim
     known = observed[observed["actual_arrival"].notna() & (observed["observed_at"] <= pd.Timestamp(now))]
     actual = known.sort_values("observed_at").drop_duplicates("call_id", keep="last")
     actual = actual.set_index("call_id")["actual_arrival"]
-    rows = predictions[predictions["made_at"] <= pd.Timestamp(now)].copy()
+    # predictions are stored on change: each stored row stands for every sweep from its made_at to its
+    # confirmed_at (all the fixture's predictions are sweeps)
+    predictions["confirmed_at"] = pd.to_datetime(predictions["confirmed_at"], utc=True, format="ISO8601")
+    rows = pd.concat(
+        [
+            predictions[(predictions["made_at"] <= sweep) & (predictions["confirmed_at"] >= sweep)]
+            for sweep in map(pd.Timestamp, SWEEPS)
+            if sweep <= pd.Timestamp(now)
+        ]
+    )
     rows["sched"] = rows["call_id"].map(calls["scheduled_arrival"])
     until = pd.Timestamp(now - settle)
     rows = rows[(rows["sched"] >= until - pd.Timedelta(window)) & (rows["sched"] < until)]
