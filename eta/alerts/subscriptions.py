@@ -29,7 +29,8 @@ from eta.config import Settings
 from eta.errors import InputError, LimitError, NotFoundError
 from eta.read.predictions import in_force_one
 from eta.read.reports import actual_arrival
-from eta.store.schema import Call, Subscription
+from eta.read.timetable import call_known
+from eta.store.schema import Subscription
 
 WEBHOOK = "webhook"
 WEB_PUSH = "web_push"
@@ -89,9 +90,9 @@ def create(engine: Engine, settings: Settings, request: NewSubscription, now: da
     secret = new_secret()
     sealer = Sealer.from_settings(settings)
     with engine.begin() as conn:
-        call = conn.execute(select(Call).where(Call.id == request.call_id)).first()
+        call = call_known(conn, request.call_id, now)
         if call is None:
-            raise NotFoundError("that call does not exist")
+            raise NotFoundError("that call does not exist (or eta did not know it yet)")
         if call.scheduled_arrival is None:
             raise InputError("this stop has no arrival (it is where the trip starts); choose a later stop")
         arrived = actual_arrival(conn, call.id, now)

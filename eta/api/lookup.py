@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row
 
 from eta.api import schemas
 from eta.errors import NotFoundError
@@ -25,8 +25,14 @@ from eta.model.distribution import LEVELS, decode
 from eta.parking import ParkingReference
 from eta.read.predictions import in_force
 from eta.read.reports import CallState, call_states, services_under_way
-from eta.read.timetable import calls_of, find_services, location_rows, services_by_id
-from eta.store.schema import Call
+from eta.read.timetable import (
+    arrivals_at,
+    calls_of,
+    find_services,
+    known_calls,
+    location_rows,
+    services_by_id,
+)
 
 
 @lru_cache(maxsize=512)
@@ -162,7 +168,9 @@ class Lookup:
                 type_="/problems/ambiguous-trip",
                 title="More than one trip matches",
             )
-        service, calls, places = services[0], skeleton.calls, skeleton.places
+        service, calls, places = services[0], known_calls(skeleton.calls, now), skeleton.places
+        if not calls:  # its plan was fetched after ``now``
+            raise NotFoundError(f"eta knew no {mode} {name} at {now.isoformat()}")
         ids = [c.id for c in calls]
         predictions = in_force(conn, ids, now)
         states = call_states(conn, ids, now)
@@ -189,16 +197,7 @@ class Lookup:
         places = locations(conn, [code])
         if code not in places:
             raise NotFoundError(f"eta knows no station or airport with code {code!r}")
-        calls = conn.execute(
-            select(Call)
-            .where(
-                Call.location == code,
-                Call.scheduled_arrival >= window_from,
-                Call.scheduled_arrival <= window_to,
-            )
-            .order_by(Call.scheduled_arrival, Call.id)
-            .limit(limit)
-        ).all()
+        calls = arrivals_at(conn, code, window_from, window_to, now, limit)
         ids = [c.id for c in calls]
         services = services_by_id(conn, [c.service_id for c in calls])
         predictions = in_force(conn, ids, now)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from eta.errors import InputError, NotFoundError
 from eta.read.predictions import in_force
 from eta.read.reports import call_states
+from eta.read.timetable import call_known
 from eta.store.schema import Call, Share
 
 # A share is purged this long after its scheduled arrival even if no arrival was ever reported.
@@ -46,9 +47,9 @@ def create(engine: Engine, call_id: int, now: datetime, max_per_call: int, grace
     key, revoke = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     with engine.begin() as conn:
         conn.execute(delete(Share).where(Share.expires_at < now))  # retention: nothing kept past its time
-        call = conn.execute(select(Call).where(Call.id == call_id)).first()
+        call = call_known(conn, call_id, now)
         if call is None:
-            raise NotFoundError("that call does not exist")
+            raise NotFoundError("that call does not exist (or eta did not know it yet)")
         if call.scheduled_arrival is None:
             raise InputError("this stop has no arrival (it is where the trip starts); choose a later stop")
         if ends_at(conn, call, now, grace_s) <= now:

@@ -294,7 +294,7 @@ class Runner:
             status = "parsed"
             try:
                 self._check(payload)
-                rows.extend(self.adapter.parse(payload))
+                rows.extend(_known_since(self.adapter.parse(payload), payload.fetched_at))
             except PayloadError as exc:
                 status = "quarantined"
                 quarantine_rows.append(self._quarantine_row(payload, exc.kind, str(exc), now))
@@ -550,6 +550,14 @@ def last_runs(engine: Engine, collector: str, limit: int = 10) -> list[Collector
             .limit(limit)
         ).all()
     return [CollectorRun(**row._mapping) for row in rows]
+
+
+def _known_since(rows: Rows, fetched_at: datetime) -> Rows:
+    """The payload's calls as first known when it was fetched (a replay's snapshot time): a later
+    payload listing them again writes nothing (the first row of a call is kept)."""
+    for call in rows.tables.get("calls", []):
+        call["known_since"] = fetched_at
+    return rows
 
 
 def _frame(table: str, rows: list[dict[str, object]]) -> pd.DataFrame:

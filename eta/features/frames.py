@@ -26,6 +26,7 @@ TIME_COLUMNS = (
     "estimated_departure",
     "actual_departure",
     "valid_at",
+    "known_since",
 )
 # A service's calls are loaded whole when any of them falls in the window, so a call near the window's
 # edge still sees its service's earlier stops; the margin covers the longest runs and flights.
@@ -93,6 +94,7 @@ def load_frames(
         Call.scheduled_arrival,
         Call.scheduled_departure,
         Call.planned_platform,
+        Call.known_since,
         Service.operator,
         Service.number,
         Service.service_date,

@@ -78,13 +78,16 @@ def _previous_departure_known_at(frames: Frames, targets: pd.DataFrame) -> pd.Se
 
 
 def serving_queries(frames: Frames, made_at: datetime, call_ids: list[int] | None = None) -> pd.DataFrame:
-    """One query at ``made_at`` per call with a scheduled arrival that had not arrived by then."""
+    """One query at ``made_at`` per call known by then (its plan fetched: ``known_since``) with a
+    scheduled arrival that had not arrived by then."""
     calls = frames.calls
+    t = pd.Timestamp(made_at).tz_convert("UTC")
     mask = calls["scheduled_arrival"].notna() & (calls["sequence"] > 0)
+    if "known_since" in calls:
+        mask &= ~(calls["known_since"] > t)  # NaT: known before anything stored
     if call_ids is not None:
         mask &= calls["call_id"].isin(call_ids)
     targets = calls.loc[mask, ["call_id", "service_id", "sequence", "scheduled_arrival"]]
-    t = pd.Timestamp(made_at).tz_convert("UTC")
     obs = frames.observations[frames.observations["observed_at"] <= t]
     arrived = obs.loc[obs["actual_arrival"].notna(), "call_id"]
     cancelled = obs.loc[obs["cancelled"].fillna(False).astype(bool), "call_id"]

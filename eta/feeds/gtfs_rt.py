@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from google.transit import gtfs_realtime_pb2 as rt
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from eta.read.predictions import in_force
 from eta.read.reports import call_states
-from eta.read.timetable import services_by_id
-from eta.store.schema import Call
+from eta.read.timetable import calls_due, services_by_id
 
 GTFS_RT_VERSION = "2.0"
 
@@ -41,14 +40,7 @@ def trip_id(service: Any) -> str:
 
 
 def build_trip_updates(conn: Connection, now: datetime, back_s: int, ahead_s: int) -> Feed:
-    calls = conn.execute(
-        select(Call)
-        .where(
-            Call.scheduled_arrival >= now - timedelta(seconds=back_s),
-            Call.scheduled_arrival <= now + timedelta(seconds=ahead_s),
-        )
-        .order_by(Call.service_id, Call.sequence)
-    ).all()
+    calls = calls_due(conn, now - timedelta(seconds=back_s), now + timedelta(seconds=ahead_s), now)
     call_ids = [c.id for c in calls]
     services = services_by_id(conn, [c.service_id for c in calls])
     predictions = in_force(conn, call_ids, now)

@@ -66,10 +66,27 @@ def write_batches(
         for frames in batches:
             for name, frame in frames.items():
                 summary.read[name] += len(frame)
-            summary.add(write_batch(engine, frames, batch_size))
+            summary.add(write_batch(engine, planned_ahead(frames), batch_size))
             bar.update(1)
     refresh_statistics(engine)
     return summary
+
+
+# A historical timetable was published long before its day; when exactly is not in the data. Its calls
+# count as known from midnight UTC of the day before their service date: before any time a replay or a
+# backtest asks about (the longest horizon is hours before the first departure).
+PLANNED_AHEAD = pd.Timedelta(days=1)
+
+
+def planned_ahead(frames: Mapping[str, pd.DataFrame]) -> Mapping[str, pd.DataFrame]:
+    """The batch with its calls' ``known_since`` filled in from their service's date where not given."""
+    calls, services = frames.get("calls"), frames.get("services")
+    if calls is None or calls.empty or services is None or "known_since" in calls.columns:
+        return frames
+    dates = pd.to_datetime(services.drop_duplicates("id").set_index("id")["service_date"])
+    day = pd.to_datetime(calls["service_id"].map(dates))
+    known = (day - PLANNED_AHEAD).dt.tz_localize("UTC")
+    return {**frames, "calls": calls.assign(known_since=known)}
 
 
 def chunk_by(frame: pd.DataFrame, key: str, n_keys: int) -> Iterable[pd.DataFrame]:

@@ -84,6 +84,7 @@ def _import_plans(
             for name, payload in iter_xml(archive):
                 bar.update(1)
                 try:
+                    fetched_at = snapshot_time(name)
                     parsed = db_iris.parse_plan(payload)
                 except db_iris.IrisParseError as exc:
                     progress.bad_files.append(f"{name} ({exc})")
@@ -96,6 +97,8 @@ def _import_plans(
                     continue
                 names.setdefault(eva, parsed.station or eva)
                 rows = db_iris.plan_rows(parsed.stops, eva)
+                for call in rows.calls:  # as the live collector: known from the plan's fetch on
+                    call["known_since"] = fetched_at
                 for ref in rows.call_refs:
                     progress.call_of_ref.setdefault(str(ref["ref"]), int(ref["call_id"]))  # type: ignore[call-overload]
                 pending.extend(rows)

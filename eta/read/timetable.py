@@ -1,12 +1,16 @@
-"""Services, calls and locations: the timetable part of what is known."""
+"""Services, calls and locations: the timetable part of what is known.
+
+A call is known at ``now`` from its ``known_since`` on (the fetch of the plan that listed it; NULL: known
+before anything stored): boards, trips, the feed and alerts list only calls known at their clock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Row, bindparam, select
+from sqlalchemy import BindParameter, ColumnElement, Connection, Row, bindparam, func, or_, select
 
 from eta.store.schema import Call, Location, Service
 
@@ -23,6 +27,42 @@ _SERVICES_ONE_LEG = _SERVICES.where(Service.leg == bindparam("leg")).order_by(Se
 _SERVICES_BY_ID = select(Service).where(Service.id.in_(IDS))
 _CALLS_OF = select(Call).where(Call.service_id == bindparam("service_id")).order_by(Call.sequence)
 _LOCATIONS = select(Location.code, Location.name, Location.tz).where(Location.code.in_(IDS))
+NOW: BindParameter[Any] = bindparam("now")
+KNOWN = or_(Call.known_since.is_(None), Call.known_since <= NOW)
+_ARRIVALS_AT = (
+    select(Call)
+    .where(
+        Call.location == bindparam("code"),
+        Call.scheduled_arrival >= bindparam("window_from"),
+        Call.scheduled_arrival <= bindparam("window_to"),
+        KNOWN,
+    )
+    .order_by(Call.scheduled_arrival, Call.id)
+    .limit(bindparam("limit"))
+)
+_DUE = (
+    select(Call)
+    .where(
+        Call.scheduled_arrival >= bindparam("window_from"), Call.scheduled_arrival <= bindparam("window_to")
+    )
+    .where(KNOWN)
+    .order_by(Call.service_id, Call.sequence)
+)
+NEXT_CALL = select(func.min(Call.known_since)).where(Call.id.in_(IDS), Call.known_since > NOW)
+
+
+def known_by(now: datetime) -> ColumnElement[bool]:
+    """The calls known at ``now``, as a condition on ``calls`` for queries built elsewhere."""
+    return or_(Call.known_since.is_(None), Call.known_since <= now)
+
+
+def is_known(call: Any, now: datetime) -> bool:
+    return call.known_since is None or call.known_since <= now
+
+
+def known_calls(calls: Sequence[Row[Any]], now: datetime) -> list[Row[Any]]:
+    """Those of ``calls`` (rows read earlier, e.g. a cached timetable) known at ``now``."""
+    return [call for call in calls if is_known(call, now)]
 
 
 def find_services(
@@ -60,3 +100,22 @@ def calls_of(conn: Connection, service_id: int) -> list[Row[Any]]:
 def location_rows(conn: Connection, codes: Iterable[str]) -> list[tuple[str, str | None, str | None]]:
     """(code, name, time zone) of the known ones among ``codes``."""
     return [(code, name, tz) for code, name, tz in conn.execute(_LOCATIONS, {"ids": list(set(codes))})]
+
+
+def call_known(conn: Connection, call_id: int, now: datetime) -> Row[Any] | None:
+    """One call, if it is known at ``now``."""
+    return conn.execute(select(Call).where(Call.id == call_id, known_by(now))).first()
+
+
+def arrivals_at(
+    conn: Connection, code: str, window_from: datetime, window_to: datetime, now: datetime, limit: int
+) -> list[Row[Any]]:
+    """Calls known at ``now`` scheduled to arrive at ``code`` within the window, in time order."""
+    params = {"code": code, "window_from": window_from, "window_to": window_to, "now": now, "limit": limit}
+    return list(conn.execute(_ARRIVALS_AT, params).all())
+
+
+def calls_due(conn: Connection, window_from: datetime, window_to: datetime, now: datetime) -> list[Row[Any]]:
+    """Calls known at ``now`` scheduled to arrive anywhere within the window, by service and sequence."""
+    params = {"window_from": window_from, "window_to": window_to, "now": now}
+    return list(conn.execute(_DUE, params).all())

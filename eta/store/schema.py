@@ -144,10 +144,17 @@ class Call(Base):
     planned_platform: Mapped[str | None] = mapped_column(String(16))
     scheduled_runway_arrival: Mapped[datetime | None]  # flights: wheels on
     scheduled_runway_departure: Mapped[datetime | None]  # flights: wheels off
+    # When eta first knew this call: the fetch of the plan that listed it (collectors, replays), an
+    # importer's estimate for historical timetables; NULL: known before anything stored. What is known
+    # at ``now`` lists only calls with ``known_since <= now`` (eta.read.timetable).
+    known_since: Mapped[datetime | None]
 
 
 class Observation(Base):
     """An append-only status report about a call; never updated. State at t = reports with observed_at ≤ t.
+
+    ``observed_at`` is when eta first knew the report: a collector's fetch time (a replay's snapshot time);
+    for historical imports, the time the event was reported (it happened then).
 
     Arrival and departure times are the traveller's (flights: at the gate); flights also report runway
     times (on/off) and the terminal of the gate in ``platform``.

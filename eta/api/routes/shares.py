@@ -87,7 +87,7 @@ def create_share(state: State, now: Now, body: ShareRequest) -> ShareCreated:
     """A read-only link to one arrival for whoever picks the traveller up; it expires after the arrival."""
     check_service_date(body.trip.service_date, now, state.settings)
     with state.engine.connect() as conn:
-        call = resolve_call(conn, body.trip, body.location)
+        call = resolve_call(conn, body.trip, body.location, now)
     alerts = state.settings.alerts
     made = shares.create(state.engine, call.id, now, alerts.max_per_trip, alerts.keep_after_arrival_s)
     _, _, end = shares.open_share(state.engine, made.row.id, made.key, now, alerts.keep_after_arrival_s)

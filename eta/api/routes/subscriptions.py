@@ -15,6 +15,7 @@ from eta.api.deps import CreationLimited, Now, RateLimited, State, check_service
 from eta.api.lookup import find_services, local
 from eta.api.problems import ApiProblem, problem_responses
 from eta.errors import InputError, NotFoundError
+from eta.read.timetable import calls_of, known_calls
 from eta.store.schema import Call, NotificationDelivery
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[RateLimited])
@@ -163,9 +164,9 @@ class SubscriptionInfo(BaseModel):
     deliveries: Deliveries
 
 
-def resolve_call(conn: Connection, key: TripKey, location: str | None) -> Any:
-    """The call of the trip ``key`` at ``location`` (default: its last stop); 404, or 409 when the flight
-    number has several legs that day and none is given."""
+def resolve_call(conn: Connection, key: TripKey, location: str | None, now: datetime) -> Any:
+    """The call of the trip ``key`` at ``location`` (default: its last stop) among those known at ``now``;
+    404, or 409 when the flight number has several legs that day and none is given."""
     services = find_services(
         conn, key.mode, key.operator, key.number, key.service_date, key.leg.upper() if key.leg else None
     )
@@ -178,7 +179,9 @@ def resolve_call(conn: Connection, key: TripKey, location: str | None) -> Any:
             type_="/problems/ambiguous-trip",
             title="More than one trip matches",
         )
-    calls = conn.execute(select(Call).where(Call.service_id == services[0].id).order_by(Call.sequence)).all()
+    calls = known_calls(calls_of(conn, services[0].id), now)
+    if not calls:
+        raise NotFoundError(f"eta knew no {key.mode} {key.operator} {key.number} on {key.service_date} yet")
     if location is None:
         return calls[-1]
     matching = [c for c in calls if c.location == location]
@@ -235,7 +238,7 @@ def create_subscription(state: State, now: Now, body: SubscriptionRequest) -> Su
     """Opt in to alerts about one trip's arrival at one stop (signed webhooks, or Web Push)."""
     check_service_date(body.trip.service_date, now, state.settings)
     with state.engine.connect() as conn:
-        call = resolve_call(conn, body.trip, body.location)
+        call = resolve_call(conn, body.trip, body.location, now)
     threshold = None
     if body.watch.arrival_change:
         threshold = body.watch.arrival_threshold_s or state.settings.alerts.default_arrival_threshold_s
