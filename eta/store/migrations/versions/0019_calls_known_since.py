@@ -1,7 +1,7 @@
 """when eta first knew each call
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-05 15:00:00
 
 ``calls.known_since``: when eta first knew a call (a collector's fetch of the plan that listed it; the
@@ -17,8 +17,8 @@ from alembic import op
 
 import eta.store.schema
 
-revision = '0018'
-down_revision = '0017'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
