@@ -47,11 +47,17 @@ class Frames:
     past: pd.DataFrame = field(default_factory=previous_days.no_outcomes)
 
     def observed_until(self, t: datetime | pd.Timestamp) -> Frames:
-        """The same frames as the store held them at ``t``: later observations and weather dropped."""
+        """The same frames as the store held them at ``t``: calls not yet known (``known_since`` after
+        ``t``), later observations and weather dropped."""
         stamp = pd.Timestamp(t)
+        calls = self.calls
+        if "known_since" in calls:
+            calls = calls[~(calls["known_since"] > stamp)]  # NaT: known before anything stored
+        observations = self.observations[self.observations["observed_at"] <= stamp]
         return replace(
             self,
-            observations=self.observations[self.observations["observed_at"] <= stamp],
+            calls=calls.reset_index(drop=True),
+            observations=observations[observations["call_id"].isin(calls["call_id"])],
             weather=self.weather[self.weather["observed_at"] <= stamp],
             past=self.past[self.past["arrival_known_at"] <= stamp],
         )
@@ -67,7 +73,9 @@ def load_frames(
 ) -> Frames:
     """Calls of ``mode`` whose services are scheduled in [start, end), with their observations.
 
-    ``observed_until`` drops observations and weather eta had not yet received at that time (serving).
+    ``observed_until`` drops the calls eta did not yet know at that time (``known_since`` later), and the
+    observations and weather it had not yet received (serving: a store rebuilt or replayed later holds
+    them, the live store then did not).
     ``past_days`` also reads the outcomes of the runs of that many service days before ``start`` into
     ``Frames.past`` (what :mod:`eta.features.previous_days` compares with); by default as many as the
     mode's features look back (trains: :data:`eta.features.previous_days.PAST_DAYS`, flights: none).
@@ -104,6 +112,9 @@ def load_frames(
         Service.destination,
         Service.vehicle_id,
     )
+    if observed_until is not None:
+        known = ensure_utc(observed_until)
+        calls_q = calls_q.where(or_(Call.known_since.is_(None), Call.known_since <= known))
     obs_q = _observations_query(
         service_filter,
         observed_until,
@@ -182,7 +193,9 @@ def _observations_query(
         .where(services)
     )
     if observed_until is not None:
-        query = query.where(Observation.observed_at <= ensure_utc(observed_until))
+        until = ensure_utc(observed_until)
+        known = or_(Call.known_since.is_(None), Call.known_since <= until)
+        query = query.where(Observation.observed_at <= until, known)
     return query
 
 
