@@ -132,20 +132,31 @@ def stats(
 @app.command("config")
 def config(
     markdown: Annotated[
-        bool, typer.Option("--markdown", help="Print the settings table as Markdown.")
+        bool,
+        typer.Option("--markdown", help="Print the settings tables of docs/configuration.md as Markdown."),
     ] = False,
 ) -> None:
     """Show the effective settings (secrets hidden), or the table of all settings."""
     from eta.config import get_settings, settings_table
 
     if markdown:
-        typer.echo(settings_table())
+        from eta.collectors.registry import kinds_table
+
+        # the two generated parts of docs/configuration.md, each between its markers
+        typer.echo(f"<!-- settings:start -->\n{settings_table()}\n<!-- settings:end -->\n")
+        typer.echo(f"<!-- collectors:start -->\n{kinds_table()}<!-- collectors:end -->")
         return
     settings = get_settings()
     shown = settings.model_dump(mode="json")
     from eta.store.engine import describe_url
 
     shown["database_url"] = describe_url(settings.resolved_database_url)
+    from eta.collectors.registry import instances, shown_instance
+
+    # instance sections as their kind read them (secrets masked), not as given
+    shared = {k: v for k, v in shown["collectors"].items() if k in type(settings.collectors).model_fields}
+    collectors = instances(settings)
+    shown["collectors"] = {**shared, "instances": {n: shown_instance(i) for n, i in collectors.items()}}
     typer.echo(json.dumps(shown, indent=2, sort_keys=True))
 
 
@@ -458,11 +469,32 @@ def _configure_logging() -> None:
     logging.basicConfig(level=settings.log_level.upper(), format=fmt, stream=sys.stderr)
 
 
-@app.command("collect")
+def _collectors_help() -> str:
+    """The collector kinds by provider, and the instances configured here, for ``eta collect --help``."""
+    from eta.collectors.registry import PROVIDERS
+
+    lines = [
+        "Collect from live sources: one run (--once), on a schedule (--forever), or reprocess the archive."
+    ]
+    lines += ["", "Kinds, by provider (each has a default instance of the same name):", ""]
+    for provider in PROVIDERS:
+        for kind in provider.KINDS:
+            how = "push" if kind.push else "poll"
+            lines.append(f"* {kind.name} ({how}, {kind.provider}): {kind.summary}")
+    lines += ["", "More instances of a kind: ETA_COLLECTORS__<NAME>__KIND=<kind> and that kind's settings"]
+    lines += ["beside it (docs/configuration.md). `eta collect --list` lists the instances configured here."]
+    return "\n".join(lines)
+
+
+@app.command("collect", help=_collectors_help())
 def collect(
     source: Annotated[
-        list[str] | None, typer.Option("--source", help="Collector to run (repeatable), e.g. db-iris.")
+        list[str] | None,
+        typer.Option("--source", help="Collector instance to run (repeatable), e.g. db-iris; see --list."),
     ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the collector instances: name, kind, schedule, provider.")
+    ] = False,
     once: Annotated[bool, typer.Option("--once", help="Run each --source once and exit.")] = False,
     forever: Annotated[
         bool, typer.Option("--forever", help="Run every enabled collector on its schedule until stopped.")
@@ -477,14 +509,18 @@ def collect(
         bool, typer.Option("--quarantined-only", help="With --reprocess: only the quarantined payloads.")
     ] = False,
 ) -> None:
-    """Collect from live sources: one run (--once), on a schedule (--forever), or reprocess the archive."""
-    from eta.collectors.registry import make_adapter
+    from eta.collectors.registry import described, make_adapter
     from eta.collectors.runner import Runner
     from eta.config import get_settings
     from eta.errors import InputError
 
     _configure_logging()
     settings = get_settings()
+    if list_:
+        typer.echo(f"{'instance':<16} {'kind':<14} {'schedule':<14} {'enabled':<8} provider")
+        for line in described(settings):
+            typer.echo(line)
+        return
     if sum([once, forever, reprocess is not None]) != 1:
         raise InputError("say one of --once (with --source), --forever, or --reprocess SOURCE --since DATE")
     if forever:
@@ -506,7 +542,10 @@ def collect(
     engine = _engine(service=True)
     failed = False
     for adapter in adapters:
-        result = Runner(adapter, engine, settings).run_once()
+        try:
+            result = Runner(adapter, engine, settings).run_once()
+        finally:
+            adapter.close()
         typer.echo(result.line())
         failed |= not result.ok
     if failed:
@@ -580,8 +619,8 @@ def replay(
         typer.echo(replayed.line())
         return
     if source == "ns-infoplus":  # a push feed: PATH is a folder of recorded messages
-        from eta.collectors.ns_infoplus import NsInfoPlusAdapter, message_cycles
         from eta.collectors.runner import Runner
+        from eta.collectors.sources.ns.infoplus import NsInfoPlusAdapter, message_cycles
         from eta.errors import InputError
 
         if path is None:

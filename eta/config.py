@@ -10,9 +10,8 @@ import json
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -43,130 +42,19 @@ class HttpSettings(BaseModel):
     )
 
 
-class DbIrisSettings(BaseModel):
-    """Deutsche Bahn Timetables API (IRIS): plan and changes per station."""
-
-    base_url: str = Field(
-        default="https://apis.deutschebahn.com/db-api-marketplace/apis/timetables/v1",
-        description="Base URL of the DB Timetables API.",
-    )
-    client_id: SecretStr | None = Field(
-        default=None, description="DB API Marketplace client id (DB-Client-Id)."
-    )
-    api_key: SecretStr | None = Field(default=None, description="DB API Marketplace key (DB-Api-Key).")
-    stations: list[str] = Field(
-        default_factory=lambda: ["8011160", "8011102", "8011113"],
-        description="EVA numbers of the stations, as JSON (default: Berlin Hbf, Gesundbrunnen, Südkreuz).",
-    )
-    interval_s: int = Field(default=120, ge=10, description="Seconds between two collections.")
-    plan_hours_ahead: int = Field(
-        default=3, ge=0, le=12, description="Plan hours fetched beyond the current one (each hour once)."
-    )
-    full_changes_every_s: int = Field(
-        default=900,
-        ge=0,
-        description="Fetch the full change list (fchg) this often; recent changes (rchg) in between.",
-    )
-
-
-class GtfsRtSettings(BaseModel):
-    """GTFS static (stops, trips, stop_times) and GTFS-Realtime TripUpdates."""
-
-    static_url: str = Field(
-        default="https://download.gtfs.de/germany/fv_free/latest.zip",
-        description="GTFS static feed (zip) whose trips the TripUpdates refer to.",
-    )
-    realtime_url: str = Field(
-        default="https://realtime.gtfs.de/realtime-free.pb", description="GTFS-Realtime TripUpdates feed."
-    )
-    static_every_s: int = Field(default=86_400, ge=60, description="Refresh the static feed this often.")
-    interval_s: int = Field(default=60, ge=10, description="Seconds between two TripUpdates fetches.")
-    timezone: str = Field(default="Europe/Berlin", description="Agency time zone of the static feed.")
-
-
-class OpenSkySettings(BaseModel):
-    """OpenSky Network REST: arrivals and departures by airport."""
-
-    base_url: str = Field(default="https://opensky-network.org/api", description="OpenSky REST base URL.")
-    username: SecretStr | None = Field(default=None, description="OpenSky account (basic auth), optional.")
-    password: SecretStr | None = Field(default=None, description="OpenSky password, optional.")
-    airports: list[str] = Field(
-        default_factory=lambda: ["EDDF", "EDDB"], description="ICAO codes of the airports, as JSON."
-    )
-    window_s: int = Field(default=7_200, ge=600, le=604_800, description="Interval asked for per request.")
-    interval_s: int = Field(default=1_800, ge=60, description="Seconds between two collections.")
-
-
-class FlightStatusSettings(BaseModel):
-    """One flight-status API with scheduled/estimated/actual gate and runway times, gate and terminal."""
-
-    provider: Literal["aeroapi", "aviationstack"] = Field(
-        default="aeroapi", description="Which flight-status API to use."
-    )
-    base_url: str = Field(
-        default="https://aeroapi.flightaware.com/aeroapi",
-        description="Base URL of the provider (AviationStack: http://api.aviationstack.com/v1).",
-    )
-    api_key: SecretStr | None = Field(default=None, description="The provider's API key.")
-    airports: list[str] = Field(
-        default_factory=lambda: ["EDDF"],
-        description="Airports whose arrivals are collected (provider's codes).",
-    )
-    interval_s: int = Field(default=300, ge=30, description="Seconds between two collections.")
-    max_pages: int = Field(
-        default=5,
-        ge=1,
-        le=100,
-        description=(
-            "Most pages read per request and run, following AeroAPI `links.next` or AviationStack "
-            "`pagination`; each page is one more (billed) call."
-        ),
-    )
-
-
-class WeatherPlace(BaseModel):
-    code: str = Field(description="eta location code (IATA or EVA).")
-    lat: float = Field(description="Latitude.")
-    lon: float = Field(description="Longitude.")
-
-
-class OpenMeteoSettings(BaseModel):
-    """Open-Meteo hourly forecast (no key); the historical archive API for backfills."""
-
-    forecast_url: str = Field(default="https://api.open-meteo.com/v1/forecast", description="Forecast API.")
-    archive_url: str = Field(
-        default="https://archive-api.open-meteo.com/v1/archive", description="Historical archive API."
-    )
-    places: list[WeatherPlace] = Field(
-        default_factory=lambda: [
-            WeatherPlace(code="FRA", lat=50.0333, lon=8.5706),
-            WeatherPlace(code="8011160", lat=52.5251, lon=13.3694),
-        ],
-        description="Locations as JSON [{code, lat, lon}].",
-    )
-    forecast_days: int = Field(default=2, ge=1, le=16, description="Days of hourly forecast per fetch.")
-    interval_s: int = Field(default=3_600, ge=300, description="Seconds between two collections.")
-
-
-class MetarSettings(BaseModel):
-    """METAR reports from the aviationweather.gov data API."""
-
-    base_url: str = Field(
-        default="https://aviationweather.gov/api/data", description="AWC data API base URL."
-    )
-    stations: list[str] = Field(
-        default_factory=lambda: ["EDDF", "EDDB"], description="ICAO codes of the reporting stations."
-    )
-    hours: int = Field(default=3, ge=1, le=48, description="Hours of reports asked for per fetch.")
-    interval_s: int = Field(default=600, ge=60, description="Seconds between two collections.")
-
-
 class CollectorsSettings(BaseModel):
-    """Which collectors run on the schedule, the shared runner's limits, and one section per source."""
+    """Which collectors run on the schedule and the shared runner's limits. Every other key is a named
+    collector instance: ``ETA_COLLECTORS__<NAME>__KIND`` and the kind's own settings beside it
+    (``ETA_COLLECTORS__<NAME>__<SETTING>``, or the whole section as JSON in ``ETA_COLLECTORS__<NAME>``);
+    underscores in the name become hyphens. The kinds and their settings live beside their code in
+    ``eta/collectors/sources/<provider>/`` (``eta collect --list``, docs/configuration.md)."""
+
+    model_config = ConfigDict(extra="allow")
 
     enabled: list[str] = Field(
         default_factory=list,
-        description='Collectors run by `eta collect --forever`, as JSON, e.g. ["db-iris", "open-meteo"].',
+        description="Collector instances run by `eta collect --forever`, as JSON, "
+        'e.g. ["db-iris", "gtfs-nl"].',
     )
     metrics_port: int | None = Field(
         default=None, description="Port for Prometheus metrics of `eta collect --forever` (unset: none)."
@@ -184,14 +72,10 @@ class CollectorsSettings(BaseModel):
         description="How long a report whose call is not yet known (plan not seen) is kept waiting for it.",
     )
     http: HttpSettings = Field(default_factory=HttpSettings, description="HTTP.")
-    db_iris: DbIrisSettings = Field(default_factory=DbIrisSettings, description="DB IRIS.")
-    gtfs_rt: GtfsRtSettings = Field(default_factory=GtfsRtSettings, description="GTFS-RT.")
-    opensky: OpenSkySettings = Field(default_factory=OpenSkySettings, description="OpenSky.")
-    flight_status: FlightStatusSettings = Field(
-        default_factory=FlightStatusSettings, description="Flight status."
-    )
-    open_meteo: OpenMeteoSettings = Field(default_factory=OpenMeteoSettings, description="Open-Meteo.")
-    metar: MetarSettings = Field(default_factory=MetarSettings, description="METAR.")
+
+    def sections(self) -> dict[str, object]:
+        """The instance sections as given (validated by their kind in :mod:`eta.collectors.registry`)."""
+        return dict(self.model_extra or {})
 
 
 class DatabaseSettings(BaseModel):
@@ -732,7 +616,7 @@ def get_settings() -> Settings:
 def settings_table() -> str:
     """Markdown table of every setting, for docs/configuration.md (``eta config --markdown``)."""
     lines = ["| variable | default | description |", "|---|---|---|"]
-    lines += _section_rows(Settings, "ETA_")
+    lines += section_rows(Settings, "ETA_")
     return "\n".join(lines)
 
 
@@ -740,12 +624,13 @@ def _plain(value: object) -> object:
     return value.model_dump() if isinstance(value, BaseModel) else value
 
 
-def _section_rows(model: type[BaseModel], prefix: str) -> list[str]:
+def section_rows(model: type[BaseModel], prefix: str) -> list[str]:
+    """Table rows (variable, default, description) of every field of ``model``, nested ones flattened."""
     rows: list[str] = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows += _section_rows(annotation, f"{prefix}{name.upper()}__")
+            rows += section_rows(annotation, f"{prefix}{name.upper()}__")
             continue
         default = field.get_default(call_default_factory=True)
         if isinstance(default, Path) and default == _REPO_DATA_DIR:

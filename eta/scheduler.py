@@ -170,8 +170,9 @@ def add_collector_jobs(
 ) -> list[str]:
     """One interval job per collector (default: ``settings.collectors.enabled``); returns the job ids."""
     ids = []
-    for name in names if names is not None else settings.collectors.enabled:
-        adapter = make_adapter(name, settings)
+    wanted = list(names if names is not None else settings.collectors.enabled)
+    adapters = [make_adapter(name, settings) for name in wanted]  # a misconfigured one fails before any job
+    for name, adapter in zip(wanted, adapters, strict=True):
         runner = Runner(adapter, engine, settings, session=session or requests.Session())
         job_id = f"collect:{name}"
         scheduler.add_job(
@@ -212,3 +213,8 @@ def run_forever(settings: Settings, engine: Engine) -> None:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         log.info("stopped")
+    finally:
+        for job in scheduler.get_jobs():  # push subscriptions are closed, not left to the process's end
+            runner = job.args[0] if job.args else None
+            if isinstance(runner, Runner):
+                runner.adapter.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from eta.collectors.registry import KINDS, kinds_table
 from eta.config import settings_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,16 @@ def test_the_configuration_table_is_generated_from_the_settings() -> None:
     between = page.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
     hint = "run `eta config --markdown` and paste it into docs/configuration.md"
     assert between.strip() == settings_table().strip(), hint
+
+
+def test_the_collector_kinds_tables_are_generated_from_their_settings() -> None:
+    """Each kind's settings live beside its code; their tables in docs/configuration.md come from there."""
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    between = page.split("<!-- collectors:start -->")[1].split("<!-- collectors:end -->")[0]
+    hint = "run `eta config --markdown` and paste its collectors part into docs/configuration.md"
+    assert between.strip() == kinds_table().strip(), hint
+    for kind in KINDS:
+        assert f"### `{kind}`" in between
 
 
 def test_the_readme_is_a_short_guide() -> None:

@@ -12,9 +12,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, Self
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pydantic import BaseModel
     from requests import Session
 
     from eta.config import HttpSettings
@@ -93,6 +96,24 @@ class Rows:
     def __len__(self) -> int:
         return sum(len(rows) for rows in self.tables.values())
 
+    def retag(self, old: str, new: str) -> None:
+        """Rows of source ``old`` (and observations naming their call by an ``old`` id) become ``new``'s."""
+        for rows in self.tables.values():
+            for row in rows:
+                for key in ("source", "ref_source"):
+                    if row.get(key) == old:
+                        row[key] = new
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message a push source delivered: what it is (a request-like kind), its body, when it came."""
+
+    request: Request
+    body: bytes
+    received_at: datetime
+    content_type: str | None = None
+
 
 class FetchError(Exception):
     """A fetch that did not yield a payload; ``retry_after_s`` when the server said when to come back."""
@@ -121,14 +142,39 @@ class StoreView(Protocol):
 
 
 class Adapter(ABC):
-    """One source: subclasses set the class attributes and implement the abstract methods."""
+    r"""One source: subclasses set the class attributes and implement the abstract methods.
 
-    name: ClassVar[str]  # collector name (settings, metrics, collector_state)
-    source: ClassVar[str]  # observations.source / call_refs.source / weather.source
+    An instance is one configured collector (:mod:`eta.collectors.registry`): ``name`` is the instance's
+    (settings, metrics, ``collector_state``), ``source`` names its archive and its rows
+    (``observations.source``, ``call_refs.source``, ``weather.source``). A push source (``push``) is not
+    asked for ``requests``: the runner takes what it :meth:`receive`\ d since the last run."""
+
+    name: str  # collector name; the kind's name for its default instance
+    source: str  # raw archive folder, observations.source / call_refs.source / weather.source
     content_types: ClassVar[tuple[str, ...]]  # accepted Content-Type prefixes
     extension: ClassVar[str] = "bin"  # of archived payloads
+    push: ClassVar[bool] = False
     interval_s: int = 300
     max_pages: int = 1  # pages read per request (see :meth:`next_page`)
+    rows_source: str | None = None  # the source parse() writes, when this instance renamed it
+    config: BaseModel | None = None  # the instance's settings (its secrets are masked in messages)
+
+    def named(self, name: str) -> Self:
+        """This adapter as the instance ``name``. An instance other than the kind's default keeps its
+        state, archive and rows under its own name, so that two feeds of one kind (two operators'
+        GTFS-Realtime trip ids, say) never mix."""
+        if name != self.name:
+            self.rows_source = self.source
+            self.name = self.source = name
+        return self
+
+    def receive(self, clock: Callable[[], datetime], max_payload_bytes: int) -> list[Received]:
+        """Push sources: the messages delivered since the last call, each stamped with ``clock()`` when
+        taken from the feed. Raise :class:`FetchError` when the feed cannot be read or fell silent."""
+        raise NotImplementedError(f"{self.name} is polled, not pushed")
+
+    def close(self) -> None:  # noqa: B027 - most adapters hold nothing open
+        """Release what the adapter holds open (a push subscription)."""
 
     @abstractmethod
     def requests(self, now: datetime, view: StoreView) -> list[Request]:

@@ -27,10 +27,11 @@ from sqlalchemy import Engine
 from tqdm import tqdm
 
 from eta._time import parse_date
-from eta.collectors import archive, db_iris, iris_snapshots
+from eta.collectors import archive
 from eta.collectors.base import Adapter, Payload, Request, Rows
-from eta.collectors.db_iris_collector import DbIrisAdapter
 from eta.collectors.runner import AfterCycle, Cycle, Runner, RunResult
+from eta.collectors.sources.db import iris as db_iris
+from eta.collectors.sources.db import iris_snapshots
 from eta.config import Settings
 from eta.errors import InputError
 from eta.store.bulk import write_batch
@@ -521,7 +522,9 @@ def iris_replay(
 ) -> Replay:
     """An IRIS snapshot folder (or one local day of it) as a :class:`Replay` to drive in parts;
     ``count`` reads the archives' names first so that progress bars have totals."""
-    runner = Runner(DbIrisAdapter(settings.collectors.db_iris), engine, settings)
+    from eta.collectors.registry import make_adapter  # the registry imports the sources, which import this
+
+    runner = Runner(make_adapter("db-iris", settings), engine, settings)
     summary = ReplaySummary(db_iris.SOURCE)
     _write_station_coordinates(engine, settings, folder)  # first: plan rows name stations only
     times = None

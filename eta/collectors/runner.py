@@ -125,7 +125,7 @@ class Runner:
         self.resolver = Resolver(engine, settings.collectors.pending_max_age_s)
         self._unwritten: list[Payload] = []
         self._recovered = False
-        self._secrets = [s for s in _secret_values(settings) if len(s) >= 4]
+        self._secrets = [s for s in _secret_values(settings, adapter) if len(s) >= 4]
 
     @property
     def name(self) -> str:
@@ -159,12 +159,16 @@ class Runner:
         payloads = recovered + self._unwritten
         self._unwritten = []
         circuit_until: datetime | None = None
-        try:
-            requests_ = self.adapter.requests(now, _View(self.engine, self.adapter.source))
-        except DBAPIError as exc:
-            requests_ = []
-            result.errors[_store_kind(exc)] += 1
-            result.error_message = self._redact(_first_line(exc))
+        requests_: list[Request] = []
+        receive_failed = False
+        if self.adapter.push:
+            receive_failed = not self._receive(payloads, result)
+        else:
+            try:
+                requests_ = self.adapter.requests(now, _View(self.engine, self.adapter.source))
+            except DBAPIError as exc:
+                result.errors[_store_kind(exc)] += 1
+                result.error_message = self._redact(_first_line(exc))
         for request in requests_:
             page: Request | None = request
             pages = 0
@@ -185,7 +189,7 @@ class Runner:
                 page = self._next_page(page, payload, pages, result)
         if payloads:
             self._ingest_into(result, payloads, now, external=False)
-        fetch_failed = bool(requests_) and result.fetched == 0
+        fetch_failed = (bool(requests_) and result.fetched == 0) or receive_failed
         store_failed = any(kind.startswith("store") for kind in result.errors)
         all_quarantined = result.fetched > 0 and sum(result.quarantined.values()) >= len(payloads)
         result.ok = not (fetch_failed or store_failed or all_quarantined)
@@ -209,11 +213,36 @@ class Runner:
             on_error=on_error,
         )
         self.metrics.fetches.labels(self.name, "ok").inc()
-        fetched_at = self.clock()
+        return self._archived(request, response.body, response.content_type, self.clock(), result)
+
+    def _archived(
+        self, request: Request, body: bytes, content_type: str | None, fetched_at: datetime, result: RunResult
+    ) -> Payload:
         path = archive.relative_path(self.adapter.source, request, fetched_at, self.adapter.extension)
-        archive.write(self.settings.data_dir, path, response.body)  # before parsing, always
+        archive.write(self.settings.data_dir, path, body)  # before parsing, always
         result.fetched += 1
-        return Payload(self.adapter.source, request, fetched_at, response.body, response.content_type, path)
+        return Payload(self.adapter.source, request, fetched_at, body, content_type, path)
+
+    def _receive(self, payloads: list[Payload], result: RunResult) -> bool:
+        """A push source's messages since the last run, archived like fetched bodies; False if the feed
+        could not be read (or fell silent), which fails the run like a failed fetch."""
+        try:
+            messages = self.adapter.receive(self.clock, self.settings.collectors.http.max_payload_bytes)
+        except FetchError as exc:
+            result.errors[exc.kind] += 1
+            self.metrics.errors.labels(self.name, exc.kind).inc()
+            self.metrics.fetches.labels(self.name, exc.kind).inc()
+            result.error_message = self._redact(str(exc))
+            log.warning("%s: %s", self.name, result.error_message)
+            return False
+        for message in messages:
+            self.metrics.fetches.labels(self.name, "ok").inc()
+            payloads.append(
+                self._archived(
+                    message.request, message.body, message.content_type, message.received_at, result
+                )
+            )
+        return True
 
     def _next_page(self, request: Request, payload: Payload, pages: int, result: RunResult) -> Request | None:
         """The next page's request, if the adapter names one and fewer than ``max_pages`` were read."""
@@ -294,7 +323,10 @@ class Runner:
             status = "parsed"
             try:
                 self._check(payload)
-                rows.extend(_known_since(self.adapter.parse(payload), payload.fetched_at))
+                parsed = self.adapter.parse(payload)
+                if self.adapter.rows_source is not None:  # a named instance: its rows under its name
+                    parsed.retag(self.adapter.rows_source, self.adapter.source)
+                rows.extend(_known_since(parsed, payload.fetched_at))
             except PayloadError as exc:
                 status = "quarantined"
                 quarantine_rows.append(self._quarantine_row(payload, exc.kind, str(exc), now))
@@ -577,8 +609,9 @@ def _store_kind(exc: DBAPIError) -> str:
     return "store_locked" if "locked" in str(exc).lower() else "store"
 
 
-def _secret_values(settings: Settings) -> list[str]:
-    """Every SecretStr value in the collectors' settings, to be masked in messages and logs."""
+def _secret_values(settings: Settings, adapter: Adapter) -> list[str]:
+    """Every SecretStr value of the shared collector settings and of the adapter's instance, to be masked
+    in messages and logs."""
     from pydantic import BaseModel, SecretStr
 
     found: list[str] = []
@@ -592,6 +625,8 @@ def _secret_values(settings: Settings) -> list[str]:
                 walk(value)
 
     walk(settings.collectors)
+    if adapter.config is not None:
+        walk(adapter.config)
     return found
 
 

@@ -4,7 +4,7 @@ PATH is a folder with ``timetables/*.tar.gz`` (hourly ``plan`` snapshots, inner 
 ``YYMMDDHHMM/<station>_timetable.xml``) and ``timetable_changes/*.tar.gz`` (15-minute ``fchg``
 snapshots, ``YYMMDDHHMM/<station>_change.xml``), as collected by TU Berlin's DAMS Lab. Each snapshot
 was downloaded one minute after the time its folder is named for, which becomes ``observed_at``, so
-the store knows what was announced when. Parsing is :mod:`eta.collectors.db_iris`, shared with the
+the store knows what was announced when. Parsing is :mod:`eta.collectors.sources.db.iris`, shared with the
 live collector.
 """
 
@@ -17,8 +17,8 @@ import pandas as pd
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from eta.collectors import db_iris
-from eta.collectors.iris_snapshots import (
+from eta.collectors.sources.db import iris as db_iris
+from eta.collectors.sources.db.iris_snapshots import (
     archives,
     iter_xml,
     locations_frame,

@@ -12,8 +12,8 @@ from google.transit import gtfs_realtime_pb2 as rt
 from sqlalchemy import select
 
 from eta.clock import ManualClock
-from eta.collectors import db_iris
 from eta.collectors.replay import iris_cycles, replay_iris
+from eta.collectors.sources.db import iris as db_iris
 from eta.config import Settings
 from eta.store import open_store
 from eta.store.schema import Call, Prediction, Service

@@ -12,7 +12,7 @@ import sys
 
 from sqlalchemy import event
 
-from eta.collectors.db_iris_collector import DbIrisAdapter
+from eta.collectors.registry import make_adapter
 from eta.collectors.replay import iris_cycles, replay
 from eta.collectors.runner import Runner
 from eta.config import get_settings
@@ -35,7 +35,7 @@ def main() -> None:
                 print("killing myself mid-batch", flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    runner = Runner(DbIrisAdapter(settings.collectors.db_iris), engine, settings)
+    runner = Runner(make_adapter("db-iris", settings), engine, settings)
     if mode == "replay":
         summary = replay(runner, iris_cycles(FIXTURES / "iris_archive" / "raw"), progress=False)
         print(summary.line())

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eta.collectors import db_iris
+from eta.collectors.sources.db import iris as db_iris
 from tests.conftest import FIXTURES
 
 IRIS = FIXTURES / "db_iris"

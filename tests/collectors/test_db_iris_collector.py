@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from eta.collectors import archive
-from eta.collectors.db_iris_collector import DbIrisAdapter
+from eta.collectors.registry import instance, make_adapter
 from eta.collectors.runner import Runner
+from eta.collectors.sources.db.iris_collector import DbIrisAdapter
 from eta.config import Settings, get_settings
 from eta.store.queries import latest_state, observations_as_of
 from eta.store.schema import Call, CallRef, CollectorRun, CollectorState, Observation, RawPayload
@@ -59,7 +60,7 @@ def test_a_run_stores_planned_and_changed_times_and_platforms(
     store: Engine, iris_settings: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
 ) -> None:
     _aachen(loopback)
-    runner = make_runner(DbIrisAdapter(iris_settings.collectors.db_iris), store, iris_settings, now=AT_10_05)
+    runner = make_runner(make_adapter("db-iris", iris_settings), store, iris_settings, now=AT_10_05)
     result = runner.run_once()
     assert result.ok, result.line()
     assert loopback.hits == ["/plan/8000001/240509/10", "/fchg/8000001"]
@@ -99,7 +100,7 @@ def test_the_next_run_fetches_no_plan_twice_and_only_recent_changes(
     store: Engine, iris_settings: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
 ) -> None:
     _aachen(loopback)
-    runner = make_runner(DbIrisAdapter(iris_settings.collectors.db_iris), store, iris_settings, now=AT_10_05)
+    runner = make_runner(make_adapter("db-iris", iris_settings), store, iris_settings, now=AT_10_05)
     first = runner.run_once()
     runner.clock = lambda: AT_10_05 + timedelta(minutes=2)
     second = runner.run_once()
@@ -111,7 +112,9 @@ def test_an_unchanged_full_change_list_adds_no_rows(
     store: Engine, iris_settings: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
 ) -> None:
     _aachen(loopback)
-    adapter = DbIrisAdapter(iris_settings.collectors.db_iris.model_copy(update={"full_changes_every_s": 0}))
+    adapter = DbIrisAdapter(
+        instance("db-iris", iris_settings).config.model_copy(update={"full_changes_every_s": 0})
+    )
     runner = make_runner(adapter, store, iris_settings, now=AT_10_05)
     runner.run_once()
     with store.connect() as conn:
@@ -128,7 +131,7 @@ def test_a_cancelled_departure_is_stored_as_cancelled(
 ) -> None:
     loopback.route("/plan/8000085/190317/13", Reply((IRIS / "plan_simple1.xml").read_bytes()))
     loopback.route("/fchg/8000085", Reply((IRIS / "fchg_departureCancelled.xml").read_bytes()))
-    config = iris_settings.collectors.db_iris.model_copy(update={"stations": ["8000085"]})
+    config = instance("db-iris", iris_settings).config.model_copy(update={"stations": ["8000085"]})
     now = datetime(2019, 3, 17, 12, 30, tzinfo=UTC)
     assert make_runner(DbIrisAdapter(config), store, iris_settings, now=now).run_once().ok
     call = _call(store, "-6062058741531589910-1903161424-13")
@@ -143,7 +146,7 @@ def test_changes_before_their_plan_wait_for_it(
     """The fchg lists stops of later hours; their reports are written once the plan names their calls."""
     _aachen(loopback)
     loopback.route("/plan/8000001/240509/10", Reply(b"", status=503))
-    runner = make_runner(DbIrisAdapter(iris_settings.collectors.db_iris), store, iris_settings, now=AT_10_05)
+    runner = make_runner(make_adapter("db-iris", iris_settings), store, iris_settings, now=AT_10_05)
     first = runner.run_once()
     assert first.written["observations"] == 0 and first.pending > 0
     loopback.route("/plan/8000001/240509/10", Reply(AACHEN_PLAN))
@@ -169,9 +172,7 @@ def test_api_keys_never_reach_logs_or_run_records(
     )
     loopback.route("/fchg/8000001", Reply(b"<html>very-secret-key-456</html>", content_type="text/html"))
     caplog.set_level(logging.DEBUG)
-    make_runner(
-        DbIrisAdapter(iris_settings.collectors.db_iris), store, iris_settings, now=AT_10_05
-    ).run_once()
+    make_runner(make_adapter("db-iris", iris_settings), store, iris_settings, now=AT_10_05).run_once()
     with store.connect() as conn:
         messages = [str(m) for m in conn.execute(select(CollectorRun.error_message)).scalars()]
     assert "very-secret-key-456" not in caplog.text + " ".join(messages)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, event, func, select, text
 
-from eta.collectors.db_iris_collector import DbIrisAdapter
+from eta.collectors.registry import make_adapter
 from eta.collectors.runner import Runner
 from eta.config import Settings, get_settings
 from eta.store import open_store
@@ -127,7 +127,7 @@ def test_the_collector_survives_and_the_next_run_catches_up(
     fault = FAULTS[name]
     loopback.route(PLAN_PATH, *fault.plan)
     loopback.route(FCHG_PATH, *fault.fchg)
-    adapter = DbIrisAdapter(iris.collectors.db_iris)
+    adapter = make_adapter("db-iris", iris)
     runner = make_runner(adapter, store, iris, now=NOW)
     first = runner.run_once()
     assert first.ok is fault.first_run_ok, first.line()
@@ -163,7 +163,7 @@ def _clean_observations(
     clean_settings = iris.model_copy(update={"database_url": url, "data_dir": tmp.mktemp("clean-data")})
     engine = open_store(clean_settings)
     _good(loopback)
-    make_runner(DbIrisAdapter(iris.collectors.db_iris), engine, clean_settings, now=NOW).run_once()
+    make_runner(make_adapter("db-iris", iris), engine, clean_settings, now=NOW).run_once()
     _, observations = _snapshot(engine)
     engine.dispose()
     return observations
@@ -174,7 +174,7 @@ def test_a_long_retry_after_opens_the_circuit_until_then(
 ) -> None:
     loopback.route(PLAN_PATH, Reply(b"", status=429, headers={"Retry-After": "3600"}))
     loopback.route(FCHG_PATH, Reply(b"", status=429, headers={"Retry-After": "3600"}))
-    runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), store, iris, now=NOW)
+    runner = make_runner(make_adapter("db-iris", iris), store, iris, now=NOW)
     assert not runner.run_once().ok
     assert sleeps == []  # an hour is not slept through
     _good(loopback)
@@ -202,7 +202,7 @@ def test_repeated_failures_open_the_circuit(
     )
     loopback.route(PLAN_PATH, Reply(reset=True))
     loopback.route(FCHG_PATH, Reply(reset=True))
-    runner = make_runner(DbIrisAdapter(settings.collectors.db_iris), store, settings, now=NOW)
+    runner = make_runner(make_adapter("db-iris", settings), store, settings, now=NOW)
     runner.run_once()
     runner.clock = lambda: NOW + timedelta(minutes=1)
     runner.run_once()
@@ -232,7 +232,7 @@ def test_a_payload_100_times_the_usual_size_is_stored(
     assert len(big) > 100 * len(PLAN) * 0.95
     loopback.route(PLAN_PATH, Reply(big))
     loopback.route(FCHG_PATH, Reply(FCHG))
-    result = make_runner(DbIrisAdapter(iris.collectors.db_iris), store, iris, now=NOW).run_once()
+    result = make_runner(make_adapter("db-iris", iris), store, iris, now=NOW).run_once()
     assert result.ok and result.written["calls"] == 100 * N_CALLS
 
 
@@ -248,7 +248,7 @@ def test_a_payload_over_the_size_cap_is_refused_and_the_rest_kept(
     )
     loopback.route(PLAN_PATH, Reply(_big_plan(100)))
     loopback.route(FCHG_PATH, Reply(FCHG))
-    result = make_runner(DbIrisAdapter(capped.collectors.db_iris), store, capped, now=NOW).run_once()
+    result = make_runner(make_adapter("db-iris", capped), store, capped, now=NOW).run_once()
     assert result.errors == {"too_large": 1}  # not retried: it would be as large again
     assert result.fetched == 1 and result.pending > 0  # the changes were kept, waiting for their plan
 
@@ -283,7 +283,7 @@ def test_a_locked_database_loses_nothing(
 ) -> None:
     engine, holder = locked_sqlite
     _good(loopback)
-    runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), engine, iris, now=NOW)
+    runner = make_runner(make_adapter("db-iris", iris), engine, iris, now=NOW)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock across our write
     first = runner.run_once()
     holder.execute("ROLLBACK")
@@ -292,7 +292,7 @@ def test_a_locked_database_loses_nothing(
     loopback.route(PLAN_PATH, Reply(b"", status=503))  # the source is down now: only the archive can help
     loopback.route(FCHG_PATH, Reply(b"", status=503))
     if restart:
-        runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), engine, iris, now=NOW)
+        runner = make_runner(make_adapter("db-iris", iris), engine, iris, now=NOW)
     runner.clock = lambda: NOW + timedelta(minutes=2)
     runner.run_once()
     calls, observations = _snapshot(engine)
@@ -327,7 +327,7 @@ def test_a_database_connection_killed_mid_write_loses_nothing(
             killed.append(pid)
 
     _good(loopback)
-    runner = make_runner(DbIrisAdapter(settings.collectors.db_iris), engine, settings, now=NOW)
+    runner = make_runner(make_adapter("db-iris", settings), engine, settings, now=NOW)
     first = runner.run_once()
     assert killed and not first.ok and first.errors["store"] == 1
     runner.clock = lambda: NOW + timedelta(minutes=2)
@@ -347,7 +347,7 @@ def test_a_store_that_is_down_at_the_start_of_a_run_is_counted_and_survived(
 ) -> None:
     _good(loopback)
     down = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
-    runner = make_runner(DbIrisAdapter(iris.collectors.db_iris), down, iris, now=NOW)
+    runner = make_runner(make_adapter("db-iris", iris), down, iris, now=NOW)
     result = runner.run_once()
     assert not result.ok and result.errors == {"store": 1} and loopback.hits == []
     assert runner.metrics.value("eta_collector_errors_total", collector="db-iris", kind="store") == 1

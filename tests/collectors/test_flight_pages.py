@@ -22,9 +22,10 @@ from sqlalchemy import Engine, func, select
 
 from eta.collectors import archive
 from eta.collectors.base import Request
-from eta.collectors.flight_status import AeroApi, AviationStack, FlightStatusAdapter
 from eta.collectors.runner import Runner
-from eta.config import FlightStatusSettings, Settings, get_settings
+from eta.collectors.sources.flight_status.settings import FlightStatusSettings
+from eta.collectors.sources.flight_status.status import AeroApi, AviationStack, FlightStatusAdapter
+from eta.config import Settings, get_settings
 from eta.store.queries import latest_state, observations_as_of
 from eta.store.schema import Call, CollectorRun, Observation, RawPayload, Service
 from tests.collectors.conftest import Sleeps

@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from eta.collectors.base import PayloadError
-from eta.collectors.flight_status import AeroApi, AviationStack, FlightStatusAdapter
-from eta.collectors.opensky import OpenSkyAdapter, parse_flights
 from eta.collectors.runner import Runner
-from eta.config import FlightStatusSettings, OpenSkySettings, Settings
+from eta.collectors.sources.flight_status.settings import FlightStatusSettings
+from eta.collectors.sources.flight_status.status import AeroApi, AviationStack, FlightStatusAdapter
+from eta.collectors.sources.opensky.flights import OpenSkyAdapter, parse_flights
+from eta.collectors.sources.opensky.settings import OpenSkySettings
+from eta.config import Settings
 from eta.store.schema import Call, Observation, Service
 from tests.collectors.loopback import Loopback, Reply
 from tests.conftest import FIXTURES

@@ -14,9 +14,10 @@ from google.transit import gtfs_realtime_pb2
 from sqlalchemy import Engine, select
 
 from eta.collectors.base import PayloadError
-from eta.collectors.gtfs_rt import GtfsRtAdapter, parse_feed, parse_static, trip_update_rows
 from eta.collectors.runner import Runner
-from eta.config import GtfsRtSettings, Settings
+from eta.collectors.sources.gtfs.realtime import GtfsRtAdapter, parse_feed, parse_static, trip_update_rows
+from eta.collectors.sources.gtfs.settings import GtfsRtSettings
+from eta.config import Settings
 from eta.store.schema import Call, CallRef, Observation, Service
 from tests.collectors.loopback import Loopback, Reply
 from tests.conftest import FIXTURES

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from eta.collectors.base import PayloadError
-from eta.collectors.ns_infoplus import NsInfoPlusAdapter, message_cycles, message_rows, parse_message
 from eta.collectors.replay import replay
 from eta.collectors.runner import Runner
+from eta.collectors.sources.ns.infoplus import NsInfoPlusAdapter, message_cycles, message_rows, parse_message
 from eta.config import Settings
 from eta.store.schema import Call, Observation, QuarantinedPayload
 from tests.conftest import FIXTURES

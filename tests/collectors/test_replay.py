@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from eta.collectors.registry import instance
 from eta.collectors.replay import (
     ReplayCycle,
     SimClock,
@@ -170,14 +171,16 @@ def test_a_collectors_raw_archive_replays_into_another_store_as_recorded(
     """What the live collector recorded (two runs) replays through the same adapter to the same rows."""
     import requests
 
-    from eta.collectors.db_iris_collector import DbIrisAdapter
     from eta.collectors.replay import archive_cycles, replay_archive
     from eta.collectors.runner import Runner
+    from eta.collectors.sources.db.iris_collector import DbIrisAdapter
     from tests.collectors.loopback import Loopback, Reply
 
     iris = FIXTURES / "db_iris"
     fchg = (iris / "08000001_fchg_10_EXCERPT.xml").read_bytes()
-    config = settings.collectors.db_iris.model_copy(update={"stations": ["8000001"], "plan_hours_ahead": 0})
+    config = instance("db-iris", settings).config.model_copy(
+        update={"stations": ["8000001"], "plan_hours_ahead": 0}
+    )
     with Loopback() as server:
         server.route("/plan/8000001/*", Reply((iris / "08000001_plan_10.xml").read_bytes()))
         server.route("/fchg/8000001", Reply(fchg), Reply(fchg.replace(b'cp="3"', b'cp="4"')))

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from pydantic import SecretStr
 
 from eta.collectors import archive
 from eta.collectors.base import FetchError, Request, Response
 from eta.collectors.http import backoff_s, parse_retry_after, with_retries
 from eta.collectors.metrics import CollectorMetrics
+from eta.collectors.registry import make_adapter
 from eta.collectors.runner import _secret_values
 from eta.config import HttpSettings, Settings
 
@@ -88,9 +88,13 @@ def test_metrics_carry_only_collector_and_kind_labels() -> None:
             assert set(sample.labels) <= {"collector", "kind", "le"}
 
 
-def test_every_secret_setting_is_masked() -> None:
-    settings = Settings()
-    settings.collectors.db_iris.api_key = SecretStr("k1-abcdef")
-    settings.collectors.flight_status.api_key = SecretStr("k2-ghijkl")
-    assert {"k1-abcdef", "k2-ghijkl"} <= set(_secret_values(settings))
-    assert "k1-abcdef" not in settings.model_dump_json()
+def test_every_secret_setting_of_the_instance_is_masked() -> None:
+    settings = Settings(
+        collectors={
+            "db_iris": {"api_key": "k1-abcdef"},
+            "flights_b": {"kind": "flight-status", "api_key": "k2-ghijkl"},
+        }
+    )
+    iris, flights = make_adapter("db-iris", settings), make_adapter("flights-b", settings)
+    assert "k1-abcdef" in _secret_values(settings, iris) and "k2-ghijkl" in _secret_values(settings, flights)
+    assert "k2-ghijkl" not in _secret_values(settings, iris)  # an instance masks its own secrets

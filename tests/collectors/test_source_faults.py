@@ -16,22 +16,18 @@ import pytest
 from sqlalchemy import Engine, select
 
 from eta.collectors.base import Adapter
-from eta.collectors.flight_status import FlightStatusAdapter
-from eta.collectors.gtfs_rt import GtfsRtAdapter
-from eta.collectors.metar import MetarAdapter
-from eta.collectors.open_meteo import OpenMeteoAdapter
-from eta.collectors.opensky import OpenSkyAdapter
 from eta.collectors.runner import Runner
-from eta.config import (
-    FlightStatusSettings,
-    GtfsRtSettings,
-    MetarSettings,
-    OpenMeteoSettings,
-    OpenSkySettings,
-    Settings,
-    WeatherPlace,
-    get_settings,
-)
+from eta.collectors.sources.aviationweather.metar import MetarAdapter
+from eta.collectors.sources.aviationweather.settings import MetarSettings
+from eta.collectors.sources.flight_status.settings import FlightStatusSettings
+from eta.collectors.sources.flight_status.status import FlightStatusAdapter
+from eta.collectors.sources.gtfs.realtime import GtfsRtAdapter
+from eta.collectors.sources.gtfs.settings import GtfsRtSettings
+from eta.collectors.sources.open_meteo.forecast import OpenMeteoAdapter
+from eta.collectors.sources.open_meteo.settings import OpenMeteoSettings, WeatherPlace
+from eta.collectors.sources.opensky.flights import OpenSkyAdapter
+from eta.collectors.sources.opensky.settings import OpenSkySettings
+from eta.config import Settings, get_settings
 from eta.store import open_store
 from eta.store.schema import Call, Observation, Service, Weather
 from tests.collectors.loopback import Loopback, Reply

@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from eta.collectors.base import Payload, PayloadError, Request
-from eta.collectors.metar import MetarAdapter, parse_reports
-from eta.collectors.open_meteo import OpenMeteoAdapter, archive_request, parse_hourly
 from eta.collectors.runner import Runner
-from eta.config import MetarSettings, OpenMeteoSettings, Settings, WeatherPlace
+from eta.collectors.sources.aviationweather.metar import MetarAdapter, parse_reports
+from eta.collectors.sources.aviationweather.settings import MetarSettings
+from eta.collectors.sources.open_meteo.forecast import OpenMeteoAdapter, archive_request, parse_hourly
+from eta.collectors.sources.open_meteo.settings import OpenMeteoSettings, WeatherPlace
+from eta.config import Settings
 from eta.store.schema import Weather
 from tests.collectors.loopback import Loopback, Reply
 from tests.conftest import FIXTURES

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from eta.collectors.base import Adapter, Payload, PayloadError, Request, Rows, StoreView
-from eta.config import OpenMeteoSettings
+from eta.collectors.sources.open_meteo.settings import OpenMeteoSettings
 
 SOURCE = "open-meteo"
 HOURLY = (
@@ -74,6 +74,7 @@ class OpenMeteoAdapter(Adapter):
     source = SOURCE
     content_types = ("application/json",)
     extension = "json"
+    config: OpenMeteoSettings
 
     def __init__(self, config: OpenMeteoSettings) -> None:
         self.config = config

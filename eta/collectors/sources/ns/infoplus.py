@@ -1,30 +1,47 @@
 """NS InfoPlus (NDOV) XML: RIT (a train's whole run), DVS (a departure) and DAS (an arrival) messages.
 
-InfoPlus is a push feed (ZeroMQ from NDOV Loket), so there is nothing to poll: eta parses recorded or
-relayed messages (:func:`message_cycles` replays a folder of them). A RIT message gives the run: a
-service per logical train part (category ``TreinSoort@Code``, number, ``TreinDatum``), a call per stop in
-route order at the station's UIC code, planned times and platforms (``InfoStatus="Gepland"``) and an
-observation with the current ones (``"Actueel"``). DVS/DAS messages report one station's departure or
-arrival; they name their call by ``<RitId>|<RitDatum>|<UIC>`` and attach to the run a RIT message placed.
-A train using several platforms (``5-6``) keeps them joined with ``-``, as NS presents them; a platform
-phase (``SpoorFase`` b) is appended (``1b``). Cancellations: ``Stopt`` N, or modification types 25
-(train), 32 (departure) and 39 (arrival). Times are UTC; a current time at or before the message's own
-timestamp is also recorded as actual.
+InfoPlus is a push feed (ZeroMQ from NDOV Loket), so there is nothing to poll: the adapter subscribes
+(:mod:`eta.collectors.sources.ns.zeromq`) and the runner takes what arrived at each run;
+:func:`message_cycles` replays a folder of recorded messages through the same parse.
+
+A RIT message gives the run: a service per logical train part (category ``TreinSoort@Code``, number,
+``TreinDatum``), a call per stop in route order at the station's UIC code, planned times and platforms
+(``InfoStatus="Gepland"``) and an observation with the current ones (``"Actueel"``). DVS/DAS messages
+report one station's departure or arrival; they name their call by ``<RitId>|<RitDatum>|<UIC>`` and
+attach to the run a RIT message placed. A train using several platforms (``5-6``) keeps them joined with
+``-``, as NS presents them; a platform phase (``SpoorFase`` b) is appended (``1b``). Cancellations:
+``Stopt`` N, or modification types 25 (train), 32 (departure) and 39 (arrival). Times are UTC; a current
+time at or before the message's own timestamp is also recorded as actual.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import groupby
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eta.collectors.base import Adapter, Payload, PayloadError, Request, Row, Rows, StoreView
+from eta.collectors.base import (
+    Adapter,
+    FetchError,
+    Payload,
+    PayloadError,
+    Received,
+    Request,
+    Row,
+    Rows,
+    StoreView,
+)
 from eta.collectors.replay import ReplayCycle
+from eta.collectors.sources.ns.settings import NsInfoPlusSettings
 from eta.errors import InputError
 from eta.store.ids import call_key_id, service_key_id
+
+if TYPE_CHECKING:
+    from eta.collectors.sources.ns.zeromq import Subscription
 
 SOURCE = "ns-infoplus"
 TZ = "Europe/Amsterdam"
@@ -351,14 +368,27 @@ def _station_observation(
 # ---- the adapter and recorded messages --------------------------------------------------------------
 
 
+ENVELOPE_KINDS = {"DVS": "dvs", "DAS": "das", "RIT": "rit"}
+
+
 class NsInfoPlusAdapter(Adapter):
-    """Parses InfoPlus messages for the runner. The feed is pushed, so there is nothing to request: a
-    subscriber (or :func:`message_cycles` for recorded messages) hands the runner the same bytes."""
+    """Parses InfoPlus messages for the runner. The feed is pushed, so there is nothing to request: the
+    ZeroMQ subscription (:mod:`eta.collectors.sources.ns.zeromq`) hands the runner each message's XML
+    (and :func:`message_cycles` recorded ones), archived, parsed and written like a fetched body."""
 
     name = "ns-infoplus"
     source = SOURCE
     content_types = ("application/xml", "text/xml")
     extension = "xml"
+    push = True
+    config: NsInfoPlusSettings
+
+    def __init__(self, config: NsInfoPlusSettings | None = None) -> None:
+        self.config = config or NsInfoPlusSettings()
+        self.interval_s = self.config.interval_s
+        self._subscription: Subscription | None = None
+        self._last_message_at: datetime | None = None
+        self._subscribed_at: datetime | None = None
 
     def requests(self, now: datetime, view: StoreView) -> list[Request]:
         return []
@@ -366,8 +396,51 @@ class NsInfoPlusAdapter(Adapter):
     def url(self, request: Request) -> tuple[str, Mapping[str, str]]:
         raise InputError("NS InfoPlus is a push feed (ZeroMQ); there is no URL to poll")
 
+    def receive(self, clock: Callable[[], datetime], max_payload_bytes: int) -> list[Received]:
+        """The messages published since the last run; a feed silent for ``silence_s`` fails the run."""
+        from eta.collectors.sources.ns.zeromq import Subscription
+
+        wait_s = 0.0
+        if self._subscription is None:  # the first run waits one interval for the feed's first messages
+            self._subscription = Subscription(
+                self.config.endpoint, self.config.envelopes, self.config.high_water_mark
+            )
+            self._subscribed_at = clock()
+            wait_s = float(self.config.interval_s)
+        try:
+            messages = self._subscription.drain(
+                clock, self.config.max_messages, max_payload_bytes, wait_s=wait_s
+            )
+        except Exception as exc:  # zmq.ZMQError: a bad endpoint, a closed context
+            raise FetchError("connection", f"ZeroMQ {self.config.endpoint}: {exc}") from exc
+        now = clock()
+        if messages:
+            self._last_message_at = messages[-1].received_at
+        quiet_since = self._last_message_at or self._subscribed_at or now
+        if not messages and (now - quiet_since).total_seconds() > self.config.silence_s:
+            raise FetchError(
+                "timeout", f"no message from {self.config.endpoint} since {quiet_since.isoformat()}"
+            )
+        return [
+            Received(Request.of(_kind(m.envelope), seq=n), m.body, m.received_at, "application/xml")
+            for n, m in enumerate(messages)
+        ]
+
+    def close(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+
     def parse(self, payload: Payload) -> Rows:
         return message_rows(parse_message(payload.body), payload.fetched_at, payload.ref)
+
+
+def _kind(envelope: str) -> str:
+    """``/RIG/InfoPlusDVSInterface4`` → ``dvs``; an envelope of another kind → ``message``."""
+    for marker, kind in ENVELOPE_KINDS.items():
+        if f"InfoPlus{marker}" in envelope:
+            return kind
+    return "message"
 
 
 def message_cycles(folder: Path) -> Iterator[ReplayCycle]:

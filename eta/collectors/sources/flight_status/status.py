@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from eta.collectors.airports import iata_of, tz_of, zone_of
 from eta.collectors.base import Adapter, Payload, PayloadError, Request, Rows, StoreView
 from eta.collectors.flights import Airport, FlightStatus, clean, digits, flight_rows, parse_iso
-from eta.config import FlightStatusSettings
+from eta.collectors.sources.flight_status.settings import FlightStatusSettings
 
 
 class Provider(ABC):
@@ -256,11 +256,12 @@ class FlightStatusAdapter(Adapter):
     name = "flight-status"
     content_types = ("application/json",)
     extension = "json"
+    config: FlightStatusSettings
 
     def __init__(self, config: FlightStatusSettings, provider: Provider | None = None) -> None:
         self.config = config
         self.provider = provider or PROVIDERS[config.provider](config)
-        self.source = self.provider.name  # type: ignore[misc]
+        self.source = self.provider.name
         self.interval_s = config.interval_s
         self.max_pages = config.max_pages
 

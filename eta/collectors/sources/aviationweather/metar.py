@@ -18,7 +18,7 @@ from metar import Metar
 
 from eta.collectors.airports import iata_of
 from eta.collectors.base import Adapter, Payload, PayloadError, Request, Rows, StoreView
-from eta.config import MetarSettings
+from eta.collectors.sources.aviationweather.settings import MetarSettings
 
 SOURCE = "metar"
 _COVER_PCT = {"SKC": 0, "CLR": 0, "NSC": 0, "NCD": 0, "CAVOK": 0, "FEW": 25, "SCT": 50, "BKN": 75, "OVC": 100}
@@ -29,6 +29,7 @@ class MetarAdapter(Adapter):
     source = SOURCE
     content_types = ("application/json",)
     extension = "json"
+    config: MetarSettings
 
     def __init__(self, config: MetarSettings) -> None:
         self.config = config

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from eta.collectors import db_iris
+from eta.collectors.sources.db import iris as db_iris
 from eta.errors import InputError
 
 DOWNLOAD_DELAY = timedelta(minutes=1)

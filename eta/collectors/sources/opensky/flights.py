@@ -30,7 +30,8 @@ from eta.collectors.base import (
     StoreView,
 )
 from eta.collectors.flights import CALLSIGN
-from eta.config import HttpSettings, OpenSkySettings
+from eta.collectors.sources.opensky.settings import OpenSkySettings
+from eta.config import HttpSettings
 
 SOURCE = "opensky"
 
@@ -50,6 +51,7 @@ class OpenSkyAdapter(Adapter):
     source = SOURCE
     content_types = ("application/json",)
     extension = "json"
+    config: OpenSkySettings
 
     def __init__(self, config: OpenSkySettings) -> None:
         self.config = config

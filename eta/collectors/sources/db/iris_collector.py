@@ -3,7 +3,7 @@
 Each run asks, for every configured station, for the plan of the current hour and the next
 ``plan_hours_ahead`` hours that have not been parsed yet, then for the changes: the full list
 (``fchg``) when the last one is older than ``full_changes_every_s``, else only the recent ones
-(``rchg``). Parsing is :mod:`eta.collectors.db_iris` (shared with ``eta import iris-archive`` and the
+(``rchg``). Parsing is :mod:`eta.collectors.sources.db.iris` (shared with ``eta import iris-archive`` and the
 replay); changes name their calls by IRIS stop id, which the runner resolves through ``call_refs``.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from eta.collectors import db_iris
 from eta.collectors.base import Adapter, Payload, PayloadError, Request, Rows, StoreView
-from eta.config import DbIrisSettings
+from eta.collectors.sources.db import iris as db_iris
+from eta.collectors.sources.db.settings import DbIrisSettings
 
 PLAN_MEMORY = timedelta(hours=30)
 
@@ -24,6 +24,7 @@ class DbIrisAdapter(Adapter):
     source = db_iris.SOURCE
     content_types = ("application/xml", "text/xml")
     extension = "xml"
+    config: DbIrisSettings
 
     def __init__(self, config: DbIrisSettings) -> None:
         self.config = config

@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2
 
 from eta.collectors.base import Adapter, Payload, PayloadError, Request, Row, Rows, StoreView
-from eta.config import GtfsRtSettings
+from eta.collectors.sources.gtfs.settings import GtfsRtSettings
 from eta.store.ids import call_key_id, service_key_id
 
 SOURCE = "gtfs-rt"
@@ -277,6 +277,7 @@ class GtfsRtAdapter(Adapter):
         "application/protobuf",
     )
     extension = "bin"
+    config: GtfsRtSettings
 
     def __init__(self, config: GtfsRtSettings) -> None:
         self.config = config
@@ -291,6 +292,10 @@ class GtfsRtAdapter(Adapter):
 
     def url(self, request: Request) -> tuple[str, Mapping[str, str]]:
         return (self.config.static_url if request.kind == "static" else self.config.realtime_url), {}
+
+    def headers(self) -> dict[str, str]:
+        key = self.config.api_key
+        return {self.config.api_key_header: key.get_secret_value()} if key is not None else {}
 
     def parse(self, payload: Payload) -> Rows:
         if payload.request.kind == "static":

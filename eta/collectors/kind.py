@@ -1,0 +1,32 @@
+"""A collector kind: the code of one source (its adapter) and the settings model each instance fills in.
+
+Kinds are declared by their provider's package (``eta/collectors/sources/<provider>/__init__.py``),
+beside the adapter and the settings; instances are named in the settings and built by
+:mod:`eta.collectors.registry`, the way OpenTripPlanner configures its updaters by type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from eta.collectors.base import Adapter
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # e.g. "gtfs-rt"; also the name of the kind's default instance
+    provider: str  # who runs the source, e.g. "Deutsche Bahn"
+    summary: str  # one line for `eta collect --help`
+    settings: type[BaseModel]  # what an instance is configured with (extra keys are errors)
+    adapter: str  # "module:Class", imported when an instance is built (heavy dependencies stay lazy)
+    push: bool = False  # the source pushes (ZeroMQ) instead of being polled
+
+    def build(self, config: BaseModel) -> Adapter:
+        module, _, cls = self.adapter.partition(":")
+        adapter: Adapter = getattr(import_module(module), cls)(config)
+        return adapter
