@@ -66,6 +66,12 @@ class CollectorsSettings(BaseModel):
     recover_days: int = Field(
         default=2, ge=0, description="Days of archived payloads checked at start for ones never written."
     )
+    recover_max_payloads: int = Field(
+        default=500,
+        ge=1,
+        description="Archived payloads never written (a crash, a store outage) read back and written per "
+        "run; the rest come with the next runs.",
+    )
     pending_max_age_s: int = Field(
         default=86_400,
         ge=0,

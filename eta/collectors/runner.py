@@ -6,7 +6,10 @@ locked store); fetch each request with timeouts and retries (exponential backoff
 rest; resolve source ids to calls and drop unchanged reports; write the batch idempotently in one
 transaction; then record the run, the collector's state (primed, last success, failures, circuit) and
 the metrics. Nothing that was fetched is lost: if the write fails, the archived payloads are written by
-the next run.
+the next run, read back from the archive (the source of truth): the runner keeps no payloads in memory
+between runs, whatever the length of an outage. While the store refuses writes, the runs are counted and
+remembered (the last ``MAX_UNRECORDED``) and written to ``collector_runs`` once it takes them; the circuit
+opens after ``circuit_failures`` of them as it does for a failing source.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +38,7 @@ from eta.store.bulk import WRITE_ORDER, insert_ignore
 from eta.store.schema import CollectorRun, CollectorState, QuarantinedPayload, RawPayload, metadata
 
 log = logging.getLogger("eta.collectors")
+MAX_UNRECORDED = 100  # failed runs remembered while the store cannot record them
 
 
 @dataclass
@@ -84,11 +88,13 @@ class RunResult:
 class _View:
     """The adapter's window on its own history: the raw payload index."""
 
-    def __init__(self, engine: Engine, source: str) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine | None, source: str) -> None:
+        self.engine = engine  # None: the store is away, nothing is known to be parsed
         self.source = source
 
     def parsed_since(self, kind: str, since: datetime) -> list[tuple[datetime, dict[str, str]]]:
+        if self.engine is None:
+            return []
         query = select(RawPayload.fetched_at, RawPayload.params).where(
             RawPayload.source == self.source,
             RawPayload.kind == kind,
@@ -123,8 +129,12 @@ class Runner:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.resolver = Resolver(engine, settings.collectors.pending_max_age_s)
-        self._unwritten: list[Payload] = []
         self._recovered = False
+        self._unwritten_since: datetime | None = None  # oldest payload archived but not written
+        # runs the store could not record, oldest first; and the circuit while it cannot hold it
+        self._unrecorded: deque[RunResult] = deque(maxlen=MAX_UNRECORDED)
+        self._failures_unrecorded = 0
+        self._circuit_until: datetime | None = None
         self._secrets = [s for s in _secret_values(settings, adapter) if len(s) >= 4]
 
     @property
@@ -138,26 +148,18 @@ class Runner:
         now = now or self.clock()
         started = time.monotonic()
         result = RunResult(self.name, now)
+        if self._circuit_until is not None and now < self._circuit_until:
+            return self._skip(result, self._circuit_until)
+        store_down = False
         try:
             state = self._state()
-            recovered = self._recover(now)
-        except DBAPIError as exc:  # the store is down: count it, keep what is waiting, try again next run
-            result.errors[_store_kind(exc)] += 1
-            self.metrics.errors.labels(self.name, _store_kind(exc)).inc()
-            self.metrics.runs.labels(self.name, "failed").inc()
-            result.error_message = self._redact(_first_line(exc))
-            result.duration_s = time.monotonic() - started
-            log.error("%s: the store is unavailable (%s); run skipped", self.name, result.error_message)
-            return result
+            payloads = self._recover(now)
+        except DBAPIError as exc:  # the store is away: fetch and archive anyway, written after it is back
+            self._store_failed(result, exc)
+            log.error("%s: the store is unavailable (%s)", self.name, result.error_message)
+            store_down, state, payloads = True, None, []
         if state is not None and state.circuit_open_until is not None and now < state.circuit_open_until:
-            result.skipped = True
-            self.metrics.runs.labels(self.name, "skipped").inc()
-            log.warning(
-                "%s: circuit open until %s, run skipped", self.name, state.circuit_open_until.isoformat()
-            )
-            return result
-        payloads = recovered + self._unwritten
-        self._unwritten = []
+            return self._skip(result, state.circuit_open_until)
         circuit_until: datetime | None = None
         requests_: list[Request] = []
         receive_failed = False
@@ -165,10 +167,10 @@ class Runner:
             receive_failed = not self._receive(payloads, result)
         else:
             try:
-                requests_ = self.adapter.requests(now, _View(self.engine, self.adapter.source))
+                view = _View(None if store_down else self.engine, self.adapter.source)
+                requests_ = self.adapter.requests(now, view)
             except DBAPIError as exc:
-                result.errors[_store_kind(exc)] += 1
-                result.error_message = self._redact(_first_line(exc))
+                self._store_failed(result, exc)
         for request in requests_:
             page: Request | None = request
             pages = 0
@@ -187,15 +189,41 @@ class Runner:
                 payloads.append(payload)
                 pages += 1
                 page = self._next_page(page, payload, pages, result)
-        if payloads:
+        if payloads and store_down:
+            self._defer(payloads)
+        elif payloads:
             self._ingest_into(result, payloads, now, external=False)
         fetch_failed = (bool(requests_) and result.fetched == 0) or receive_failed
         store_failed = any(kind.startswith("store") for kind in result.errors)
         all_quarantined = result.fetched > 0 and sum(result.quarantined.values()) >= len(payloads)
         result.ok = not (fetch_failed or store_failed or all_quarantined)
         result.duration_s = time.monotonic() - started
-        self._record(result, now, circuit_until)
+        if store_down:  # not one more wait on the store this run: recorded by the first run it takes
+            self.metrics.runs.labels(self.name, "failed").inc()
+            self.metrics.duration.labels(self.name).observe(result.duration_s)
+            self._remember(result, now)
+        else:
+            self._record(result, now, circuit_until)
         return result
+
+    def _defer(self, payloads: list[Payload]) -> None:
+        """Archived payloads the store did not take: a later run reads them back from the archive."""
+        self._recovered = False
+        oldest = min(p.fetched_at for p in payloads)
+        if self._unwritten_since is None or oldest < self._unwritten_since:
+            self._unwritten_since = oldest
+
+    def _skip(self, result: RunResult, until: datetime) -> RunResult:
+        result.skipped = True
+        self.metrics.runs.labels(self.name, "skipped").inc()
+        log.warning("%s: circuit open until %s, run skipped", self.name, until.isoformat())
+        return result
+
+    def _store_failed(self, result: RunResult, exc: DBAPIError) -> None:
+        kind = _store_kind(exc)
+        result.errors[kind] += 1
+        self.metrics.errors.labels(self.name, kind).inc()
+        result.error_message = self._redact(_first_line(exc))
 
     def _fetch(self, request: Request, result: RunResult) -> Payload:
         http = self.settings.collectors.http
@@ -266,13 +294,17 @@ class Runner:
         return following
 
     def _recover(self, now: datetime) -> list[Payload]:
-        """Payloads archived by an earlier process but never written (it died or the store failed)."""
+        """Payloads archived but never written (an earlier process died, or the store failed), oldest
+        first, at most ``recover_max_payloads`` per run: the rest come with the next runs."""
         if self._recovered:
             return []
         since = archive.days_back(now, self.settings.collectors.recover_days)
+        if self._unwritten_since is not None:
+            since = min(since, self._unwritten_since.date())
         on_disk = archive.archived_paths(self.settings.data_dir, self.adapter.source, since)
         if not on_disk:
             self._recovered = True
+            self._unwritten_since = None
             return []
         with self.engine.connect() as conn:
             query = select(RawPayload.path).where(
@@ -281,10 +313,18 @@ class Runner:
             )
             indexed = set(conn.execute(query).scalars())
         missing = [p for p in on_disk if p not in indexed]
-        self._recovered = True
+        limit = self.settings.collectors.recover_max_payloads
+        self._recovered = len(missing) <= limit
+        if self._recovered:
+            self._unwritten_since = None
         if missing:
-            log.info("%s: %d archived payloads were never written; writing them now", self.name, len(missing))
-        return [self._from_archive(path) for path in missing]
+            log.info(
+                "%s: %d archived payloads were never written; writing %d now",
+                self.name,
+                len(missing),
+                min(limit, len(missing)),
+            )
+        return [self._from_archive(path) for path in sorted(missing, key=_fetched_at)[:limit]]
 
     def _from_archive(self, path: str) -> Payload:
         fetched_at, request = archive.parse_name(path)
@@ -346,19 +386,18 @@ class Runner:
                     "status": status,
                 }
             )
-        prepared = self.resolver.prepare(rows, now)
         try:
+            prepared = self.resolver.prepare(rows, now)
             written = self._write(prepared.rows, raw_rows, quarantine_rows, reprocess)
         except DBAPIError as exc:
-            kind = _store_kind(exc)
-            result.errors[kind] += 1
-            self.metrics.errors.labels(self.name, kind).inc()
-            result.error_message = self._redact(_first_line(exc))
+            self._store_failed(result, exc)
             log.error(
-                "%s: writing the batch failed (%s); its payloads are kept for the next run", self.name, kind
+                "%s: writing the batch failed (%s); its payloads are written from the archive by a later run",
+                self.name,
+                _store_kind(exc),
             )
-            if not external:
-                self._unwritten = payloads  # archived already; written by the next run
+            if not external and payloads:
+                self._defer(payloads)
             return
         self.resolver.commit(prepared)
         result.written.update(written)
@@ -472,7 +511,11 @@ class Runner:
             state = self._update_state(result, now, circuit_until)
         except DBAPIError as exc:
             log.error("%s: cannot record the run (%s)", self.name, self._redact(_first_line(exc)))
+            self._remember(result, now)
             return
+        self._unrecorded.clear()
+        self._failures_unrecorded = 0
+        self._circuit_until = None
         if state.primed_at is not None:
             self.metrics.primed.labels(self.name).set(1)
         if state.last_success_at is not None:
@@ -482,6 +525,23 @@ class Runner:
         is_open = state.circuit_open_until is not None and state.circuit_open_until > now
         self.metrics.circuit_open.labels(self.name).set(1 if is_open else 0)
         log.info("%s", result.line())
+
+    def _remember(self, result: RunResult, now: datetime) -> None:
+        """The store could not record this run: keep it for later, and hold the circuit here meanwhile."""
+        self._unrecorded.append(result)
+        if result.ok:
+            return
+        self._failures_unrecorded += 1
+        cfg = self.settings.collectors
+        if self._failures_unrecorded >= cfg.circuit_failures:
+            self._circuit_until = now + timedelta(seconds=cfg.circuit_open_s)
+            self.metrics.circuit_open.labels(self.name).set(1)
+            log.error(
+                "%s: %d runs failed on the store; circuit open until %s",
+                self.name,
+                self._failures_unrecorded,
+                self._circuit_until.isoformat(),
+            )
 
     def _update_state(
         self, result: RunResult, now: datetime, circuit_until: datetime | None
@@ -500,7 +560,7 @@ class Runner:
                 if state.primed_at is None:
                     values["primed_at"] = now
             else:
-                failures = (state.consecutive_failures or 0) + 1
+                failures = (state.consecutive_failures or 0) + self._failures_unrecorded + 1
                 values |= {"consecutive_failures": failures}
                 if failures >= cfg.circuit_failures:
                     circuit_until = max(
@@ -525,22 +585,24 @@ class Runner:
                     .values(collector=self.name, **{"consecutive_failures": 0, **values})
                 )
             conn.execute(
-                metadata.tables["collector_runs"]
-                .insert()
-                .values(
-                    collector=self.name,
-                    started_at=result.started_at,
-                    finished_at=result.started_at + timedelta(seconds=result.duration_s),
-                    duration_s=result.duration_s,
-                    ok=result.ok,
-                    rows_written=result.rows_written,
-                    rows_quarantined=sum(result.quarantined.values()),
-                    error_kind=result.error_kind,
-                    error_message=(result.error_message or "")[:500] or None,
-                )
+                metadata.tables["collector_runs"].insert(),
+                [self._run_row(r) for r in (*self._unrecorded, result)],
             )
             merged = {**{c.name: getattr(state, c.name) for c in CollectorState.__table__.columns}, **values}
         return CollectorState(**merged)
+
+    def _run_row(self, result: RunResult) -> dict[str, object]:
+        return {
+            "collector": self.name,
+            "started_at": result.started_at,
+            "finished_at": result.started_at + timedelta(seconds=result.duration_s),
+            "duration_s": result.duration_s,
+            "ok": result.ok,
+            "rows_written": result.rows_written,
+            "rows_quarantined": sum(result.quarantined.values()),
+            "error_kind": result.error_kind,
+            "error_message": (result.error_message or "")[:500] or None,
+        }
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -603,6 +665,10 @@ def _frame(table: str, rows: list[dict[str, object]]) -> pd.DataFrame:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _fetched_at(path: str) -> datetime:
+    return archive.parse_name(path)[0]
 
 
 def _store_kind(exc: DBAPIError) -> str:

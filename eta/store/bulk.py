@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import JSON, Boolean, Connection, Date, Engine, Table
+from sqlalchemy.exc import DBAPIError
 
+from eta.store import watchdog
 from eta.store.schema import UTCDateTime, metadata
 
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime reads back
@@ -93,15 +95,19 @@ def _copy_insert_postgres(
 ) -> int:
     cols = ", ".join(f'"{c}"' for c in columns)
     tmp = f"_eta_load_{table.name}"
+    create = f'CREATE TEMP TABLE IF NOT EXISTS "{tmp}" (LIKE "{table.name}" INCLUDING DEFAULTS) '
+    create += "ON COMMIT DROP"
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(
-            f'CREATE TEMP TABLE IF NOT EXISTS "{tmp}" (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
-        )
-        cursor.execute(f'TRUNCATE "{tmp}"')
-        with cursor.copy(f'COPY "{tmp}" ({cols}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
+        with watchdog.watched(conn):
+            cursor.execute(create)
+            cursor.execute(f'TRUNCATE "{tmp}"')
+            with cursor.copy(f'COPY "{tmp}" ({cols}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+    except dbapi_error as exc:  # the driver's own error, as SQLAlchemy raises it for every other statement
+        raise DBAPIError.instance(f'COPY "{tmp}"', None, exc, dbapi_error) from exc
     finally:
         cursor.close()
     insert = f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{tmp}" ON CONFLICT DO NOTHING'

@@ -15,15 +15,19 @@ import os
 import socket
 import threading
 import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
 log = logging.getLogger("eta.store")
 CHECK_EVERY_S = 0.5
 
 # id(DBAPI connection) -> (monotonic start of its statement, its socket's file descriptor, limit in s)
 _running: dict[int, tuple[float, int, float]] = {}
+_limits: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _closed = 0
@@ -31,6 +35,7 @@ _closed = 0
 
 def watch(engine: Engine, limit_s: float) -> None:
     """Watch every statement ``engine`` runs; close the connection of one running over ``limit_s``."""
+    _limits[engine] = limit_s
 
     @event.listens_for(engine, "before_cursor_execute")
     def _started(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
@@ -67,6 +72,23 @@ def watch(engine: Engine, limit_s: float) -> None:
             driver = getattr(conn.connection, "driver_connection", None)
             if driver is not None:
                 _running.pop(id(driver), None)
+
+
+@contextmanager
+def watched(conn: Connection) -> Iterator[None]:
+    """Watch what runs on ``conn``'s driver connection directly (a COPY), not through SQLAlchemy."""
+    limit_s = _limits.get(conn.engine)
+    driver = conn.connection.driver_connection
+    fd = _socket_of(driver) if limit_s is not None else None
+    if fd is None or limit_s is None:
+        yield
+        return
+    _running[id(driver)] = (time.monotonic(), fd, limit_s)
+    _start()
+    try:
+        yield
+    finally:
+        _running.pop(id(driver), None)
 
 
 def closed_count() -> int:

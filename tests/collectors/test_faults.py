@@ -18,13 +18,21 @@ from sqlalchemy import Engine, event, func, select, text
 
 from eta.collectors.registry import make_adapter
 from eta.collectors.runner import Runner
-from eta.config import Settings, get_settings
+from eta.config import DatabaseSettings, Settings, get_settings
 from eta.store import open_store
 from eta.store.engine import make_engine
-from eta.store.schema import Call, CollectorState, Observation, QuarantinedPayload, RawPayload
+from eta.store.schema import (
+    Call,
+    CollectorRun,
+    CollectorState,
+    Observation,
+    QuarantinedPayload,
+    RawPayload,
+)
 from tests.collectors.conftest import Sleeps
 from tests.collectors.loopback import Loopback, Reply
 from tests.conftest import FIXTURES
+from tests.store.blackhole import blackhole_proxy
 
 PLAN = (FIXTURES / "db_iris" / "08000001_plan_10.xml").read_bytes()
 FCHG = (FIXTURES / "db_iris" / "08000001_fchg_10_EXCERPT.xml").read_bytes()
@@ -349,5 +357,105 @@ def test_a_store_that_is_down_at_the_start_of_a_run_is_counted_and_survived(
     down = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
     runner = make_runner(make_adapter("db-iris", iris), down, iris, now=NOW)
     result = runner.run_once()
-    assert not result.ok and result.errors == {"store": 1} and loopback.hits == []
+    assert not result.ok and result.errors == {"store": 1}
     assert runner.metrics.value("eta_collector_errors_total", collector="db-iris", kind="store") == 1
+    # what the source had then is archived all the same, to be written once the store is back
+    assert result.fetched == 2 and len(loopback.hits) == 2
+
+
+def _refusing_writes(engine: Engine) -> list[bool]:
+    """Set the returned flag and the store refuses every write (read-only), as a full disk or a
+    read-only failover does; reads go on."""
+    refusing: list[bool] = []
+
+    @event.listens_for(engine, "checkout")
+    def _mode(dbapi_conn, _record, _proxy):  # type: ignore[no-untyped-def]
+        if engine.dialect.name == "sqlite":
+            dbapi_conn.execute(f"PRAGMA query_only = {1 if refusing else 0}")
+        else:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute(f"SET default_transaction_read_only = {'on' if refusing else 'off'}")
+            dbapi_conn.commit()
+
+    return refusing
+
+
+def _count(engine: Engine, table: type) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_while_the_store_refuses_writes_runs_are_counted_the_circuit_opens_and_the_archive_is_replayed(
+    store: Engine, iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
+) -> None:
+    """Issue 21 §2: the runner kept every payload fetched during the outage in memory, wrote them all in
+    one batch afterwards, never recorded the failed runs and never opened its circuit."""
+    collectors = iris.collectors.model_copy(
+        update={"circuit_failures": 3, "circuit_open_s": 600, "recover_max_payloads": 2}
+    )
+    settings = iris.model_copy(update={"collectors": collectors})
+    _good(loopback)
+    refusing = _refusing_writes(store)
+    runner = make_runner(make_adapter("db-iris", settings), store, settings, now=NOW)
+    refusing.append(True)
+    for minute in range(3):
+        runner.clock = lambda minute=minute: NOW + timedelta(minutes=minute)  # type: ignore[misc]
+        result = runner.run_once()
+        assert not result.ok and result.fetched == 2 and result.error_kind == "store", result.line()
+    assert runner.metrics.value("eta_collector_circuit_open", collector="db-iris") == 1
+    hits = len(loopback.hits)
+    runner.clock = lambda: NOW + timedelta(minutes=3)
+    assert runner.run_once().skipped and len(loopback.hits) == hits  # the circuit is open: nothing asked
+    assert _count(store, RawPayload) == 0 and _count(store, CollectorRun) == 0
+    refusing.clear()  # the store takes writes again
+    written = []
+    for minute in range(13, 18):
+        runner.clock = lambda minute=minute: NOW + timedelta(minutes=minute)  # type: ignore[misc]
+        assert runner.run_once().ok
+        written.append(_count(store, RawPayload))
+    # two archived payloads read back per run, oldest first, until none is left, beside the run's own
+    # (the plan and the changes, then the changes only: the plan is known by then)
+    assert written == [4, 7, 10, 11, 12]
+    archived = list((iris.data_dir / "raw").rglob("*.xml*"))
+    assert written[-1] == len(archived) == 12
+    with store.connect() as conn:
+        runs = conn.execute(select(CollectorRun.ok, CollectorRun.error_kind).order_by(CollectorRun.id)).all()
+        state = conn.execute(select(CollectorState)).one()
+    assert [tuple(r) for r in runs] == [(False, "store")] * 3 + [(True, None)] * 5
+    assert state.consecutive_failures == 0 and state.primed_at is not None
+    calls, observations = _snapshot(store)
+    assert calls == N_CALLS and not observations.duplicated(["call_id"]).any()
+
+
+@pytest.mark.postgres
+def test_a_run_while_postgresql_stops_answering_fails_and_its_payloads_are_written_after(
+    postgres_url: str, iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
+) -> None:
+    """Issue 21 §2: through a TCP proxy that black-holes every connection, a collector run fails in
+    seconds (it was still blocked after 30 s), is recorded as failed once the database answers again, and
+    what it fetched is written then."""
+    if not iris.resolved_database_url.startswith("postgresql"):
+        pytest.skip("runs once, in the PostgreSQL parametrisation")
+    open_store(iris).dispose()
+    _good(loopback)
+    database = DatabaseSettings(statement_timeout_s=2, connect_timeout_s=2)
+    with blackhole_proxy(iris.resolved_database_url) as (proxy, url):
+        engine = make_engine(url, service=True, database=database)
+        runner = make_runner(make_adapter("db-iris", iris), engine, iris, now=NOW)
+        with engine.connect() as conn:  # a pooled connection, silent once black-holed
+            conn.execute(text("select 1"))
+        proxy.black_hole()
+        during = runner.run_once()
+        assert not during.ok and during.error_kind == "store" and during.fetched == 2, during.line()
+        proxy.resume()
+        runner.clock = lambda: NOW + timedelta(minutes=2)
+        after = runner.run_once()
+        assert after.ok, after.line()
+        with engine.connect() as conn:
+            runs = conn.execute(
+                select(CollectorRun.ok, CollectorRun.error_kind).order_by(CollectorRun.id)
+            ).all()
+        assert [tuple(r) for r in runs] == [(False, "store"), (True, None)]
+        calls, observations = _snapshot(engine)
+        assert calls == N_CALLS and not observations.duplicated(["call_id"]).any()
+        engine.dispose()
