@@ -25,8 +25,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 import_app = typer.Typer(help="Import real historical data into the store.", no_args_is_help=True)
+store_app = typer.Typer(help="The store's size and retentions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
+app.add_typer(store_app, name="store")
 
 
 def _engine(*, service: bool = False) -> Engine:
@@ -113,19 +115,44 @@ def import_iris_archive(
 def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Counts per table and per mode, and the time range covered."""
+    """Rows and bytes per table, counts per mode, and the time range covered."""
     from eta.store.queries import store_stats
+    from eta.store.sizes import table_sizes
 
-    figures = store_stats(_engine())
+    engine = _engine()
+    figures = store_stats(engine)
+    figures["bytes"] = {name: size.bytes for name, size in table_sizes(engine).items()}
     if as_json:
         typer.echo(json.dumps(figures, indent=2, sort_keys=True))
         return
     for table, count in figures["tables"].items():
-        typer.echo(f"{table:<16} {count:>12,}")
+        typer.echo(f"{table:<24} {count:>12,} rows {figures['bytes'].get(table, 0):>15,} bytes")
     for mode, per_mode in figures["modes"].items():
         typer.echo(
             f"{mode:<16} {per_mode['services']:>12,} services {per_mode['calls']:>12,} calls  "
             f"{per_mode['first_scheduled']} → {per_mode['last_scheduled']}"
+        )
+
+
+@store_app.command("prune")
+def store_prune(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be removed.")] = False,
+) -> None:
+    """Apply every retention now (ETA_STORE__*_KEEP_DAYS): roll served predictions up into daily accuracy
+    aggregates and delete them, delete old raw payloads (files too), collector runs, finished deliveries."""
+    from eta.config import get_settings
+    from eta.scheduler import prune_store
+
+    settings = get_settings()
+    pruned = prune_store(_engine(), settings, datetime.now(UTC), dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for item in pruned:
+        if item.table == "accuracy_daily" and item.rows < 0:
+            typer.echo(f"{item.table:<24} {-item.rows:>10,} days rolled up{' (would be)' if dry_run else ''}")
+            continue
+        extra = f", {item.bytes:,} bytes of files" if item.bytes else ""
+        typer.echo(
+            f"{item.table:<24} {verb} {item.rows:>10,} rows older than {item.cutoff:%Y-%m-%d %H:%M}Z{extra}"
         )
 
 

@@ -543,7 +543,8 @@ class PlatformSettings(BaseModel):
 
 
 class StoreSettings(BaseModel):
-    """What the store keeps: served predictions are written when they change materially."""
+    """What the store keeps and for how long (eta/store/retention.py, eta/api/rollup.py): served predictions
+    are written when they change materially, and every table that grows has a retention."""
 
     write_on_change: bool = Field(
         default=True,
@@ -562,6 +563,33 @@ class StoreSettings(BaseModel):
         le=1,
         description="A platform whose predicted probability moved at least this much is a change (a new "
         "top platform or a newly announced one always is).",
+    )
+    prune_every_hours: int = Field(
+        default=1, ge=1, description="How often `eta collect --forever` applies the retentions below."
+    )
+    raw_keep_days: int = Field(
+        default=30,
+        ge=1,
+        description="Archived raw payloads (gzip files, what `eta collect --reprocess` replays) are deleted "
+        "after this many days, with their index and quarantine rows (keep it above recover_days).",
+    )
+    predictions_keep_days: int = Field(
+        default=14,
+        ge=1,
+        description="Served predictions (and the sweep log, old served calibrations) older than this are "
+        "rolled up into daily accuracy aggregates, which the operator API and the dashboard keep serving, "
+        "then deleted.",
+    )
+    collector_runs_keep_days: int = Field(
+        default=30, ge=1, description="Collector runs older than this are deleted."
+    )
+    deliveries_keep_days: int = Field(
+        default=14,
+        ge=1,
+        description="Alert deliveries delivered or failed this long ago are deleted (pending ones are kept).",
+    )
+    accuracy_keep_days: int = Field(
+        default=730, ge=1, description="Daily accuracy aggregates are kept this many days."
     )
 
 

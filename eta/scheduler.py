@@ -16,6 +16,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 from apscheduler.schedulers.base import BaseScheduler
@@ -113,6 +114,7 @@ def after_cycle_callbacks(settings: Settings) -> list[AfterCycle]:
 
 
 STATISTICS_JOB_ID = "store-statistics"
+RETENTION_JOB_ID = "store-retention"
 
 
 def register_extra_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
@@ -121,6 +123,19 @@ def register_extra_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
     from eta.model.retrain import register_retrain_job
 
     register_retrain_job(scheduler, settings)
+    scheduler.add_job(
+        run_retention,
+        trigger="interval",
+        hours=settings.store.prune_every_hours,
+        args=[settings],
+        id=RETENTION_JOB_ID,
+        name="apply the store's retentions (roll up old predictions, prune payloads, runs, deliveries)",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=600,
+        next_run_time=datetime.now(UTC) + timedelta(minutes=5),
+        replace_existing=True,
+    )
     scheduler.add_job(
         refresh_store_statistics,
         trigger="interval",
@@ -133,6 +148,33 @@ def register_extra_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
         misfire_grace_time=600,
         replace_existing=True,
     )
+
+
+def prune_store(engine: Engine, settings: Settings, now: datetime, *, dry_run: bool = False) -> list[Any]:
+    """Every retention as of ``now``: served predictions rolled up then deleted, then the plain tables
+    (raw payloads and their files, collector runs, finished deliveries, old calibrations, aggregates)."""
+    from eta.api.rollup import roll_up_predictions
+    from eta.store.retention import prune_tables
+
+    return [
+        *roll_up_predictions(engine, settings, now, dry_run=dry_run),
+        *prune_tables(engine, settings, now, dry_run=dry_run),
+    ]
+
+
+def run_retention(settings: Settings) -> None:
+    """The scheduler's retention job, on the real clock."""
+    from eta.store.engine import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        for pruned in prune_store(engine, settings, datetime.now(UTC)):
+            if pruned.rows:
+                log.info(
+                    "retention: %s %d rows before %s", pruned.table, pruned.rows, pruned.cutoff.isoformat()
+                )
+    finally:
+        engine.dispose()
 
 
 def refresh_store_statistics(settings: Settings) -> None:

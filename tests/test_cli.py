@@ -63,6 +63,19 @@ def test_db_upgrade_then_stats_on_an_empty_store(tmp_path: Path) -> None:
     assert "services" in stats.stdout
 
 
+def test_stats_give_rows_and_bytes_and_prune_dry_runs(tmp_path: Path) -> None:
+    import json
+
+    env = {"ETA_DATA_DIR": str(tmp_path)}
+    figures = json.loads(eta("stats", "--json", env=env).stdout)
+    assert figures["tables"]["predictions"] == 0
+    assert figures["bytes"]["predictions"] > 0  # an empty table still takes its pages
+    done = eta("store", "prune", "--dry-run", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "predictions" in done.stdout and "would remove" in done.stdout
+    assert eta("store", "prune", env=env).returncode == 0
+
+
 def test_a_usage_mistake_is_one_line_and_no_arguments_print_the_help() -> None:
     wrong = eta("models", "--bogus")
     assert wrong.returncode == 2

@@ -82,7 +82,12 @@ def test_the_scheduler_repredicts_after_each_cycle_and_retrains_on_its_own_job(i
     assert isinstance(callback, eta_scheduler.Repredictor)
     assert callback.sweep_every.total_seconds() == iris.model.sweep_every_s
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"eta-model-retrain", eta_scheduler.STATISTICS_JOB_ID}
+    assert set(jobs) == {"eta-model-retrain", eta_scheduler.STATISTICS_JOB_ID, eta_scheduler.RETENTION_JOB_ID}
     assert all(job.coalesce is True and job.max_instances == 1 for job in jobs.values())
+    assert (
+        jobs[eta_scheduler.RETENTION_JOB_ID].trigger.interval.total_seconds()
+        == 3600 * iris.store.prune_every_hours
+    )
     open_store(iris).dispose()
-    eta_scheduler.refresh_store_statistics(iris)  # the job's function runs against the configured store
+    eta_scheduler.refresh_store_statistics(iris)  # the jobs' functions run against the configured store
+    eta_scheduler.run_retention(iris)

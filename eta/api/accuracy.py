@@ -9,16 +9,16 @@ latest ``estimated_arrival`` observed by ``made_at``), so all three are compared
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from eta.features.platforms import final_platform_of
 from eta.read.predictions import samples, sweep_times
-from eta.store.schema import Call, Observation, Prediction, Service
+from eta.store.schema import AccuracyDaily, Call, Observation, Prediction, Service
 
 GroupBy = Literal["overall", "station", "line", "horizon", "day"]
 HORIZON_EDGES_S = (0, 900, 1_800, 3_600, 7_200, 21_600, 86_400, np.inf)
@@ -34,7 +34,9 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
     made and at every later sweep it stood for (``made_at`` is then that time, ``horizon_s`` the time
     from it to the scheduled arrival), as if every sweep had written a row. Only predictions of calls
     with a reported actual arrival are read (a sweep predicts every call in the next hours: most rows are
-    about calls still to come), the most recent first, at most ``MAX_ROWS``.
+    about calls still to come), the most recent first, at most ``MAX_ROWS``; ``prediction_made_at`` is when
+    the row in force was computed. Days already rolled up (``accuracy_daily``) are left out: see
+    :func:`rolled_up`.
     """
     arrived = select(Observation.call_id).where(
         Observation.call_id == Prediction.call_id, Observation.actual_arrival.is_not(None)
@@ -76,6 +78,12 @@ def served_vs_actual(engine: Engine, start: datetime, end: datetime, mode: str |
     if mode:
         query = query.where(Service.mode == mode)
     with engine.connect() as conn:
+        rolled = rolled_until(conn)
+        if rolled is not None and rolled > start:  # those days are counted in accuracy_daily
+            start = rolled
+            query = query.where(func.coalesce(Prediction.confirmed_at, Prediction.made_at) >= start)
+        if start > end:
+            return pd.DataFrame()
         frame = pd.DataFrame(conn.execute(query).mappings().all())
         if frame.empty:
             return frame
@@ -112,6 +120,7 @@ def _sampled(
     later = out["sampled_at"] > out["made_at"]
     # at a later sweep, the operator's estimate as known then (filled from the reports below)
     out["operator_estimate"] = pd.to_datetime(out["operator_estimate"], utc=True).mask(later)
+    out["prediction_made_at"] = out["made_at"]  # when the row in force was computed
     out["made_at"] = out["sampled_at"]
     sched = pd.to_datetime(out["scheduled_arrival"], utc=True)
     out["horizon_s"] = (sched - out["made_at"]).dt.total_seconds().round().astype("int64")
@@ -199,34 +208,104 @@ def add_errors(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def summarise(frame: pd.DataFrame, group_by: GroupBy) -> list[dict[str, object]]:
-    """Per group: counts, mean absolute errors (model, timetable, operator), P10–P90 coverage, bias."""
+KEYS = ["mode", "service_date", "location", "line", "horizon"]
+SUMS = [
+    "n",
+    "model_abs_s",
+    "model_err_s",
+    "timetable_abs_s",
+    "n_operator",
+    "operator_abs_s",
+    "n_covered",
+    "n_platform",
+    "n_platform_hit",
+]
+
+
+def partial_sums(frame: pd.DataFrame) -> pd.DataFrame:
+    """The sums accuracy is computed from, per mode, service date, station, line and horizon band: what
+    ``accuracy_daily`` keeps of served predictions past their retention (eta.api.rollup)."""
     if frame.empty:
-        return []
+        return pd.DataFrame(columns=[*KEYS, *SUMS])
     scored = add_errors(frame)
+    operator = scored["operator_error_s"]
+    platform = scored["platform_hit"]
+    parts = pd.DataFrame(
+        {
+            "mode": scored["mode"],
+            "service_date": pd.to_datetime(scored["service_date"]).dt.date,
+            "location": scored["location"],
+            "line": scored["line"].fillna(scored["operator"]),
+            "horizon": scored["horizon"].astype(str),
+            "n": 1,
+            "model_abs_s": scored["model_error_s"].abs(),
+            "model_err_s": scored["model_error_s"],
+            "timetable_abs_s": scored["timetable_error_s"].abs(),
+            "n_operator": operator.notna().astype(int),
+            "operator_abs_s": operator.abs().fillna(0.0),
+            "n_covered": scored["covered"].astype(int),
+            "n_platform": platform.notna().astype(int),
+            "n_platform_hit": platform.fillna(False).astype(bool).astype(int),
+        }
+    )
+    return parts.groupby(KEYS, sort=False, dropna=False).sum().reset_index()
+
+
+def rolled_up(engine: Engine, start: datetime, end: datetime, mode: str | None = None) -> pd.DataFrame:
+    """The daily aggregates of predictions past their retention for the days of [start, end]."""
+    query = select(AccuracyDaily).where(
+        AccuracyDaily.day >= start.date(), AccuracyDaily.day <= end.date(), AccuracyDaily.n > 0
+    )
+    if mode:
+        query = query.where(AccuracyDaily.mode == mode)
+    with engine.connect() as conn:
+        rows = pd.DataFrame(conn.execute(query).mappings().all())
+    return rows[[*KEYS, *SUMS]] if not rows.empty else pd.DataFrame(columns=[*KEYS, *SUMS])
+
+
+def rolled_until(conn: Connection) -> datetime | None:
+    """The end of the last day rolled up (predictions before it are only in ``accuracy_daily``)."""
+    day = conn.execute(select(func.max(AccuracyDaily.day))).scalar()
+    if day is None:
+        return None
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    return datetime.combine(day + timedelta(days=1), time(0), UTC)
+
+
+def summarise(
+    frame: pd.DataFrame, group_by: GroupBy, rolled: pd.DataFrame | None = None
+) -> list[dict[str, object]]:
+    """Per group: counts, mean absolute errors (model, timetable, operator), P10–P90 coverage, bias; of
+    the served predictions in ``frame`` and of the days ``rolled`` up before them."""
+    parts = [p for p in (partial_sums(frame), rolled) if p is not None and not p.empty]
+    if not parts:
+        return []
+    sums = pd.concat(parts, ignore_index=True)
     keys = {
-        "overall": pd.Series("all", index=scored.index),
-        "station": scored["location"],
-        "line": scored["line"].fillna(scored["operator"]),
-        "horizon": scored["horizon"].astype(str),
-        "day": scored["service_date"].astype(str),
+        "overall": pd.Series("all", index=sums.index),
+        "station": sums["location"],
+        "line": sums["line"],
+        "horizon": sums["horizon"],
+        "day": sums["service_date"].astype(str),
     }[group_by]
     rows = []
-    for key, group in scored.groupby(keys, sort=True, observed=True):
-        with_operator = group["operator_error_s"].dropna()
-        platform = group["platform_hit"].dropna()
+    for key, group in sums[SUMS].astype(float).groupby(keys, sort=True):
+        total = group.sum()
+        n, n_operator, n_platform = int(total["n"]), int(total["n_operator"]), int(total["n_platform"])
         rows.append(
             {
                 "group": str(key),
-                "n": len(group),
-                "model_mae_s": _round(group["model_error_s"].abs().mean()),
-                "timetable_mae_s": _round(group["timetable_error_s"].abs().mean()),
-                "operator_mae_s": _round(with_operator.abs().mean()) if len(with_operator) else None,
-                "n_operator": len(with_operator),
-                "model_bias_s": _round(group["model_error_s"].mean()),
-                "p10_p90_coverage": round(float(group["covered"].mean()), 3),
-                "n_platform": len(platform),
-                "platform_accuracy": round(float(platform.mean()), 3) if len(platform) else None,
+                "n": n,
+                "model_mae_s": _round(total["model_abs_s"] / n),
+                "timetable_mae_s": _round(total["timetable_abs_s"] / n),
+                "operator_mae_s": _round(total["operator_abs_s"] / n_operator) if n_operator else None,
+                "n_operator": n_operator,
+                "model_bias_s": _round(total["model_err_s"] / n),
+                "p10_p90_coverage": round(float(total["n_covered"] / n), 3),
+                "n_platform": n_platform,
+                "platform_accuracy": round(float(total["n_platform_hit"] / n_platform), 3)
+                if n_platform
+                else None,
             }
         )
     if group_by == "horizon":

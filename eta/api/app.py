@@ -129,6 +129,9 @@ def _operation_id(route: APIRoute) -> str:
 SERVING_GC_THRESHOLDS = (20_000, 50, 100)
 # Share links past their latest life are deleted this often (opening or making one also deletes them).
 SHARE_PURGE_INTERVAL_S = 3_600.0
+# Rows and bytes per table (eta_store_rows, eta_store_bytes) are measured this often: SQLite's dbstat reads
+# every page of the file, seconds on a large store, so never on a scrape.
+STORE_SIZES_INTERVAL_S = 600.0
 
 
 @asynccontextmanager
@@ -147,6 +150,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(
             _every(SHARE_PURGE_INTERVAL_S, lambda: shares.purge_expired(state.engine, state.clock()))
         ),
+        asyncio.create_task(_store_sizes(state)),
     ]
     if state.trips is not None:
         state.trips.generation.start()
@@ -180,6 +184,18 @@ def _refresh_soon(loop: asyncio.AbstractEventLoop, work: Callable[[], object]) -
 
 
 _background: set[asyncio.Task[object]] = set()
+
+
+async def _store_sizes(state: AppState) -> None:
+    """The store's rows and bytes per table as gauges: at start, then every ``STORE_SIZES_INTERVAL_S``."""
+    from eta.store.sizes import table_sizes
+
+    while True:
+        try:
+            state.metrics.record_store_sizes(await asyncio.to_thread(table_sizes, state.engine))
+        except Exception:
+            log.exception("measuring the store's size failed")
+        await asyncio.sleep(STORE_SIZES_INTERVAL_S)
 
 
 async def _every(interval_s: float, work: Callable[[], object]) -> None:

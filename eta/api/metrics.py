@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
     from eta.api.readiness import Snapshot
+    from eta.store.sizes import Size
 
 
 class ApiMetrics:
@@ -53,6 +54,23 @@ class ApiMetrics:
         self.active_subscriptions = Gauge(
             "eta_active_subscriptions", "Alert subscriptions not yet expired.", registry=self.registry
         )
+
+        self.store_rows = Gauge(
+            "eta_store_rows", "Rows per table of the store.", ["table"], registry=self.registry
+        )
+        self.store_bytes = Gauge(
+            "eta_store_bytes",
+            "Bytes per table of the store, its indexes included (SQLite: dbstat pages; PostgreSQL: "
+            "pg_total_relation_size).",
+            ["table"],
+            registry=self.registry,
+        )
+
+    def record_store_sizes(self, sizes: dict[str, Size]) -> None:
+        """Rows and bytes per table, measured by :func:`eta.store.sizes.table_sizes`."""
+        for table, size in sizes.items():
+            self.store_rows.labels(table=table).set(size.rows)
+            self.store_bytes.labels(table=table).set(size.bytes)
 
     def record_readiness(self, snapshot: Snapshot) -> None:
         """The gauges of the latest readiness check, set whenever /metrics or /readyz is asked."""

@@ -269,6 +269,34 @@ class PredictionSweep(Base):
     n_written: Mapped[int] = mapped_column(Integer)  # of which changed (new rows)
 
 
+class AccuracyDaily(Base):
+    """Served predictions rolled up before their retention removes them: per UTC day of the samples
+    (eta.read.predictions.samples), mode, service date, station, line and horizon band, the sums the
+    operator accuracy is computed from. A day rolled up with nothing to count keeps one row with n = 0."""
+
+    __tablename__ = "accuracy_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "mode", "service_date", "location", "line", "horizon"),
+        Index(None, "day"),
+    )
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    mode: Mapped[str] = mapped_column(String(8))
+    service_date: Mapped[date | None] = mapped_column(Date)
+    location: Mapped[str] = mapped_column(String(32))
+    line: Mapped[str] = mapped_column(String(32))
+    horizon: Mapped[str] = mapped_column(String(12))
+    n: Mapped[int] = mapped_column(Integer)
+    model_abs_s: Mapped[float] = mapped_column(Float)  # sum of |P50 − actual|
+    model_err_s: Mapped[float] = mapped_column(Float)  # sum of P50 − actual
+    timetable_abs_s: Mapped[float] = mapped_column(Float)
+    n_operator: Mapped[int] = mapped_column(Integer)
+    operator_abs_s: Mapped[float] = mapped_column(Float)
+    n_covered: Mapped[int] = mapped_column(Integer)  # actual inside P10–P90
+    n_platform: Mapped[int] = mapped_column(Integer)
+    n_platform_hit: Mapped[int] = mapped_column(Integer)
+
+
 class Model(Base):
     """The model registry; the champion is a row (role), not a global."""
 
@@ -496,6 +524,7 @@ TABLES = (
     "weather",
     "predictions",
     "prediction_sweeps",
+    "accuracy_daily",
     "models",
     "collector_state",
     "collector_runs",

@@ -160,3 +160,24 @@ def test_a_registered_model_directory_counts_as_verified_until_a_file_changes(tm
     booster = directory / MODEL_FILE
     booster.write_bytes(booster.read_bytes()[:-1] + b"\0")
     assert not _file_matches(directory, registered)
+
+
+def test_rows_and_bytes_per_table_are_gauges(seeded_url: str, make_client: Callable[..., TestClient]) -> None:
+    """Measured in the background when the app starts (never on a scrape: dbstat reads every page)."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from eta.store.schema import Prediction
+
+    client = make_client(seeded_url)
+    rows = 'eta_store_rows{table="predictions"}'
+    deadline = time.monotonic() + 120  # a loaded machine: the first measurement runs in a thread
+    while rows not in (text := client.get("/metrics").text):
+        assert time.monotonic() < deadline, "no store size gauges"
+        time.sleep(0.1)
+    with client.app.state.eta.engine.connect() as conn:  # type: ignore[attr-defined]
+        count = conn.execute(select(func.count()).select_from(Prediction)).scalar_one()
+    assert count > 0 and _gauge(text, re.escape(rows)) == count
+    assert _gauge(text, re.escape('eta_store_bytes{table="predictions"}')) > 0
+    assert _gauge(text, re.escape('eta_store_rows{table="prediction_sweeps"}')) == 0

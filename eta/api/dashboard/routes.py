@@ -117,8 +117,9 @@ def logout(request: Request, state: State) -> Response:
 def render(state: Any, now: datetime, days: int, key: KeyInfo) -> str:
     start = now - timedelta(days=days)
     frame = accuracy.served_vs_actual(state.engine, start, now)
-    by_horizon = accuracy.summarise(frame, "horizon")
-    overall = accuracy.summarise(frame, "overall")
+    rolled = accuracy.rolled_up(state.engine, start, now)  # days past the predictions' retention
+    by_horizon = accuracy.summarise(frame, "horizon", rolled)
+    overall = accuracy.summarise(frame, "overall", rolled)
     calibration = accuracy.platform_calibration(frame)
     collectors = status.collector_status(state.engine, now, state.settings.collectors.enabled)
     champions = [m for m in status.models(state.engine, now) if m["role"] == "champion"]

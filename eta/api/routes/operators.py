@@ -122,7 +122,7 @@ def get_accuracy(
     """Served predictions against actual arrivals, the timetable and the operator's estimates."""
     start, end = window(now, window_from, window_to)
     frame = accuracy.served_vs_actual(state.engine, start, end, mode)
-    rows = accuracy.summarise(frame, group_by)
+    rows = accuracy.summarise(frame, group_by, accuracy.rolled_up(state.engine, start, end, mode))
     return AccuracyReport(
         group_by=group_by,
         window_from=start,
