@@ -250,7 +250,7 @@ def run_forever(settings: Settings, engine: Engine) -> None:
     register_extra_jobs(scheduler, settings)
     log.info("scheduling %s", ", ".join(job.id for job in scheduler.get_jobs()))
     # docker stop / systemd send SIGTERM: finish the running batch's transaction, then stop
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    signal.signal(signal.SIGTERM, _on_sigterm(scheduler))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
@@ -260,3 +260,21 @@ def run_forever(settings: Settings, engine: Engine) -> None:
             runner = job.args[0] if job.args else None
             if isinstance(runner, Runner):
                 runner.adapter.close()
+
+
+def _on_sigterm(scheduler: BlockingScheduler) -> Callable[..., None]:
+    """SIGTERM: stop scheduling; the run under way finishes its batch. A second SIGTERM while it does is
+    only logged (it raised SchedulerNotRunningError); one before the scheduler runs just exits."""
+    stopping: list[bool] = []
+
+    def stop(*_: object) -> None:
+        if stopping:
+            log.info("SIGTERM: already stopping; the runs under way finish their batch")
+        elif scheduler.running:
+            stopping.append(True)
+            log.info("SIGTERM: stopping after the runs under way")
+            scheduler.shutdown(wait=False)
+        else:
+            raise SystemExit(0)
+
+    return stop

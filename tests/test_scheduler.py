@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -16,7 +22,7 @@ from eta.config import Settings, get_settings
 from eta.store import open_store
 from eta.store.schema import Call
 from tests.collectors.loopback import Loopback, Reply, serve
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
 
 
 @pytest.fixture
@@ -91,3 +97,39 @@ def test_the_scheduler_repredicts_after_each_cycle_and_retrains_on_its_own_job(i
     open_store(iris).dispose()
     eta_scheduler.refresh_store_statistics(iris)  # the jobs' functions run against the configured store
     eta_scheduler.run_retention(iris)
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["once", "twice"])
+def test_sigterm_stops_collect_forever_cleanly(signals: int, tmp_path: Path) -> None:
+    """Issue 21 §5: SIGTERM (docker stop, systemd) while a collector run is under way ends the process
+    with status 0 and no traceback, also when it comes again while the run finishes."""
+    with Loopback() as loopback:
+        loopback.route("/v1/forecast", Reply(b"{}", content_type="application/json", delay_s=3.0))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETA_")} | {
+            "ETA_DATA_DIR": str(tmp_path / "var"),
+            "ETA_COLLECTORS__ENABLED": '["open-meteo"]',
+            "ETA_COLLECTORS__OPEN_METEO__FORECAST_URL": f"{loopback.url}/v1/forecast",
+            "PYTHONPATH": str(REPO),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "eta.cli", "collect", "--forever"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            for _ in range(1200):  # until the first run asks the source (it waits 3 s for its answer)
+                if loopback.hits or process.poll() is not None:
+                    break
+                time.sleep(0.1)
+            assert loopback.hits, "the collector never ran"
+            for _ in range(signals):
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.3)
+            _, stderr = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    text = stderr.decode()
+    assert process.returncode == 0, text[-2000:]
+    assert "Traceback" not in text, text[-2000:]
