@@ -23,22 +23,18 @@ from eta.store.ids import call_ids, service_ids
 from eta.store.schema import Location
 
 SOURCE = "calls-csv"
-COLUMNS = (
-    "mode",
-    "operator",
-    "number",
-    "service_date",
-    "location",
-    "sequence",
-    "scheduled_arrival",
-    "scheduled_departure",
+REQUIRED = ("mode", "operator", "number", "service_date", "location", "sequence")
+SCHEDULED = ("scheduled_arrival", "scheduled_departure")  # at least one of the two columns
+# optional columns (docs/calls-csv.md): a file may leave them out; they read as empty
+OPTIONAL = (
     "actual_arrival",
     "actual_departure",
     "planned_platform",
     "actual_platform",
     "cancelled",
+    "location_tz",
 )
-OPTIONAL = ("location_tz",)
+COLUMNS = REQUIRED + SCHEDULED + OPTIONAL
 MODES = ("flight", "train")
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no", ""}
@@ -101,7 +97,9 @@ def read_rows(path: Path, summary: ImportSummary) -> Iterator[CallRow]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in COLUMNS if c not in header]
+        missing = [c for c in REQUIRED if c not in header]
+        if not any(c in header for c in SCHEDULED):
+            missing.append(" or ".join(SCHEDULED))
         if missing:
             raise InputError(f"{path} lacks the columns {', '.join(missing)} (see docs/calls-csv.md)")
         reader.fieldnames = header
@@ -127,7 +125,8 @@ def parse_row(record: dict[str, str | None], line: int) -> CallRow:
     """Validate one CSV record; raise :class:`RowError` naming the first bad field."""
     if None in record:
         raise RowError("more fields than the header has")
-    value = {k: (v or "").strip() for k, v in record.items() if k is not None}
+    value = dict.fromkeys(SCHEDULED + OPTIONAL, "")
+    value |= {k: (v or "").strip() for k, v in record.items() if k is not None}
     mode = value["mode"].lower()
     if mode not in MODES:
         raise RowError(f"mode must be flight or train, not {value['mode']!r}")
@@ -146,7 +145,7 @@ def parse_row(record: dict[str, str | None], line: int) -> CallRow:
         planned_platform=_optional_code(value, "planned_platform"),
         actual_platform=_optional_code(value, "actual_platform"),
         cancelled=_flag(value["cancelled"]),
-        location_tz=_zone(value.get("location_tz", "")),
+        location_tz=_zone(value["location_tz"]),
     )
     if row.scheduled_arrival is None and row.scheduled_departure is None:
         raise RowError("needs scheduled_arrival or scheduled_departure")

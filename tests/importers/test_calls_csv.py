@@ -118,3 +118,35 @@ def test_an_import_leaves_planner_statistics_of_what_it_wrote(store: Engine, set
         else:
             estimate = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'calls'::regclass")
             assert estimate.scalar_one() == 6
+
+
+def test_a_file_without_the_optional_columns_is_imported(
+    tmp_path: Path, store: Engine, settings: Settings
+) -> None:
+    """Issue 21 §5: docs/calls-csv.md marks actual_*, the platforms and cancelled as optional, and only one
+    of the scheduled times as needed; the importer refused files without those columns."""
+    path = tmp_path / "timetable.csv"
+    path.write_text(
+        "mode,operator,number,service_date,location,sequence,scheduled_departure\n"
+        "train,RB,10320,2024-05-09,8000001,1,2024-05-09T10:37:00+02:00\n"
+        "train,RB,10320,2024-05-09,8000002,2,2024-05-09T10:52:00+02:00\n"
+    )
+    summary = calls_csv.run(store, settings, path)
+    assert summary.rejected == [] and summary.inserted["calls"] == 2
+    with store.connect() as conn:
+        calls = conn.execute(select(Call.scheduled_departure, Call.planned_platform)).all()
+        observations = conn.execute(select(Observation.id)).all()
+    assert sorted(c.scheduled_departure for c in calls) == [
+        datetime(2024, 5, 9, 8, 37, tzinfo=UTC),
+        datetime(2024, 5, 9, 8, 52, tzinfo=UTC),
+    ]
+    assert all(c.planned_platform is None for c in calls) and observations == []
+
+
+def test_a_file_without_either_scheduled_time_column_is_refused(
+    tmp_path: Path, store: Engine, settings: Settings
+) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text("mode,operator,number,service_date,location,sequence\ntrain,RB,1,2024-05-09,8000001,1\n")
+    with pytest.raises(InputError, match="lacks the columns scheduled_arrival or scheduled_departure"):
+        calls_csv.run(store, settings, path)
