@@ -227,6 +227,15 @@ class ApiSettings(BaseModel):
         gt=0,
         description="How often the service re-checks the store, champion models and collectors (readiness).",
     )
+    accuracy_stale_s: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "Operator accuracy and dashboard: after the store changed, the precomputed join of served "
+            "predictions with actual arrivals is still answered from for this long while a fresh one is "
+            "computed in the background (0: every change is computed before answering)."
+        ),
+    )
     feed_window_back_s: int = Field(
         default=3_600, ge=0, description="GTFS-RT feed: include calls scheduled up to this long ago."
     )

@@ -8,12 +8,14 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from eta.api import shares
+from eta.api.accuracy_view import AccuracyView
 from eta.api.cache import AnswerCache
 from eta.api.deps import AppState
 from eta.api.lookup import Lookup
@@ -32,6 +34,12 @@ from eta.parking import ParkingReference
 from eta.store import open_store
 
 log = logging.getLogger("eta.api")
+
+
+# The operator accuracy's precomputed join covers its default window (7 days) and the dashboard's, and,
+# on a replayed store, the rest of the served day beyond the clock.
+ACCURACY_SPAN = timedelta(days=7)
+ACCURACY_AHEAD = timedelta(days=1)
 
 
 def create_app(
@@ -72,6 +80,9 @@ def create_app(
         login_failures=TokenBuckets(
             settings.api.login_failures_per_hour / 60, settings.api.login_failures_burst
         ),
+        accuracy=AccuracyView(
+            engine, span=ACCURACY_SPAN, ahead=ACCURACY_AHEAD, stale_s=settings.api.accuracy_stale_s
+        ),
         trips=(
             TripAnswers(StoreGeneration(engine, settings.api.store_poll_s))
             if settings.api.cache_ttl_s > 0
@@ -108,6 +119,9 @@ def create_app(
     from eta.web import routes as web
 
     app.include_router(dashboard.router)
+    if state.accuracy is not None:
+        view = state.accuracy
+        view.after_kept = lambda kept: dashboard.predraw(state, kept.now)
     app.include_router(web.router)
     app.add_middleware(StoreGuard, health=readiness.store_health)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
@@ -138,6 +152,8 @@ STORE_SIZES_INTERVAL_S = 600.0
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: AppState = app.state.eta
     await asyncio.to_thread(state.readiness.refresh)
+    if state.accuracy is not None and state.settings.api.accuracy_stale_s > 0:
+        state.accuracy.warm(state.clock())  # so that the first operator request is answered from memory
     health = state.readiness.store_health
     loop = asyncio.get_running_loop()
     tasks = []

@@ -12,6 +12,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader
 from sqlalchemy import Connection, Engine
 
 from eta._time import utcnow
+from eta.api.accuracy_view import AccuracyView
 from eta.api.apikeys import KeyInfo, verify_key
 from eta.api.cache import AnswerCache
 from eta.api.lookup import Lookup
@@ -40,6 +41,7 @@ class AppState:
     answers: AnswerCache
     creations: TokenBuckets  # subscriptions asked for, per client IP
     login_failures: TokenBuckets  # failed dashboard logins, per client IP
+    accuracy: AccuracyView | None = None  # the operator accuracy's precomputed join (eta.api.accuracy_view)
     trips: TripAnswers | None = None  # None: no answer cache (cache_ttl_s = 0)
     feed_cache: dict[str, object] = field(default_factory=dict)
 

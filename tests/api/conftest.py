@@ -30,6 +30,7 @@ def api_settings(url: str, data_dir: Path, **overrides: Any) -> Settings:
         "rate_limit_per_minute": 10_000,
         "rate_limit_burst": 10_000,
         "refresh_interval_s": 3600,
+        "accuracy_stale_s": 0,  # the operator accuracy follows every write a test makes
     } | overrides.pop("api", {})
     alerts = {
         "cycle_interval_s": 0,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from eta.api.dashboard import plots
 from eta.api.dashboard.plots import age_text, collector_freshness, freshness_bars
 from eta.api.dashboard.routes import metrics_text
 
@@ -47,3 +50,20 @@ def test_model_metrics_read_as_words() -> None:
     assert metrics_text(platform) == "top platform right 99.56 %, log loss 0.0177"
     assert metrics_text({"mae_s": 60.0, "brier": 0.1}) == "P50 off by 1.0 min on average, brier: 0.1"
     assert metrics_text({}) == "–"
+
+
+def test_a_plot_of_the_same_inputs_is_drawn_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """matplotlib takes 0.3-0.5 s a plot on a loaded machine: the dashboard draws each input once."""
+    drawn: list[int] = []
+    svg = plots._svg
+
+    def counted(fig: Any) -> str:
+        drawn.append(1)
+        return svg(fig)
+
+    monkeypatch.setattr(plots, "_svg", counted)
+    rows = [{"group": "0-15 min", "model_mae_s": 60.0, "timetable_mae_s": 120.0, "operator_mae_s": None}]
+    first = plots.error_by_horizon(rows)
+    assert plots.error_by_horizon([dict(r) for r in rows]) == first and len(drawn) == 1
+    moved = plots.error_by_horizon([rows[0] | {"model_mae_s": 66.0}])
+    assert moved != first and len(drawn) == 2  # another figure: drawn again

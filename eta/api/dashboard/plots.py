@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +19,27 @@ from eta.api import accuracy
 
 SIZE = (6.4, 3.6)
 COLORS = {"model": "#1f6feb", "timetable": "#9a6700", "operator": "#8250df"}
+
+
+_DRAWN: OrderedDict[str, str] = OrderedDict()  # the SVG of the latest inputs drawn, by their digest
+_DRAWN_MAX = 32
+_drawn_lock = threading.Lock()
+
+
+def _memo(name: str, inputs: object, draw: Callable[[], str]) -> str:
+    """The plot drawn for these exact inputs before, or drawn now: matplotlib takes 0.3-0.5 s a plot on a
+    loaded machine, and the dashboard's inputs stay the same until new samples enter its window."""
+    key = name + hashlib.sha256(repr(inputs).encode()).hexdigest()
+    with _drawn_lock:
+        if key in _DRAWN:
+            _DRAWN.move_to_end(key)
+            return _DRAWN[key]
+    svg = draw()
+    with _drawn_lock:
+        _DRAWN[key] = svg
+        while len(_DRAWN) > _DRAWN_MAX:
+            _DRAWN.popitem(last=False)
+    return svg
 
 
 def _svg(fig: Figure) -> str:
@@ -35,6 +60,10 @@ def _empty(title: str, message: str) -> str:
 
 
 def error_by_horizon(rows: list[dict[str, Any]]) -> str:
+    return _memo("horizon", rows, lambda: _error_by_horizon(rows))
+
+
+def _error_by_horizon(rows: list[dict[str, Any]]) -> str:
     title = "Mean absolute error by horizon"
     if not rows:
         return _empty(title, "No served predictions with a known arrival in this window.")
@@ -67,10 +96,16 @@ def predicted_vs_actual(frame: pd.DataFrame, max_points: int = 3_000) -> str:
     scored = accuracy.add_errors(frame)
     if len(scored) > max_points:
         scored = scored.sample(max_points, random_state=0)
-    fig = Figure(figsize=SIZE)
-    ax = fig.subplots()
     predicted = scored["delay_predicted_s"] / 60
     actual = scored["delay_actual_s"] / 60
+    digest = hashlib.sha256(predicted.to_numpy().tobytes() + actual.to_numpy().tobytes()).hexdigest()
+    return _memo("scatter", digest, lambda: _predicted_vs_actual(predicted, actual))
+
+
+def _predicted_vs_actual(predicted: pd.Series, actual: pd.Series) -> str:
+    title = "Predicted against actual delay"
+    fig = Figure(figsize=SIZE)
+    ax = fig.subplots()
     ax.scatter(predicted, actual, s=6, alpha=0.35, color=COLORS["model"], label="served P50")
     low = float(min(predicted.min(), actual.min(), 0))
     high = float(max(predicted.max(), actual.max(), 1))
@@ -84,6 +119,10 @@ def predicted_vs_actual(frame: pd.DataFrame, max_points: int = 3_000) -> str:
 
 
 def platform_calibration(points: list[dict[str, Any]]) -> str:
+    return _memo("platform", points, lambda: _platform_calibration(points))
+
+
+def _platform_calibration(points: list[dict[str, Any]]) -> str:
     title = "Platform calibration"
     if not points:
         return _empty(title, "No platform predictions with a known platform in this window.")

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from eta._time import utcnow
 from eta.api import accuracy, sessions, status
+from eta.api.accuracy_view import accuracy_frame
 from eta.api.apikeys import KeyInfo, verify_key
 from eta.api.dashboard import plots
 from eta.api.deps import API_KEY_HEADER, Now, State, client_ip
@@ -57,9 +58,12 @@ def _login_page(message: str = "") -> str:
     )
 
 
+DEFAULT_DAYS = 7
+
+
 @router.get("", response_class=HTMLResponse)
 def dashboard(
-    request: Request, state: State, now: Now, days: Annotated[int, Query(ge=1, le=400)] = 7
+    request: Request, state: State, now: Now, days: Annotated[int, Query(ge=1, le=400)] = DEFAULT_DAYS
 ) -> HTMLResponse:
     key = _key_from(request, state)
     if key is None:
@@ -114,9 +118,20 @@ def logout(request: Request, state: State) -> Response:
     return response
 
 
+def predraw(state: Any, now: datetime, days: int = DEFAULT_DAYS) -> None:
+    """Draw the accuracy plots of the default window (the view calls it once a join is kept, in its
+    background thread), so that the next dashboard page finds them drawn."""
+    start = now - timedelta(days=days)
+    frame = accuracy_frame(state, start, now, now)
+    rolled = accuracy.rolled_up(state.engine, start, now)
+    plots.error_by_horizon(accuracy.summarise(frame, "horizon", rolled))
+    plots.predicted_vs_actual(frame)
+    plots.platform_calibration(accuracy.platform_calibration(frame))
+
+
 def render(state: Any, now: datetime, days: int, key: KeyInfo) -> str:
     start = now - timedelta(days=days)
-    frame = accuracy.served_vs_actual(state.engine, start, now)
+    frame = accuracy_frame(state, start, now, now)
     rolled = accuracy.rolled_up(state.engine, start, now)  # days past the predictions' retention
     by_horizon = accuracy.summarise(frame, "horizon", rolled)
     overall = accuracy.summarise(frame, "overall", rolled)

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from eta._time import ensure_utc
 from eta.api import accuracy, status
+from eta.api.accuracy_view import accuracy_frame
 from eta.api.deps import Now, Operator, State
 from eta.api.problems import ApiProblem, problem_responses
 
@@ -121,7 +122,7 @@ def get_accuracy(
 ) -> AccuracyReport:
     """Served predictions against actual arrivals, the timetable and the operator's estimates."""
     start, end = window(now, window_from, window_to)
-    frame = accuracy.served_vs_actual(state.engine, start, end, mode)
+    frame = accuracy_frame(state, start, end, now, mode)
     rows = accuracy.summarise(frame, group_by, accuracy.rolled_up(state.engine, start, end, mode))
     return AccuracyReport(
         group_by=group_by,
