@@ -139,7 +139,8 @@ def _inbound(out: pd.DataFrame, ctx: pd.DataFrame, services: pd.DataFrame, repor
     joined = pd.merge_asof(
         left, right, left_on="t", right_on="observed_at", by="inbound_id", direction="backward"
     ).set_index("qid")
-    inbound_end = pd.Series(lookup(joined["inbound_id"], services["end"]).to_numpy(), index=joined.index)
+    # a Series of the table's dtype also where nothing matched (no inbound service: it was float)
+    inbound_end = lookup(joined["inbound_id"], services["end"])
     slack = seconds(lookup(ctx["service_id"], services["start"]) - inbound_end.reindex(ctx.index))
     delay = joined["delay_s"].reindex(ctx.index)
     out["inbound_delay_s"] = delay
@@ -160,6 +161,10 @@ def _segment(
 ) -> None:
     """``{prefix}_gain_s``: the delay the previous train (of the same line where ``same_line``) that reached
     the target from the same previous stop by t gained since this train's latest report location."""
+    if ctx.empty or reports.empty:  # nothing reported yet in the window: no previous train to follow
+        for name in ("gain_s", "delay_s", "age_s"):
+            out[f"{prefix}_{name}"] = np.nan
+        return
     ordered = calls.sort_values(["service_id", "sequence"], kind="stable")
     previous_stop = ordered.groupby("service_id")["location"].shift().astype("string")
     prev_of_call = pd.Series(previous_stop.to_numpy(), index=ordered["call_id"].to_numpy())

@@ -17,7 +17,13 @@ EARLIER_REPORTS = 3
 
 
 def seconds(delta: pd.Series) -> pd.Series:
-    """Timedeltas as float seconds (NaN where missing)."""
+    """Timedeltas as float seconds (NaN where missing).
+
+    Differences taken on empty or all-missing columns (sparse live data: no reports, no inbound service)
+    come as objects; they are timedeltas all the same.
+    """
+    if not pd.api.types.is_timedelta64_dtype(delta):
+        delta = pd.to_timedelta(delta)
     return delta.dt.total_seconds()
 
 
