@@ -21,7 +21,7 @@ from eta.alerts.subscriptions import lock_for_examining, purge_expired
 from eta.alerts.webhooks import new_message_id
 from eta.clock import Clock
 from eta.config import Settings
-from eta.read.predictions import in_force_one, made_between
+from eta.read.predictions import in_force_one, made_between, sweep_times
 from eta.read.reports import actual_arrival
 from eta.store.schema import Call, NotificationDelivery, Service, Subscription
 
@@ -82,7 +82,7 @@ class AlertCycle:
 
     def _examine(self, conn: Connection, sub: Any, now: datetime) -> int:
         alerts = self.settings.alerts
-        updates = self._new_updates(conn, sub, now)
+        updates, seen_until = self._new_updates(conn, sub, now)
         latest = updates[-1] if updates else self._latest_update(conn, sub.call_id, now)
         watch = detect.Watch(
             sub.notified_arrival,
@@ -127,7 +127,7 @@ class AlertCycle:
             "leave_streak": leave_watch.streak,
         }
         if updates:
-            values["last_prediction_at"] = updates[-1].made_at
+            values["last_prediction_at"] = seen_until
             if updates[-1].p90 is not None and arrived_at is None:
                 later = updates[-1].p90 + timedelta(seconds=alerts.keep_after_arrival_s)
                 values["expires_at"] = max(sub.expires_at, later)
@@ -140,23 +140,52 @@ class AlertCycle:
                 self._queue(conn, sub.id, event_type, {**trip, **data}, now)
         return len(events)
 
-    def _new_updates(self, conn: Connection, sub: Any, now: datetime) -> list[detect.Update]:
-        """The predictions made since the last examination, oldest first, ending with the one in force.
+    def _new_updates(
+        self, conn: Connection, sub: Any, now: datetime
+    ) -> tuple[list[detect.Update], datetime | None]:
+        """The prediction updates since the last examination, oldest first, ending with the one in force,
+        and the time of the last of them.
 
-        A new subscription starts from the prediction in force when it was made: what came before is
-        history, not news. When more were made than one cycle examines, the newest is still the last.
+        An update is a prediction made, or one found unchanged by a later sweep (predictions are stored on
+        change: an unchanged one only moves its row's ``confirmed_at``), so that hysteresis counts the
+        same updates whether every prediction is stored or not. A new subscription starts from the
+        prediction in force when it was made: what came before is history, not news. When more were made
+        than one cycle examines, the newest is still the last.
         """
         after = sub.last_prediction_at
-        rows: list[Any] = []
-        if after is None:
-            after = sub.created_at
-            at_start = in_force_one(conn, sub.call_id, after)
-            rows += [] if at_start is None else [at_start]
-        rows += made_between(conn, sub.call_id, after, now, MAX_UPDATES_PER_CYCLE)
+        first = after is None
+        since = sub.created_at if after is None else after
+        standing = in_force_one(conn, sub.call_id, since)
+        rows = [] if standing is None else [standing]
+        rows += made_between(conn, sub.call_id, since, now, MAX_UPDATES_PER_CYCLE)
         newest = in_force_one(conn, sub.call_id, now)
         if newest is not None and rows and rows[-1].id != newest.id and rows[-1].made_at <= newest.made_at:
             rows.append(newest)
-        return [_update(r) for r in rows]
+        sweeps = self._sweeps(conn, sub.call_id, since, now)
+        seen: list[tuple[datetime, Any]] = []
+        for row, following in zip(rows, [*rows[1:], None][: len(rows)], strict=True):
+            if row is not standing or first:
+                seen.append((row.made_at, row))
+            until = min(now, row.confirmed_at) if row.confirmed_at is not None else None
+            if following is not None and until is not None:
+                until = min(until, following.made_at)
+            if until is None:
+                continue
+            start = max(row.made_at, since)
+            times = [t for t in sweeps if start < t <= until]
+            if until > start and until not in times:
+                times.append(until)  # a re-prediction on news found it unchanged
+            seen += [(t, row) for t in times]
+        seen.sort(key=lambda item: item[0])
+        return [_update(row) for _, row in seen], (seen[-1][0] if seen else None)
+
+    def _sweeps(self, conn: Connection, call_id: int, after: datetime, now: datetime) -> list[datetime]:
+        """The sweeps of the call's mode in (after, now]."""
+        mode = conn.execute(
+            select(Service.mode).join(Call, Call.service_id == Service.id).where(Call.id == call_id)
+        ).scalar_one()
+        times = sweep_times(conn, after, now).get(mode)
+        return [] if times is None else [t.to_pydatetime() for t in times if t.to_pydatetime() > after]
 
     def _latest_update(self, conn: Connection, call_id: int, now: datetime) -> detect.Update | None:
         row = in_force_one(conn, call_id, now)

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, insert, select, update
 
 from eta.alerts.cycle import AlertCycle
 from eta.api.app import create_app
 from eta.clock import ManualClock
 from eta.config import Settings
+from eta.store.schema import Prediction, PredictionSweep
 from tests.api import seed
 from tests.api.conftest import api_settings
 from tests.api.helpers import add_prediction, berlin, call_at
@@ -38,6 +39,21 @@ class World:
     def predict(self, at: str, delay_s: int) -> None:
         self.clock.now = berlin(f"2026-05-04 {at}")
         add_prediction(self.store, self.call, self.clock.now, delay_s)
+
+    def sweep_finds_it_unchanged(self, at: str) -> None:
+        """A sweep at ``at`` predicts the call again and finds the prediction in force unchanged: with
+        predictions stored on change it writes no row, only confirms the one in force."""
+        self.clock.now = berlin(f"2026-05-04 {at}")
+        with self.store.begin() as conn:
+            newest = select(func.max(Prediction.id)).where(Prediction.call_id == self.call.id)
+            conn.execute(
+                update(Prediction)
+                .where(Prediction.id == newest.scalar_subquery())
+                .values(confirmed_at=self.clock.now)
+            )
+            conn.execute(
+                insert(PredictionSweep).values(mode="train", swept_at=self.clock.now, n_calls=1, n_written=0)
+            )
 
     def subscribe(self, at: str, threshold_s: int = 300) -> None:
         self.clock.now = berlin(f"2026-05-04 {at}")
@@ -127,3 +143,20 @@ def test_a_change_undone_before_the_cycle_is_not_notified(world: World) -> None:
         world.predict(at, delay)  # by the time the cycle runs, the prediction is back to the notified one
     assert world.cycle("17:50") == 0
     assert world.arrivals() == []
+
+
+def test_a_change_confirmed_by_a_sweep_that_found_it_unchanged_is_notified(world: World) -> None:
+    """Predictions stored on change: the second update agreeing with the first is a sweep's confirmation,
+    not a new row."""
+    world.subscribe("17:30")
+    world.predict("17:35", 0)
+    assert world.cycle("17:35") == 0
+    world.predict("17:40", 900)
+    assert world.cycle("17:40") == 0  # one update is not yet a change
+    world.sweep_finds_it_unchanged("17:45")
+    assert world.cycle("17:45") == 1
+    [sent] = world.arrivals()
+    assert (sent["previous_arrival"], sent["predicted_arrival"]) == (SCHEDULED.isoformat(), _at(900))
+    assert sent["made_at"] == berlin("2026-05-04 17:40").isoformat()
+    world.sweep_finds_it_unchanged("18:00")
+    assert world.cycle("18:00") == 0  # told already
