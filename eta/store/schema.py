@@ -107,11 +107,11 @@ class Service(Base):
     __table_args__ = (UniqueConstraint("mode", "operator", "number", "service_date", "leg"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     mode: Mapped[str] = mapped_column(String(8))
-    operator: Mapped[str] = mapped_column(String(16))
-    number: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str] = mapped_column(String(32))
+    number: Mapped[str] = mapped_column(String(128))  # GTFS trip ids run long
     service_date: Mapped[date] = mapped_column(Date)
-    leg: Mapped[str] = mapped_column(String(16), default="")
-    category: Mapped[str | None] = mapped_column(String(16))
+    leg: Mapped[str] = mapped_column(String(32), default="")
+    category: Mapped[str | None] = mapped_column(String(32))
     line: Mapped[str | None] = mapped_column(String(32))
     agency: Mapped[str | None] = mapped_column(String(32))
     origin: Mapped[str | None] = mapped_column(String(32))
@@ -141,7 +141,7 @@ class Call(Base):
     location_tz: Mapped[str | None] = mapped_column(String(64))
     scheduled_arrival: Mapped[datetime | None]
     scheduled_departure: Mapped[datetime | None]
-    planned_platform: Mapped[str | None] = mapped_column(String(16))
+    planned_platform: Mapped[str | None] = mapped_column(String(32))
     scheduled_runway_arrival: Mapped[datetime | None]  # flights: wheels on
     scheduled_runway_departure: Mapped[datetime | None]  # flights: wheels off
     # When eta first knew this call: the fetch of the plan that listed it (collectors, replays), an
@@ -174,10 +174,10 @@ class Observation(Base):
     actual_arrival: Mapped[datetime | None]
     estimated_departure: Mapped[datetime | None]
     actual_departure: Mapped[datetime | None]
-    platform: Mapped[str | None] = mapped_column(String(16))
+    platform: Mapped[str | None] = mapped_column(String(32))
     cancelled: Mapped[bool | None] = mapped_column(Boolean)
     raw_ref: Mapped[str | None] = mapped_column(String(300))
-    terminal: Mapped[str | None] = mapped_column(String(16))  # flights: the terminal of the gate
+    terminal: Mapped[str | None] = mapped_column(String(32))  # flights: the terminal of the gate
     estimated_runway_arrival: Mapped[datetime | None]  # flights: wheels on
     actual_runway_arrival: Mapped[datetime | None]
     estimated_runway_departure: Mapped[datetime | None]  # flights: wheels off
@@ -245,7 +245,7 @@ class Prediction(Base):
     # comma-separated (eta.model.distribution.encode).
     arrival_quantiles: Mapped[str | None] = mapped_column(String(240))
     operator_estimate: Mapped[datetime | None]
-    platform: Mapped[str | None] = mapped_column(String(16))
+    platform: Mapped[str | None] = mapped_column(String(32))
     platform_probability: Mapped[float | None] = mapped_column(Float)
     platform_announced: Mapped[bool | None] = mapped_column(Boolean)
     platform_probs: Mapped[dict[str, Any] | None]
@@ -434,9 +434,9 @@ class Subscription(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(100))
     last_prediction_at: Mapped[datetime | None]  # newest prediction made_at already examined
     notified_arrival: Mapped[datetime | None]
-    notified_platform: Mapped[str | None] = mapped_column(String(16))
+    notified_platform: Mapped[str | None] = mapped_column(String(32))
     arrival_streak: Mapped[int] = mapped_column(Integer, default=0)
-    platform_candidate: Mapped[str | None] = mapped_column(String(16))
+    platform_candidate: Mapped[str | None] = mapped_column(String(32))
     platform_streak: Mapped[int] = mapped_column(Integer, default=0)
     leave_notified_at: Mapped[datetime | None]  # the time to leave last sent
     leave_streak: Mapped[int] = mapped_column(Integer, default=0)

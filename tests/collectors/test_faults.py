@@ -459,3 +459,18 @@ def test_a_run_while_postgresql_stops_answering_fails_and_its_payloads_are_writt
         calls, observations = _snapshot(engine)
         assert calls == N_CALLS and not observations.duplicated(["call_id"]).any()
         engine.dispose()
+
+
+def test_platform_names_longer_than_16_characters_are_stored(
+    store: Engine, iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
+) -> None:
+    """Issue 21 §3: IRIS names some platforms at length; PostgreSQL refused them in the bulk write and
+    every run crashed on the same batch. Both stores keep them now."""
+    long_name = "Gleis 11 A-D Nord (S-Bahn)"
+    loopback.route(PLAN_PATH, Reply(re.sub(rb' pp="[^"]*"', f' pp="{long_name}"'.encode(), PLAN)))
+    loopback.route(FCHG_PATH, Reply(FCHG))
+    result = make_runner(make_adapter("db-iris", iris), store, iris, now=NOW).run_once()
+    assert result.ok, result.line()
+    with store.connect() as conn:
+        platforms = set(conn.execute(select(Call.planned_platform)).scalars())
+    assert platforms == {long_name}

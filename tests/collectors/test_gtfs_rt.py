@@ -121,3 +121,39 @@ def test_gtfs_rt_collector_over_http(
         operators = set(pd.read_sql(select(Service.operator), conn)["operator"])
     assert ref.count("|") == 2 and n_calls == n_obs
     assert "ICE" in operators
+
+
+def _long(trip_id: str) -> str:
+    """A trip id as feeds outside gtfs.de write them (here 40 characters and more)."""
+    return f"de:vbb:{trip_id}:2026-08-18T04:00:00+02:00:1"
+
+
+def test_trip_ids_longer_than_16_characters_are_stored(
+    store: Engine, settings: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
+) -> None:
+    """Issue 21 §3: on PostgreSQL such a trip id (the service number) raised in the bulk write and every
+    run crashed on the same batch; SQLite stored it. Both store it now."""
+    feed = gtfs_realtime_pb2.FeedMessage()
+    feed.ParseFromString(RT)
+    for entity in feed.entity:
+        if entity.HasField("trip_update"):
+            entity.trip_update.trip.trip_id = _long(entity.trip_update.trip.trip_id)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("stops.txt", "routes.txt"):
+            archive.write(GTFS / name, name)
+        for name in ("trips.txt", "stop_times.txt"):
+            frame = pd.read_csv(GTFS / name, dtype=str, keep_default_na=False)
+            frame["trip_id"] = frame["trip_id"].map(_long)
+            archive.writestr(name, frame.to_csv(index=False))
+    loopback.route("/static.zip", Reply(buffer.getvalue(), content_type="application/zip"))
+    loopback.route("/realtime.pb", Reply(feed.SerializeToString(), content_type="application/octet-stream"))
+    config = GtfsRtSettings(
+        static_url=f"{loopback.url}/static.zip", realtime_url=f"{loopback.url}/realtime.pb"
+    )
+    result = make_runner(GtfsRtAdapter(config), store, settings, now=FETCHED).run_once()
+    assert result.ok, result.line()
+    assert result.written["services"] == 25 and result.written["observations"] > 200
+    with store.connect() as conn:
+        numbers = set(pd.read_sql(select(Service.number), conn)["number"])
+    assert all(len(n) > 16 and n.startswith("de:vbb:") for n in numbers)

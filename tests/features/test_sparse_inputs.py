@@ -19,9 +19,7 @@ from eta.features import compute_features, feature_names, fit_history, vocabular
 from eta.features.frames import Frames
 from tests.features.conftest import START, T, queries_at
 
-SPARSE = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+SPARSE = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
