@@ -64,3 +64,51 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
     assert "python3 -m venv .venv" in ci
     assert 'pip install --quiet -e ".[test,dev,dask]"' in ci
     assert re.search(r"^python -m pytest -q$", ci, flags=re.M)
+
+
+def test_every_example_of_what_to_look_at_answers_on_the_demo_as_printed(tmp_path: Path) -> None:
+    """The README's curl examples against the demo's quick store, each server on its own day's clock at
+    17:30 as `eta demo` starts them: every one answers 200, the boards and trips with something in them."""
+    from urllib.parse import urlsplit
+
+    from fastapi.testclient import TestClient
+
+    from eta.api.apikeys import create_key
+    from eta.api.app import create_app
+    from eta.clock import ManualClock
+    from eta.config import Settings
+    from eta.demo import prepare_quick
+    from eta.demo.progress import Stages
+
+    section = _readme().split("## What to look at", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(r"^curl .*?'?(http://127\.0\.0\.1:(\d+)[^'\s]*)'?", section, flags=re.M)
+    assert len(examples) >= 4
+    store = prepare_quick(Settings(data_dir=tmp_path / "var"), Stages(lambda _: None))
+    key, _ = create_key(store.engine, "readme")
+    servers = {}
+    for port, day in (("8000", store.trains), ("8001", store.flights)):
+        app = create_app(
+            store.settings.model_copy(
+                update={"api": store.settings.api.model_copy(update={"accuracy_stale_s": 0})}
+            ),
+            engine=store.engine,
+            clock=ManualClock(day.serve_from),
+        )
+        servers[port] = TestClient(app).__enter__()
+    try:
+        for address, port in examples:
+            url = urlsplit(address)
+            headers = (
+                {"X-API-Key": key} if "X-API-Key" in section.split(address)[0].rsplit("\n", 1)[-1] else {}
+            )
+            answer = servers[port].get(f"{url.path}?{url.query}" if url.query else url.path, headers=headers)
+            assert answer.status_code == 200, f"{address}: {answer.status_code} {answer.text[:300]}"
+            body = answer.json()
+            if "/operator/" in address:  # at 17:30 no train served since 17:15 has arrived yet: rows come
+                assert isinstance(body["rows"], list)  # as the clock goes on, or from the full store
+                continue
+            assert body.get("arrivals") or body.get("calls"), f"{address} answered empty"
+    finally:
+        for client in servers.values():
+            client.__exit__(None, None, None)
+        store.engine.dispose()
