@@ -123,3 +123,22 @@ def test_a_window_outside_the_kept_span_is_joined_there_and_then(engine: Engine)
     start, end = NOW - timedelta(days=30), NOW
     _same(view.frame(start, end, NOW), accuracy.served_vs_actual(engine, start, end))
     assert view.kept is None  # nothing kept for a window it does not keep
+
+
+def test_a_roll_up_is_a_change_the_kept_frame_follows(engine: Engine) -> None:
+    """Rolling up deletes the rolled days' predictions (their sums go to accuracy_daily): the kept frame
+    must not count them a second time beside the sums."""
+    from eta.api.rollup import roll_up_predictions
+    from eta.config import Settings
+
+    settings = Settings()
+    now = datetime(2026, 5, 5, 12, 0, tzinfo=UTC) + timedelta(days=settings.store.predictions_keep_days)
+    view = AccuracyView(engine, span=timedelta(days=60), ahead=timedelta(days=1), stale_s=0)
+    start = now - timedelta(days=60)
+    before = view.frame(start, now, now)
+    assert len(before) > 20
+    roll_up_predictions(engine, settings, now)
+    after = view.frame(start, now, now)
+    assert len(after) < len(before)  # the rolled days are counted from accuracy_daily only
+    rows = accuracy.summarise(after, "overall", accuracy.rolled_up(engine, start, now))
+    assert rows[0]["n"] == accuracy.summarise(before, "overall")[0]["n"]
