@@ -85,7 +85,7 @@ def _import_plans(
                 bar.update(1)
                 try:
                     fetched_at = snapshot_time(name)
-                    parsed = db_iris.parse_plan(payload)
+                    parsed = db_iris.parse_plan(payload, fetched_at)
                 except db_iris.IrisParseError as exc:
                     progress.bad_files.append(f"{name} ({exc})")
                     continue
@@ -131,7 +131,7 @@ def _import_changes(
                 bar.update(1)
                 try:
                     observed_at = snapshot_time(name)
-                    parsed = db_iris.parse_changes(payload)
+                    parsed = db_iris.parse_changes(payload, observed_at)
                 except db_iris.IrisParseError as exc:
                     progress.bad_files.append(f"{name} ({exc})")
                     continue

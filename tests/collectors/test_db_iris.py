@@ -118,3 +118,38 @@ def test_a_malformed_message_time_drops_the_time_not_the_payload() -> None:
     (stop,) = db_iris.parse_changes(payload).stops
     assert stop.messages[0].timestamp is None and stop.messages[0].code == 31
     assert stop.arrival is not None and stop.arrival.time is not None
+
+
+def _change_at(local: str) -> bytes:
+    """An fchg snapshot whose one stop changed its arrival to ``local`` (YYMMDDHHMM, Berlin)."""
+    return (
+        '<timetable station="Berlin Hbf" eva="8011160"><s id="123-2510252300-5" eva="8011160">'
+        f'<ar ct="{local}" cp="7"/></s></timetable>'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("fetched_at", "expected"),
+    [
+        # 26 Oct 2025: 03:00 CEST becomes 02:00 CET, the hour 02:00-03:00 comes twice
+        (datetime(2025, 10, 26, 0, 40, tzinfo=UTC), datetime(2025, 10, 26, 0, 30, tzinfo=UTC)),  # 02:40 CEST
+        (datetime(2025, 10, 26, 1, 40, tzinfo=UTC), datetime(2025, 10, 26, 1, 30, tzinfo=UTC)),  # 02:40 CET
+        (None, datetime(2025, 10, 26, 0, 30, tzinfo=UTC)),  # no snapshot time: the first
+    ],
+)
+def test_the_repeated_autumn_hour_is_read_with_the_snapshot_time(
+    fetched_at: datetime | None, expected: datetime
+) -> None:
+    """Issue 21 §3: 02:30 in the second 02:00-03:00 of 26 Oct 2025 was read as summer time, an hour early."""
+    stop = db_iris.parse_changes(_change_at("2510260230"), fetched_at).stops[0]
+    assert stop.arrival is not None and stop.arrival.time == expected
+
+
+def test_the_spring_clock_change_skips_an_hour() -> None:
+    """30 Mar 2025: 02:00 CET becomes 03:00 CEST; 01:59 and 03:00 local are one minute apart."""
+    near = datetime(2025, 3, 30, 1, 0, tzinfo=UTC)
+    before = db_iris.parse_changes(_change_at("2503300159"), near).stops[0].arrival
+    after = db_iris.parse_changes(_change_at("2503300300"), near).stops[0].arrival
+    assert before is not None and after is not None
+    assert before.time == datetime(2025, 3, 30, 0, 59, tzinfo=UTC)
+    assert after.time == datetime(2025, 3, 30, 1, 0, tzinfo=UTC)

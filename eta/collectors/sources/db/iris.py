@@ -17,7 +17,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -101,11 +101,23 @@ class ChangePayload:
     stops: list[ChangeStop]
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """``YYMMDDHHMM`` local Berlin time → aware datetime (None when absent)."""
+def parse_time(text: str | None, near: datetime | None = None) -> datetime | None:
+    """``YYMMDDHHMM`` local Berlin time → aware datetime (None when absent).
+
+    In the hour the autumn clock change repeats (02:00-03:00 twice), the local time is the one nearer
+    ``near`` (the snapshot's time: IRIS reports times around it); without it, the first (summer time).
+    """
     if not text:
         return None
-    return _parse_time(text)
+    parsed = _parse_time(text)
+    if parsed.month == 10 and parsed.hour == 2:
+        later = parsed.replace(fold=1)
+        if later.utcoffset() != parsed.utcoffset():
+            if near is not None and abs(later - near) < abs(parsed - near):
+                parsed = later
+            # a fixed offset: an ambiguous zoned time compares unequal to every other zone's (PEP 495)
+            return parsed.astimezone(timezone(parsed.utcoffset() or timedelta(0)))
+    return parsed
 
 
 @lru_cache(maxsize=65_536)
@@ -121,12 +133,12 @@ def _parse_time(text: str) -> datetime:
         raise IrisParseError(f"time {text!r} is not a valid date") from exc
 
 
-def split_stop_id(stop_id: str) -> tuple[datetime, int]:
+def split_stop_id(stop_id: str, near: datetime | None = None) -> tuple[datetime, int]:
     """The trip's start (local) and this stop's index, from ``<trip id>-<YYMMDDHHMM>-<index>``."""
     parts = stop_id.rsplit("-", 2)
     if len(parts) != 3 or not parts[2].isdigit():
         raise IrisParseError(f"stop id {stop_id!r} is not <trip>-<YYMMDDHHMM>-<index>")
-    start = parse_time(parts[1])
+    start = parse_time(parts[1], near)
     assert start is not None
     return start, int(parts[2])
 
@@ -143,12 +155,12 @@ def _root(payload: bytes) -> ET.Element:
     return root
 
 
-def _event(element: ET.Element | None, prefix: str) -> Event | None:
+def _event(element: ET.Element | None, prefix: str, near: datetime | None) -> Event | None:
     if element is None:
         return None
     platform = element.get(f"{prefix}p") or None
     return Event(
-        time=parse_time(element.get(f"{prefix}t")),
+        time=parse_time(element.get(f"{prefix}t"), near),
         platform=platform,
         line=element.get("l") or None,
         status=element.get(f"{prefix}s") or None,
@@ -157,8 +169,10 @@ def _event(element: ET.Element | None, prefix: str) -> Event | None:
     )
 
 
-def parse_plan(payload: bytes) -> PlanPayload:
-    """Parse a ``/plan`` response. Stops without ``<tl>`` are skipped: they name no train."""
+def parse_plan(payload: bytes, near: datetime | None = None) -> PlanPayload:
+    """Parse a ``/plan`` response. Stops without ``<tl>`` are skipped: they name no train.
+
+    ``near``: when it was fetched (times in the repeated autumn hour are read as the nearer one)."""
     root = _root(payload)
     stops = []
     for s in root.iter("s"):
@@ -166,7 +180,7 @@ def parse_plan(payload: bytes) -> PlanPayload:
         tl = s.find("tl")
         if not stop_id or tl is None or not tl.get("n") or not tl.get("c"):
             continue
-        start, index = split_stop_id(stop_id)
+        start, index = split_stop_id(stop_id, near)
         stops.append(
             PlanStop(
                 stop_id=stop_id,
@@ -176,15 +190,15 @@ def parse_plan(payload: bytes) -> PlanPayload:
                 number=str(tl.get("n")),
                 filter_flag=tl.get("f"),
                 owner=tl.get("o"),
-                arrival=_event(s.find("ar"), "p"),
-                departure=_event(s.find("dp"), "p"),
+                arrival=_event(s.find("ar"), "p", near),
+                departure=_event(s.find("dp"), "p", near),
             )
         )
     return PlanPayload(station=root.get("station"), eva=root.get("eva"), stops=stops)
 
 
-def parse_changes(payload: bytes) -> ChangePayload:
-    """Parse a ``/fchg`` or ``/rchg`` response."""
+def parse_changes(payload: bytes, near: datetime | None = None) -> ChangePayload:
+    """Parse a ``/fchg`` or ``/rchg`` response (``near``: when it was fetched, as for :func:`parse_plan`)."""
     root = _root(payload)
     stops = []
     for s in root.iter("s"):
@@ -197,8 +211,8 @@ def parse_changes(payload: bytes) -> ChangePayload:
             ChangeStop(
                 stop_id=stop_id,
                 eva=s.get("eva") or root.get("eva"),
-                arrival=_event(s.find("ar"), "c"),
-                departure=_event(s.find("dp"), "c"),
+                arrival=_event(s.find("ar"), "c", near),
+                departure=_event(s.find("dp"), "c", near),
                 category=None if tl is None else tl.get("c"),
                 number=None if tl is None else tl.get("n"),
                 messages=_messages(s),

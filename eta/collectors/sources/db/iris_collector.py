@@ -78,14 +78,14 @@ def parse_payload(payload: Payload) -> Rows:
     try:
         if payload.request.kind == "plan":
             eva = payload.request.param("eva")
-            plan = db_iris.parse_plan(payload.body)
+            plan = db_iris.parse_plan(payload.body, payload.fetched_at)
             planned = db_iris.plan_rows(plan.stops, eva)
             rows.add("locations", [db_iris.location_row(eva, plan.station)])
             rows.add("services", planned.services)
             rows.add("calls", planned.calls)
             rows.add("call_refs", planned.call_refs)
         else:
-            changes = db_iris.parse_changes(payload.body)
+            changes = db_iris.parse_changes(payload.body, payload.fetched_at)
             rows.add("observations", db_iris.observation_rows(changes.stops, payload.fetched_at, payload.ref))
     except db_iris.IrisParseError as exc:
         raise PayloadError(str(exc)) from exc
