@@ -208,6 +208,10 @@ class Tasks(StrEnum):
     all = "all"
 
 
+class Protocol(StrEnum):
+    bayesianbahn = "bayesianbahn"
+
+
 class Platforms(StrEnum):
     published = "published"
     unpublished = "unpublished"
@@ -288,13 +292,35 @@ def backtest(
     dask: Annotated[
         str | None, typer.Option("--dask", help="Train on this Dask scheduler (or 'local').")
     ] = None,
+    protocol: Annotated[
+        Protocol | None,
+        typer.Option(
+            "--protocol",
+            help="Score another forecaster's protocol instead: bayesianbahn (its events at Augsburg and "
+            "München Hbf, live and blind; docs/models.md).",
+        ),
+    ] = None,
+    walk_forward: Annotated[
+        str | None,
+        typer.Option(
+            "--walk-forward",
+            help="Retrain every N days (e.g. 7d) on the training window moved forward by as much, and "
+            "predict the next N days (arrival models: the retraining job's own loop).",
+        ),
+    ] = None,
 ) -> None:
     """Train on the training window only, predict every test call at every horizon, score the baselines."""
     from eta.config import get_settings
     from eta.evaluation import backtest as run_backtest
     from eta.evaluation import report as output
+    from eta.evaluation.walk_forward import parse_period
     from eta.windows import window
 
+    if protocol is not None:
+        _protocol_backtest(
+            mode.value, protocol, train_from, train_until, test_from, test_until, report, walk_forward
+        )
+        return
     result, _, platform_rows = run_backtest.run(
         _engine(),
         get_settings(),
@@ -303,6 +329,7 @@ def backtest(
         window(test_from, test_until, "test"),
         dask_client=_dask_client(dask),
         tasks=_tasks(task.value, platforms.value),
+        walk_forward=parse_period(walk_forward) if walk_forward else None,
     )
     output.write_json(result, report)
     images = output.plots(result, platform_rows, report)
@@ -334,6 +361,38 @@ def served_accuracy(
     typer.echo(served.table(result))
     if report is not None:
         typer.echo(f"\nreport: {report}")
+
+
+def _protocol_backtest(
+    mode: str,
+    protocol: Protocol,
+    train_from: str,
+    train_until: str,
+    test_from: str,
+    test_until: str,
+    report: Path,
+    walk_forward: str | None,
+) -> None:
+    from eta.config import get_settings
+    from eta.errors import InputError
+    from eta.evaluation import bayesianbahn
+    from eta.evaluation import report as output
+    from eta.evaluation.walk_forward import parse_period
+    from eta.windows import window
+
+    if mode != "train":
+        raise InputError(f"the {protocol.value} protocol scores trains: use --mode train")
+    result, _ = bayesianbahn.run(
+        _engine(),
+        get_settings(),
+        window(train_from, train_until, "training"),
+        window(test_from, test_until, "test"),
+        parse_period(walk_forward) if walk_forward else None,
+    )
+    output.write_json(result, report)
+    image = bayesianbahn.plot(result, report)
+    typer.echo(bayesianbahn.table(result))
+    typer.echo(f"\nreport: {report}\nplot: {image}")
 
 
 @app.command("models")

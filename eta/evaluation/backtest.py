@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from eta.config import Settings
 from eta.errors import InputError
 from eta.evaluation.baselines import ARRIVAL_BASELINES, arrival_baselines
 from eta.evaluation.metrics import arrival_metrics, band_hits, point_errors
+from eta.evaluation.walk_forward import blocks
 from eta.features import compute_features, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
@@ -47,8 +49,12 @@ def run(
     test: Window,
     dask_client: Any = None,
     tasks: tuple[str, ...] = ("arrival", "platform"),
+    walk_forward: timedelta | None = None,
 ) -> tuple[dict[str, Any], ArrivalBacktest | None, Any]:
     """The report dict, the arrival rows and the platform rows (None where there was nothing to test).
+
+    ``walk_forward``: the arrival model is retrained for each such block of the test window on the
+    training window moved forward to it (:mod:`eta.evaluation.walk_forward`); platforms are scored once.
 
     The platform rows are a dict: ``published`` (task ``platform``) and ``unpublished`` (task
     ``platform_unpublished``: every station treated as announcing its platforms shortly before arrival).
@@ -73,9 +79,26 @@ def run(
     }
     arrival_rows = None
     if "arrival" in tasks and _has_arrivals(frames, train) and _has_arrivals(frames, test):
-        arrival_rows = arrival_backtest(frames, mode, train, test, settings, dask_client)
+        parts = [
+            (block, arrival_backtest(frames, mode, block.train, block.test, settings, dask_client))
+            for block in blocks(train, test, walk_forward)
+            if _has_arrivals(frames, block.test)
+        ]
+        arrival_rows = ArrivalBacktest(
+            rows=pd.concat([part.rows for _, part in parts]), artefact=parts[-1][1].artefact
+        )
         report["arrival"] = arrival_report(arrival_rows.rows)
         report["arrival_model"] = _model_summary(arrival_rows.artefact)
+        if walk_forward is not None:
+            report["walk_forward_days"] = walk_forward.days
+            report["arrival_models"] = [
+                {
+                    "train_window": block.train.as_list(),
+                    "test_window": block.test.as_list(),
+                    "n_train": part.artefact.meta["n_train"],
+                }
+                for block, part in parts
+            ]
     platform_rows: dict[str, pd.DataFrame] = {}
     if mode == "train" and "platform" in tasks:
         from eta.evaluation import platform_backtest

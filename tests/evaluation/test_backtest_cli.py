@@ -261,3 +261,34 @@ def test_help_lists_the_model_commands() -> None:
     for command in ("train", "backtest", "models", "promote", "rollback"):
         assert command in done.stdout
     assert "--test-until" in eta("backtest", "--help", env={"COLUMNS": "200"}).stdout
+
+
+def test_walk_forward_retrains_the_arrival_model_for_each_block(
+    flights_env: dict[str, str], tmp_path: Path
+) -> None:
+    report = tmp_path / "wf.json"
+    done = eta(
+        "backtest", "--mode", "flight", "--task", "arrival", "--walk-forward", "4d",
+        "--train-from", "2013-01-01", "--train-until", "2013-01-07",
+        "--test-from", "2013-01-08", "--test-until", "2013-01-14",
+        "--report", str(report),
+        env=flights_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    assert data["walk_forward_days"] == 4
+    assert [(m["train_window"], m["test_window"]) for m in data["arrival_models"]] == [
+        (["2013-01-01", "2013-01-07"], ["2013-01-08", "2013-01-11"]),
+        (["2013-01-05", "2013-01-11"], ["2013-01-12", "2013-01-14"]),
+    ]
+    # every test day is predicted once, by the model of its block
+    assert data["arrival"]["at_departure"]["n"] > 3000
+    assert data["arrival_model"]["calibration_from"] > "2013-01-10"  # the last block's model
+    bad = eta(
+        "backtest", "--mode", "flight", "--walk-forward", "1w",
+        "--train-from", "2013-01-01", "--train-until", "2013-01-07",
+        "--test-from", "2013-01-08", "--test-until", "2013-01-14",
+        "--report", str(report),
+        env=flights_env,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "whole days" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
