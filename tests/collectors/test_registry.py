@@ -23,7 +23,7 @@ from eta.config import Settings, get_settings
 from eta.errors import InputError
 from eta.store.schema import CallRef, CollectorState, Observation, RawPayload
 from tests.collectors.loopback import Loopback, Reply
-from tests.collectors.test_gtfs_rt import FETCHED, RT, static_zip
+from tests.collectors.sources.gtfs.test_realtime import FETCHED, RT, static_zip
 
 OTHER = Loopback  # the second operator's server
 

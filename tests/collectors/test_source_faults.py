@@ -31,7 +31,7 @@ from eta.config import Settings, get_settings
 from eta.store import open_store
 from eta.store.schema import Call, Observation, Service, Weather
 from tests.collectors.loopback import Loopback, Reply
-from tests.collectors.test_gtfs_rt import RT, static_zip
+from tests.collectors.sources.gtfs.test_realtime import RT, static_zip
 from tests.conftest import FIXTURES
 
 JSON = "application/json"

@@ -23,7 +23,7 @@ from eta.collectors.sources.ns.settings import NsInfoPlusSettings
 from eta.config import Settings, get_settings
 from eta.store import open_store
 from eta.store.schema import Call, CollectorState, Observation, QuarantinedPayload, RawPayload
-from tests.collectors.zmq_publisher import Publisher
+from tests.collectors.sources.ns.zmq_publisher import Publisher
 from tests.conftest import FIXTURES
 
 GOTRAIN = FIXTURES / "ns_infoplus" / "gotrain"
