@@ -647,10 +647,13 @@ def last_runs(engine: Engine, collector: str, limit: int = 10) -> list[Collector
 
 
 def _known_since(rows: Rows, fetched_at: datetime) -> Rows:
-    """The payload's calls as first known when it was fetched (a replay's snapshot time): a later
-    payload listing them again writes nothing (the first row of a call is kept)."""
+    """The payload's calls as first known when it was fetched (a replay's snapshot time), or later where
+    the rows say so (a store replayed writes its timetable at the window's start, each call with the time
+    the source store first knew it): a later payload listing them again writes nothing (the first row of
+    a call is kept)."""
     for call in rows.tables.get("calls", []):
-        call["known_since"] = fetched_at
+        own = call.get("known_since")
+        call["known_since"] = own if isinstance(own, datetime) and own > fetched_at else fetched_at
     return rows
 
 
