@@ -40,10 +40,19 @@ def main() -> int:
     parser.add_argument("--hours", type=int, default=3, help="hours replayed re-predicting")
     parser.add_argument("--settle-hours", type=int, default=3, help="hours of reports replayed after")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "prediction_rows.json")
+    parser.add_argument(
+        "--only-on-change",
+        action="store_true",
+        help="replay only the store written on change; the every-sweep run is read from --out (same window)",
+    )
     args = parser.parse_args()
     runs = {}
+    if args.only_on_change:
+        runs["every_sweep"] = json.loads(args.out.read_text())["runs"]["every_sweep"]
     with tempfile.TemporaryDirectory(prefix="eta-bench-rows-") as tmp:
         for name, on_change in (("every_sweep", False), ("on_change", True)):
+            if name in runs:
+                continue
             runs[name] = _run(Path(tmp) / name, on_change, args.start, args.hours, args.settle_hours)
             print(json.dumps({name: runs[name]["rows_per_hour"]}), file=sys.stderr)
     every, change = runs["every_sweep"], runs["on_change"]
@@ -55,6 +64,7 @@ def main() -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
         "input": "data/iris-berlin-day (DB IRIS, Berlin, 2025-09-08, 133 stations), bundled models",
         "window_local": f"{args.start} + {args.hours} h re-predicting, then {args.settle_hours} h reports",
+        "thresholds": _thresholds(),
         "runs": runs,
         "row_ratio": round(change["rows"] / every["rows"], 4) if every["rows"] else None,
         "byte_ratio": round(change["prediction_bytes"] / every["prediction_bytes"], 4)
@@ -105,6 +115,14 @@ def _run(directory: Path, on_change: bool, start: str, hours: int, settle_hours:
         "accuracy_samples": len(frame),
         "accuracy_by_horizon": by_horizon,
     }
+
+
+def _thresholds() -> dict[str, Any]:
+    from eta.config import StoreSettings
+
+    return StoreSettings().model_dump(
+        include={"change_p50_s", "change_interval_s", "change_platform_probability"}
+    )
 
 
 def _differences(every: list[dict[str, Any]], change: list[dict[str, Any]]) -> dict[str, Any]:

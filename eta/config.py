@@ -561,10 +561,10 @@ class StoreSettings(BaseModel):
         "(else only confirm the one in force); false writes a row for every call at every re-prediction.",
     )
     change_p50_s: int = Field(
-        default=30, ge=0, description="A served P50 arrival that moved at least this much is a change."
+        default=60, ge=0, description="A served P50 arrival that moved at least this much is a change."
     )
     change_interval_s: int = Field(
-        default=60, ge=0, description="A served P10 or P90 bound that moved at least this much is a change."
+        default=120, ge=0, description="A served P10 or P90 bound that moved at least this much is a change."
     )
     change_platform_probability: float = Field(
         default=0.05,
@@ -599,6 +599,12 @@ class StoreSettings(BaseModel):
     )
     accuracy_keep_days: int = Field(
         default=730, ge=1, description="Daily accuracy aggregates are kept this many days."
+    )
+    history_keep_days: int = Field(
+        default=400,
+        ge=1,
+        description="Services older than this (by service date) are deleted with their calls, reports and "
+        "predictions, and weather with them: the training data (keep it above the retraining window).",
     )
 
 

@@ -1,10 +1,12 @@
 """Retention of the tables that grow with time (``ETA_STORE__*_KEEP_DAYS``), applied by the scheduler and
 by ``eta store prune [--dry-run]``.
 
-Here the plain ones: archived raw payloads (the gzip files under ``<data_dir>/raw`` and their index rows,
-with their quarantine rows), collector runs, finished alert deliveries, old served calibrations (the newest
-per model is kept whatever its age) and the daily accuracy aggregates. Served predictions are rolled up into
-those aggregates before they go (eta.api.rollup): that needs the accuracy code, a layer above.
+Here the plain ones: services past ``history_keep_days`` (the training data: their calls, reports and
+predictions go with them), weather as old, archived raw payloads (the gzip files under
+``<data_dir>/raw`` and their index rows, with their quarantine rows), collector runs, finished alert
+deliveries, old served calibrations (the newest per model is kept whatever its age) and the daily
+accuracy aggregates. Served predictions are rolled up into those aggregates before they go
+(eta.api.rollup): that needs the accuracy code, a layer above.
 
 Nothing here reads the clock: ``now`` is the caller's (the replayed clock in a replay).
 """
@@ -28,6 +30,8 @@ from eta.store.schema import (
     QuarantinedPayload,
     RawPayload,
     ServedCalibration,
+    Service,
+    Weather,
 )
 
 log = logging.getLogger("eta.store.retention")
@@ -54,7 +58,11 @@ def prune_tables(engine: Engine, settings: Settings, now: datetime, *, dry_run: 
     deliveries_cutoff = now - timedelta(days=store.deliveries_keep_days)
     calibrations_cutoff = now - timedelta(days=store.predictions_keep_days)
     accuracy_cutoff = now - timedelta(days=store.accuracy_keep_days)
+    history_cutoff = now - timedelta(days=store.history_keep_days)
     statements = {
+        # calls, their reports, predictions, source ids, subscriptions and shares go with them (cascade)
+        "services": (delete(Service).where(Service.service_date < history_cutoff.date()), history_cutoff),
+        "weather": (delete(Weather).where(Weather.valid_at < history_cutoff), history_cutoff),
         "collector_runs": (delete(CollectorRun).where(CollectorRun.started_at < runs_cutoff), runs_cutoff),
         "notification_deliveries": (
             delete(NotificationDelivery).where(

@@ -13,6 +13,7 @@ from eta.model.on_change import material
 
 T = datetime(2026, 5, 12, 10, 0, tzinfo=UTC)
 SETTINGS = StoreSettings(change_p50_s=30, change_interval_s=60, change_platform_probability=0.05)
+# (the defaults are larger: the thresholds are what is tested here)
 
 
 def _row(**changes: Any) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def test_small_moves_are_not_changes_and_material_ones_are() -> None:
     assert _material(p10_arrival=T - timedelta(minutes=3))
     assert _material(model_p90_arrival=T + timedelta(minutes=6))
     assert _material(model_version="m2")
-    assert _material(interval_bucket="r0-s0-b3")
+    assert not _material(interval_bucket="r0-s0-b3")  # derived from the horizon: not news by itself
     assert _material(platform="8", platform_probs={"7": 0.1, "8": 0.9})
     assert _material(platform_announced=False)
     assert not _material(platform_probability=0.93, platform_probs={"7": 0.93, "8": 0.07})

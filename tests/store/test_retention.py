@@ -139,6 +139,8 @@ def test_each_table_keeps_what_its_retention_says(store: Engine, settings: Setti
             "notification_deliveries": 2,  # the pending one stays, however old
             "served_calibrations": 2,  # the newest of model b stays though old; of a, the recent one
             "accuracy_daily": 0,
+            "services": 0,  # 40 days is well inside the history kept (400 days)
+            "weather": 0,
         }
     )
     assert pruned["raw_payloads"].bytes > 0
@@ -152,13 +154,23 @@ def test_each_table_keeps_what_its_retention_says(store: Engine, settings: Setti
     with store.connect() as conn:
         states = sorted(conn.execute(select(NotificationDelivery.state)).scalars())
         kept = sorted(
-
-                tuple(row)
-                for row in conn.execute(
-                    select(ServedCalibration.model_version, ServedCalibration.computed_at)
-                )
-
+            tuple(row)
+            for row in conn.execute(select(ServedCalibration.model_version, ServedCalibration.computed_at))
         )
     assert states == ["delivered", "pending"]
     assert [version for version, _ in kept] == ["a", "b"] and kept[0][1] == RECENT
     assert all(p.rows == 0 for p in prune_tables(store, settings, NOW))  # nothing left to remove
+    # the history: a service past it goes with its calls and subscriptions (and their deliveries)
+    history = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"history_keep_days": 1})}
+    )
+    assert {p.table: p.rows for p in prune_tables(store, history, NOW + timedelta(days=2))}["services"] == 1
+    assert (
+        _count(store, "calls"),
+        _count(store, "subscriptions"),
+        _count(store, "notification_deliveries"),
+    ) == (
+        0,
+        0,
+        0,
+    )
