@@ -71,6 +71,8 @@ def create_app(
             settings.api.timetable_ttl_s,
             Publication.from_settings(settings.platforms),
             settings.platforms.change_flag_probability,
+            settings.model.serve_behind_hours * 3600,
+            settings.model.serve_ahead_hours * 3600,
         ),
         metrics=metrics,
         readiness=readiness,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Row
@@ -24,10 +24,19 @@ from eta.features.publication import Publication
 from eta.model.distribution import LEVELS, decode
 from eta.parking import ParkingReference
 from eta.read.predictions import in_force
-from eta.read.reports import CallState, call_states, services_under_way
+from eta.read.reports import (
+    CallState,
+    Passed,
+    call_states,
+    next_passage,
+    passed_calls,
+    services_under_way,
+)
 from eta.read.timetable import (
     arrivals_at,
+    arrivals_before,
     calls_of,
+    calls_of_services,
     find_services,
     known_calls,
     location_rows,
@@ -94,7 +103,8 @@ class Lookup:
     """Builds trip and board answers; holds the parking reference read at start-up.
 
     A trip's timetable part is kept for at most ``skeleton_ttl_s`` so that a lookup reads only what
-    changes: the newest served predictions and the status reports of its calls.
+    changes: the newest served predictions and the status reports of its calls. A board also lists the
+    calls scheduled up to ``late_s`` before its window that have not arrived yet (late ones).
     """
 
     SKELETONS_MAX = 50_000
@@ -105,8 +115,12 @@ class Lookup:
         skeleton_ttl_s: float = 60.0,
         publication: Publication | None = None,
         change_flag_probability: float = 0.15,
+        late_s: int = 6 * 3600,
+        ahead_s: int = 6 * 3600,
     ) -> None:
         self.parking = parking
+        self.late = timedelta(seconds=late_s)
+        self.ahead = timedelta(seconds=ahead_s)
         self.change_flag_probability = change_flag_probability
         self.publication = publication or Publication()
         self.skeleton_ttl_s = skeleton_ttl_s
@@ -151,8 +165,9 @@ class Lookup:
         leg: str | None,
         now: datetime,
         reread: bool = False,
-    ) -> tuple[schemas.Trip, Skeleton]:
-        """The trip as known at ``now``, and the timetable part it was built from (``reread``: now)."""
+    ) -> tuple[schemas.Trip, Skeleton, datetime | None]:
+        """The trip as known at ``now``, the timetable part it was built from (``reread``: now), and when
+        the clock alone next changes it (a call passing at its due time), None: never."""
         skeleton = self.skeleton(conn, mode, operator, number, service_date, leg, reread)
         services = skeleton.services
         name = f"{operator} {number} on {service_date.isoformat()}"
@@ -174,16 +189,22 @@ class Lookup:
         ids = [c.id for c in calls]
         predictions = in_force(conn, ids, now)
         states = call_states(conn, ids, now)
+        modes = {service.id: service.mode}
+        passed = passed_calls(calls, states, now, modes)
         last_report = max((s.last_report_at for s in states.values() if s.last_report_at), default=None)
         under_way = False
         out = []
         for call in calls:
             state = states[call.id]
+            prediction = predictions.get(call.id)
             out.append(
-                self.arrival(call, places, predictions.get(call.id), state, under_way, last_report, now)
+                self.arrival(
+                    call, places, prediction, state, under_way, last_report, now, passed.get(call.id)
+                )
             )
-            under_way = under_way or state.moved
-        return schemas.Trip(service=_service_ref(service), as_of=now, calls=out), skeleton
+            under_way = under_way or state.moved or call.id in passed
+        trip = schemas.Trip(service=_service_ref(service), as_of=now, calls=out)
+        return trip, skeleton, next_passage(calls, states, now, modes)
 
     def board(
         self,
@@ -197,11 +218,16 @@ class Lookup:
         places = locations(conn, [code])
         if code not in places:
             raise NotFoundError(f"eta knows no station or airport with code {code!r}")
-        calls = arrivals_at(conn, code, window_from, window_to, now, limit)
-        ids = [c.id for c in calls]
-        services = services_by_id(conn, [c.service_id for c in calls])
-        predictions = in_force(conn, ids, now)
-        states = call_states(conn, ids, now)
+        due = arrivals_at(conn, code, window_from, window_to, now, limit)
+        late = arrivals_before(conn, code, window_from - self.late, window_from, now)
+        services = services_by_id(conn, [c.service_id for c in (*late, *due)])
+        # whether a call has passed reads its service's other stops (a later one reported, the delay so far)
+        every = calls_of_services(conn, services, now)
+        states = call_states(conn, [c.id for c in every], now)
+        passed = passed_calls(every, states, now, {sid: s.mode for sid, s in services.items()})
+        still_coming = [c for c in late if c.id not in passed and not states[c.id].cancelled]
+        calls = [*still_coming, *due][:limit]
+        predictions = in_force(conn, [c.id for c in calls], now)
         moving = services_under_way(conn, services, now)
         arrivals = []
         for call in calls:
@@ -209,7 +235,14 @@ class Lookup:
             state = states[call.id]
             last_report = max(filter(None, (state.last_report_at, moving.get(service.id))), default=None)
             base = self.arrival(
-                call, places, predictions.get(call.id), state, service.id in moving, last_report, now
+                call,
+                places,
+                predictions.get(call.id),
+                state,
+                service.id in moving,
+                last_report,
+                now,
+                passed.get(call.id),
             )
             arrivals.append(schemas.BoardArrival(**dict(base), service=_service_ref(service)))
         tz = places[code].tz
@@ -230,7 +263,12 @@ class Lookup:
         under_way: bool,
         last_report: datetime | None,
         now: datetime,
+        passed: Passed | None = None,
     ) -> schemas.Arrival:
+        """One call's answer; a call ``passed`` is shown arrived at the time it is known by, without the
+        prediction it no longer needs."""
+        if passed is not None:
+            prediction = None
         tz = call.location_tz or (places[call.location].tz if call.location in places else None)
         place = places.get(call.location) or schemas.LocationRef(code=call.location, tz=tz)
         announced_at = self.publication.announced_at_one(call.location, call.scheduled_arrival)
@@ -240,21 +278,38 @@ class Lookup:
             platform = _may_change(
                 platform, state.platform or call.planned_platform, self.change_flag_probability
             )
+        status = _status(state, under_way, passed)
+        predicted = _predicted(call, prediction, tz)
         return schemas.Arrival(
             call_id=str(call.id),
             sequence=call.sequence,
             location=place,
             scheduled_arrival=local(call.scheduled_arrival, tz),
             scheduled_departure=local(call.scheduled_departure, tz),
-            status=_status(state, under_way),
-            actual_arrival=local(state.actual_arrival, tz),
-            predicted=_predicted(call, prediction, tz),
+            status=status,
+            actual_arrival=local(passed.arrived_at if passed else state.actual_arrival, tz),
+            arrival_basis=cast(schemas.ArrivalBasis, passed.basis) if passed else None,
+            predicted=predicted,
+            unpredicted_reason=self._unpredicted(call, status, predicted, now),
             operator_estimate=_operator_estimate(call, prediction, state, tz),
             platform=platform,
             explanation=_explanation(call, prediction),
             freshness=_freshness(prediction, last_report, now, tz),
             parking=self._parking(call.location, platform),
         )
+
+    def _unpredicted(
+        self, call: Any, status: str, predicted: schemas.PredictedArrival | None, now: datetime
+    ) -> str | None:
+        """Why a call still to come has no prediction."""
+        if predicted is not None or status in ("arrived", "cancelled"):
+            return None
+        if call.scheduled_arrival is None:
+            return "where the trip starts: it has no arrival to predict"
+        if call.scheduled_arrival > now + self.ahead:
+            hours = round(self.ahead.total_seconds() / 3600)
+            return f"beyond the serving window: predicted from {hours} h before its arrival"
+        return "not predicted yet: eta learned of it after its latest prediction run, or has no model for it"
 
     def _parking(self, code: str, platform: schemas.PlatformInfo) -> schemas.Parking | None:
         probs = {p.platform: p.probability for p in platform.probabilities}
@@ -298,10 +353,10 @@ def _service_ref(service: Any) -> schemas.ServiceRef:
     )
 
 
-def _status(state: CallState, under_way: bool) -> schemas.Status:
+def _status(state: CallState, under_way: bool, passed: Passed | None) -> schemas.Status:
     if state.cancelled:
         return "cancelled"
-    if state.actual_arrival is not None:
+    if passed is not None or state.actual_arrival is not None:
         return "arrived"
     if under_way or state.actual_departure is not None:
         return "en_route"

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Status = Literal["scheduled", "en_route", "arrived", "cancelled"]
+ArrivalBasis = Literal["reported", "departure reported", "later stop reported", "due time passed"]
 
 
 class LocationRef(BaseModel):
@@ -140,8 +141,19 @@ class Arrival(BaseModel):
     scheduled_arrival: datetime | None
     scheduled_departure: datetime | None
     status: Status
-    actual_arrival: datetime | None
+    actual_arrival: datetime | None = Field(
+        description="Where arrived: the arrival reported, else the time it is known by (see arrival_basis)."
+    )
+    arrival_basis: ArrivalBasis | None = Field(
+        default=None,
+        description="Where arrived, what says so: its arrival reported; its departure reported; a later "
+        "stop of the same trip reported; or its due departure passed with no newer report (the operator "
+        "reports only changes and drops a stop when the train leaves it).",
+    )
     predicted: PredictedArrival | None
+    unpredicted_reason: str | None = Field(
+        default=None, description="Why a call still to come has no prediction (none where it has one)."
+    )
     operator_estimate: OperatorEstimate | None
     platform: PlatformInfo
     explanation: Explanation | None

@@ -5,7 +5,8 @@ A trip answer depends on the time it is asked in two ways only:
 * which stored rows it reads: the newest served prediction and the status reports of its calls with
   ``made_at`` / ``observed_at`` ≤ now. That changes when rows are written for one of its calls (seen
   by :class:`StoreGeneration`, polled every ``ETA_API__STORE_POLL_S``), or, when the clock replays
-  recorded data, when ``now`` reaches the next stored row (:func:`eta.read.changes.next_change`);
+  recorded data, when ``now`` reaches the next stored row (:func:`eta.read.changes.next_change`); and
+  when ``now`` reaches a call's due time, after which it is shown passed (:mod:`eta.read.passage`);
 * ``as_of`` and the ages in ``freshness``, which are filled in per request into the pre-rendered JSON.
 
 So a :class:`RenderedTrip` is reused while no write since it was built touched its calls, ``now`` has
@@ -183,7 +184,7 @@ class RenderedTrip:
     calls: frozenset[int]  # its calls' ids: a write touching one of them replaces it
     seq: int  # the store's change number it was built at (StoreGeneration.seq)
     built_for: datetime  # the ``now`` it was read at
-    next_change: datetime | None  # the first stored row after built_for that it does not show
+    next_change: datetime | None  # the first stored row (or a call's due time) after built_for
     expires: float  # time.monotonic() when its timetable part is read again
     rebuild: Rebuild | None = field(default=None, compare=False, repr=False)
     # reads its timetable part again: the new expiry if it is unchanged, else None

@@ -12,6 +12,7 @@ import pandas as pd
 
 from eta.features.frames import Frames
 from eta.features.reports import first_event, lookup
+from eta.read import passage
 
 TRAIN_HORIZONS = ("next_stop", "15min", "30min", "60min", "120min")
 FLIGHT_HORIZONS = ("dep_minus_2h", "at_departure")
@@ -79,19 +80,20 @@ def _previous_departure_known_at(frames: Frames, targets: pd.DataFrame) -> pd.Se
 
 def serving_queries(frames: Frames, made_at: datetime, call_ids: list[int] | None = None) -> pd.DataFrame:
     """One query at ``made_at`` per call known by then (its plan fetched: ``known_since``) with a
-    scheduled arrival that had not arrived by then."""
+    scheduled arrival, neither cancelled nor passed by then (:mod:`eta.read.passage`, as boards show it)."""
     calls = frames.calls
     t = pd.Timestamp(made_at).tz_convert("UTC")
-    mask = calls["scheduled_arrival"].notna() & (calls["sequence"] > 0)
-    if "known_since" in calls:
-        mask &= ~(calls["known_since"] > t)  # NaT: known before anything stored
+    known = calls[~(calls["known_since"] > t)] if "known_since" in calls else calls  # NaT: known always
+    mask = known["scheduled_arrival"].notna() & (known["sequence"] > 0)
     if call_ids is not None:
-        mask &= calls["call_id"].isin(call_ids)
-    targets = calls.loc[mask, ["call_id", "service_id", "sequence", "scheduled_arrival"]]
+        mask &= known["call_id"].isin(call_ids)
+    targets = known.loc[mask, ["call_id", "service_id", "sequence", "scheduled_arrival"]]
     obs = frames.observations[frames.observations["observed_at"] <= t]
-    arrived = obs.loc[obs["actual_arrival"].notna(), "call_id"]
     cancelled = obs.loc[obs["cancelled"].fillna(False).astype(bool), "call_id"]
-    targets = targets[~targets["call_id"].isin(arrived) & ~targets["call_id"].isin(cancelled)]
+    services = known[known["service_id"].isin(targets["service_id"])]
+    states = services[list(passage.CALL_COLUMNS)].join(passage.latest_values(obs), on="call_id")
+    passed = passage.passages(states, t, frames.mode).index
+    targets = targets[~targets["call_id"].isin(passed) & ~targets["call_id"].isin(cancelled)]
     queries = targets.assign(t=t, horizon="served").reset_index(drop=True)
     queries["t"] = queries["t"].astype("datetime64[us, UTC]")
     queries["qid"] = range(len(queries))

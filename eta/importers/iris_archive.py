@@ -96,7 +96,7 @@ def _import_plans(
                     progress.bad_files.append(f"{name} (station without EVA)")
                     continue
                 names.setdefault(eva, parsed.station or eva)
-                rows = db_iris.plan_rows(parsed.stops, eva)
+                rows = db_iris.plan_rows(parsed.stops, eva, parsed.station)
                 for call in rows.calls:  # as the live collector: known from the plan's fetch on
                     call["known_since"] = fetched_at
                 for ref in rows.call_refs:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, bindparam, func, or_, select
 
+from eta.read import passage
 from eta.read.timetable import IDS
 from eta.store.queries import as_utc
 from eta.store.schema import Call, Observation
@@ -21,6 +23,7 @@ _OBSERVATIONS = (
         Observation.estimated_arrival,
         Observation.actual_arrival,
         Observation.actual_departure,
+        Observation.estimated_departure,
         Observation.platform,
         Observation.terminal,
         Observation.cancelled,
@@ -51,6 +54,7 @@ class CallState:
     estimated_reported_at: datetime | None = None
     actual_arrival: datetime | None = None
     actual_departure: datetime | None = None
+    estimated_departure: datetime | None = None
     platform: str | None = None
     terminal: str | None = None
     cancelled: bool | None = None
@@ -75,6 +79,8 @@ def call_states(conn: Connection, call_ids: Sequence[int], now: datetime) -> dic
             state.actual_arrival = row.actual_arrival
         if row.actual_departure is not None:
             state.actual_departure = row.actual_departure
+        if row.estimated_departure is not None:
+            state.estimated_departure = row.estimated_departure
         if row.platform is not None:
             state.platform = row.platform
         if row.terminal is not None:
@@ -82,6 +88,61 @@ def call_states(conn: Connection, call_ids: Sequence[int], now: datetime) -> dic
         if row.cancelled is not None:
             state.cancelled = row.cancelled
     return states
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A call its train or flight has passed, as known at ``now`` (:mod:`eta.read.passage`)."""
+
+    arrived_at: datetime  # the arrival reported, else the time it is known by
+    basis: str
+
+
+def passed_calls(
+    calls: Sequence[Any], states: Mapping[int, CallState], now: datetime, modes: Mapping[int, str]
+) -> dict[int, Passed]:
+    """Which of ``calls`` have passed at ``now``: ``calls`` are every known call of their services (a
+    later stop's report counts), ``states`` their status at ``now``, ``modes`` each service's mode."""
+    out: dict[int, Passed] = {}
+    for mode, part in _passage_frame(calls, states, modes):
+        found = passage.passages(part, now, mode)
+        for call_id, arrived_at, basis in zip(found.index, found["arrived_at"], found["basis"], strict=True):
+            out[int(call_id)] = Passed(arrived_at.to_pydatetime(), str(basis))
+    return out
+
+
+def next_passage(
+    calls: Sequence[Any], states: Mapping[int, CallState], now: datetime, modes: Mapping[int, str]
+) -> datetime | None:
+    """When one of ``calls`` next passes by the clock alone (:func:`eta.read.passage.next_due`)."""
+    found = [passage.next_due(part, now, mode) for mode, part in _passage_frame(calls, states, modes)]
+    return min((at for at in found if at is not None), default=None)
+
+
+def _passage_frame(
+    calls: Sequence[Any], states: Mapping[int, CallState], modes: Mapping[int, str]
+) -> list[tuple[str, pd.DataFrame]]:
+    rows = []
+    for call in calls:
+        state = states.get(call.id) or CallState()
+        rows.append(
+            {
+                "call_id": call.id,
+                "service_id": call.service_id,
+                "sequence": call.sequence,
+                "scheduled_arrival": call.scheduled_arrival,
+                "scheduled_departure": call.scheduled_departure,
+                "estimated_arrival": state.estimated_arrival,
+                "estimated_departure": state.estimated_departure,
+                "actual_arrival": state.actual_arrival,
+                "actual_departure": state.actual_departure,
+                "cancelled": state.cancelled,
+                "mode": modes.get(call.service_id, ""),
+            }
+        )
+    if not rows:
+        return []
+    return [(str(mode), part) for mode, part in pd.DataFrame(rows).groupby("mode")]
 
 
 def services_under_way(conn: Connection, service_ids: Iterable[int], now: datetime) -> dict[int, datetime]:

@@ -40,6 +40,19 @@ _ARRIVALS_AT = (
     .order_by(Call.scheduled_arrival, Call.id)
     .limit(bindparam("limit"))
 )
+_LATE_AT = (
+    select(Call)
+    .where(
+        Call.location == bindparam("code"),
+        Call.scheduled_arrival >= bindparam("window_from"),
+        Call.scheduled_arrival < bindparam("window_to"),
+        KNOWN,
+    )
+    .order_by(Call.scheduled_arrival, Call.id)
+)
+_CALLS_OF_SERVICES = (
+    select(Call).where(Call.service_id.in_(IDS), KNOWN).order_by(Call.service_id, Call.sequence)
+)
 _DUE = (
     select(Call)
     .where(
@@ -119,3 +132,20 @@ def calls_due(conn: Connection, window_from: datetime, window_to: datetime, now:
     """Calls known at ``now`` scheduled to arrive anywhere within the window, by service and sequence."""
     params = {"window_from": window_from, "window_to": window_to, "now": now}
     return list(conn.execute(_DUE, params).all())
+
+
+def arrivals_before(
+    conn: Connection, code: str, since: datetime, until: datetime, now: datetime
+) -> list[Row[Any]]:
+    """Calls known at ``now`` scheduled to arrive at ``code`` in [since, until): late ones still to come
+    are among them."""
+    params = {"code": code, "window_from": since, "window_to": until, "now": now}
+    return list(conn.execute(_LATE_AT, params).all())
+
+
+def calls_of_services(conn: Connection, service_ids: Iterable[int], now: datetime) -> list[Row[Any]]:
+    """Every call known at ``now`` of these services, by service and sequence."""
+    ids = list(set(service_ids))
+    if not ids:
+        return []
+    return list(conn.execute(_CALLS_OF_SERVICES, {"ids": ids, "now": now}).all())

@@ -19,15 +19,18 @@ def test_default_board_is_the_next_two_hours(client: TestClient) -> None:
     assert board["window_from"] == "2026-05-04T19:00:00+02:00"
     assert board["window_to"] == "2026-05-04T21:00:00+02:00"
     scheduled = [a["scheduled_arrival"] for a in board["arrivals"]]
-    # ICE 1011 19:41, ICE 1103 20:46, ICE 1069 20:56 (real DB runs of 4 May 2026)
+    # ICE 1101 due 18:43, not arrived by 19:00 (predicted 19:31), then ICE 1011 19:41, ICE 1103 20:46,
+    # ICE 1069 20:56 (real DB runs of 4 May 2026): a late train stays listed until it has arrived
     assert scheduled == [
+        "2026-05-04T18:43:00+02:00",
         "2026-05-04T19:41:00+02:00",
         "2026-05-04T20:46:00+02:00",
         "2026-05-04T20:56:00+02:00",
     ]
-    assert [a["service"]["number"] for a in board["arrivals"]] == ["1011", "1103", "1069"]
+    assert [a["service"]["number"] for a in board["arrivals"]] == ["1101", "1011", "1103", "1069"]
     assert all(a["predicted"] is not None for a in board["arrivals"])
     assert board["arrivals"][0]["status"] == "en_route"
+    assert board["arrivals"][0]["predicted"]["delay_s"] > 0
 
 
 def test_an_explicit_window_in_another_offset(client: TestClient) -> None:

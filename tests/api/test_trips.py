@@ -336,3 +336,19 @@ def test_a_flight_number_with_two_legs_needs_the_leg(
 
 def test_operators_match_as_written_or_in_capitals(client: TestClient) -> None:
     assert client.get("/api/v1/trips/train/ice/1011/2026-05-04").json()["service"]["operator"] == "ICE"
+
+
+def test_a_late_train_is_listed_until_it_arrives_then_shown_arrived_without_a_prediction(
+    client: TestClient, clock: ManualClock
+) -> None:
+    """ICE 1101 (real DB run of 4 May 2026) was due in München at 18:43 and came at 19:25."""
+    board = "/api/v1/locations/8000261/arrivals"
+    clock.now = berlin("2026-05-04 19:20")
+    listed = {a["service"]["number"]: a for a in client.get(board).json()["arrivals"]}
+    assert listed["1101"]["status"] == "en_route" and listed["1101"]["predicted"] is not None
+    clock.now = berlin("2026-05-04 19:26")
+    assert "1101" not in {a["service"]["number"] for a in client.get(board).json()["arrivals"]}
+    munich = _munich(client.get("/api/v1/trips/train/ICE/1101/2026-05-04").json())
+    assert munich["status"] == "arrived" and munich["arrival_basis"] == "reported"
+    assert munich["actual_arrival"] == "2026-05-04T19:25:00+02:00"
+    assert munich["predicted"] is None  # passed: no longer predicted

@@ -95,7 +95,7 @@ async def get_trip(
 
     def build() -> bytes:
         with state.engine.connect() as conn:
-            trip, _ = state.lookup.trip_and_skeleton(
+            trip, _, _ = state.lookup.trip_and_skeleton(
                 conn, mode.value, operator, number, service_date, leg, now
             )
         return with_arrive_by(trip, by).model_dump_json().encode()
@@ -110,10 +110,11 @@ async def get_trip(
             """The trip as known at ``at``: now, or the time of its next stored row (built ahead)."""
             seq = trips.current_seq()  # before the trip is read: never newer than what it shows
             with state.engine.connect() as conn:
-                trip, skeleton = state.lookup.trip_and_skeleton(
+                trip, skeleton, passing = state.lookup.trip_and_skeleton(
                     conn, mode.value, operator, number, service_date, leg, at, reread
                 )
-                upcoming = next_change(conn, [c.id for c in skeleton.calls], at)
+                stored = next_change(conn, [c.id for c in skeleton.calls], at)
+                upcoming = min((t for t in (stored, passing) if t is not None), default=None)
 
             def recheck() -> float | None:
                 """The timetable part read again: its new expiry if unchanged (the answer stands)."""

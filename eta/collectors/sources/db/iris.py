@@ -289,13 +289,15 @@ class PlanRows:
         }
 
 
-def plan_rows(stops: Iterable[PlanStop], eva: str) -> PlanRows:
-    """Store rows for one station's plan stops."""
+def plan_rows(stops: Iterable[PlanStop], eva: str, station: str | None = None) -> PlanRows:
+    """Store rows for one station's plan stops (``station``: its name, the train's origin or destination
+    where it starts or ends there)."""
     rows = PlanRows()
     for stop in stops:
         service_id = service_id_of(stop)
         call_id = call_key_id(service_id, stop.stop_index)
         events = [e for e in (stop.arrival, stop.departure) if e is not None]
+        origin, destination = ends_of(stop, station)
         rows.services.append(
             {
                 "id": service_id,
@@ -307,6 +309,8 @@ def plan_rows(stops: Iterable[PlanStop], eva: str) -> PlanRows:
                 "category": stop.category,
                 "line": next((e.line for e in events if e.line), None),
                 "agency": stop.owner,
+                "origin": origin,
+                "destination": destination,
                 "source": SOURCE,
             }
         )
@@ -324,6 +328,27 @@ def plan_rows(stops: Iterable[PlanStop], eva: str) -> PlanRows:
         )
         rows.call_refs.append({"source": SOURCE, "ref": stop.stop_id, "call_id": call_id})
     return rows
+
+
+NAME_LENGTH = 32  # services.origin and .destination
+
+
+def ends_of(stop: PlanStop, station: str | None) -> tuple[str | None, str | None]:
+    """Where the train comes from and goes to, by station name: the first station of the arrival's
+    planned path (``ppth``, the stations before this one) and the last of the departure's (those after);
+    this station where it has no arrival (it starts here) or no departure (it ends here)."""
+
+    def end(event: Event | None, last: bool) -> str | None:
+        if event is None:
+            return station
+        names = [name for name in (event.path or "").split("|") if name.strip()]
+        return (names[-1] if last else names[0]) if names else station
+
+    origin, destination = end(stop.arrival, last=False), end(stop.departure, last=True)
+    return (
+        None if origin is None else origin.strip()[:NAME_LENGTH],
+        None if destination is None else destination.strip()[:NAME_LENGTH],
+    )
 
 
 def _platform_of(arrival: Event | None, departure: Event | None) -> str | None:

@@ -79,7 +79,7 @@ def parse_payload(payload: Payload) -> Rows:
         if payload.request.kind == "plan":
             eva = payload.request.param("eva")
             plan = db_iris.parse_plan(payload.body, payload.fetched_at)
-            planned = db_iris.plan_rows(plan.stops, eva)
+            planned = db_iris.plan_rows(plan.stops, eva, plan.station)
             rows.add("locations", [db_iris.location_row(eva, plan.station)])
             rows.add("services", planned.services)
             rows.add("calls", planned.calls)

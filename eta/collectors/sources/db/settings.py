@@ -24,7 +24,11 @@ class DbIrisSettings(BaseModel):
     )
     interval_s: int = Field(default=120, ge=10, description="Seconds between two collections.")
     plan_hours_ahead: int = Field(
-        default=3, ge=0, le=12, description="Plan hours fetched beyond the current one (each hour once)."
+        default=3,
+        ge=0,
+        le=12,
+        description="Plan hours fetched beyond the current one (each hour once); at least as many as an "
+        "arrivals board's window spans (ETA_API__BOARD_DEFAULT_WINDOW_S), or its last trains are unknown.",
     )
     full_changes_every_s: int = Field(
         default=900,

@@ -153,3 +153,14 @@ def test_the_spring_clock_change_skips_an_hour() -> None:
     assert before is not None and after is not None
     assert before.time == datetime(2025, 3, 30, 0, 59, tzinfo=UTC)
     assert after.time == datetime(2025, 3, 30, 1, 0, tzinfo=UTC)
+
+
+def test_a_train_comes_from_the_first_station_of_its_path_and_goes_to_the_last() -> None:
+    plan = db_iris.parse_plan((IRIS / "08000001_plan_10.xml").read_bytes())
+    rows = db_iris.plan_rows(plan.stops, "8000001", plan.station)
+    by_number = {str(r["number"]): r for r in rows.services}
+    ends_here = by_number["26808"]  # RE 26808 from Hamm via Köln; it has no departure at Aachen Hbf
+    assert (ends_here["origin"], ends_here["destination"]) == ("Hamm(Westf)Hbf", "Aachen Hbf")
+    starts_here = by_number["10320"]  # RB 10320 to Essen; no arrival at Aachen Hbf
+    assert (starts_here["origin"], starts_here["destination"]) == ("Aachen Hbf", "Essen Hbf")
+    assert all(r["origin"] and r["destination"] for r in rows.services)

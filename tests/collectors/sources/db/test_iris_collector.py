@@ -177,3 +177,21 @@ def test_api_keys_never_reach_logs_or_run_records(
         messages = [str(m) for m in conn.execute(select(CollectorRun.error_message)).scalars()]
     assert "very-secret-key-456" not in caplog.text + " ".join(messages)
     assert "client-id-123" not in caplog.text
+
+
+def test_plans_are_fetched_as_far_ahead_as_a_board_shows() -> None:
+    """A board lists the next two hours by default: at 10:50 the default settings ask for the plans up to
+    12 o'clock (and beyond), so that every train due on the board by 12:50 is known."""
+    from eta.collectors.registry import make_adapter
+
+    iris_settings = Settings()
+    adapter = make_adapter("db-iris", iris_settings)
+
+    class NothingParsed:
+        def parsed_since(self, kind: str, since: datetime) -> list[tuple[datetime, dict[str, str]]]:
+            return []
+
+    now = datetime(2024, 5, 9, 8, 50, tzinfo=UTC)  # 10:50 in Berlin
+    hours = {int(r.param("hour")) for r in adapter.requests(now, NothingParsed()) if r.kind == "plan"}
+    window_end = 10 + (50 + iris_settings.api.board_default_window_s // 60) // 60  # the hour of 12:50
+    assert set(range(10, window_end + 1)) <= hours

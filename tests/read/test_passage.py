@@ -1,0 +1,82 @@
+"""Whether a call has passed, as known at now: reported, or inferred from what IRIS leaves unsaid."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from eta.read import passage
+
+T0 = datetime(2025, 9, 8, 15, 0, tzinfo=UTC)
+
+
+def _at(minutes: float | None) -> datetime | None:
+    return None if minutes is None else T0 + timedelta(minutes=minutes)
+
+
+def _service(service_id: int, stops: list[dict[str, float | None]]) -> pd.DataFrame:
+    """Stops of one service: scheduled ``arr``/``dep``, reported ``ea``/``ed``/``aa``/``ad`` (minutes)."""
+    rows = []
+    for seq, stop in enumerate(stops):
+        rows.append(
+            {
+                "call_id": service_id * 100 + seq,
+                "service_id": service_id,
+                "sequence": seq,
+                "scheduled_arrival": _at(stop.get("arr")),
+                "scheduled_departure": _at(stop.get("dep")),
+                "estimated_arrival": _at(stop.get("ea")),
+                "estimated_departure": _at(stop.get("ed")),
+                "actual_arrival": _at(stop.get("aa")),
+                "actual_departure": _at(stop.get("ad")),
+                "cancelled": stop.get("cancelled"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _passed(calls: pd.DataFrame, now_min: float, mode: str = "train") -> dict[int, tuple[str, datetime]]:
+    found = passage.passages(calls, T0 + timedelta(minutes=now_min), mode)
+    return {int(i): (row.basis, row.arrived_at.to_pydatetime()) for i, row in found.iterrows()}
+
+
+def test_an_on_time_train_nobody_reported_has_passed_once_its_departure_is_due() -> None:
+    calls = _service(1, [{"dep": 0}, {"arr": 10, "dep": 12}, {"arr": 30}])
+    assert 101 not in _passed(calls, 12 + 2)  # within the grace
+    assert _passed(calls, 12 + 3)[101] == (passage.DUE_TIME_PASSED, _at(10))
+    assert 102 not in _passed(calls, 31)
+    assert _passed(calls, 33)[102] == (passage.DUE_TIME_PASSED, _at(30))
+    # what is shown changes by the clock alone at the next due time: answers built earlier stand until then
+    assert passage.next_due(calls, _at(14), "train") == _at(15)
+    assert passage.next_due(calls, _at(15), "train") == _at(33)
+    assert passage.next_due(calls, _at(33), "train") is None
+    assert passage.next_due(calls, _at(14), "flight") is None
+
+
+def test_a_late_train_stays_until_its_estimate_passes_and_later_stops_carry_the_delay() -> None:
+    calls = _service(2, [{"dep": 0, "ed": 20}, {"arr": 10, "dep": 12}, {"arr": 30, "ea": 48}])
+    assert 201 not in _passed(calls, 25)  # due at 12 on the timetable, but 20 min late at the origin
+    assert _passed(calls, 35)[201] == (passage.DUE_TIME_PASSED, _at(30))
+    assert 202 not in _passed(calls, 45)
+    assert _passed(calls, 51)[202] == (passage.DUE_TIME_PASSED, _at(48))
+
+
+def test_reports_at_the_call_or_a_later_stop_say_it_has_passed() -> None:
+    calls = _service(3, [{"dep": 0, "ad": 1}, {"arr": 10, "dep": 12, "ea": 15}, {"arr": 30, "ad": None}])
+    assert 301 not in _passed(calls, 14)
+    reported = _service(3, [{"dep": 0}, {"arr": 10, "dep": 12, "aa": 11}, {"arr": 30}])
+    assert _passed(reported, 11.5)[301] == (passage.REPORTED, _at(11))
+    left = _service(3, [{"dep": 0}, {"arr": 10, "dep": 12, "ea": 14, "ad": 13}, {"arr": 30}])
+    assert _passed(left, 13.5)[301] == (passage.DEPARTURE_REPORTED, _at(13))
+    later = _service(3, [{"dep": 0}, {"arr": 10, "dep": 12, "ea": 40}, {"arr": 30, "aa": 20}])
+    assert _passed(later, 21)[301] == (passage.LATER_STOP_REPORTED, _at(20))  # before the later stop
+
+
+def test_cancelled_calls_and_flights_nobody_reported_have_not_passed() -> None:
+    calls = _service(4, [{"dep": 0}, {"arr": 10, "dep": 12, "cancelled": True}, {"arr": 30}])
+    assert 401 not in _passed(calls, 60) and 402 in _passed(calls, 60)
+    flight = _service(5, [{"dep": 0}, {"arr": 120}])
+    assert _passed(flight, 200, mode="flight") == {}
+    landed = _service(5, [{"dep": 0, "ad": 5}, {"arr": 120, "aa": 118}])
+    assert _passed(landed, 200, mode="flight") == {501: (passage.REPORTED, _at(118))}
