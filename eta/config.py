@@ -227,6 +227,12 @@ class ApiSettings(BaseModel):
         gt=0,
         description="How often the service re-checks the store, champion models and collectors (readiness).",
     )
+    ready_max_sweep_age_s: int = Field(
+        default=1_800,
+        ge=0,
+        description="Where collectors are enabled, /readyz is 503 once a mode's latest prediction sweep is "
+        "older than this (the predictions stopped); 0: not checked.",
+    )
     accuracy_stale_s: float = Field(
         default=300.0,
         ge=0,

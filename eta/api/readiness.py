@@ -1,7 +1,9 @@
 """Readiness, checked in the background (``ETA_API__REFRESH_INTERVAL_S``), never per request.
 
 Ready means: the store answers, every champion model's file exists and matches its registered sha256
-(at least one champion), and every enabled collector has run successfully once (``primed_at`` set).
+(at least one champion; the files are hashed again whenever their size or modification time changes),
+every enabled collector has run successfully once (``primed_at`` set), and, where collectors run, each
+mode's latest prediction sweep is at most ``ETA_API__READY_MAX_SWEEP_AGE_S`` old.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from eta.clock import Clock
 from eta.config import Settings
-from eta.store.schema import CollectorState, Model
+from eta.store.schema import CollectorState, Model, PredictionSweep
 
 if TYPE_CHECKING:
     from eta.api.store_health import StoreHealth
@@ -47,7 +49,7 @@ class Readiness:
         self.clock = clock
         self._snapshot = Snapshot(ready=False, checked_at=None, reasons=["not checked yet"])
         self.store_health: StoreHealth | None = None  # probed every second; the checks here run less often
-        self._verified: dict[tuple[str, str, str], bool] = {}
+        self._verified: dict[tuple[object, ...], bool] = {}
         self._lock = threading.Lock()
 
     @property
@@ -83,11 +85,19 @@ class Readiness:
                             select(CollectorState.collector).where(CollectorState.primed_at.is_not(None))
                         ).scalars()
                     )
+                    swept = dict(
+                        conn.execute(
+                            select(PredictionSweep.mode, func.max(PredictionSweep.swept_at)).group_by(
+                                PredictionSweep.mode
+                            )
+                        ).all()
+                    )
             except SQLAlchemyError as exc:
                 reasons.append(f"the store is unreachable ({type(exc).__name__})")
-                models, primed = [], set()
+                models, primed, swept = [], set(), {}
             if checks["store"]:
                 champions, model_reasons = self._check_models(models)
+                model_reasons += self._check_sweeps(models, swept)
                 reasons += model_reasons
                 checks["model"] = bool(champions) and not model_reasons
                 missing = [c for c in self.settings.collectors.enabled if c not in primed]
@@ -108,7 +118,8 @@ class Readiness:
             return [], ["no champion model is registered"]
         verified, reasons = [], []
         for version, mode, task, path, file_hash in models:
-            key = (version, path, file_hash)
+            # hashed again when the files change (a model overwritten or corrupted in place)
+            key = (version, path, file_hash, _stamp(self._resolve(path)))
             if key not in self._verified:
                 self._verified[key] = _file_matches(self._resolve(path), file_hash)
                 if self._verified[key]:
@@ -119,10 +130,35 @@ class Readiness:
                 reasons.append(f"champion {version} ({mode} {task}): file missing or its sha256 differs")
         return verified, reasons
 
+    def _check_sweeps(self, models: Sequence[Any], swept: dict[str, datetime]) -> list[str]:
+        """Where collectors run: each mode with a champion that was swept was swept recently."""
+        limit = self.settings.api.ready_max_sweep_age_s
+        if not self.settings.collectors.enabled or limit <= 0:
+            return []
+        now = self.clock()
+        reasons = []
+        for mode in sorted({row[1] for row in models}):
+            last = swept.get(mode)
+            if last is None:
+                continue  # never swept yet (a fresh store): the collectors' check says so
+            age_s = round((now - last).total_seconds())
+            if age_s > limit:
+                reasons.append(f"{mode}: the last prediction sweep was {age_s} s ago (limit {limit} s)")
+        return reasons
+
     def _resolve(self, path: str) -> Path:
         """Registered paths may be relative to the data directory."""
         found = Path(path)
         return found if found.is_absolute() else self.settings.data_dir / found
+
+
+def _stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of a model's files: what changes when they are rewritten."""
+    try:
+        found = sorted(path.iterdir()) if path.is_dir() else [path]
+        return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in found if p.is_file())
+    except OSError:
+        return ()
 
 
 def _file_matches(path: Path, expected_sha256: str) -> bool:

@@ -57,39 +57,59 @@ def predict_calls(
     made_at = ensure_utc(made_at)
     start, end = _window(engine, settings, made_at, call_ids)
     written = 0
+    failed: list[Exception] = []
     for mode in MODES:
-        arrival_entry = registry.champion(engine, mode, "arrival")
-        platform_entry = registry.champion(engine, mode, "platform") if mode == "train" else None
-        unpublished = _unpublished(engine, settings) if mode == "train" else None
-        if arrival_entry is None and platform_entry is None and unpublished is None:
-            continue
-        # The whole window even for a few calls: their features look at the other trains and flights
-        # (at the station, on the line, at the platforms) exactly as the sweep sees them.
-        frames = load_frames(engine, mode, start, end, observed_until=made_at)
-        served = None
-        if arrival_entry is not None and settings.model.served_calibration:
-            served = served_calibration.latest(engine, arrival_entry.version, made_at)
-        rows = predict_frames(
-            frames,
-            mode,
-            arrival_entry,
-            platform_entry,
-            made_at,
-            call_ids,
-            purpose,
-            served_interval=served,
-            unpublished=unpublished,
-        )
-        with engine.begin() as conn:
-            n = _store(conn, settings, rows, made_at) if not rows.empty else 0
-            if call_ids is None and purpose == SERVED:
-                conn.execute(
-                    insert(PredictionSweep).values(
-                        mode=mode, swept_at=made_at, n_calls=len(rows), n_written=n
-                    )
-                )
-        written += n
+        # each mode on its own: a failure of the train models must not stop flight predictions
+        try:
+            written += _predict_mode(engine, settings, mode, made_at, start, end, call_ids, purpose)
+        except Exception as exc:
+            log.exception("predicting %s calls failed", mode)
+            failed.append(exc)
+    if failed:
+        raise failed[0]
     return written
+
+
+def _predict_mode(
+    engine: Engine,
+    settings: Settings,
+    mode: str,
+    made_at: datetime,
+    start: datetime,
+    end: datetime,
+    call_ids: list[int] | None,
+    purpose: str,
+) -> int:
+    """One mode's predictions (see :func:`predict_calls`); its champions, or earlier ones that load."""
+    arrival_entry = registry.serving(engine, mode, "arrival")
+    platform_entry = registry.serving(engine, mode, "platform") if mode == "train" else None
+    unpublished = _unpublished(engine, settings) if mode == "train" else None
+    if arrival_entry is None and platform_entry is None and unpublished is None:
+        return 0
+    # The whole window even for a few calls: their features look at the other trains and flights
+    # (at the station, on the line, at the platforms) exactly as the sweep sees them.
+    frames = load_frames(engine, mode, start, end, observed_until=made_at)
+    served = None
+    if arrival_entry is not None and settings.model.served_calibration:
+        served = served_calibration.latest(engine, arrival_entry.version, made_at)
+    rows = predict_frames(
+        frames,
+        mode,
+        arrival_entry,
+        platform_entry,
+        made_at,
+        call_ids,
+        purpose,
+        served_interval=served,
+        unpublished=unpublished,
+    )
+    with engine.begin() as conn:
+        n = _store(conn, settings, rows, made_at) if not rows.empty else 0
+        if call_ids is None and purpose == SERVED:
+            conn.execute(
+                insert(PredictionSweep).values(mode=mode, swept_at=made_at, n_calls=len(rows), n_written=n)
+            )
+    return n
 
 
 CONFIRM_CHUNK = 2_000
@@ -132,7 +152,7 @@ def _unpublished(engine: Engine, settings: Settings) -> Unpublished | None:
     publication = Publication.from_settings(settings.platforms)
     if not publication.any:
         return None
-    return Unpublished(registry.champion(engine, "train", platform_unpublished.TASK), publication)
+    return Unpublished(registry.serving(engine, "train", platform_unpublished.TASK), publication)
 
 
 def _window(

@@ -7,12 +7,14 @@ later rollback never returns to it).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from prometheus_client import Counter
 from sqlalchemy import Engine, insert, select, update
 
 from eta.config import Settings
@@ -21,6 +23,7 @@ from eta.model import artefact as files
 from eta.model.artefact import Artefact
 from eta.store.schema import Model
 
+log = logging.getLogger("eta.model")
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 RETIRED = "retired"
@@ -122,6 +125,54 @@ def champion(engine: Engine, mode: str, task: str) -> Entry | None:
             select(Model).where(Model.mode == mode, Model.task == task, Model.role == CHAMPION)
         ).first()
     return None if row is None else _entry(Model(**row._mapping))
+
+
+def previous_champions(engine: Engine, mode: str, task: str) -> list[Entry]:
+    """The earlier champions of (mode, task) a promotion retired, the latest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Model)
+            .where(
+                Model.mode == mode,
+                Model.task == task,
+                Model.role == RETIRED,
+                Model.promoted_at.is_not(None),
+            )
+            .order_by(Model.promoted_at.desc())
+        ).all()
+    return [_entry(Model(**row._mapping)) for row in rows]
+
+
+FALLBACKS = Counter(
+    "eta_model_champion_fallbacks",
+    "Times an earlier champion served because the champion's files failed to load, by mode and task.",
+    ["mode", "task"],
+)
+
+
+def serving(engine: Engine, mode: str, task: str) -> Entry | None:
+    """The model that serves (mode, task): its champion, or, where the champion's files fail to load
+    (missing, changed, corrupt), the latest earlier champion that loads, logged and counted; None if none.
+    Its artefact is loaded already (:func:`load` returns it at once)."""
+    current = champion(engine, mode, task)
+    if current is None:
+        return None
+    try:
+        load(current)
+        return current
+    except Exception as exc:
+        log.error("champion %s (%s %s) fails to load: %s", current.version, mode, task, exc)
+    FALLBACKS.labels(mode, task).inc()
+    for previous in previous_champions(engine, mode, task):
+        try:
+            load(previous)
+        except Exception as exc:
+            log.error("earlier champion %s (%s %s) fails to load too: %s", previous.version, mode, task, exc)
+            continue
+        log.warning("%s %s: serving the earlier champion %s meanwhile", mode, task, previous.version)
+        return previous
+    log.error("%s %s: no champion loads; nothing is predicted for this task", mode, task)
+    return None
 
 
 _LOADED_MAX = 8

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 
 from eta.api.app import create_app
-from eta.store.schema import CollectorState, Model
+from eta.clock import ManualClock
+from eta.store.schema import CollectorState, Model, PredictionSweep
 from tests.api.conftest import api_settings
 
 
@@ -181,3 +183,50 @@ def test_rows_and_bytes_per_table_are_gauges(seeded_url: str, make_client: Calla
     assert count > 0 and _gauge(text, re.escape(rows)) == count
     assert _gauge(text, re.escape('eta_store_bytes{table="predictions"}')) > 0
     assert _gauge(text, re.escape('eta_store_rows{table="prediction_sweeps"}')) == 0
+
+
+def test_readiness_hashes_a_champion_again_when_its_file_changes(
+    seeded_url: str, make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    """Issue 21 §4: a champion verified once stayed verified for ever; corrupted in place, /readyz was
+    still 200 while predictions stopped."""
+    client = make_client(seeded_url)
+    state = client.app.state.eta  # type: ignore[attr-defined]
+    model_file = tmp_path / "model.ubj"
+    model_file.write_bytes(b"real bytes of a model file")
+    _register_champion(state.engine, model_file, hashlib.sha256(model_file.read_bytes()).hexdigest())
+    state.readiness.refresh()
+    assert client.get("/readyz").status_code == 200
+    model_file.write_bytes(b"real bytes of a model filf")  # same size: one byte flipped
+    os.utime(model_file, ns=(1, 1))
+    state.readiness.refresh()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert any("sha256 differs" in r for r in response.json()["reasons"])
+
+
+def test_readyz_is_503_once_a_modes_predictions_stop_where_collectors_run(
+    seeded_url: str, make_client: Callable[..., TestClient], tmp_path: Path, clock: ManualClock
+) -> None:
+    """Issue 21 §4: the age of each mode's latest prediction sweep is checked where collectors run."""
+    client = make_client(
+        seeded_url, clock, collectors={"enabled": ["db-iris"]}, api={"ready_max_sweep_age_s": 1800}
+    )
+    state = client.app.state.eta  # type: ignore[attr-defined]
+    model_file = tmp_path / "model.ubj"
+    model_file.write_bytes(b"model")
+    _register_champion(state.engine, model_file, hashlib.sha256(b"model").hexdigest())
+    _prime(state.engine, "db-iris")
+    with state.engine.begin() as conn:
+        conn.execute(
+            PredictionSweep.__table__.insert().values(
+                mode="train", swept_at=clock.now - timedelta(minutes=10), n_calls=10, n_written=10
+            )
+        )
+    state.readiness.refresh()
+    assert client.get("/readyz").status_code == 200
+    clock.now += timedelta(minutes=25)  # 35 min since the last sweep
+    state.readiness.refresh()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["reasons"] == ["train: the last prediction sweep was 2100 s ago (limit 1800 s)"]

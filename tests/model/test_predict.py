@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from eta.config import Settings
+from eta.importers import calls_csv
 from eta.model import distribution, registry
 from eta.model.artefact import Artefact
 from eta.model.predict import predict_calls
 from eta.store import open_store
-from eta.store.schema import Call, Observation, Prediction
+from eta.store.schema import Call, Model, Observation, Prediction
 from tests import slices
 from tests.model.conftest import small_settings
 
@@ -273,3 +274,62 @@ def test_sweeps_write_only_what_changed_and_serve_what_every_sweep_would(
     assert pairs == set(zip(every["call_id"], every["made_at"], strict=True)) and len(stood) == len(every)
     for engine in engines.values():
         engine.dispose()
+
+
+def _corrupt(entry: registry.Entry) -> None:
+    """Change one byte of the model's booster file, as a bad disk or a half-copied deployment does."""
+    booster = max(
+        (p for p in entry.directory.iterdir() if p.name != "meta.json"), key=lambda p: p.stat().st_size
+    )
+    data = bytearray(booster.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    booster.write_bytes(bytes(data))
+
+
+def test_a_champion_whose_files_fail_to_load_falls_back_to_the_previous_champion(
+    flights_model: Artefact, tmp_path: Path
+) -> None:
+    """Issue 21 §4: a corrupted champion stopped predictions; the earlier champion serves meanwhile,
+    logged and counted."""
+    settings, engine = _flights_store_serving(flights_model, tmp_path, "flight-arrival-earlier")
+    newer = registry.register(engine, settings, copy.deepcopy(flights_model), "flight-arrival-newer")
+    registry.promote(engine, settings, newer.version)
+    _corrupt(newer)
+    before = registry.FALLBACKS.labels("flight", "arrival")._value.get()
+    assert predict_calls(engine, settings, MADE_AT) > 100
+    with engine.connect() as conn:
+        versions = set(conn.execute(select(Prediction.model_version)).scalars())
+    assert versions == {"flight-arrival-earlier"}
+    assert registry.FALLBACKS.labels("flight", "arrival")._value.get() == before + 1
+    engine.dispose()
+
+
+def test_a_train_champion_that_fails_to_load_does_not_stop_flight_predictions(
+    flights_model: Artefact, tmp_path: Path
+) -> None:
+    """Issue 21 §4: modes are independent. A train champion whose files are corrupt, with no earlier
+    champion to fall back to, leaves trains unpredicted (logged, counted) and flights served."""
+    settings, engine = _flights_store_serving(flights_model, tmp_path, "flight-arrival-ok")
+    trains = tmp_path / "trains.csv"  # a few trains in the serving window, so that trains are predicted
+    trains.write_text(
+        "mode,operator,number,service_date,location,sequence,scheduled_arrival,scheduled_departure\n"
+        + "".join(
+            f"train,RE,{n},2013-01-12,{stop},{i},2013-01-12T{15 + i}:{n % 60:02d}:00+00:00,\n"
+            for n in (1, 2)
+            for i, stop in enumerate(("8000001", "8000002", "8000003"))
+        )
+    )
+    assert calls_csv.run(engine, settings, trains).inserted["calls"] == 6
+    wrong = copy.deepcopy(flights_model)
+    wrong.meta["mode"] = "train"
+    entry = registry.register(engine, settings, wrong, "train-arrival-corrupt")
+    with engine.begin() as conn:  # promoted by hand: promotion would check the files
+        conn.execute(update(Model).where(Model.version == entry.version).values(role="champion"))
+    _corrupt(entry)
+    before = registry.FALLBACKS.labels("train", "arrival")._value.get()
+    assert predict_calls(engine, settings, MADE_AT) > 100
+    with engine.connect() as conn:
+        versions = set(conn.execute(select(Prediction.model_version)).scalars())
+    assert versions == {"flight-arrival-ok"}
+    assert registry.FALLBACKS.labels("train", "arrival")._value.get() == before + 1
+    engine.dispose()
