@@ -29,7 +29,8 @@ from tests.model.conftest import small_settings
 START = datetime(2025, 9, 3, 13, tzinfo=UTC)
 SPLIT = datetime(2025, 9, 3, 15, 30, tzinfo=UTC)
 END = datetime(2025, 9, 3, 17, 30, tzinfo=UTC)
-MADE_AT = datetime(2025, 9, 3, 15, 45, tzinfo=UTC)
+# the calls of 16:00-17:00 are known from the plan fetched at 16:01 (one plan per hour in the fixture)
+MADE_AT = datetime(2025, 9, 3, 16, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
