@@ -72,6 +72,18 @@ class CollectorsSettings(BaseModel):
         description="Archived payloads never written (a crash, a store outage) read back and written per "
         "run; the rest come with the next runs.",
     )
+    max_early_s: int = Field(
+        default=7_200,
+        ge=0,
+        description="A reported or estimated arrival or departure more than this before its schedule is "
+        "implausible: the row is rejected and counted, the rest of the batch kept.",
+    )
+    max_late_s: int = Field(
+        default=172_800,
+        ge=0,
+        description="A reported or estimated arrival or departure more than this after its schedule (or, "
+        "without one, after the report) is implausible: rejected and counted likewise.",
+    )
     pending_max_age_s: int = Field(
         default=86_400,
         ge=0,

@@ -21,6 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pandas as pd
 import requests
@@ -28,16 +29,17 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DBAPIError
 
 from eta._time import utcnow
-from eta.collectors import archive
+from eta.collectors import archive, validate
 from eta.collectors.base import Adapter, FetchError, Payload, PayloadError, Request, Response, Rows
 from eta.collectors.http import with_retries
 from eta.collectors.metrics import CollectorMetrics, default_metrics
 from eta.collectors.resolve import Resolver
 from eta.config import Settings
 from eta.store.bulk import WRITE_ORDER, insert_ignore
-from eta.store.schema import CollectorRun, CollectorState, QuarantinedPayload, RawPayload, metadata
+from eta.store.schema import Call, CollectorRun, CollectorState, QuarantinedPayload, RawPayload, metadata
 
 log = logging.getLogger("eta.collectors")
+T = TypeVar("T")
 MAX_UNRECORDED = 100  # failed runs remembered while the store cannot record them
 
 
@@ -52,6 +54,7 @@ class RunResult:
     fetched: int = 0
     written: Counter[str] = field(default_factory=Counter)
     quarantined: Counter[str] = field(default_factory=Counter)
+    rows_rejected: Counter[str] = field(default_factory=Counter)  # invalid rows taken out (validate.py)
     errors: Counter[str] = field(default_factory=Counter)
     error_message: str | None = None
     unchanged: int = 0
@@ -76,6 +79,8 @@ class RunResult:
         parts.append(f"{self.fetched} payloads, {tables}")
         if self.quarantined:
             parts.append(f"{sum(self.quarantined.values())} quarantined {dict(self.quarantined)}")
+        if self.rows_rejected:
+            parts.append(f"{sum(self.rows_rejected.values())} rows rejected {dict(self.rows_rejected)}")
         if self.errors:
             parts.append(f"errors {dict(self.errors)}")
         if self.pending:
@@ -388,6 +393,10 @@ class Runner:
             )
         try:
             prepared = self.resolver.prepare(rows, now)
+            limits = self.settings.collectors
+            rejected = validate.check(
+                prepared.rows, self._schedules(prepared.rows), limits.max_early_s, limits.max_late_s
+            )
             written = self._write(prepared.rows, raw_rows, quarantine_rows, reprocess)
         except DBAPIError as exc:
             self._store_failed(result, exc)
@@ -407,6 +416,10 @@ class Runner:
         result.touched_calls.update(int(str(r["id"])) for r in prepared.rows.tables.get("calls", []))
         for table, n in written.items():
             self.metrics.rows.labels(self.name, table).inc(n)
+        for kind, n in rejected.items():  # rows taken out of the batch; the rest was written
+            result.rows_rejected[kind] += n
+            self.metrics.quarantined.labels(self.name, f"row_{kind}").inc(n)
+            log.warning("%s: %d rows rejected (%s); the rest of the batch was written", self.name, n, kind)
         for row in quarantine_rows:
             kind = str(row["error_kind"])
             result.quarantined[kind] += 1
@@ -419,6 +432,26 @@ class Runner:
         result.expired += prepared.expired
         if payloads:
             result.data_until = max(p.fetched_at for p in payloads)
+
+    def _schedules(self, rows: Rows) -> validate.Schedules:
+        """Scheduled arrival and departure by call id: the batch's own calls, else the store's."""
+        in_batch = {
+            int(str(r["id"])): (_when(r.get("scheduled_arrival")), _when(r.get("scheduled_departure")))
+            for r in rows.tables.get("calls", [])
+        }
+
+        def lookup(ids: set[int]) -> dict[int, tuple[datetime | None, datetime | None]]:
+            found = {i: in_batch[i] for i in ids if i in in_batch}
+            missing = sorted(ids - found.keys())
+            if missing:
+                with self.engine.connect() as conn:
+                    for chunk in _chunks(missing, 500):
+                        query = select(Call.id, Call.scheduled_arrival, Call.scheduled_departure)
+                        for call_id, arrival, departure in conn.execute(query.where(Call.id.in_(chunk))):
+                            found[int(call_id)] = (arrival, departure)
+            return found
+
+        return lookup
 
     def _check(self, payload: Payload) -> None:
         if not payload.body.strip():
@@ -599,7 +632,7 @@ class Runner:
             "duration_s": result.duration_s,
             "ok": result.ok,
             "rows_written": result.rows_written,
-            "rows_quarantined": sum(result.quarantined.values()),
+            "rows_quarantined": sum(result.quarantined.values()) + sum(result.rows_rejected.values()),
             "error_kind": result.error_kind,
             "error_message": (result.error_message or "")[:500] or None,
         }
@@ -665,7 +698,11 @@ def _frame(table: str, rows: list[dict[str, object]]) -> pd.DataFrame:
     return frame
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+def _when(value: object) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

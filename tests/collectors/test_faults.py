@@ -18,6 +18,7 @@ from sqlalchemy import Engine, event, func, select, text
 
 from eta.collectors.registry import make_adapter
 from eta.collectors.runner import Runner
+from eta.collectors.sources.db import iris as db_iris
 from eta.config import DatabaseSettings, Settings, get_settings
 from eta.store import open_store
 from eta.store.engine import make_engine
@@ -474,3 +475,63 @@ def test_platform_names_longer_than_16_characters_are_stored(
     with store.connect() as conn:
         platforms = set(conn.execute(select(Call.planned_platform)).scalars())
     assert platforms == {long_name}
+
+
+def _observation_count(store: Engine) -> int:
+    with store.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Observation)).scalar_one())
+
+
+def test_implausible_reports_are_rejected_row_by_row_and_the_rest_kept(
+    store: Engine,
+    iris: Settings,
+    loopback: Loopback,
+    make_runner: Callable[..., Runner],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Issue 21 §3: an estimate in the year 2099 and an arrival 10.6 h before its schedule were stored.
+    Each is rejected on its own, counted by kind; the batch's other reports are written."""
+    times = re.findall(rb'ct="(\d{10})"', FCHG)
+    # two changes of trains in the plan (10:42 and 10:44)
+    changed = db_iris.parse_time(times[2].decode())
+    assert changed is not None
+    early = changed - timedelta(hours=10, minutes=36)
+    bad = FCHG.replace(b'ct="%s"' % times[1], b'ct="9901010000"', 1)
+    bad = bad.replace(b'ct="%s"' % times[2], b'ct="%s"' % early.strftime("%y%m%d%H%M").encode(), 1)
+    loopback.route(PLAN_PATH, Reply(PLAN))
+    loopback.route(FCHG_PATH, Reply(bad))
+    runner = make_runner(make_adapter("db-iris", iris), store, iris, now=NOW)
+    result = runner.run_once()
+    assert result.ok, result.line()
+    assert dict(result.rows_rejected) == {"implausible_time": 2}
+    assert (
+        runner.metrics.value(
+            "eta_collector_quarantined_total", collector="db-iris", kind="row_implausible_time"
+        )
+        == 2
+    )
+    _, observations = _snapshot(store)
+    clean = _clean_observations(iris, loopback, make_runner, tmp_path_factory)
+    assert len(observations) == len(clean) - 2
+    times_stored = observations[["estimated_arrival", "estimated_departure"]].stack().dropna()
+    assert all(pd.Timestamp(t).year == 2024 for t in times_stored)
+    with store.connect() as conn:
+        recorded = list(conn.execute(select(CollectorRun.rows_quarantined)).scalars())
+    assert recorded == [2]
+
+
+def test_a_value_too_long_for_its_column_rejects_its_row_not_the_batch(
+    store: Engine, iris: Settings, loopback: Loopback, make_runner: Callable[..., Runner]
+) -> None:
+    """Issue 21 §3: PostgreSQL refused the whole batch for one value longer than its column (every run
+    then failed on the same archived batch). Only that call (with its references and reports) is left
+    out, counted; SQLite, which does not enforce lengths, does the same."""
+    first = re.search(rb' pp="[^"]*"', PLAN)
+    assert first is not None
+    plan = PLAN[: first.start()] + b' pp="' + b"P" * 40 + b'"' + PLAN[first.end() :]
+    loopback.route(PLAN_PATH, Reply(plan))
+    loopback.route(FCHG_PATH, Reply(FCHG))
+    result = make_runner(make_adapter("db-iris", iris), store, iris, now=NOW).run_once()
+    assert result.ok, result.line()
+    assert dict(result.rows_rejected) == {"too_long": 1}
+    assert _snapshot(store)[0] == N_CALLS - 1
