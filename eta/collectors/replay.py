@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -317,18 +318,23 @@ def store_cycles(
                 .order_by(Weather.observed_at)
             )
         ]
-    timetable = {"locations": locations, "services": services, "calls": calls}
-    yield ReplayCycle(start, [_rows_payload(timetable, start, "timetable")])
+    timetable: dict[str, list[dict[str, object]]] = {
+        "locations": locations,
+        "services": services,
+        "calls": calls,
+    }
     step = timedelta(seconds=step_s)
-    by_cycle: dict[datetime, dict[str, list[dict[str, object]]]] = {}
+    by_cycle: dict[datetime, dict[str, list[dict[str, object]]]] = {start: timetable}
     for table, rows in (("observations", observations), ("weather", weather)):
         for row in rows:
             observed = row["observed_at"]
             assert isinstance(observed, datetime)
-            at = start + step * (int((observed - start) / step) + 1)
+            # the first cycle at or after it: a row observed at a cycle's time exactly is known to the
+            # predictions made after that cycle, as a backtest at that time knows it
+            at = start + step * math.ceil((observed - start) / step)
             by_cycle.setdefault(at, {}).setdefault(table, []).append(row)
     for at in sorted(by_cycle):
-        yield ReplayCycle(at, [_rows_payload(by_cycle[at], at, "status")])
+        yield ReplayCycle(at, [_rows_payload(by_cycle[at], at, "timetable" if at == start else "status")])
 
 
 def _rows_payload(tables: dict[str, list[dict[str, object]]], at: datetime, kind: str) -> Payload:

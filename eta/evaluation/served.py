@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from eta.errors import InputError
 from eta.features import Frames, compute_features, load_frames
-from eta.features.queries import HORIZONS, horizon_queries, target_calls
+from eta.features.queries import AT_PREVIOUS_DEPARTURE, HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, lookup
 from eta.model import registry
 from eta.model.arrival import ArrivalPredictor
@@ -39,6 +39,8 @@ from eta.windows import Window
 TOLERANCE = 0.05
 CHECKED_UP_TO_MIN = 60
 VERY_LATE_S = 900
+# How long after an event (a departure) the served prediction that took it in may come (one replayed cycle).
+EVENT_LAG = pd.Timedelta(minutes=30)
 # A P50 equal to the backtest's at made_at: within this many seconds (served times are whole seconds).
 SAME_WITHIN_S = 1.0
 
@@ -149,13 +151,38 @@ def _empty_rows() -> pd.DataFrame:
 
 def _with_served_in_force(queries: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
     """Each query with the served prediction in force at its t (the newest made by t); queries with none
-    are dropped."""
+    are dropped.
+
+    At the horizons whose t is an event (the service left its previous stop: ``next_stop``,
+    ``at_departure``), t is when the report was observed, and the prediction that took it in is made after
+    the cycle that brought it: there the served prediction is the first made at or after t (within
+    :data:`EVENT_LAG`), what a traveller saw once eta knew of the departure.
+    """
     columns = ["call_id", "made_at", "p50_arrival", "operator_estimate", "actual_arrival"]
     right = served[columns].rename(columns={"actual_arrival": "actual_arrival_served"})
     right = right.assign(made_at=pd.to_datetime(right["made_at"], utc=True).astype("datetime64[us, UTC]"))
     right = right.sort_values(["made_at", "call_id"], kind="stable").reset_index(drop=True)
     left = queries.sort_values("t", kind="stable").reset_index(drop=True)
-    merged = pd.merge_asof(left, right, left_on="t", right_on="made_at", by="call_id", direction="backward")
+    event = left["horizon"].isin(AT_PREVIOUS_DEPARTURE)
+    parts = [
+        pd.merge_asof(
+            left[~event], right, left_on="t", right_on="made_at", by="call_id", direction="backward"
+        ),
+        pd.merge_asof(
+            left[event],
+            right,
+            left_on="t",
+            right_on="made_at",
+            by="call_id",
+            direction="forward",
+            tolerance=EVENT_LAG,
+        ),
+    ]
+    merged = (
+        pd.concat([p for p in parts if not p.empty], ignore_index=True)
+        if any(len(p) for p in parts)
+        else parts[0]
+    )
     return merged.dropna(subset=["made_at"]).reset_index(drop=True)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from eta.collectors.registry import instance
 from eta.collectors.replay import (
@@ -230,4 +230,50 @@ def test_a_dataset_in_a_store_replays_into_another_as_if_live(
     assert summary.cycles == len(seen) == 13  # the timetable, then the 12 quarter hours with news
     pd.testing.assert_frame_equal(_calls(demo), _calls(store))
     pd.testing.assert_frame_equal(_observations(demo), _observations(store))
+    demo.dispose()
+
+
+def test_every_row_observed_by_a_cycle_is_in_the_store_when_it_runs(tmp_path: Path) -> None:
+    """Knowledge at t (issue 15): a prediction made after a cycle at t must see what a backtest at t sees:
+    every report observed by t, including one observed at t exactly (a flight that left on the quarter
+    hour)."""
+    from eta.collectors.replay import replay_store
+    from tests import slices
+
+    source = create_engine(slices.copy_of(slices.flights_template(), tmp_path / "source"))
+    start, end = datetime(2013, 1, 12, 12, tzinfo=UTC), datetime(2013, 1, 12, 15, tzinfo=UTC)
+    with source.connect() as conn:
+        observed = pd.to_datetime(
+            pd.read_sql(
+                select(Observation.observed_at).where(
+                    Observation.observed_at >= start, Observation.observed_at < end
+                ),
+                conn,
+            )["observed_at"],
+            utc=True,
+        )
+    assert (observed == observed.dt.floor("15min")).any()  # some observed on a cycle's time
+    demo = open_store(Settings(database_url=f"sqlite:///{tmp_path / 'demo.sqlite3'}", data_dir=tmp_path))
+    missing: list[tuple[datetime, int]] = []
+
+    def watch(cycle: Cycle) -> None:
+        with cycle.engine.connect() as conn:
+            held = conn.execute(select(func.count()).select_from(Observation)).scalar_one()
+        due = int((observed <= pd.Timestamp(cycle.made_at)).sum())
+        if held < due:
+            missing.append((cycle.made_at, due - held))
+
+    replay_store(
+        source,
+        demo,
+        Settings(data_dir=tmp_path),
+        start,
+        end,
+        step_s=900,
+        mode="flight",
+        after_cycle=[watch],
+        progress=False,
+    )
+    assert missing == []
+    source.dispose()
     demo.dispose()
