@@ -125,13 +125,15 @@ def test_reused_trip_answers_on_both_stores(store: Engine, settings: Settings, t
     cached_settings = api_settings(url, tmp_path / "a", api={"cache_ttl_s": 5, "store_poll_s": 3600})
     cached = create_app(cached_settings, engine=store, clock=clock)
     fresh = create_app(api_settings(url, tmp_path / "b"), engine=store, clock=clock)
-    trips = ["/api/v1/trips/train/ICE/1011/2026-05-04", "/api/v1/trips/train/ICE/1013/2026-05-04"]
+    # ICE 1103 reaches München at 20:46, after the clock: a new prediction for it is served (ICE 1011's
+    # München call has passed by 19:52, and a passed call is shown arrived, without a prediction)
+    trips = ["/api/v1/trips/train/ICE/1103/2026-05-04", "/api/v1/trips/train/ICE/1013/2026-05-04"]
     with TestClient(cached) as a, TestClient(fresh) as b:
         for step_s in (0, 30, 120, 600):
             clock.advance(step_s)
             for path in trips:
                 assert a.get(path).content == b.get(path).content
-        call = call_at(store, "ICE", "1011", date(2026, 5, 4), "8000261")
+        call = call_at(store, "ICE", "1103", date(2026, 5, 4), "8000261")
         add_prediction(store, call, clock.now, 1800, model_version="m-both")
         cached.state.eta.trips.generation.refresh()
         assert b"m-both" in a.get(trips[0]).content
