@@ -92,6 +92,8 @@ def scheduled_nearby(
         for loc, group in planned.groupby(location_col)[time_col]
     }
     out = np.zeros(len(query_times), dtype="float64")
+    if out.size == 0:  # no queries (a station without platforms): an empty column comes as objects
+        return pd.Series(out, index=query_times.index)
     half = int(half_window.total_seconds() * 1_000_000)
     stamps = query_times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     stamps = stamps.astype("int64")

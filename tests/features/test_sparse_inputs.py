@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eta.features import compute_features, feature_names, fit_history, vocabularies_for
+from eta.features import compute_features, feature_names, fit_history, platforms, vocabularies_for
 from eta.features.frames import Frames
 from tests.features.conftest import START, T, queries_at
 
@@ -71,3 +71,32 @@ def test_no_reports_in_the_window_and_no_inbound_service(
     out = compute_features("train", sparse, asked, history, vocabularies)  # type: ignore[arg-type]
     assert len(out) == 1 and out.index.tolist() == asked["qid"].tolist()
     assert pd.isna(out.at[asked["qid"].iloc[0], "inbound_delay_s"])
+
+
+@pytest.fixture(scope="module")
+def platform_history(frames: Frames) -> tuple[object, dict[str, list[str]]]:
+    return platforms.fit_history(frames, START, T), platforms.vocabularies_for(frames)
+
+
+@SPARSE
+@given(
+    services=st.sampled_from([0, 1, 5]),
+    observations=st.sampled_from(["all", "none"]),
+    queries=st.sampled_from([0, 1, 3]),
+)
+def test_platform_features_of_sparse_frames(
+    frames: Frames,
+    platform_history: tuple[object, dict[str, list[str]]],
+    services: int,
+    observations: str,
+    queries: int,
+) -> None:
+    """The week of DB runs names no platforms: every query has no candidate (scheduled_nearby crashed on
+    the empty column); one row per query and candidate, of the queries asked only."""
+    history, vocabularies = platform_history
+    sparse = _slice(frames, services, observations)
+    asked = queries_at(frames, T)
+    asked = asked[asked["call_id"].isin(sparse.calls["call_id"])].iloc[:queries]
+    asked = asked.assign(qid=range(len(asked)))
+    out = platforms.compute_features(sparse, asked, history, vocabularies)  # type: ignore[arg-type]
+    assert set(out["qid"]) <= set(asked["qid"]) if "qid" in out else out.index.isin(asked["qid"]).all()
