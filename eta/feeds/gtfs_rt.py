@@ -6,6 +6,8 @@
   ``delay`` = P50 − scheduled, ``uncertainty`` = half the P10–P90 width in seconds.
 * A predicted platform or gate becomes ``stop_time_properties.assigned_stop_id`` = ``<location>:<platform>``.
 * Cancelled calls are ``SKIPPED``; a service whose every call is cancelled is ``CANCELED``.
+* A call its train has passed (:mod:`eta.read.passage`) is no longer predicted: its arrival ``time`` is
+  the one it is known by (reported, or inferred), without ``uncertainty`` or platform.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from google.transit import gtfs_realtime_pb2 as rt
 from sqlalchemy import Connection
 
 from eta.read.predictions import in_force
-from eta.read.reports import call_states
-from eta.read.timetable import calls_due, services_by_id
+from eta.read.reports import call_states, passed_calls
+from eta.read.timetable import calls_due, calls_of_services, services_by_id
 
 GTFS_RT_VERSION = "2.0"
 
@@ -44,7 +46,10 @@ def build_trip_updates(conn: Connection, now: datetime, back_s: int, ahead_s: in
     call_ids = [c.id for c in calls]
     services = services_by_id(conn, [c.service_id for c in calls])
     predictions = in_force(conn, call_ids, now)
-    states = call_states(conn, call_ids, now)
+    # a call its train has passed is no longer predicted: it gets the arrival it is known by
+    every = calls_of_services(conn, services, now)
+    states = call_states(conn, [c.id for c in every], now)
+    passed = passed_calls(every, states, now, {sid: s.mode for sid, s in services.items()})
     by_service: dict[int, list[Any]] = defaultdict(list)
     for call in calls:
         by_service[call.service_id].append(call)
@@ -53,13 +58,20 @@ def build_trip_updates(conn: Connection, now: datetime, back_s: int, ahead_s: in
     feed.header.incrementality = rt.FeedHeader.FULL_DATASET
     newest: datetime | None = None
     for service_id, calls in by_service.items():
-        updates = []
+        updates: list[tuple[Any, Any, bool]] = []
         cancelled = []
         for call in calls:
             prediction = predictions.get(call.id)
             state = states.get(call.id)
             is_cancelled = bool(state and state.cancelled)
             cancelled.append(is_cancelled)
+            gone = passed.get(call.id)
+            if gone is not None and not is_cancelled:
+                # modified when it became passed: by its due time, else about when it arrived
+                since = gone.due_at or gone.arrived_at
+                newest = max(filter(None, (newest, since)), default=None)
+                updates.append((call, _ArrivedAt(gone.arrived_at), False))
+                continue
             if prediction is None and not is_cancelled:
                 continue
             if prediction is not None:
@@ -70,10 +82,20 @@ def build_trip_updates(conn: Connection, now: datetime, back_s: int, ahead_s: in
         entity = feed.entity.add()
         entity.id = str(service_id)
         _fill_trip(entity.trip_update, services[service_id], all(cancelled))
-        for call, prediction, is_cancelled in sorted(updates, key=lambda u: u[0].sequence):
-            _add_stop_time_update(entity.trip_update, call, prediction, is_cancelled)
+        for call, shown, is_cancelled in sorted(updates, key=lambda u: u[0].sequence):
+            _add_stop_time_update(entity.trip_update, call, shown, is_cancelled)
     feed.header.timestamp = int((newest or now).timestamp())
     return Feed(feed.SerializeToString(), newest, len(feed.entity))
+
+
+@dataclass(frozen=True)
+class _ArrivedAt:
+    """A passed call's arrival as known, in the place of a prediction: no interval, no platform."""
+
+    p50_arrival: datetime
+    p10_arrival: None = None
+    p90_arrival: None = None
+    platform: None = None
 
 
 def _fill_trip(update: Any, service: Any, all_cancelled: bool) -> None:

@@ -43,14 +43,15 @@ CALL_COLUMNS = ("call_id", "service_id", "sequence", "scheduled_arrival", "sched
 
 
 def passages(calls: pd.DataFrame, now: datetime, mode: str) -> pd.DataFrame:
-    """Per call that has passed (index ``call_id``): ``arrived_at`` (as known) and ``basis``.
+    """Per call that has passed (index ``call_id``): ``arrived_at`` (as known), ``basis`` and ``due_at``
+    (when its due time passed, what made it passed where the basis is :data:`DUE_TIME_PASSED`).
 
     ``calls``: every known call of the services concerned (a later stop's report counts), with
     :data:`CALL_COLUMNS` and the latest value of each of :data:`STATE_COLUMNS` known at ``now``.
     """
     assessed = _assess(calls, now, mode)
     passed = assessed[assessed["basis"] != ""]
-    return passed[["call_id", "arrived_at", "basis"]].set_index("call_id")
+    return passed[["call_id", "arrived_at", "basis", "due_at"]].set_index("call_id")
 
 
 def next_due(calls: pd.DataFrame, now: datetime, mode: str) -> datetime | None:

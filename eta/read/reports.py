@@ -96,6 +96,8 @@ class Passed:
 
     arrived_at: datetime  # the arrival reported, else the time it is known by
     basis: str
+    # when it became passed by the clock alone (due time passed); None: a report said so
+    due_at: datetime | None = None
 
 
 def passed_calls(
@@ -106,8 +108,12 @@ def passed_calls(
     out: dict[int, Passed] = {}
     for mode, part in _passage_frame(calls, states, modes):
         found = passage.passages(part, now, mode)
-        for call_id, arrived_at, basis in zip(found.index, found["arrived_at"], found["basis"], strict=True):
-            out[int(call_id)] = Passed(arrived_at.to_pydatetime(), str(basis))
+        rows = zip(found.index, found["arrived_at"], found["basis"], found["due_at"], strict=True)
+        for call_id, arrived_at, basis, due_at in rows:
+            by_clock = basis == passage.DUE_TIME_PASSED
+            out[int(call_id)] = Passed(
+                arrived_at.to_pydatetime(), str(basis), due_at.to_pydatetime() if by_clock else None
+            )
     return out
 
 

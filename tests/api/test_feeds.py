@@ -93,3 +93,23 @@ def test_an_empty_window_is_a_valid_empty_feed(client: TestClient, clock: Manual
     assert len(feed.entity) == 0
     assert feed.header.incrementality == rt.FeedHeader.FULL_DATASET
     assert "last-modified" not in response.headers
+
+
+def test_a_call_its_train_has_passed_carries_its_arrival_not_a_prediction(
+    client: TestClient, clock: ManualClock, engine: Engine
+) -> None:
+    """ICE 1101 (real DB run of 4 May 2026) was due in München at 18:43 and came at 19:25."""
+    call = call_at(engine, "ICE", "1101", date(2026, 5, 4), "8000261")
+
+    def munich() -> rt.TripUpdate.StopTimeUpdate:
+        feed = _parse(client.get(FEED).content)
+        entity = next(e for e in feed.entity if e.trip_update.trip.trip_id == "train:ICE:1101:2026-05-04")
+        return next(u for u in entity.trip_update.stop_time_update if u.stop_sequence == call.sequence)
+
+    clock.now = berlin("2026-05-04 19:20")
+    before = munich()
+    assert before.arrival.uncertainty > 0  # predicted
+    clock.now = berlin("2026-05-04 19:26")
+    after = munich()
+    assert after.arrival.time == int(berlin("2026-05-04 19:25").timestamp())
+    assert after.arrival.delay == 42 * 60 and not after.arrival.HasField("uncertainty")
