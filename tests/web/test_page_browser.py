@@ -85,7 +85,7 @@ def test_search_then_trip_then_another_stop_then_the_board(
     page.fill("#station", "berlin süd")
     page.get_by_role("link", name="8011113 Berlin Südkreuz").click()
     page.wait_for_url("**/board/8011113")
-    assert page.locator("h1").inner_text() == "Arrivals · Berlin Südkreuz"
+    expect(page.locator("h1")).to_have_text("Arrivals · Berlin Südkreuz")  # named once the board came
     assert page.errors == []
     assert all(url.startswith(live.base) for url in requested), "nothing may come from elsewhere"
 
