@@ -45,7 +45,10 @@ def main() -> int:
         action="store_true",
         help="replay only the store written on change; the every-sweep run is read from --out (same window)",
     )
+    parser.add_argument("--p50-s", type=int, help="ETA_STORE__CHANGE_P50_S for the on-change store")
+    parser.add_argument("--interval-s", type=int, help="ETA_STORE__CHANGE_INTERVAL_S for it")
     args = parser.parse_args()
+    changes = {k: v for k, v in (("change_p50_s", args.p50_s), ("change_interval_s", args.interval_s)) if v}
     runs = {}
     if args.only_on_change:
         runs["every_sweep"] = json.loads(args.out.read_text())["runs"]["every_sweep"]
@@ -53,7 +56,14 @@ def main() -> int:
         for name, on_change in (("every_sweep", False), ("on_change", True)):
             if name in runs:
                 continue
-            runs[name] = _run(Path(tmp) / name, on_change, args.start, args.hours, args.settle_hours)
+            runs[name] = _run(
+                Path(tmp) / name,
+                on_change,
+                args.start,
+                args.hours,
+                args.settle_hours,
+                changes if on_change else {},
+            )
             print(json.dumps({name: runs[name]["rows_per_hour"]}), file=sys.stderr)
     every, change = runs["every_sweep"], runs["on_change"]
     differences = _differences(every["accuracy_by_horizon"], change["accuracy_by_horizon"])
@@ -64,7 +74,7 @@ def main() -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_avg": os.getloadavg()},
         "input": "data/iris-berlin-day (DB IRIS, Berlin, 2025-09-08, 133 stations), bundled models",
         "window_local": f"{args.start} + {args.hours} h re-predicting, then {args.settle_hours} h reports",
-        "thresholds": _thresholds(),
+        "thresholds": _thresholds() | changes,
         "runs": runs,
         "row_ratio": round(change["rows"] / every["rows"], 4) if every["rows"] else None,
         "byte_ratio": round(change["prediction_bytes"] / every["prediction_bytes"], 4)
@@ -79,7 +89,9 @@ def main() -> int:
     return 0
 
 
-def _run(directory: Path, on_change: bool, start: str, hours: int, settle_hours: int) -> dict[str, Any]:
+def _run(
+    directory: Path, on_change: bool, start: str, hours: int, settle_hours: int, changes: dict[str, int]
+) -> dict[str, Any]:
     from eta.api import accuracy
     from eta.config import Settings, StoreSettings
     from eta.demo import data
@@ -88,7 +100,7 @@ def _run(directory: Path, on_change: bool, start: str, hours: int, settle_hours:
     from eta.store.sizes import table_sizes
 
     directory.mkdir(parents=True)
-    settings = Settings(data_dir=directory, store=StoreSettings(write_on_change=on_change))
+    settings = Settings(data_dir=directory, store=StoreSettings(write_on_change=on_change, **changes))
     engine = open_store(settings)
     data.ensure_champions(engine, settings, lambda _: None, train_missing=False)
     day = train_day(engine, settings)
