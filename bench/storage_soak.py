@@ -82,7 +82,8 @@ def _settings() -> Any:
     from eta.config import Settings, StoreSettings
 
     keep = {
-        f"{table}_keep_days": KEEP_DAYS for table in ("raw", "predictions", "collector_runs", "deliveries")
+        f"{table}_keep_days": KEEP_DAYS
+        for table in ("raw", "predictions", "collector_runs", "deliveries", "history")
     }
     return Settings(data_dir=CACHE, store=StoreSettings(**keep))
 
