@@ -47,6 +47,7 @@ def main() -> int:
     parser.add_argument("--predict-from", default="06:00")
     parser.add_argument("--predict-until", default="22:00")
     parser.add_argument("--fresh", action="store_true", help="start over from the first day")
+    parser.add_argument("--lookups", type=int, default=LOOKUPS, help="trip lookups timed after each day")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "storage_soak.json")
     args = parser.parse_args()
     if not WEEK.is_dir():
@@ -68,7 +69,7 @@ def main() -> int:
         started = time.perf_counter()
         _replay_day(engine, settings, day, args.predict_from, args.predict_until)
         figures = {"day": day.isoformat(), "replay_wall_s": round(time.perf_counter() - started, 1)}
-        figures |= _measure(engine, settings, day)
+        figures |= _measure(engine, settings, day, args.lookups)
         state["days"].append(figures)
         state_path.write_text(json.dumps(state, indent=2))
         print(json.dumps(figures), file=sys.stderr)
@@ -129,7 +130,7 @@ def _replay_day(engine: Any, settings: Any, day: date, predict_from: str, predic
     replay.until(None, after_cycle=[retention], desc=f"{day} reports")
 
 
-def _measure(engine: Any, settings: Any, day: date) -> dict[str, Any]:
+def _measure(engine: Any, settings: Any, day: date, lookups: int) -> dict[str, Any]:
     from eta.store.sizes import table_sizes
 
     with engine.begin() as conn:
@@ -141,11 +142,11 @@ def _measure(engine: Any, settings: Any, day: date) -> dict[str, Any]:
         "used_bytes": sum(s.bytes for s in sizes.values()),
         "rows": {name: s.rows for name, s in sizes.items() if s.rows},
         "bytes": {name: s.bytes for name, s in sizes.items() if s.rows},
-        "lookup": _lookups(settings, day),
+        "lookup": _lookups(settings, day, lookups),
     }
 
 
-def _lookups(settings: Any, day: date) -> dict[str, Any]:
+def _lookups(settings: Any, day: date, lookups: int) -> dict[str, Any]:
     """Trip lookups at the day's end of trains of that day, in-process through the API (no answer cache)."""
     from fastapi.testclient import TestClient
     from sqlalchemy import select
@@ -171,7 +172,7 @@ def _lookups(settings: Any, day: date) -> dict[str, Any]:
                     Service.mode == "train", Service.service_date == day
                 )
             ).all()
-        picked = random.Random(day.toordinal()).sample(services, min(LOOKUPS, len(services)))
+        picked = random.Random(day.toordinal()).sample(services, min(lookups, len(services)))
         timings, unknown = [], 0
         for operator, number in picked:
             started = time.perf_counter()
