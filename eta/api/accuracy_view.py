@@ -53,6 +53,7 @@ class AccuracyView:
         self.kept: Kept | None = None
         self._lock = threading.Lock()  # one computation at a time
         self._refreshing = False
+        self._thread: threading.Thread | None = None
         # called in the background thread with each join kept there (the dashboard draws its plots)
         self.after_kept: Callable[[Kept], None] | None = None
 
@@ -115,7 +116,15 @@ class AccuracyView:
             finally:
                 self._refreshing = False
 
-        threading.Thread(target=run, name="eta-accuracy", daemon=True).start()
+        self._thread = threading.Thread(target=run, name="eta-accuracy", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Wait for a refresh under way: a thread still inside pandas or the plots when the interpreter
+        exits aborts the process (``terminate called without an active exception``, exit 134)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
 
 
 def accuracy_frame(

@@ -193,6 +193,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await task
         if health is not None:
             health.close()
+        if state.accuracy is not None:
+            await asyncio.to_thread(state.accuracy.close)
 
 
 def _refresh_soon(loop: asyncio.AbstractEventLoop, work: Callable[[], object]) -> None:

@@ -3,6 +3,7 @@ answer from one kept frame, equal to joining afresh while the store is unchanged
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -142,3 +143,26 @@ def test_a_roll_up_is_a_change_the_kept_frame_follows(engine: Engine) -> None:
     assert len(after) < len(before)  # the rolled days are counted from accuracy_daily only
     rows = accuracy.summarise(after, "overall", accuracy.rolled_up(engine, start, now))
     assert rows[0]["n"] == accuracy.summarise(before, "overall")[0]["n"]
+
+
+def test_closing_waits_for_a_refresh_under_way(engine: Engine) -> None:
+    """A refresh thread still running when the interpreter exits aborts ``eta serve`` (exit 134); the app's
+    shutdown closes the view, which waits for it."""
+    view = AccuracyView(engine, span=timedelta(days=7), ahead=timedelta(days=1), stale_s=0)
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_plots(kept: accuracy_view.Kept) -> None:
+        entered.set()
+        release.wait(30)
+
+    view.after_kept = slow_plots
+    view.warm(NOW)
+    assert entered.wait(60)
+    closing = threading.Thread(target=view.close)
+    closing.start()
+    closing.join(0.2)
+    assert closing.is_alive()  # still waiting for the refresh
+    release.set()
+    closing.join(60)
+    assert not closing.is_alive()
+    assert not [t for t in threading.enumerate() if t.name == "eta-accuracy"]

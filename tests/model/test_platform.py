@@ -78,7 +78,7 @@ def test_served_rows_carry_platform_probabilities(iris: tuple, tmp_path: Path) -
     settings, engine, (_, model) = iris
     entry = registry.register(engine, settings, model, "train-platform-test")  # type: ignore[arg-type]
     registry.promote(engine, settings, entry.version)  # type: ignore[arg-type]
-    made_at = datetime(2025, 9, 3, 15, 45, tzinfo=UTC)
+    made_at = datetime(2025, 9, 3, 16, 5, tzinfo=UTC)  # once the fixture's 16:01 plan made 16:00-17:00 known
     assert predict_calls(engine, settings, made_at) > 20  # type: ignore[arg-type]
     with engine.connect() as conn:  # type: ignore[attr-defined]
         rows = pd.read_sql(Prediction.__table__.select(), conn)
