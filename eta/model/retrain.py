@@ -70,6 +70,7 @@ def retrain_once(engine: Engine, settings: Settings, now: datetime) -> RetrainRe
     test_start = now - timedelta(days=settings.model.retrain_test_days)
     train_start = test_start - timedelta(days=settings.model.retrain_window_days)
     result = RetrainResult(now=now)
+    times = (train_start, test_start, now)
     for mode in HORIZONS:
         frames = load_frames(engine, mode, train_start, now, observed_until=now)
         if target_calls(frames, train_start, test_start).empty:
@@ -78,11 +79,9 @@ def retrain_once(engine: Engine, settings: Settings, now: datetime) -> RetrainRe
             _retrain_arrival(engine, settings, frames, mode, train_start, test_start, now)
         )
         if mode == "train" and not platform_features.platform_targets(frames, train_start, test_start).empty:
-            result.decisions.append(_retrain_platform(engine, settings, frames, train_start, test_start, now))
+            result.decisions.append(_retrain_platform(engine, settings, frames, times, platform_model))
         if mode == "train" and Publication.from_settings(settings.platforms).any:
-            result.decisions.append(
-                _retrain_unpublished(engine, settings, frames, train_start, test_start, now)
-            )
+            result.decisions.append(_retrain_platform(engine, settings, frames, times, platform_unpublished))
     for decision in result.decisions:
         log.info("retrain %s/%s: %s", decision.mode, decision.task, decision.reason)
     return result
@@ -111,35 +110,23 @@ def _retrain_platform(
     engine: Engine,
     settings: Settings,
     frames: Frames,
-    train_start: datetime,
-    test_start: datetime,
-    now: datetime,
+    times: tuple[datetime, datetime, datetime],
+    kind: Any,
 ) -> Decision:
+    """A platform model (``kind``: ``platform_model``, or ``platform_unpublished`` for the stations that
+    announce late) trained on [train_start, test_start), registered, and promoted where its log loss on the
+    recent days [test_start, now) is better than the champion's."""
+    train_start, test_start, now = times
+    if kind is platform_model:
+        task, score = "platform", platform_score
+    else:
+        task, score = platform_unpublished.TASK, unpublished_score
     try:
-        model = platform_model.train(frames, train_start, test_start, settings)
+        model = kind.train(frames, train_start, test_start, settings)
     except EtaError as exc:
-        return Decision("train", "platform", None, None, False, f"training failed: {exc}")
+        return Decision("train", task, None, None, False, f"training failed: {exc}")
     entry = registry.register(engine, settings, model, arrival.version_for(model.meta))
-    return _decide(engine, settings, entry, lambda a: platform_score(frames, a, test_start, now), "log_loss")
-
-
-def _retrain_unpublished(
-    engine: Engine,
-    settings: Settings,
-    frames: Frames,
-    train_start: datetime,
-    test_start: datetime,
-    now: datetime,
-) -> Decision:
-    """The platform model of the stations that announce late (only where some are configured)."""
-    try:
-        model = platform_unpublished.train(frames, train_start, test_start, settings)
-    except EtaError as exc:
-        return Decision("train", platform_unpublished.TASK, None, None, False, f"training failed: {exc}")
-    entry = registry.register(engine, settings, model, arrival.version_for(model.meta))
-    return _decide(
-        engine, settings, entry, lambda a: unpublished_score(frames, a, test_start, now), "log_loss"
-    )
+    return _decide(engine, settings, entry, lambda a: score(frames, a, test_start, now), "log_loss")
 
 
 def _decide(engine: Engine, settings: Settings, entry: registry.Entry, score: Any, metric: str) -> Decision:
