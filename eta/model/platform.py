@@ -9,6 +9,7 @@ announced one unless another reaches a switch threshold fitted on the same share
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -286,6 +287,14 @@ def fit_booster(
         raise TrainingError(
             f"only {pairs['qid'].nunique()} platform training queries between {start} and {end}"
         )
+    return fit_ranking_booster(pairs, platforms.FEATURES, settings, seed)
+
+
+def fit_ranking_booster(
+    pairs: pd.DataFrame, features: Sequence[str], settings: Settings, seed: int
+) -> tuple[xgb.Booster, dict[str, Any], int]:
+    """A platform booster on (call, candidate platform) pairs with ``label`` and ``weight``; the published and
+    the unpublished models share it so that they differ only in their pairs and features."""
     params = {
         "objective": "binary:logistic",
         "tree_method": "hist",
@@ -301,7 +310,7 @@ def fit_booster(
         "seed": seed,
     }
     matrix = xgb.DMatrix(
-        pairs[list(platforms.FEATURES)],
+        pairs[list(features)],
         label=pairs["label"].to_numpy(),
         weight=pairs["weight"].to_numpy(),
         enable_categorical=True,

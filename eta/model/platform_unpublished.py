@@ -28,7 +28,7 @@ from eta.features.reports import delay_reports
 from eta.model.arrival import HISTORY_FOLDS, TrainingError
 from eta.model.artefact import Artefact
 from eta.model.calibration import fit_temperature, grouped_log_loss, grouped_softmax
-from eta.model.platform import PLATFORM_LEARNING_RATE, summarise
+from eta.model.platform import fit_ranking_booster, summarise
 
 log = logging.getLogger(__name__)
 
@@ -220,27 +220,7 @@ def fit_booster(
         raise TrainingError(
             f"only {pairs['qid'].nunique()} unpublished-platform training queries between {start} and {end}"
         )
-    params = {
-        "objective": "binary:logistic",
-        "tree_method": "hist",
-        "learning_rate": PLATFORM_LEARNING_RATE,
-        "max_depth": min(settings.model.max_depth, 6),
-        "min_child_weight": 5,
-        "subsample": 0.8,
-        "colsample_bynode": 0.8,
-        "max_bin": 128,
-        "nthread": settings.model.n_threads,
-        "seed": seed,
-    }
-    matrix = xgb.DMatrix(
-        pairs[list(unpublished.FEATURES)],
-        label=pairs["label"].to_numpy(),
-        weight=pairs["weight"].to_numpy(),
-        enable_categorical=True,
-        missing=np.nan,
-    )
-    booster = xgb.train(params, matrix, num_boost_round=settings.model.n_rounds)
-    return booster, params, int(pairs["qid"].nunique())
+    return fit_ranking_booster(pairs, unpublished.FEATURES, settings, seed)
 
 
 def sample_hard(pairs: pd.DataFrame, budget: int, seed: int) -> pd.DataFrame:
