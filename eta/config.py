@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -91,9 +91,41 @@ class CollectorsSettings(BaseModel):
     )
     http: HttpSettings = Field(default_factory=HttpSettings, description="HTTP.")
 
+    @model_validator(mode="after")
+    def _mask_sections(self) -> CollectorsSettings:
+        """An instance section stays raw until the registry validates it by its kind, so this module
+        cannot tell its key from its URL: every value but the kind is kept as a SecretStr, masked in repr,
+        str, JSON dumps and logs; :meth:`sections` gives them back as given."""
+        if self.__pydantic_extra__:
+            self.__pydantic_extra__ = {
+                name: _masked(section) for name, section in self.__pydantic_extra__.items()
+            }
+        return self
+
     def sections(self) -> dict[str, object]:
         """The instance sections as given (validated by their kind in :mod:`eta.collectors.registry`)."""
-        return dict(self.model_extra or {})
+        return {name: _revealed(section) for name, section in (self.model_extra or {}).items()}
+
+
+def _masked(value: object) -> object:
+    """Strings as SecretStr, in dicts and lists too; a dict's ``kind`` stays readable (it says which)."""
+    if isinstance(value, str):
+        return SecretStr(value)
+    if isinstance(value, dict):
+        return {k: v if k == "kind" and isinstance(v, str) else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+def _revealed(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revealed(item) for item in value]
+    return value
 
 
 class DatabaseSettings(BaseModel):

@@ -35,3 +35,25 @@ def test_every_setting_has_a_description_in_the_table() -> None:
     for row in rows:
         assert row.startswith("| `ETA_")
         assert not row.rstrip().endswith("|  |"), row
+
+
+def test_collector_instance_sections_mask_their_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A named instance's section is raw until the registry validates it by its kind; its values (a key,
+    a URL with a token in it, a whole JSON section) are masked in repr, str and JSON dumps all the same."""
+    monkeypatch.setenv("ETA_COLLECTORS__GTFS_NL__KIND", "gtfs-rt")
+    monkeypatch.setenv("ETA_COLLECTORS__GTFS_NL__API_KEY", "nl-secret-key-77")
+    monkeypatch.setenv("ETA_COLLECTORS__GTFS_NL__REALTIME_URL", "https://x.example/rt?token=tok-secret-55")
+    monkeypatch.setenv("ETA_COLLECTORS__DB_IRIS__CLIENT_ID", "iris-client-secret-33")
+    monkeypatch.setenv("ETA_COLLECTORS__GTFS_CH", '{"kind": "gtfs-rt", "api_key": "ch-secret-key-88"}')
+    settings = Settings()
+    secrets = ("nl-secret-key-77", "tok-secret-55", "iris-client-secret-33", "ch-secret-key-88")
+    for shown in (repr(settings), str(settings), repr(settings.collectors), settings.model_dump_json()):
+        assert not [secret for secret in secrets if secret in shown], shown
+    assert "gtfs_nl" in repr(settings) and "'kind': 'gtfs-rt'" in repr(settings)  # which, not what
+    sections = settings.collectors.sections()
+    assert sections["gtfs_nl"] == {
+        "kind": "gtfs-rt",
+        "api_key": "nl-secret-key-77",
+        "realtime_url": "https://x.example/rt?token=tok-secret-55",
+    }
+    assert sections["gtfs_ch"] == '{"kind": "gtfs-rt", "api_key": "ch-secret-key-88"}'
