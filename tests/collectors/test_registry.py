@@ -3,11 +3,13 @@ and interval, loaded by name and run through the one runner over real loopback H
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -21,9 +23,9 @@ from eta.collectors.runner import Runner
 from eta.collectors.sources.gtfs.realtime import GtfsRtAdapter
 from eta.config import Settings, get_settings
 from eta.errors import InputError
-from eta.store.schema import CallRef, CollectorState, Observation, RawPayload
+from eta.store.schema import Call, CallRef, CollectorState, Observation, RawPayload, Service
 from tests.collectors.loopback import Loopback, Reply
-from tests.collectors.sources.gtfs.test_realtime import FETCHED, RT, static_zip
+from tests.collectors.sources.gtfs.test_realtime import FETCHED, GTFS, RT, static_zip
 
 OTHER = Loopback  # the second operator's server
 
@@ -102,6 +104,56 @@ def test_two_feeds_of_one_kind_run_side_by_side_without_mixing(
     counts = observed["source"].value_counts()
     assert counts["gtfs-a"] == results["gtfs-a"].written["observations"] > 200
     assert counts["gtfs-b"] == results["gtfs-b"].written["observations"]
+
+
+def _an_hour_later_zip() -> bytes:
+    """Operator B's static feed: the same trip and service ids as A's (ids are only unique within a feed),
+    its trips an hour later."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("stops.txt", "routes.txt", "trips.txt"):
+            archive.write(GTFS / name, name)
+        times = pd.read_csv(GTFS / "stop_times.txt", dtype=str, keep_default_na=False)
+        for column in ("arrival_time", "departure_time"):
+            parts = times[column].str.split(":", n=1, expand=True)
+            times[column] = (parts[0].astype(int) + 1).astype(str).str.zfill(2) + ":" + parts[1]
+        archive.writestr("stop_times.txt", times.to_csv(index=False))
+    return buffer.getvalue()
+
+
+def test_two_operators_sharing_trip_and_service_ids_keep_their_own_trips(
+    two_feeds: tuple[Settings, Loopback, Loopback],
+    store: Engine,
+    make_runner: Callable[..., Runner],
+) -> None:
+    """Two operators' feeds whose trips.txt name the same trip_id and service_id: each feed's trip is its
+    own service, with its own calls and schedule, and each report lands on its own feed's call."""
+    settings, _, b_server = two_feeds
+    b_server.route("/gtfs.zip", Reply(_an_hour_later_zip(), content_type="application/zip"))
+    for name in ("gtfs-a", "gtfs-b"):
+        result = make_runner(make_adapter(name, settings), store, settings, now=FETCHED).run_once()
+        assert result.ok, result.line()
+    with store.connect() as conn:
+        services = pd.read_sql(select(Service.id, Service.number, Service.source), conn)
+        first = pd.read_sql(
+            select(Service.number, Call.scheduled_departure)
+            .join(Call, Call.service_id == Service.id)
+            .where(Call.sequence == 0),
+            conn,
+        ).set_index("number")["scheduled_departure"]
+        reports = pd.read_sql(
+            select(Observation.source, Service.source.label("service_source"))
+            .join(Call, Call.id == Observation.call_id)
+            .join(Service, Service.id == Call.service_id),
+            conn,
+        )
+    assert services["source"].value_counts().to_dict() == {"gtfs-a": 25, "gtfs-b": 25}
+    assert services["id"].is_unique and services["number"].is_unique
+    # ICE 1536569 leaves at 06:15 local in A's feed and at 07:15 in B's; neither overwrote the other
+    a_trip, b_trip = "gtfs-a:1536569", "gtfs-b:1536569"
+    assert pd.Timestamp(first[a_trip]).tz_localize(None) == datetime(2026, 8, 18, 4, 15)
+    assert pd.Timestamp(first[b_trip]).tz_localize(None) == datetime(2026, 8, 18, 5, 15)
+    assert len(reports) > 400 and (reports["source"] == reports["service_source"]).all()
 
 
 def test_the_scheduler_runs_each_instance_on_its_own_interval(

@@ -3,7 +3,8 @@
 The static feed (a zip, refreshed every ``static_every_s``) gives stops with their ``platform_code`` and
 parent station, routes (``route_short_name`` such as ``ICE 11``: category and line) and ``stop_times``.
 Each TripUpdate then becomes a service (mode train, operator = the route's category, number = the trip
-id, service date = the trip's ``start_date``) with one call per stop sequence at the stop's station,
+id — after ``<instance>:`` for a named instance, since trip ids are unique only within a feed — service
+date = the trip's ``start_date``) with one call per stop sequence at the stop's station,
 planned platform = the scheduled stop's ``platform_code``; and an observation per stop with the
 estimated times (``time``, or scheduled + ``delay``), the platform of ``assigned_stop_id`` when the
 feed moves the train to another platform, and ``SKIPPED`` stops / ``CANCELED`` trips as cancelled.
@@ -134,8 +135,11 @@ def trip_update_rows(
     tz: ZoneInfo,
     observed_at: datetime,
     raw_ref: str,
+    feed_prefix: str = "",
 ) -> Rows:
-    """Services, calls, refs and observations of every TripUpdate (pure)."""
+    """Services, calls, refs and observations of every TripUpdate (pure). ``feed_prefix`` goes before
+    each trip id in the service's number: a feed's trip ids are unique only within it, so a named
+    instance's trips are stored as ``<instance>:<trip_id>`` and never meet another operator's."""
     feed_time = datetime.fromtimestamp(feed.header.timestamp, UTC) if feed.header.timestamp else observed_at
     out: dict[str, list[Row]] = {
         "locations": [],
@@ -158,13 +162,14 @@ def trip_update_rows(
         except ValueError as exc:
             raise PayloadError(f"start_date {trip.start_date!r} is not YYYYMMDD") from exc
         category, line = static.category_line(trip.trip_id, trip.route_id)
-        service_id = service_key_id("train", category, trip.trip_id, day.isoformat(), "")
+        number = f"{feed_prefix}{trip.trip_id}"
+        service_id = service_key_id("train", category, number, day.isoformat(), "")
         out["services"].append(
             {
                 "id": service_id,
                 "mode": "train",
                 "operator": category,
-                "number": trip.trip_id,
+                "number": number,
                 "service_date": day,
                 "leg": "",
                 "category": category,
@@ -306,5 +311,11 @@ class GtfsRtAdapter(Adapter):
                 "no GTFS static feed parsed yet; the TripUpdates cannot be placed", kind="parse"
             )
         return trip_update_rows(
-            parse_feed(payload.body), self.static, self.tz, payload.fetched_at, payload.ref
+            parse_feed(payload.body), self.static, self.tz, payload.fetched_at, payload.ref, self.feed_prefix
         )
+
+    @property
+    def feed_prefix(self) -> str:
+        """Empty for the kind's default instance (its stored trips keep their bare ids), else the
+        instance's name and a colon."""
+        return "" if self.rows_source is None else f"{self.name}:"
