@@ -138,10 +138,11 @@ def iris_cycles(
     skipped = skipped if skipped is not None else []
 
     def stream(paths: list[Path], order: int) -> Iterator[tuple[datetime, int, Payload]]:
+        clock = iris_snapshots.SnapshotClock()
         for path in paths:
             for name, body in iris_snapshots.iter_xml(path):
                 try:
-                    at = iris_snapshots.snapshot_time(name)
+                    at = clock(name)
                 except db_iris.IrisParseError:
                     skipped.append(name)
                     continue

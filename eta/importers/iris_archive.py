@@ -19,11 +19,11 @@ from tqdm import tqdm
 
 from eta.collectors.sources.db import iris as db_iris
 from eta.collectors.sources.db.iris_snapshots import (
+    SnapshotClock,
     archives,
     iter_xml,
     locations_frame,
     main_evas_by_name,
-    snapshot_time,
     station_evas,
     station_key,
 )
@@ -79,12 +79,13 @@ def _import_plans(
     names: dict[str, str] = {}
     pending = db_iris.PlanRows()
     files = 0
+    clock = SnapshotClock()
     with tqdm(desc="plan snapshots", unit="file", disable=None, leave=False) as bar:
         for archive in plans:
             for name, payload in iter_xml(archive):
                 bar.update(1)
                 try:
-                    fetched_at = snapshot_time(name)
+                    fetched_at = clock(name)
                     parsed = db_iris.parse_plan(payload, fetched_at)
                 except db_iris.IrisParseError as exc:
                     progress.bad_files.append(f"{name} ({exc})")
@@ -125,12 +126,13 @@ def _import_changes(
     engine: Engine, settings: Settings, changes: list[Path], summary: ImportSummary, progress: _Progress
 ) -> None:
     pending: list[db_iris.Row] = []
+    clock = SnapshotClock()
     with tqdm(desc="change snapshots", unit="file", disable=None, leave=False) as bar:
         for archive in changes:
             for name, payload in iter_xml(archive):
                 bar.update(1)
                 try:
-                    observed_at = snapshot_time(name)
+                    observed_at = clock(name)
                     parsed = db_iris.parse_changes(payload, observed_at)
                 except db_iris.IrisParseError as exc:
                     progress.bad_files.append(f"{name} ({exc})")

@@ -215,37 +215,37 @@ def parse_changes(payload: bytes, near: datetime | None = None) -> ChangePayload
                 departure=_event(s.find("dp"), "c", near),
                 category=None if tl is None else tl.get("c"),
                 number=None if tl is None else tl.get("n"),
-                messages=_messages(s),
+                messages=_messages(s, near),
             )
         )
     return ChangePayload(station=root.get("station"), eva=root.get("eva"), stops=stops)
 
 
-def _messages(stop: ET.Element) -> tuple[Message, ...]:
-    found = [_message(m, None) for m in stop.findall("m")]
+def _messages(stop: ET.Element, near: datetime | None) -> tuple[Message, ...]:
+    found = [_message(m, None, near) for m in stop.findall("m")]
     for event in ("ar", "dp"):
         element = stop.find(event)
         if element is not None:
-            found += [_message(m, event) for m in element.findall("m")]
+            found += [_message(m, event, near) for m in element.findall("m")]
     return tuple(found)
 
 
-def _lenient_time(text: str | None) -> datetime | None:
+def _lenient_time(text: str | None, near: datetime | None) -> datetime | None:
     """A message's time; a malformed one drops the time, not the whole payload (messages are secondary)."""
     try:
-        return parse_time(text)
+        return parse_time(text, near)
     except IrisParseError:
         return None
 
 
-def _message(m: ET.Element, event: str | None) -> Message:
+def _message(m: ET.Element, event: str | None, near: datetime | None) -> Message:
     code, priority = m.get("c"), m.get("pr")
     return Message(
         id=m.get("id"),
         type=m.get("t"),
         code=int(code) if code and code.isdigit() else None,
         category=m.get("cat"),
-        timestamp=_lenient_time(m.get("ts")),
+        timestamp=_lenient_time(m.get("ts"), near),
         priority=int(priority) if priority and priority.isdigit() else None,
         event=event,
     )

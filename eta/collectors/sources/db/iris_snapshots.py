@@ -35,13 +35,34 @@ def archives(path: Path) -> tuple[list[Path], list[Path]]:
     return plans, changes
 
 
-def snapshot_time(member_name: str) -> datetime:
-    """When a snapshot was fetched: its folder's local time (``YYMMDDHHMM``) plus one minute."""
-    folder = member_name.split("/", 1)[0]
-    when = db_iris.parse_time(folder)
-    if when is None:
-        raise db_iris.IrisParseError(f"snapshot folder {folder!r} is not YYMMDDHHMM")
-    return when + DOWNLOAD_DELAY
+class SnapshotClock:
+    """When each snapshot of archives read in the order taken was fetched: its folder's local time
+    (``YYMMDDHHMM``) plus one minute.
+
+    Folders are named for local times, so the autumn clock change names the snapshots of 02:00-03:00
+    twice alike (an archive holds both, in the order taken). A file of that hour is the second one, in
+    winter time, when its folder is named earlier than a snapshot already read or it was read before
+    under the same name (the plans are hourly: 02:00 follows 02:00); otherwise the first, summer time.
+    """
+
+    def __init__(self) -> None:
+        self.latest: datetime | None = None
+        self.repeated_hour: set[str] = set()  # the files read whose folder names a repeated hour
+
+    def __call__(self, member_name: str) -> datetime:
+        folder = member_name.split("/", 1)[0]
+        first = db_iris.parse_time(folder)
+        if first is None:
+            raise db_iris.IrisParseError(f"snapshot folder {folder!r} is not YYMMDDHHMM")
+        when = first
+        later = db_iris.parse_time(folder, near=first + timedelta(hours=2))
+        if later is not None and later != first:  # a time the autumn change repeats
+            again = member_name in self.repeated_hour or (self.latest is not None and first < self.latest)
+            when = later if again else first
+            self.repeated_hour.add(member_name)
+        if self.latest is None or when > self.latest:
+            self.latest = when
+        return when + DOWNLOAD_DELAY
 
 
 def station_key(member_name: str) -> str:
@@ -62,12 +83,14 @@ def iter_xml(archive: Path) -> Iterator[tuple[str, bytes]]:
 def snapshot_times(archives: list[Path]) -> set[datetime]:
     """When each snapshot of ``archives`` was fetched (names only: a count for progress bars)."""
     times = set()
+    clocks: dict[Path, SnapshotClock] = {}  # plans and changes are two sequences, each in the order taken
     for archive in archives:
+        clock = clocks.setdefault(archive.parent, SnapshotClock())
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
                 if member.isfile() and member.name.endswith(".xml"):
                     try:
-                        times.add(snapshot_time(member.name))
+                        times.add(clock(member.name))
                     except db_iris.IrisParseError:
                         continue
     return times

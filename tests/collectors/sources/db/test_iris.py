@@ -145,6 +145,16 @@ def test_the_repeated_autumn_hour_is_read_with_the_snapshot_time(
     assert stop.arrival is not None and stop.arrival.time == expected
 
 
+def test_a_message_time_in_the_repeated_hour_is_read_with_the_snapshot_time() -> None:
+    payload = (
+        b'<timetable><s id="123-2510252300-5"><m id="x" t="d" c="31" ts="2510260230"/>'
+        b'<ar ct="2510260245"/></s></timetable>'
+    )
+    winter = datetime(2025, 10, 26, 1, 40, tzinfo=UTC)  # 02:40 CET
+    (stop,) = db_iris.parse_changes(payload, winter).stops
+    assert stop.messages[0].timestamp == datetime(2025, 10, 26, 1, 30, tzinfo=UTC)
+
+
 def test_the_spring_clock_change_skips_an_hour() -> None:
     """30 Mar 2025: 02:00 CET becomes 03:00 CEST; 01:59 and 03:00 local are one minute apart."""
     near = datetime(2025, 3, 30, 1, 0, tzinfo=UTC)
