@@ -62,7 +62,7 @@ def score(engine: Engine, mode: str, day: Window, served: pd.DataFrame) -> dict[
     versions = served["model_version"].value_counts()
     version = str(versions.index[0])
     served = served[served["model_version"] == version]
-    rows = compare(engine, mode, day, served, version)
+    rows, reach = compare(engine, mode, day, served, version)
     report: dict[str, Any] = {
         "mode": mode,
         "window": day.as_list(),
@@ -73,6 +73,7 @@ def score(engine: Engine, mode: str, day: Window, served: pd.DataFrame) -> dict[
         "horizons": horizon_report(rows),
         "very_late": horizon_report(rows[rows["operator_delay_s"] >= VERY_LATE_S]),
         "very_late_threshold_s": VERY_LATE_S,
+        "served_at_horizon": reach,
     }
     report["served_equals_backtest"] = all(
         block["within_tolerance"] for name, block in report["horizons"].items() if _checked(name)
@@ -88,20 +89,23 @@ def _of_day(served: pd.DataFrame, day: Window) -> pd.DataFrame:
     return served[keep & served["p50_arrival"].notna() & served["actual_arrival"].notna()]
 
 
-def compare(engine: Engine, mode: str, day: Window, served: pd.DataFrame, version: str) -> pd.DataFrame:
+def compare(
+    engine: Engine, mode: str, day: Window, served: pd.DataFrame, version: str
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """One row per (arrived call, horizon) with a served prediction in force at the horizon's t: the
     served, backtest (at t) and replayed (at the served made_at) P50 delays, the operator's delay and the
-    actual one, in seconds."""
+    actual one, in seconds; and per horizon, how many of the day's arrived calls had one
+    (:func:`reach`)."""
     artefact = registry.load(registry.get(engine, version))
     frames = load_frames(engine, mode, day.start, day.end)
     targets = target_calls(frames, day.start, day.end)
-    targets = targets[targets["call_id"].isin(served["call_id"])]
-    queries = horizon_queries(frames, targets, HORIZONS[mode])
+    every = horizon_queries(frames, targets, HORIZONS[mode])
     scheduled = frames.calls.set_index("call_id")["scheduled_arrival"]
-    queries = queries.assign(scheduled_arrival=lookup(queries["call_id"], scheduled))
-    queries = _with_served_in_force(queries, served)
+    every = every.assign(scheduled_arrival=lookup(every["call_id"], scheduled))
+    queries = _with_served_in_force(every, served)
+    reached = reach(frames, every, queries)
     if queries.empty:
-        return _empty_rows()
+        return _empty_rows(), reached
     predictor = ArrivalPredictor(artefact)
     at_t = queries.assign(qid=range(len(queries)))
     reports = delay_reports(frames.calls, frames.observations)
@@ -113,7 +117,7 @@ def compare(engine: Engine, mode: str, day: Window, served: pd.DataFrame, versio
     def delay(when: pd.Series) -> np.ndarray:
         return np.asarray((pd.to_datetime(when, utc=True) - sched).dt.total_seconds(), dtype="float64")
 
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "call_id": queries["call_id"].to_numpy(),
             "horizon": queries["horizon"].to_numpy(),
@@ -126,6 +130,29 @@ def compare(engine: Engine, mode: str, day: Window, served: pd.DataFrame, versio
             "operator_delay_s": delay(queries["operator_estimate"]),
         }
     )
+    return rows, reached
+
+
+def reach(frames: Frames, every: pd.DataFrame, matched: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per horizon: the day's arrived calls with a query there (not arrived by t), those with a served
+    prediction in force, and of the others those eta did not know yet at t (their plan came later:
+    ``known_since`` after t), which no sweep could have predicted."""
+    known_since = frames.calls.set_index("call_id")["known_since"] if "known_since" in frames.calls else None
+    out: dict[str, dict[str, int]] = {}
+    for horizon, part in every.groupby("horizon", sort=False):
+        served_ids = set(matched.loc[matched["horizon"] == horizon, "call_id"])
+        missing = part[~part["call_id"].isin(served_ids)]
+        unknown = 0
+        if known_since is not None and len(missing):
+            since = pd.to_datetime(lookup(missing["call_id"], known_since), utc=True)
+            unknown = int((since > pd.to_datetime(missing["t"], utc=True)).sum())
+        out[str(horizon)] = {
+            "calls": len(part),
+            "served": len(part) - len(missing),
+            "not_known_at_t": unknown,
+            "known_not_served": len(missing) - unknown,
+        }
+    return out
 
 
 def _at_made(mode: str, frames: Frames, queries: pd.DataFrame, predictor: ArrivalPredictor) -> np.ndarray:
@@ -247,6 +274,14 @@ def table(report: dict[str, Any]) -> str:
         minutes = report["very_late_threshold_s"] // 60
         lines.append(f"where the operator's estimate was {minutes} min late or more when served:")
         lines += [_line(name, block) for name, block in late.items()]
+    reached = report.get("served_at_horizon", {})
+    if reached:
+        lines.append("arrived calls with a served prediction in force at each horizon's t:")
+        lines += [
+            f"  {name:<13}{block['served']:>7,} of {block['calls']:,}; not yet known at t: "
+            f"{block['not_known_at_t']:,}, known but not served: {block['known_not_served']:,}"
+            for name, block in reached.items()
+        ]
     verdict = "yes" if report["served_equals_backtest"] else "NO"
     lines.append(
         f"served MAE within {report['tolerance']:.0%} of the backtest's at every horizon up to "

