@@ -139,6 +139,18 @@ class ParkingReference:
         coverage = 1.0 if every else min(coverage, 1.0)
         return Recommendation(ranked[0], ranked[1:], coverage, serves, probability)
 
+    def recommend_terminal(self, location: str, terminal: str) -> Recommendation | None:
+        """Advice for an airport whose reference names terminals, not gates: the terminal as the provider
+        writes it ("4", "T4") matched as written or with a ``T`` in front, as the reference files write it."""
+        table = self.by_location.get(location)
+        if table is None:
+            return None
+        known = table.platforms()
+        for name in (terminal, f"T{terminal}"):
+            if name in known:
+                return self.recommend(location, {name: 1.0})
+        return None
+
 
 def _expected_walk(table: LocationParking, place_id: str, probs: dict[str, float], total: float) -> float:
     return sum(prob * (table.walk(place_id, p) or 0.0) for p, prob in probs.items()) / total

@@ -314,6 +314,9 @@ class Lookup:
     def _parking(self, code: str, platform: schemas.PlatformInfo) -> schemas.Parking | None:
         probs = {p.platform: p.probability for p in platform.probabilities}
         found = self.parking.recommend(code, probs)
+        if found is None and platform.terminal:
+            # an airport's reference may name terminals only, while reports and predictions name gates
+            found = self.parking.recommend_terminal(code, platform.terminal)
         if found is None:
             return None
 

