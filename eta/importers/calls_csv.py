@@ -20,7 +20,7 @@ from eta.config import Settings
 from eta.errors import InputError
 from eta.importers._write import ImportSummary, chunk_by, write_batches
 from eta.store.ids import call_ids, service_ids
-from eta.store.schema import Location
+from eta.store.schema import Location, metadata
 
 SOURCE = "calls-csv"
 REQUIRED = ("mode", "operator", "number", "service_date", "location", "sequence")
@@ -38,9 +38,23 @@ COLUMNS = REQUIRED + SCHEDULED + OPTIONAL
 MODES = ("flight", "train")
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no", ""}
-MAX_CODE = 16
-MAX_LOCATION = 32
 SERVICES_PER_BATCH = 10_000
+
+
+def _length(table: str, column: str) -> int:
+    length = metadata.tables[table].c[column].type.length  # type: ignore[attr-defined]
+    return int(length)
+
+
+# A value longer than its column would make PostgreSQL refuse the whole batch: such a row is rejected
+# alone. The limits are the store's columns' (a location is also a service's leg, origin and destination).
+LIMITS = {
+    "operator": _length("services", "operator"),
+    "number": _length("services", "number"),
+    "location": min(_length("calls", "location"), _length("locations", "code"), _length("services", "leg")),
+    "planned_platform": _length("calls", "planned_platform"),
+    "actual_platform": _length("observations", "platform"),
+}
 
 
 class RowError(ValueError):
@@ -133,10 +147,10 @@ def parse_row(record: dict[str, str | None], line: int) -> CallRow:
     row = CallRow(
         line=line,
         mode=mode,
-        operator=_code(value, "operator", MAX_CODE),
-        number=_code(value, "number", MAX_CODE),
+        operator=_code(value, "operator"),
+        number=_code(value, "number"),
         service_date=_date(value["service_date"]),
-        location=_code(value, "location", MAX_LOCATION),
+        location=_code(value, "location"),
         sequence=_sequence(value["sequence"]),
         scheduled_arrival=_time(value, "scheduled_arrival"),
         scheduled_departure=_time(value, "scheduled_departure"),
@@ -154,17 +168,17 @@ def parse_row(record: dict[str, str | None], line: int) -> CallRow:
     return row
 
 
-def _code(value: dict[str, str], name: str, limit: int) -> str:
+def _code(value: dict[str, str], name: str) -> str:
     text = value[name]
     if not text:
         raise RowError(f"{name} is empty")
-    if len(text) > limit:
-        raise RowError(f"{name} is longer than {limit} characters")
+    if len(text) > LIMITS[name]:
+        raise RowError(f"{name} is longer than {LIMITS[name]} characters")
     return text
 
 
 def _optional_code(value: dict[str, str], name: str) -> str | None:
-    return _code(value, name, MAX_CODE) if value[name] else None
+    return _code(value, name) if value[name] else None
 
 
 def _date(text: str) -> date:

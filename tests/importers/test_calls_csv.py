@@ -74,7 +74,10 @@ def test_a_file_without_the_required_columns_is_refused(
         ("scheduled_departure", "2024-05-09T10:00:00+02:00", "before scheduled_arrival"),
         ("location_tz", "Mars/Olympus", "not an IANA time zone"),
         ("sequence", "-1", "negative"),
-        ("number", "X" * 17, "longer than 16"),
+        ("number", "X" * 129, "longer than 128"),
+        ("operator", "X" * 33, "longer than 32"),
+        ("location", "X" * 33, "longer than 32"),
+        ("planned_platform", "X" * 33, "longer than 32"),
     ],
 )
 def test_row_validation_names_the_field(field: str, value: str, message: str) -> None:
@@ -150,3 +153,38 @@ def test_a_file_without_either_scheduled_time_column_is_refused(
     path.write_text("mode,operator,number,service_date,location,sequence\ntrain,RB,1,2024-05-09,8000001,1\n")
     with pytest.raises(InputError, match="lacks the columns scheduled_arrival or scheduled_departure"):
         calls_csv.run(store, settings, path)
+
+
+REAL_CODES = (
+    "mode,operator,number,service_date,location,sequence,scheduled_arrival,planned_platform,actual_platform\n"
+    # a GTFS-Realtime trip id as the number (40+ characters outside gtfs.de), a platform name of 25
+    "train,FLX,1-FLX-2025-09-08-Berlin-Hbf-Koeln-Hbf-1745,2025-09-08,8011160,3,"
+    "2025-09-08T17:45:00+02:00,Gleis 1 (S-Bahn Nord-Süd),Gleis 1 (S-Bahn Nord-Süd)\n"
+    # an operator name of 17 characters, a GTFS stop id of 32
+    "train,Ostdeutsche-Eisen,4711,2025-09-08,de:11000:900003201:2:53:Nord-Süd,1,2025-09-08T10:00:00+02:00,,\n"
+    # a location of 33 characters: longer than the store's column, this row alone is rejected
+    "train,RE,1,2025-09-08,de:11000:900003201:2:53:Nord-Süd1,1,2025-09-08T10:00:00+02:00,,\n"
+)
+
+
+def test_real_codes_fit_and_a_row_too_long_for_the_store_is_rejected_alone(
+    tmp_path: Path, store: Engine, settings: Settings
+) -> None:
+    """Issue 21 §3: the CSV capped operator, number and platforms at 16 characters, shorter than the
+    store's columns and than real trip ids and platform names; the caps are now the columns' own."""
+    path = tmp_path / "calls.csv"
+    path.write_text(REAL_CODES, encoding="utf-8")
+    summary = calls_csv.run(store, settings, path)
+    assert len(summary.rejected) == 1 and summary.rejected[0].startswith("line 4: location is longer than 32")
+    assert summary.inserted["calls"] == 2
+    with store.connect() as conn:
+        kept = conn.execute(
+            select(Service.number, Call.location, Call.planned_platform, Observation.platform)
+            .join(Call, Call.service_id == Service.id)
+            .outerjoin(Observation, Observation.call_id == Call.id)
+            .order_by(Service.number)
+        ).all()
+    assert [tuple(row) for row in kept] == [
+        ("1-FLX-2025-09-08-Berlin-Hbf-Koeln-Hbf-1745", "8011160", *["Gleis 1 (S-Bahn Nord-Süd)"] * 2),
+        ("4711", "de:11000:900003201:2:53:Nord-Süd", None, None),
+    ]
