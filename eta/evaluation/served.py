@@ -136,23 +136,50 @@ def compare(
 def reach(frames: Frames, every: pd.DataFrame, matched: pd.DataFrame) -> dict[str, dict[str, int]]:
     """Per horizon: the day's arrived calls with a query there (not arrived by t), those with a served
     prediction in force, and of the others those eta did not know yet at t (their plan came later:
-    ``known_since`` after t), which no sweep could have predicted."""
+    ``known_since`` after t) and those the operator had cancelled as known at t (cancelled, then
+    reinstated), which no sweep predicts; the rest were known and not served."""
     known_since = frames.calls.set_index("call_id")["known_since"] if "known_since" in frames.calls else None
     out: dict[str, dict[str, int]] = {}
     for horizon, part in every.groupby("horizon", sort=False):
         served_ids = set(matched.loc[matched["horizon"] == horizon, "call_id"])
         missing = part[~part["call_id"].isin(served_ids)]
-        unknown = 0
-        if known_since is not None and len(missing):
-            since = pd.to_datetime(lookup(missing["call_id"], known_since), utc=True)
-            unknown = int((since > pd.to_datetime(missing["t"], utc=True)).sum())
+        t = pd.to_datetime(missing["t"], utc=True)
+        unknown = pd.Series(False, index=missing.index)
+        if known_since is not None:
+            unknown = pd.to_datetime(lookup(missing["call_id"], known_since), utc=True) > t
+        cancelled = _cancelled_at_t(frames.observations, missing) & ~unknown
         out[str(horizon)] = {
             "calls": len(part),
             "served": len(part) - len(missing),
-            "not_known_at_t": unknown,
-            "known_not_served": len(missing) - unknown,
+            "not_known_at_t": int(unknown.sum()),
+            "cancelled_at_t": int(cancelled.sum()),
+            "known_not_served": int((~unknown & ~cancelled).sum()),
         }
     return out
+
+
+def _cancelled_at_t(observations: pd.DataFrame, queries: pd.DataFrame) -> pd.Series:
+    """Per query, whether the latest cancellation state of its call observed by t said cancelled."""
+    none = pd.Series(False, index=queries.index)
+    if queries.empty or "cancelled" not in observations:
+        return none
+    states = observations.dropna(subset=["cancelled"])
+    states = states[states["call_id"].isin(queries["call_id"])][["call_id", "observed_at", "cancelled"]]
+    if states.empty:
+        return none
+    states = states.assign(observed_at=pd.to_datetime(states["observed_at"], utc=True))
+    left = queries[["call_id", "t"]].assign(t=pd.to_datetime(queries["t"], utc=True), row=queries.index)
+    merged = pd.merge_asof(
+        left.sort_values("t"),
+        states.sort_values("observed_at").astype({"observed_at": left["t"].dtype}),
+        left_on="t",
+        right_on="observed_at",
+        by="call_id",
+        direction="backward",
+    )
+    return pd.Series(merged["cancelled"].fillna(False).astype(bool).to_numpy(), index=merged["row"]).reindex(
+        queries.index, fill_value=False
+    )
 
 
 def _at_made(mode: str, frames: Frames, queries: pd.DataFrame, predictor: ArrivalPredictor) -> np.ndarray:
@@ -279,7 +306,8 @@ def table(report: dict[str, Any]) -> str:
         lines.append("arrived calls with a served prediction in force at each horizon's t:")
         lines += [
             f"  {name:<13}{block['served']:>7,} of {block['calls']:,}; not yet known at t: "
-            f"{block['not_known_at_t']:,}, known but not served: {block['known_not_served']:,}"
+            f"{block['not_known_at_t']:,}, cancelled at t: {block['cancelled_at_t']:,}, "
+            f"known but not served: {block['known_not_served']:,}"
             for name, block in reached.items()
         ]
     verdict = "yes" if report["served_equals_backtest"] else "NO"

@@ -67,7 +67,8 @@ def test_served_equals_what_the_backtest_computes_at_the_same_instant(
     for name, reached in report["served_at_horizon"].items():
         # every scored row is an arrived call with a served prediction in force; the others are counted
         assert reached["served"] == report["horizons"][name]["n"]
-        assert reached["calls"] == reached["served"] + reached["not_known_at_t"] + reached["known_not_served"]
+        others = reached["not_known_at_t"] + reached["cancelled_at_t"] + reached["known_not_served"]
+        assert reached["calls"] == reached["served"] + others
     assert "served against backtested: flight" in done.stdout
     assert "dep_minus_2h" in done.stdout
 
@@ -83,7 +84,8 @@ def test_a_day_without_served_predictions_is_one_line(served_env: dict[str, str]
 
 def test_calls_not_yet_known_at_a_horizon_are_counted_apart() -> None:
     """A call whose plan came after the horizon's t could not be served there (the 60-minute horizon of
-    the recorded IRIS day: plans fetched hour by hour); one known but without a prediction is a miss."""
+    the recorded IRIS day: plans fetched hour by hour), nor one cancelled as known at t (reinstated
+    later); one known, not cancelled and without a prediction is a miss."""
     import pandas as pd
 
     from eta.evaluation.served import reach
@@ -91,12 +93,24 @@ def test_calls_not_yet_known_at_a_horizon_are_counted_apart() -> None:
 
     at = pd.Timestamp("2025-09-08T12:00:00Z")
     calls = pd.DataFrame(
-        {"call_id": [1, 2, 3], "known_since": [at - pd.Timedelta("2h"), at + pd.Timedelta("30min"), pd.NaT]}
+        {
+            "call_id": [1, 2, 3, 4],
+            "known_since": [at - pd.Timedelta("2h"), at + pd.Timedelta("30min"), pd.NaT, pd.NaT],
+        }
     )
-    frames = Frames("train", calls, pd.DataFrame(), pd.DataFrame(), pd.Series(dtype=object))
-    every = pd.DataFrame({"call_id": [1, 2, 3, 1], "horizon": ["60min"] * 3 + ["15min"], "t": [at] * 4})
+    # call 4 cancelled before t and reinstated after; call 3 reinstated before t
+    observations = pd.DataFrame(
+        {
+            "call_id": [4, 4, 3, 3],
+            "observed_at": [at - pd.Timedelta("1h"), at + pd.Timedelta("5min")] * 2,
+            "cancelled": [True, False, True, None],
+        }
+    )
+    observations.loc[3, ["observed_at", "cancelled"]] = [at - pd.Timedelta("5min"), False]
+    frames = Frames("train", calls, observations, pd.DataFrame(), pd.Series(dtype=object))
+    every = pd.DataFrame({"call_id": [1, 2, 3, 4, 1], "horizon": ["60min"] * 4 + ["15min"], "t": [at] * 5})
     matched = every[(every["call_id"] == 1)]
     assert reach(frames, every, matched) == {
-        "60min": {"calls": 3, "served": 1, "not_known_at_t": 1, "known_not_served": 1},
-        "15min": {"calls": 1, "served": 1, "not_known_at_t": 0, "known_not_served": 0},
+        "60min": {"calls": 4, "served": 1, "not_known_at_t": 1, "cancelled_at_t": 1, "known_not_served": 1},
+        "15min": {"calls": 1, "served": 1, "not_known_at_t": 0, "cancelled_at_t": 0, "known_not_served": 0},
     }
