@@ -88,10 +88,12 @@ def serving_queries(frames: Frames, made_at: datetime, call_ids: list[int] | Non
     if call_ids is not None:
         mask &= known["call_id"].isin(call_ids)
     targets = known.loc[mask, ["call_id", "service_id", "sequence", "scheduled_arrival"]]
-    obs = frames.observations[frames.observations["observed_at"] <= t]
-    cancelled = obs.loc[obs["cancelled"].fillna(False).astype(bool), "call_id"]
+    obs = frames.observations[frames.observations["observed_at"] <= t]  # sorted by observed_at
+    latest = passage.latest_values(obs)
+    # the operator's latest word, as the boards show it: a call cancelled and then reinstated is predicted
+    cancelled = latest.index[latest["cancelled"].astype("boolean").fillna(False).astype(bool)]
     services = known[known["service_id"].isin(targets["service_id"])]
-    states = services[list(passage.CALL_COLUMNS)].join(passage.latest_values(obs), on="call_id")
+    states = services[list(passage.CALL_COLUMNS)].join(latest, on="call_id")
     passed = passage.passages(states, t, frames.mode).index
     targets = targets[~targets["call_id"].isin(passed) & ~targets["call_id"].isin(cancelled)]
     queries = targets.assign(t=t, horizon="served").reset_index(drop=True)

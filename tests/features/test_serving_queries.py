@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -77,3 +78,16 @@ def test_a_sweep_predicts_the_calls_known_still_to_come_only() -> None:
     assert _predicted(16) == {21}
     assert _predicted(31) == {21, 51}  # train 5 known from 30 on
     assert _predicted(60) == set()  # everything passed by its due time
+
+
+def test_a_call_cancelled_then_reinstated_is_predicted_again() -> None:
+    """The operator's latest word counts, as on the boards: S 41202 of 2025-09-08 was reported cancelled
+    around the ring at 17:31 and reinstated at 18:01, and the sweeps of 18:01 and 18:16 left it out."""
+    frames = _frames()
+    reinstated = pd.DataFrame({"call_id": [41], "observed_at": [_at(7)], "cancelled": [False]})
+    reinstated["cancelled"] = reinstated["cancelled"].astype("boolean")
+    observations = pd.concat([frames.observations, reinstated], ignore_index=True)
+    frames = replace(frames, observations=observations.sort_values("observed_at").reset_index(drop=True))
+    queries = serving_queries(frames, T0 + timedelta(minutes=8))
+    assert set(queries["call_id"]) == {11, 21, 41}
+    assert set(serving_queries(frames, T0 + timedelta(minutes=6))["call_id"]) == {11, 21}  # cancelled then
