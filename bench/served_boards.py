@@ -1,6 +1,7 @@
-"""What the arrivals boards served over the demo's Berlin day: predicted, arrived, late, as known then.
+"""What the arrivals boards and trip answers served over the demo's Berlin day: predicted, arrived, late,
+as known then.
 
-    python bench/served_boards.py [--data-dir var] [--every-min 15] [--stations N]
+    python bench/served_boards.py [--data-dir var] [--every-min 15] [--stations N] [--no-trips]
 
 Reuses the Berlin day that ``eta demo`` replayed into ``--data-dir`` (or replays it there first, trains
 only, as the demo does: the bundled models, the DB IRIS snapshots of 2025-09-08 through the IRIS
@@ -16,6 +17,12 @@ clock at that time, and counts:
   10 minutes before (the arrival the day's store knows in the end: reported, else the operator's last
   estimate, else the timetable, counted apart); and the reverse, calls shown arrived more than 5 minutes
   before their train actually arrived.
+
+At the same times it builds the trip answer (:meth:`eta.api.lookup.Lookup.trip_and_skeleton`) of every
+train with a call known then and scheduled inside the serving window (``serve_behind_hours`` before …
+``serve_ahead_hours`` after), and counts the calls of those answers neither arrived nor cancelled, with
+an arrival inside the window: the share predicted by the latest sweep, and of the others those whose
+answer gives a reason (``unpredicted_reason``) and those that give none.
 
 Targets (issue 15): coverage ≥ 99 %, en route 10 minutes after arriving < 1 %. Writes
 ``bench/results/served_boards.json`` and ``.md``.
@@ -43,6 +50,9 @@ WINDOW = timedelta(hours=2)  # the board's default window (ETA_API__BOARD_DEFAUL
 # ones still to come before any window)
 BEFORE = timedelta(hours=1)
 LATE_ARRIVED = timedelta(minutes=10)
+# Trip answers are built for the trains with a call arriving after now minus this (as the day's store knows
+# it in the end): a train whose every call arrived an hour before shows them all arrived, nothing to predict.
+ASKED_AFTER = timedelta(hours=1)
 EARLY_ARRIVED = timedelta(minutes=5)
 
 
@@ -116,7 +126,9 @@ def stations(engine: Any, limit: int | None) -> list[str]:
     return codes[:limit] if limit else codes
 
 
-def measure(settings: Any, engine: Any, day: Any, every: timedelta, codes: list[str]) -> dict[str, Any]:
+def measure(
+    settings: Any, engine: Any, day: Any, every: timedelta, codes: list[str], trips: bool = True
+) -> dict[str, Any]:
     from eta.api.lookup import Lookup
     from eta.demo.days import TRAIN_TZ
     from eta.parking import ParkingReference
@@ -126,8 +138,12 @@ def measure(settings: Any, engine: Any, day: Any, every: timedelta, codes: list[
         ParkingReference.load(settings.reference_dir / "parking"),
         0,
         late_s=settings.model.serve_behind_hours * 3600,
+        ahead_s=settings.model.serve_ahead_hours * 3600,
     )
+    trip_counts: Counter[str] = Counter()
+    trip_missed: list[dict[str, Any]] = []
     actual = truth(engine)
+    trains = _Trains.load(engine, actual) if trips else None
     counts: Counter[str] = Counter()
     unpredicted: Counter[str] = Counter()
     en_route_late: Counter[str] = Counter()
@@ -192,7 +208,9 @@ def measure(settings: Any, engine: Any, day: Any, every: timedelta, codes: list[
                                     "latest_sweep": None if sweep is None else sweep.isoformat(),
                                 }
                             )
-        print(f"{now.astimezone(TRAIN_TZ):%H:%M} {dict(counts)}", file=sys.stderr)
+            if trips and sweep is not None:
+                _trips(conn, lookup, settings, trains, now, sweep, trip_counts, trip_missed)
+        print(f"{now.astimezone(TRAIN_TZ):%H:%M} {dict(counts)} trips {dict(trip_counts)}", file=sys.stderr)
     open_calls = counts["open"]
     late_total = sum(en_route_late.values())
     return {
@@ -208,9 +226,119 @@ def measure(settings: Any, engine: Any, day: Any, every: timedelta, codes: list[
         "en_route_10min_after_arrival": late_total / open_calls if open_calls else None,
         "en_route_10min_after_arrival_by_truth": dict(en_route_late),
         "shown_arrived_5min_early": counts["shown arrived > 5 min early"] / max(1, counts["shown arrived"]),
+        "trips": _trip_result(trip_counts) if trips else None,
+        "examples_trip_calls_unpredicted": trip_missed,
         "examples_en_route_after_arrival": worst,
         "examples_unpredicted": missed,
         "elapsed_s": round(time.monotonic() - started),
+    }
+
+
+class _Trains:
+    """The day's train calls (when known, scheduled, finally arrived) and services, for choosing the trips
+    to ask for."""
+
+    def __init__(self, calls: pd.DataFrame, services: pd.DataFrame) -> None:
+        self.calls = calls
+        self.services = services
+
+    @classmethod
+    def load(cls, engine: Any, actual: pd.DataFrame) -> _Trains:
+        from sqlalchemy import select
+
+        from eta.store.schema import Call, Service
+
+        with engine.connect() as conn:
+            calls = pd.DataFrame(
+                conn.execute(
+                    select(Call.id, Call.service_id, Call.scheduled_arrival, Call.known_since)
+                    .join(Service, Service.id == Call.service_id)
+                    .where(Service.mode == "train", Call.scheduled_arrival.is_not(None))
+                ).all(),
+                columns=["id", "service_id", "sched", "known_since"],
+            )
+            services = pd.DataFrame(
+                conn.execute(
+                    select(Service.id, Service.operator, Service.number, Service.service_date, Service.leg)
+                ).all(),
+                columns=["id", "operator", "number", "service_date", "leg"],
+            ).set_index("id")
+        for column in ("sched", "known_since"):
+            calls[column] = pd.to_datetime(calls[column], utc=True)
+        calls["arrived"] = calls["id"].map(actual["arrived"])
+        return cls(calls, services)
+
+
+def _trips(
+    conn: Any,
+    lookup: Any,
+    settings: Any,
+    trains: Any,
+    now: datetime,
+    sweep: datetime,
+    counts: Counter[str],
+    missed: list[dict[str, Any]],
+) -> None:
+    """The trip answers at ``now`` of every train with a known call inside the serving window."""
+    from eta.read.predictions import current_at
+
+    behind = now - timedelta(hours=settings.model.serve_behind_hours)
+    ahead = now + timedelta(hours=settings.model.serve_ahead_hours)
+    # trains with a call known by now inside the window whose arrival (as the day's store knows it in the
+    # end) is not long past
+    calls = trains.calls
+    live = calls[
+        (calls["known_since"] <= now)
+        & (calls["sched"] >= behind)
+        & (calls["sched"] <= ahead)
+        & (calls["arrived"] >= now - ASKED_AFTER)
+    ]
+    services = trains.services.loc[live["service_id"].unique()].itertuples(index=False)
+    for operator, number, service_date, leg in services:
+        trip, _, _ = lookup.trip_and_skeleton(conn, "train", operator, number, service_date, leg, now, True)
+        counts["answers"] += 1
+        open_calls = [
+            c
+            for c in trip.calls
+            if c.status not in ("arrived", "cancelled")
+            and c.scheduled_arrival is not None
+            and behind <= c.scheduled_arrival <= ahead
+        ]
+        counts["calls listed"] += len(trip.calls)
+        counts["open"] += len(open_calls)
+        current = current_at(conn, [int(c.call_id) for c in open_calls], sweep) if open_calls else set()
+        counts["predicted at the latest sweep"] += len(current)
+        for call in open_calls:
+            if int(call.call_id) in current:
+                continue
+            counts["reason shown" if call.unpredicted_reason else "no reason shown"] += 1
+            if len(missed) < 20:
+                missed.append(
+                    {
+                        "at": now.isoformat(),
+                        "train": f"{operator} {number}",
+                        "call_id": call.call_id,
+                        "station": call.location.code,
+                        "scheduled": str(call.scheduled_arrival),
+                        "prediction_made_at": call.predicted.made_at.isoformat() if call.predicted else None,
+                        "reason": call.unpredicted_reason,
+                        "latest_sweep": sweep.isoformat(),
+                    }
+                )
+
+
+def _trip_result(counts: Counter[str]) -> dict[str, Any]:
+    open_calls = counts["open"]
+    predicted = counts["predicted at the latest sweep"]
+    return {
+        "answers": counts["answers"],
+        "calls_listed": counts["calls listed"],
+        "open_in_window": open_calls,
+        "predicted_at_latest_sweep": predicted,
+        "coverage": predicted / open_calls if open_calls else None,
+        "coverage_or_reason": (predicted + counts["reason shown"]) / open_calls if open_calls else None,
+        "unpredicted_reason_shown": counts["reason shown"],
+        "unpredicted_no_reason": counts["no reason shown"],
     }
 
 
@@ -242,7 +370,7 @@ def write(result: dict[str, Any], args: argparse.Namespace) -> None:
     early = result["shown_arrived_5min_early"]
     by_truth = result["en_route_10min_after_arrival_by_truth"]
     lines = [
-        "# Served boards over the demo's Berlin day (issue 15)",
+        "# Served boards and trips over the demo's Berlin day (issue 15)",
         "",
         f"`{meta['command']}` — {meta['measured_at']}",
         "",
@@ -257,6 +385,7 @@ def write(result: dict[str, Any], args: argparse.Namespace) -> None:
         f"| shown en route > 10 min after arriving | {late:.3%} | < 1 % |",
         f"| shown arrived > 5 min before arriving (of shown arrived) | {early:.3%} | |",
         "",
+        *_trip_lines(result.get("trips")),
         f"Not predicted, by why: {result['unpredicted_by_reason']}.",
         f"En route after arriving, by what the arrival rests on: {by_truth}.",
         "",
@@ -268,18 +397,32 @@ def write(result: dict[str, Any], args: argparse.Namespace) -> None:
     (RESULTS / "served_boards.md").write_text("\n".join(lines))
 
 
+def _trip_lines(trips: dict[str, Any] | None) -> list[str]:
+    if not trips:
+        return []
+    return [
+        f"Trip answers at the same times ({trips['answers']:,}, every train with a known call inside the "
+        f"serving window): {trips['open_in_window']:,} calls neither arrived nor cancelled with an arrival "
+        f"inside the window, {trips['coverage']:.2%} predicted by the latest sweep, "
+        f"{trips['coverage_or_reason']:.2%} predicted or with a reason shown "
+        f"({trips['unpredicted_reason_shown']} with a reason, {trips['unpredicted_no_reason']} without).",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=REPO / "var")
     parser.add_argument("--every-min", type=int, default=15)
     parser.add_argument("--stations", type=int, default=None, help="Only the N busiest stations.")
     parser.add_argument("--build-only", action="store_true", help="Replay the day, measure nothing.")
+    parser.add_argument("--no-trips", action="store_true", help="Boards only, no trip answers.")
     args = parser.parse_args()
     settings, engine, day = ensure_day(args.data_dir)
     if args.build_only:
         return
     codes = stations(engine, args.stations)
-    result = measure(settings, engine, day, timedelta(minutes=args.every_min), codes)
+    result = measure(settings, engine, day, timedelta(minutes=args.every_min), codes, not args.no_trips)
     write(result, args)
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("examples")}, indent=2))
 
