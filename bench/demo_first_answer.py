@@ -8,7 +8,11 @@ README's "What to look at" against the servers; samples the load average through
 shared) and the CPU seconds the demo and its servers used (on two idle cores, wall time is close to them).
 Target: the first answer within 180 s on two cores.
 
-    python -m bench.demo_first_answer [--until first|switch|ready] [--data-dir DIR]
+    python -m bench.demo_first_answer [--until first|switch|ready] [--data-dir DIR] [--eta COMMAND]
+
+``--eta`` is the command that stands for ``eta``, e.g. the image built from the Dockerfile run on the host's
+network: ``--eta "docker run --rm --network host eta"`` (``ENTRYPOINT ["eta"]``; the image's own, fresh
+``/var/lib/eta`` is the data directory then).
 
 Appends a run to ``bench/results/demo_first_answer.json`` and prints it.
 """
@@ -20,6 +24,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -142,12 +147,14 @@ def main() -> None:
     parser.add_argument("--until", choices=["first", "switch", "ready"], default="ready")
     parser.add_argument("--data-dir", type=Path, help="default: a fresh temporary directory, removed after")
     parser.add_argument("--timeout-s", type=float, default=3600)
+    parser.add_argument("--eta", help="the command that stands for eta (default: this Python's eta.cli)")
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="eta-demo-bench-"))
     ports = {"trains": _free_port(), "flights": _free_port()}
     env = {**os.environ, "ETA_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
     env.pop("ETA_DATABASE_URL", None)
-    command = [sys.executable, "-m", "eta.cli", "demo", "--port", str(ports["trains"])]
+    eta = shlex.split(args.eta) if args.eta else [sys.executable, "-m", "eta.cli"]
+    command = [*eta, "demo", "--port", str(ports["trains"])]
     command += ["--flight-port", str(ports["flights"])]
     load_before = os.getloadavg()
     watch = Watch(time.monotonic())
@@ -204,6 +211,7 @@ def main() -> None:
             "max": round(max(loads), 2) if loads else None,
         },
         "uptime_before": " ".join(f"{x:.2f}" for x in load_before),
+        "eta": args.eta or "python -m eta.cli",
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "target_first_answer_s": TARGET_FIRST_ANSWER_S,
