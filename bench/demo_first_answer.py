@@ -56,12 +56,18 @@ class Watch:
     lines: list[tuple[float, str]] = field(default_factory=list)
     load: list[tuple[float, float]] = field(default_factory=list)
     cpu_s: float = 0.0
+    cpu: list[tuple[float, float]] = field(default_factory=list)  # (when, CPU seconds used by then)
 
     def at(self) -> float:
         return round(time.monotonic() - self.started, 1)
 
     def first(self, pattern: str) -> float | None:
         return next((t for t, line in self.lines if re.search(pattern, line)), None)
+
+    def cpu_by(self, when: float) -> float:
+        """CPU seconds of the demo and its servers by ``when`` (the last sample before it, 5 s apart):
+        on two otherwise idle cores a stage's wall time is close to its CPU time."""
+        return round(max((cpu for t, cpu in self.cpu if t <= when), default=0.0), 1)
 
     def key(self) -> str | None:
         for _, line in self.lines:
@@ -96,6 +102,7 @@ def _sample(process: subprocess.Popen[str], watch: Watch, stop: threading.Event)
         except psutil.Error:
             pass
         watch.cpu_s = sum(seen.values())
+        watch.cpu.append((watch.at(), watch.cpu_s))
         stop.wait(5)
 
 
@@ -189,7 +196,7 @@ def main() -> None:
         if args.data_dir is None:
             shutil.rmtree(data_dir, ignore_errors=True)
     stages = [
-        {"stage": line[2:].split(" (")[0], "done_after_s": t}
+        {"stage": line[2:].split(" (")[0], "done_after_s": t, "cpu_s_by_then": watch.cpu_by(t)}
         for t, line in watch.lines
         if line.startswith("✓ ")
     ]
