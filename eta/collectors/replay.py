@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from itertools import groupby
 from pathlib import Path
 
@@ -406,11 +406,13 @@ def replay(
     progress: bool = True,
     desc: str | None = None,
     total: int | None = None,
+    tz: tzinfo | None = None,
 ) -> ReplaySummary:
     """Feed ``cycles`` through ``runner.ingest`` on a simulated clock; call ``after_cycle`` after each.
 
     ``desc`` names the progress bar (default: ``replay <collector>``), ``total`` is the number of cycles
-    where it is known beforehand."""
+    where it is known beforehand, ``tz`` the zone of the replayed clock the bar shows (default: Berlin,
+    IRIS's)."""
     summary = summary or ReplaySummary(runner.adapter.source)
     clock: SimClock | None = None
     started = time.monotonic()
@@ -434,7 +436,7 @@ def replay(
             for callback in after_cycle:
                 callback(Cycle(runner.name, result, runner.engine, runner.settings))
             bar.update(1)
-            bar.set_postfix_str(f"{cycle.at.astimezone(db_iris.TZ):%Y-%m-%d %H:%M}", refresh=False)
+            bar.set_postfix_str(f"{cycle.at.astimezone(tz or db_iris.TZ):%Y-%m-%d %H:%M}", refresh=False)
         if total is not None and bar.n != total:  # a cycle announced but empty (no payload kept)
             bar.total = bar.n
             bar.refresh()
@@ -486,8 +488,10 @@ class Replay:
         speed: float = 0.0,
         progress: bool = True,
         desc: str | None = None,
+        tz: tzinfo | None = None,
     ) -> ReplaySummary:
-        """Replay the cycles fetched before ``end`` (all that are left where ``end`` is None)."""
+        """Replay the cycles fetched before ``end`` (all that are left where ``end`` is None); the
+        progress bar shows the replayed clock in ``tz``."""
         total = self.cycles_left(end)
         replay(
             self.runner,
@@ -498,6 +502,7 @@ class Replay:
             progress=progress,
             desc=desc,
             total=total,
+            tz=tz,
         )
         return self.summary
 

@@ -95,4 +95,4 @@ def flight_day(engine: Engine, settings: Settings) -> Day:
 def replay_until(day: Day, end: datetime | None, *, predict: bool, what: str) -> None:
     """Replay ``day`` up to ``end`` (to its end where None), re-predicting after each cycle or not."""
     after = [day.repredict] if predict else []
-    day.replay.until(end, after_cycle=after, desc=what)
+    day.replay.until(end, after_cycle=after, desc=what, tz=day.tz)  # the bar shows the day's local time

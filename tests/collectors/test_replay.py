@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -277,3 +279,23 @@ def test_every_row_observed_by_a_cycle_is_in_the_store_when_it_runs(tmp_path: Pa
     assert missing == []
     source.dispose()
     demo.dispose()
+
+
+def test_a_replay_in_parts_shows_its_clock_in_the_days_zone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's New York flights bar says New York time (it said Berlin's: 23:00 for a replay to 17:15)."""
+    from eta.collectors.replay import store_replay
+    from tests import slices
+
+    source = create_engine(slices.copy_of(slices.flights_template(), tmp_path / "source"))
+    start = datetime(2013, 1, 12, 12, tzinfo=UTC)
+    demo = open_store(Settings(database_url=f"sqlite:///{tmp_path / 'demo.sqlite3'}", data_dir=tmp_path))
+    parts = store_replay(source, demo, get_settings(), start, start + timedelta(hours=1), mode="flight")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # progress bars are drawn on a terminal only
+    parts.until(desc="New York flights", tz=ZoneInfo("America/New_York"))
+    bar = capsys.readouterr().err.split("\r")[-1]
+    # the last cycle, at 13:00 UTC: 08:00 in New York (14:00 in Berlin)
+    assert bar.startswith("New York flights: 100%") and "2013-01-12 08:00]" in bar, bar
+    demo.dispose()
+    source.dispose()
