@@ -29,17 +29,26 @@ SAME_VALUE = ("model_version", "platform", "platform_announced")
 def material(new: pd.DataFrame, in_force: Mapping[int, Any], settings: StoreSettings) -> pd.Series:
     """Per row of ``new`` (columns of ``predictions``), whether it differs materially from the call's
     prediction in force (a row of ``in_force``, keyed by call id; none: it does)."""
+    return reasons(new, in_force, settings).any(axis=1)
+
+
+REASONS = ("first", *SAME_VALUE, "p50_arrival", *BOUNDS, "platform_probs")
+
+
+def reasons(new: pd.DataFrame, in_force: Mapping[int, Any], settings: StoreSettings) -> pd.DataFrame:
+    """Per row of ``new``, which of :data:`REASONS` make it a change (one boolean column each; ``first``:
+    no prediction in force) — what bench/prediction_rows.py counts to say what the rows are written for."""
     if new.empty:
-        return pd.Series(False, index=new.index, dtype=bool)
+        return pd.DataFrame(False, index=new.index, columns=list(REASONS), dtype=bool)
     old = _old_frame(new["call_id"], in_force)
-    changed = old["id"].isna().to_numpy().copy()
+    out = {"first": old["id"].isna().to_numpy()}
     for column in SAME_VALUE:
-        changed |= _differs(new[column], old[column])
-    changed |= _moved(new["p50_arrival"], old["p50_arrival"], settings.change_p50_s)
+        out[column] = _differs(new[column], old[column])
+    out["p50_arrival"] = _moved(new["p50_arrival"], old["p50_arrival"], settings.change_p50_s)
     for column in BOUNDS:
-        changed |= _moved(new[column], old[column], settings.change_interval_s)
-    changed |= _probabilities_moved(new, old, settings.change_platform_probability)
-    return pd.Series(changed, index=new.index, dtype=bool)
+        out[column] = _moved(new[column], old[column], settings.change_interval_s)
+    out["platform_probs"] = _probabilities_moved(new, old, settings.change_platform_probability)
+    return pd.DataFrame(out, index=new.index, columns=list(REASONS)).astype(bool)
 
 
 def _old_frame(call_ids: pd.Series, in_force: Mapping[int, Any]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from eta.config import StoreSettings
-from eta.model.on_change import material
+from eta.model.on_change import REASONS, material, reasons
 
 T = datetime(2026, 5, 12, 10, 0, tzinfo=UTC)
 SETTINGS = StoreSettings(change_p50_s=30, change_interval_s=60, change_platform_probability=0.05)
@@ -62,3 +62,12 @@ def test_a_call_without_a_prediction_in_force_is_a_change() -> None:
     new = pd.DataFrame([_row(), _row(call_id=2)])
     assert list(material(new, {1: SimpleNamespace(**_row())}, SETTINGS)) == [False, True]
     assert material(new.iloc[:0], {}, SETTINGS).empty
+
+
+def test_the_reasons_name_what_moved() -> None:
+    """What bench/prediction_rows.py counts: a bound alone, and a first prediction (every reason)."""
+    new = pd.DataFrame([_row(p90_arrival=T + timedelta(minutes=7)), _row(call_id=2)])
+    found = reasons(new, {1: SimpleNamespace(**_row())}, SETTINGS)
+    assert found.columns.tolist() == list(REASONS)
+    assert found.loc[0][found.loc[0]].index.tolist() == ["p90_arrival"]
+    assert found.loc[1, "first"] and found.loc[1, "p50_arrival"]
