@@ -8,6 +8,10 @@ from collections.abc import Iterable
 import pandas as pd
 
 _MASK = (1 << 63) - 1
+# A service's number as URLs take it: flight and train numbers, and GTFS trip ids as feeds write them
+# (``de:vbb:…:2026-08-18T04:00:00+02:00:1``; a named GTFS instance's ``gtfs-nl:1536569``), no longer than
+# the column; no ``/``, ``?``, ``#``, ``%`` or spaces.
+SERVICE_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9:._+-]{0,127}$"
 
 
 def stable_id(*parts: object) -> int:

@@ -19,6 +19,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from eta.store.ids import SERVICE_NUMBER
 from eta.web import i18n
 
 HERE = Path(__file__).parent
@@ -100,7 +101,7 @@ def trip_page(
     request: Request,
     mode: Annotated[str, PathParam(pattern=r"^(flight|train)$")],
     operator: Annotated[str, PathParam(pattern=CODE)],
-    number: Annotated[str, PathParam(pattern=CODE)],
+    number: Annotated[str, PathParam(pattern=SERVICE_NUMBER)],
     service_date: date,
     leg: Annotated[str | None, Query(pattern=CODE)] = None,
     stop: Annotated[str | None, Query(pattern=LOCATION)] = None,

@@ -10,13 +10,17 @@ import sys
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from eta import scheduler as eta_scheduler
+from eta.api.app import create_app
+from eta.clock import ManualClock
 from eta.collectors import archive
 from eta.collectors.registry import KINDS, described, instance, instances, make_adapter
 from eta.collectors.runner import Runner
@@ -24,6 +28,7 @@ from eta.collectors.sources.gtfs.realtime import GtfsRtAdapter
 from eta.config import Settings, get_settings
 from eta.errors import InputError
 from eta.store.schema import Call, CallRef, CollectorState, Observation, RawPayload, Service
+from tests.api.conftest import api_settings
 from tests.collectors.loopback import Loopback, Reply
 from tests.collectors.sources.gtfs.test_realtime import FETCHED, GTFS, RT, static_zip
 
@@ -125,6 +130,7 @@ def test_two_operators_sharing_trip_and_service_ids_keep_their_own_trips(
     two_feeds: tuple[Settings, Loopback, Loopback],
     store: Engine,
     make_runner: Callable[..., Runner],
+    tmp_path: Path,
 ) -> None:
     """Two operators' feeds whose trips.txt name the same trip_id and service_id: each feed's trip is its
     own service, with its own calls and schedule, and each report lands on its own feed's call."""
@@ -154,6 +160,17 @@ def test_two_operators_sharing_trip_and_service_ids_keep_their_own_trips(
     assert pd.Timestamp(first[a_trip]).tz_localize(None) == datetime(2026, 8, 18, 4, 15)
     assert pd.Timestamp(first[b_trip]).tz_localize(None) == datetime(2026, 8, 18, 5, 15)
     assert len(reports) > 400 and (reports["source"] == reports["service_source"]).all()
+    # and each is asked for by its number, in the API and on the traveller page
+    app = create_app(
+        api_settings(settings.resolved_database_url, tmp_path / "var"), clock=ManualClock(FETCHED)
+    )
+    with TestClient(app) as client:
+        for trip, departs in ((a_trip, "06:15"), (b_trip, "07:15")):
+            answer = client.get(f"/api/v1/trips/train/ICE/{trip}/2026-08-18")
+            assert answer.status_code == 200, answer.text
+            first_call = answer.json()["calls"][0]
+            assert first_call["scheduled_departure"].startswith(f"2026-08-18T{departs}"), first_call
+            assert client.get(f"/trip/train/ICE/{trip}/2026-08-18").status_code == 200
 
 
 def test_the_scheduler_runs_each_instance_on_its_own_interval(

@@ -16,6 +16,7 @@ from eta.api.lookup import find_services, local
 from eta.api.problems import ApiProblem, problem_responses
 from eta.errors import InputError, NotFoundError
 from eta.read.timetable import calls_of, known_calls
+from eta.store.ids import SERVICE_NUMBER
 from eta.store.schema import Call, NotificationDelivery
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[RateLimited])
@@ -28,7 +29,7 @@ class TripKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mode: Literal["flight", "train"]
     operator: str = Field(pattern=CODE)
-    number: str = Field(pattern=CODE)
+    number: str = Field(pattern=SERVICE_NUMBER)
     service_date: date
     leg: str | None = Field(default=None, pattern=CODE, description="Departure airport of a flight leg.")
 

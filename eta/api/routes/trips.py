@@ -16,6 +16,7 @@ from eta.api.problems import ApiProblem, problem_responses
 from eta.api.schemas import Trip
 from eta.api.trip_cache import RenderedTrip, render_template
 from eta.read.changes import next_change
+from eta.store.ids import SERVICE_NUMBER
 
 CODE = r"^[A-Za-z0-9]{1,16}$"
 
@@ -70,7 +71,9 @@ async def get_trip(
     now: Now,
     mode: Mode,
     operator: Annotated[str, Path(pattern=CODE, description="Carrier (UA) or train category (ICE).")],
-    number: Annotated[str, Path(pattern=CODE, description="Flight or train number.")],
+    number: Annotated[
+        str, Path(pattern=SERVICE_NUMBER, description="Flight or train number (GTFS: the trip id).")
+    ],
     service_date: Annotated[date, Path(description="Operating day, YYYY-MM-DD (local).")],
     leg: Annotated[
         str | None, Query(pattern=r"^[A-Za-z0-9]{1,16}$", description="Departure airport of a flight leg.")
