@@ -12,7 +12,10 @@ ArrivalBasis = Literal["reported", "departure reported", "later stop reported", 
 
 
 class LocationRef(BaseModel):
-    code: str = Field(description="EVA/UIC station number, IATA airport code or GTFS stop id.")
+    code: str = Field(
+        description="EVA/UIC station number, IATA airport code or GTFS stop id (a named GTFS collector "
+        "instance's `<instance>:<stop_id>`)."
+    )
     name: str | None = None
     tz: str | None = Field(default=None, description="IANA time zone of the location.")
 

@@ -12,6 +12,9 @@ _MASK = (1 << 63) - 1
 # (``de:vbb:…:2026-08-18T04:00:00+02:00:1``; a named GTFS instance's ``gtfs-nl:1536569``), no longer than
 # the column; no ``/``, ``?``, ``#``, ``%`` or spaces.
 SERVICE_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9:._+-]{0,127}$"
+# A station or airport code as URLs take it: EVA/UIC numbers, IATA codes, GTFS stop ids, and a named GTFS
+# instance's ``<instance>:<stop_id>`` (``gtfs-nl:2422184``), no longer than the location columns (0022).
+LOCATION_CODE = r"^[A-Za-z0-9:_.-]{1,128}$"
 
 
 def stable_id(*parts: object) -> int:

@@ -72,7 +72,8 @@ class Location(Base):
     """A station, stop or airport: code (EVA/UIC, GTFS stop id, IATA/ICAO), name and time zone."""
 
     __tablename__ = "locations"
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # a named GTFS instance's stations are <instance>:<stop_id> (0022)
+    code: Mapped[str] = mapped_column(String(128), primary_key=True)
     mode: Mapped[str] = mapped_column(String(8))
     name: Mapped[str | None] = mapped_column(String(200))
     tz: Mapped[str | None] = mapped_column(String(64))
@@ -114,8 +115,8 @@ class Service(Base):
     category: Mapped[str | None] = mapped_column(String(32))
     line: Mapped[str | None] = mapped_column(String(32))
     agency: Mapped[str | None] = mapped_column(String(32))
-    origin: Mapped[str | None] = mapped_column(String(32))
-    destination: Mapped[str | None] = mapped_column(String(32))
+    origin: Mapped[str | None] = mapped_column(String(128))  # location codes
+    destination: Mapped[str | None] = mapped_column(String(128))
     vehicle_id: Mapped[str | None] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(32))
 
@@ -137,7 +138,7 @@ class Call(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     service_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("services.id", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(Integer)
-    location: Mapped[str] = mapped_column(String(32))
+    location: Mapped[str] = mapped_column(String(128))  # locations.code
     location_tz: Mapped[str | None] = mapped_column(String(64))
     scheduled_arrival: Mapped[datetime | None]
     scheduled_departure: Mapped[datetime | None]
@@ -193,7 +194,7 @@ class Weather(Base):
         Index(None, "location", "valid_at"),
     )
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
-    location: Mapped[str] = mapped_column(String(32))
+    location: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(12))  # observation | forecast
     valid_at: Mapped[datetime]
@@ -283,7 +284,7 @@ class AccuracyDaily(Base):
     day: Mapped[date] = mapped_column(Date)
     mode: Mapped[str] = mapped_column(String(8))
     service_date: Mapped[date | None] = mapped_column(Date)
-    location: Mapped[str] = mapped_column(String(32))
+    location: Mapped[str] = mapped_column(String(128))
     line: Mapped[str] = mapped_column(String(32))
     horizon: Mapped[str] = mapped_column(String(12))
     n: Mapped[int] = mapped_column(Integer)

@@ -19,14 +19,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from eta.store.ids import SERVICE_NUMBER
+from eta.store.ids import LOCATION_CODE, SERVICE_NUMBER
 from eta.web import i18n
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 LANG_COOKIE = "eta_lang"
 CODE = r"^[A-Za-z0-9]{1,16}$"
-LOCATION = r"^[A-Za-z0-9:_.-]{1,32}$"
 SHARE_ID = r"^shr_[A-Za-z0-9_-]{1,40}$"
 # The policy the page is written for; the app's own header (where set) takes precedence.
 PAGE_CSP = (
@@ -104,7 +103,7 @@ def trip_page(
     number: Annotated[str, PathParam(pattern=SERVICE_NUMBER)],
     service_date: date,
     leg: Annotated[str | None, Query(pattern=CODE)] = None,
-    stop: Annotated[str | None, Query(pattern=LOCATION)] = None,
+    stop: Annotated[str | None, Query(pattern=LOCATION_CODE)] = None,
 ) -> HTMLResponse:
     """One trip: the chosen stop's arrival, its platform, where to park, alerts and a share link."""
     trip = {
@@ -123,7 +122,7 @@ def trip_page(
 
 
 @router.get("/board/{code}", response_class=HTMLResponse)
-def board_page(request: Request, code: Annotated[str, PathParam(pattern=LOCATION)]) -> HTMLResponse:
+def board_page(request: Request, code: Annotated[str, PathParam(pattern=LOCATION_CODE)]) -> HTMLResponse:
     """A station's or airport's arrivals over the next two hours."""
     return _page(request, "board.html", "board", code=code)
 

@@ -27,7 +27,7 @@ from eta.collectors.runner import Runner
 from eta.collectors.sources.gtfs.realtime import GtfsRtAdapter
 from eta.config import Settings, get_settings
 from eta.errors import InputError
-from eta.store.schema import Call, CallRef, CollectorState, Observation, RawPayload, Service
+from eta.store.schema import Call, CallRef, CollectorState, Location, Observation, RawPayload, Service
 from tests.api.conftest import api_settings
 from tests.collectors.loopback import Loopback, Reply
 from tests.collectors.sources.gtfs.test_realtime import FETCHED, GTFS, RT, static_zip
@@ -171,6 +171,69 @@ def test_two_operators_sharing_trip_and_service_ids_keep_their_own_trips(
             first_call = answer.json()["calls"][0]
             assert first_call["scheduled_departure"].startswith(f"2026-08-18T{departs}"), first_call
             assert client.get(f"/trip/train/ICE/{trip}/2026-08-18").status_code == 200
+
+
+def _other_stations_zip() -> bytes:
+    """Operator B's static feed: the same stop_ids as A's (ids are only unique within a feed), naming other
+    stations — each renamed, its trips and times unchanged."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("routes.txt", "trips.txt", "stop_times.txt"):
+            archive.write(GTFS / name, name)
+        stops = pd.read_csv(GTFS / "stops.txt", dtype=str, keep_default_na=False)
+        stops["stop_name"] = "Operator B " + stops["stop_name"]
+        archive.writestr("stops.txt", stops.to_csv(index=False))
+    return buffer.getvalue()
+
+
+def test_two_operators_sharing_stop_ids_keep_their_own_stations(
+    two_feeds: tuple[Settings, Loopback, Loopback],
+    store: Engine,
+    make_runner: Callable[..., Runner],
+    tmp_path: Path,
+) -> None:
+    """Two operators' feeds whose stops.txt name different stations by the same stop_id: each feed's stop
+    is its own location (``<instance>:<stop_id>``) with its own name, and its board lists its own trips."""
+    settings, _, b_server = two_feeds
+    b_server.route("/gtfs.zip", Reply(_other_stations_zip(), content_type="application/zip"))
+    for name in ("gtfs-a", "gtfs-b"):
+        result = make_runner(make_adapter(name, settings), store, settings, now=FETCHED).run_once()
+        assert result.ok, result.line()
+    with store.connect() as conn:
+        places = pd.read_sql(select(Location.code, Location.name), conn).set_index("code")["name"]
+        calls = pd.read_sql(
+            select(Call.location, Call.sequence, Service.number, Service.source).join(
+                Service, Service.id == Call.service_id
+            ),
+            conn,
+        )
+    feed, _, stop_id = (calls["location"].str.partition(":")[i] for i in range(3))
+    assert (feed == calls["source"]).all()  # every call at its own feed's station
+    assert set(stop_id[feed == "gtfs-a"]) == set(stop_id[feed == "gtfs-b"])  # the same stop ids
+    assert places.index.str.startswith(("gtfs-a:", "gtfs-b:")).all()
+    # ICE 1536569's second stop (Fulda in A's feed), due 05:10 UTC in both feeds
+    second = calls[(calls["number"] == "gtfs-a:1536569") & (calls["sequence"] == 1)]["location"].item()
+    station = second.partition(":")[2]
+    a_code, b_code = f"gtfs-a:{station}", f"gtfs-b:{station}"
+    assert places[b_code] == f"Operator B {places[a_code]}"
+    app = create_app(
+        api_settings(settings.resolved_database_url, tmp_path / "var"), clock=ManualClock(FETCHED)
+    )
+    with TestClient(app) as client:
+        for code, feed_name in ((a_code, "gtfs-a"), (b_code, "gtfs-b")):
+            answer = client.get(f"/api/v1/locations/{code}/arrivals")
+            assert answer.status_code == 200, answer.text
+            board = answer.json()
+            assert board["location"] == {"code": code, "name": places[code], "tz": "Europe/Berlin"}
+            numbers = [arrival["service"]["number"] for arrival in board["arrivals"]]
+            assert f"{feed_name}:1536569" in numbers and all(n.startswith(f"{feed_name}:") for n in numbers)
+            assert client.get(f"/board/{code}").status_code == 200
+            trip_page = f"/trip/train/ICE/{feed_name}:1536569/2026-08-18?stop={code}"
+            assert client.get(trip_page).status_code == 200
+        # the bare stop id is neither feed's station; a long instance name and stop id is still a code
+        assert client.get(f"/api/v1/locations/{station}/arrivals").status_code == 404
+        long_code = f"{'operator-' * 7}x:de:11000:900100001::1"
+        assert client.get(f"/api/v1/locations/{long_code}/arrivals").status_code == 404
 
 
 def test_the_scheduler_runs_each_instance_on_its_own_interval(

@@ -12,6 +12,7 @@ from eta._time import ensure_utc
 from eta.api.deps import Now, RateLimited, State
 from eta.api.problems import ApiProblem, problem_responses
 from eta.api.schemas import Board
+from eta.store.ids import LOCATION_CODE
 
 router = APIRouter(prefix="/api/v1", tags=["traveller"], dependencies=[RateLimited])
 
@@ -26,7 +27,12 @@ async def get_arrivals_board(
     state: State,
     now: Now,
     code: Annotated[
-        str, Path(pattern=r"^[A-Za-z0-9:_.-]{1,32}$", description="EVA station number or IATA airport code.")
+        str,
+        Path(
+            pattern=LOCATION_CODE,
+            description="EVA station number, IATA airport code or GTFS stop id (a named GTFS instance's "
+            "`<instance>:<stop_id>`).",
+        ),
     ],
     window_from: Annotated[
         AwareDatetime | None, Query(alias="from", description="Start of the window (RFC 3339); default now.")

@@ -125,7 +125,7 @@ def _ends(conn: Connection, service_ids: list[int]) -> dict[int, tuple[Any, Any]
 )
 def find_locations(
     state: State,
-    q: Annotated[str, Query(min_length=1, max_length=40, description="Part of the name, or the code.")],
+    q: Annotated[str, Query(min_length=1, max_length=128, description="Part of the name, or the code.")],
     limit: Annotated[int, Query(ge=1, le=20, description="Most matches to return.")] = 10,
 ) -> LocationMatches:
     """Stations and airports whose code is ``q`` or whose name contains it; those with trips first."""

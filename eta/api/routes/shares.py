@@ -15,6 +15,7 @@ from eta.api.deps import Now, RateLimited, State, check_service_date
 from eta.api.lookup import local
 from eta.api.problems import ApiProblem, problem_responses
 from eta.api.routes.subscriptions import TripKey, resolve_call
+from eta.store.ids import LOCATION_CODE
 from eta.store.schema import Service
 
 router = APIRouter(prefix="/api/v1", tags=["shares"], dependencies=[RateLimited])
@@ -32,7 +33,7 @@ class ShareRequest(BaseModel):
     trip: TripKey
     location: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9:_.-]{1,32}$",
+        pattern=LOCATION_CODE,
         description="The stop where the traveller is picked up; default: the trip's last stop.",
     )
 

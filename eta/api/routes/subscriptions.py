@@ -16,7 +16,7 @@ from eta.api.lookup import find_services, local
 from eta.api.problems import ApiProblem, problem_responses
 from eta.errors import InputError, NotFoundError
 from eta.read.timetable import calls_of, known_calls
-from eta.store.ids import SERVICE_NUMBER
+from eta.store.ids import LOCATION_CODE, SERVICE_NUMBER
 from eta.store.schema import Call, NotificationDelivery
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[RateLimited])
@@ -79,7 +79,7 @@ class SubscriptionRequest(BaseModel):
     trip: TripKey
     location: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9:_.-]{1,32}$",
+        pattern=LOCATION_CODE,
         description="The stop to watch (station or airport code); default: the trip's last stop.",
     )
     watch: WatchRequest = Field(default_factory=WatchRequest)

@@ -4,10 +4,12 @@ The static feed (a zip, refreshed every ``static_every_s``) gives stops with the
 parent station, routes (``route_short_name`` such as ``ICE 11``: category and line) and ``stop_times``.
 Each TripUpdate then becomes a service (mode train, operator = the route's category, number = the trip
 id — after ``<instance>:`` for a named instance, since trip ids are unique only within a feed — service
-date = the trip's ``start_date``) with one call per stop sequence at the stop's station,
-planned platform = the scheduled stop's ``platform_code``; and an observation per stop with the
-estimated times (``time``, or scheduled + ``delay``), the platform of ``assigned_stop_id`` when the
-feed moves the train to another platform, and ``SKIPPED`` stops / ``CANCELED`` trips as cancelled.
+date = the trip's ``start_date``) with one call per stop sequence at the stop's station (its
+``parent_station``, else the stop; also after ``<instance>:`` for a named instance, stop ids being as
+local to a feed as trip ids), planned platform = the scheduled stop's ``platform_code``; and an
+observation per stop with the estimated times (``time``, or scheduled + ``delay``), the platform of
+``assigned_stop_id`` when the feed moves the train to another platform, and ``SKIPPED`` stops /
+``CANCELED`` trips as cancelled.
 A time at or before the feed's own timestamp is also recorded as actual (GTFS-RT has no such flag).
 The static feed is held by the adapter once parsed; a TripUpdate is parsed against the latest one.
 """
@@ -138,8 +140,9 @@ def trip_update_rows(
     feed_prefix: str = "",
 ) -> Rows:
     """Services, calls, refs and observations of every TripUpdate (pure). ``feed_prefix`` goes before
-    each trip id in the service's number: a feed's trip ids are unique only within it, so a named
-    instance's trips are stored as ``<instance>:<trip_id>`` and never meet another operator's."""
+    each trip id in the service's number and each station's stop id in its location code: a feed's ids
+    are unique only within it, so a named instance's trips and stations are stored as
+    ``<instance>:<trip_id>`` and ``<instance>:<stop_id>`` and never meet another operator's."""
     feed_time = datetime.fromtimestamp(feed.header.timestamp, UTC) if feed.header.timestamp else observed_at
     out: dict[str, list[Row]] = {
         "locations": [],
@@ -191,7 +194,7 @@ def trip_update_rows(
             scheduled_arrival = _scheduled(static_time, 1, day_start) or _minus_delay(stu, "arrival")
             scheduled_departure = _scheduled(static_time, 2, day_start) or _minus_delay(stu, "departure")
             call_id = call_key_id(service_id, sequence)
-            location = stop.station if stop else stop_id
+            location = f"{feed_prefix}{stop.station if stop else stop_id}"
             out["calls"].append(
                 {
                     "id": call_id,
@@ -316,6 +319,6 @@ class GtfsRtAdapter(Adapter):
 
     @property
     def feed_prefix(self) -> str:
-        """Empty for the kind's default instance (its stored trips keep their bare ids), else the
-        instance's name and a colon."""
+        """Empty for the kind's default instance (its stored trips and stations keep their bare ids),
+        else the instance's name and a colon."""
         return "" if self.rows_source is None else f"{self.name}:"
