@@ -199,11 +199,13 @@ class Mode(StrEnum):
 
 class Task(StrEnum):
     arrival = "arrival"
+    departure = "departure"
     platform = "platform"
 
 
 class Tasks(StrEnum):
     arrival = "arrival"
+    departure = "departure"
     platform = "platform"
     all = "all"
 
@@ -218,7 +220,13 @@ class Platforms(StrEnum):
 
 
 ModeOption = Annotated[Mode, typer.Option("--mode", help="Which services.")]
-TaskOption = Annotated[Tasks, typer.Option("--task", help="Which model (platform models exist for trains).")]
+TaskOption = Annotated[
+    Tasks,
+    typer.Option(
+        "--task",
+        help="Which model (departure and platform models exist for trains).",
+    ),
+]
 PlatformsOption = Annotated[
     Platforms,
     typer.Option(
@@ -232,11 +240,11 @@ PlatformsOption = Annotated[
 def _tasks(task: str, platforms: str = "published") -> tuple[str, ...]:
     from eta.errors import InputError
 
-    if task not in ("arrival", "platform", "all"):
-        raise InputError(f"unknown task {task!r}; choose arrival, platform or all")
+    if task not in ("arrival", "departure", "platform", "all"):
+        raise InputError(f"unknown task {task!r}; choose arrival, departure, platform or all")
     if platforms not in ("published", "unpublished"):
         raise InputError(f"unknown --platforms {platforms!r}; choose published or unpublished")
-    tasks: tuple[str, ...] = ("arrival", "platform") if task == "all" else (task,)
+    tasks: tuple[str, ...] = ("arrival", "departure", "platform") if task == "all" else (task,)
     if platforms == "unpublished" and "platform" in tasks:
         tasks += ("platform_unpublished",)
     return tasks

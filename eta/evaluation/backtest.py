@@ -19,11 +19,11 @@ from eta.errors import InputError
 from eta.evaluation.baselines import ARRIVAL_BASELINES, arrival_baselines
 from eta.evaluation.metrics import arrival_metrics, band_hits, point_errors
 from eta.evaluation.walk_forward import blocks
-from eta.features import compute_features, load_frames
+from eta.features import compute_features, departures, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, seconds
-from eta.model import arrival
+from eta.model import arrival, departure
 from eta.model.artefact import Artefact
 from eta.model.distribution import LEVELS
 from eta.windows import Window, check_disjoint
@@ -58,6 +58,8 @@ def run(
 
     The platform rows are a dict: ``published`` (task ``platform``) and ``unpublished`` (task
     ``platform_unpublished``: every station treated as announcing its platforms shortly before arrival).
+    Task ``departure`` (trains) scores the departure model the same way on the departure view, in the
+    report's ``departure`` section (its rows are not returned).
     """
     if mode not in HORIZONS:
         raise InputError(f"unknown mode {mode!r}; choose one of {sorted(HORIZONS)}")
@@ -78,27 +80,22 @@ def run(
         "platform": {},
     }
     arrival_rows = None
-    if "arrival" in tasks and _has_arrivals(frames, train) and _has_arrivals(frames, test):
-        parts = [
-            (block, arrival_backtest(frames, mode, block.train, block.test, settings, dask_client))
-            for block in blocks(train, test, walk_forward)
-            if _has_arrivals(frames, block.test)
-        ]
-        arrival_rows = ArrivalBacktest(
-            rows=pd.concat([part.rows for _, part in parts]), artefact=parts[-1][1].artefact
+    if "arrival" in tasks:
+        arrival_rows = _event_section(
+            report, "arrival", frames, mode, train, test, settings, dask_client, walk_forward
         )
-        report["arrival"] = arrival_report(arrival_rows.rows)
-        report["arrival_model"] = _model_summary(arrival_rows.artefact)
-        if walk_forward is not None:
-            report["walk_forward_days"] = walk_forward.days
-            report["arrival_models"] = [
-                {
-                    "train_window": block.train.as_list(),
-                    "test_window": block.test.as_list(),
-                    "n_train": part.artefact.meta["n_train"],
-                }
-                for block, part in parts
-            ]
+    if departure.TASK in tasks and mode in departure.MODES:
+        _event_section(
+            report,
+            departure.TASK,
+            departures.view(frames),
+            mode,
+            train,
+            test,
+            settings,
+            dask_client,
+            walk_forward,
+        )
     platform_rows: dict[str, pd.DataFrame] = {}
     if mode == "train" and "platform" in tasks:
         from eta.evaluation import platform_backtest
@@ -118,7 +115,7 @@ def run(
             report["platform_unpublished"] = unpublished_backtest.report(rows)
             report["platform_unpublished_announce_lead_min"] = settings.platforms.announce_lead_min
             report["platform_unpublished_baseline"] = unpublished_backtest.BASELINE_DEFINITION
-    if not report["arrival"] and not report["platform"] and not report.get("platform_unpublished"):
+    if not any(report.get(name) for name in ("arrival", "departure", "platform", "platform_unpublished")):
         raise InputError(
             f"no {mode} calls with outcomes in both the training window ({train.label_from} … "
             f"{train.label_until}) and the test window ({test.label_from} … {test.label_until}); "
@@ -140,6 +137,42 @@ BASELINE_DEFINITIONS = {
         "(no delay where it arrived there fewer than 3 times)"
     ),
 }
+
+
+def _event_section(
+    report: dict[str, Any],
+    task: str,
+    frames: Frames,
+    mode: str,
+    train: Window,
+    test: Window,
+    settings: Settings,
+    dask_client: Any,
+    walk_forward: timedelta | None,
+) -> ArrivalBacktest | None:
+    """Backtest the ``task`` model (arrival, or departure on the departure view ``frames``) into
+    ``report[task]`` (per horizon), ``report[f"{task}_model"]`` and, walking forward, its models."""
+    if not (_has_arrivals(frames, train) and _has_arrivals(frames, test)):
+        return None
+    parts = [
+        (block, arrival_backtest(frames, mode, block.train, block.test, settings, dask_client, task))
+        for block in blocks(train, test, walk_forward)
+        if _has_arrivals(frames, block.test)
+    ]
+    rows = ArrivalBacktest(rows=pd.concat([part.rows for _, part in parts]), artefact=parts[-1][1].artefact)
+    report[task] = arrival_report(rows.rows)
+    report[f"{task}_model"] = _model_summary(rows.artefact)
+    if walk_forward is not None:
+        report["walk_forward_days"] = walk_forward.days
+        report[f"{task}_models"] = [
+            {
+                "train_window": block.train.as_list(),
+                "test_window": block.test.as_list(),
+                "n_train": part.artefact.meta["n_train"],
+            }
+            for block, part in parts
+        ]
+    return rows
 
 
 def _has_arrivals(frames: Frames, window: Window) -> bool:
@@ -164,8 +197,12 @@ def arrival_backtest(
     test: Window,
     settings: Settings,
     dask_client: Any = None,
+    task: str = "arrival",
 ) -> ArrivalBacktest:
-    artefact = arrival.train(frames, mode, train.start, train.end, settings, dask_client=dask_client)
+    """Train the ``task`` model on ``train`` and predict every test call of ``frames`` at every horizon
+    (for ``departure``, ``frames`` is the departure view and its "arrivals" are departures)."""
+    kind = departure if task == departure.TASK else arrival
+    artefact = kind.train(frames, mode, train.start, train.end, settings, dask_client=dask_client)
     predictor = arrival.ArrivalPredictor(artefact)
     targets = target_calls(frames, test.start, test.end)
     queries = horizon_queries(frames, targets, HORIZONS[mode])

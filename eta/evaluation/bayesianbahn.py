@@ -10,15 +10,23 @@ minute of day (local time). Two scenarios:
 * **live**: the train has left its previous stop (its final delay there is known): eta's ``next_stop``
   query, at the time that departure was reported;
 * **blind**: nothing live: a query at the local midnight starting the run's service date (the day
-  before, for a planner), with everything observed by then.
+  before, for a planner; the ``day_before`` horizon the models also train on), with everything observed
+  by then.
 
 Predictions come from the same features and model as every other backtest; each test event is predicted
 by a model trained only on a window that ends before it (with ``walk_forward``, the training window moved
 forward with each block of the test window, as the retraining job would). Scores in minutes: exact CRPS
 of the 19 quantiles (:func:`eta.evaluation.metrics.crps_rows`), pinball loss at 0.1/0.5/0.9, MAE of the
 P50 and the share inside [P10, P90], overall, by category and by hop (planned minutes from the previous
-stop). Trains starting at the station are events of the blind scenario with a departure delay, which the
-arrival model does not predict: they are counted (``n_departures_not_scored``), not scored.
+stop). Trains starting at the station are events of the blind scenario with a departure delay: the
+departure model (:mod:`eta.model.departure`, trained on the same window) predicts them, with the same
+features on the departure view; the blind block is scored on all events and by event (``by_event``:
+arrival, departure), and the report carries a ``departure`` section beside ``arrival`` (the blind events
+of each model).
+
+Beside eta, every blind event is also scored for ``connection_history``: the quantiles of the same
+connection's outcomes on every earlier day (within ±20 minutes of its planned minute of day), the data
+BayesianBahn's blind forecast conditions on.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,11 +48,11 @@ from eta.errors import InputError
 from eta.evaluation.baselines import arrival_baselines
 from eta.evaluation.metrics import crps_rows, pinball_at
 from eta.evaluation.walk_forward import blocks
-from eta.features import compute_features, load_frames
+from eta.features import compute_features, departures, load_frames
 from eta.features.frames import Frames
-from eta.features.queries import QUERY_COLUMNS, horizon_queries, target_calls
+from eta.features.queries import DAY_BEFORE, horizon_queries, target_calls
 from eta.features.reports import delay_reports, first_event, lookup, seconds
-from eta.model import arrival
+from eta.model import arrival, departure
 from eta.model.artefact import Artefact
 from eta.model.distribution import LEVELS
 from eta.store.schema import Call, Observation, Service
@@ -80,6 +88,9 @@ REFERENCE: dict[str, Any] = {
     },
     "persistence_mae_min": {"april": 2.116, "may": 2.264},
 }
+
+
+_QCOLS = [f"q{round(level * 100):02d}" for level in LEVELS]
 
 
 @dataclass
@@ -205,32 +216,41 @@ def _eligible(events: pd.DataFrame) -> np.ndarray:
     return eligible
 
 
-def _blind_t(frames: Frames, targets: pd.DataFrame) -> pd.Series:
-    """Local midnight starting each run's service date: nothing of the run is known yet."""
-    dates = lookup(
-        targets["service_id"],
-        frames.calls.drop_duplicates("service_id").set_index("service_id")["service_date"],
-    )
-    midnight = pd.to_datetime(dates.astype(str)).dt.tz_localize(
-        TZ, ambiguous="NaT", nonexistent="shift_forward"
-    )
-    return midnight.dt.tz_convert(UTC).astype("datetime64[us, UTC]")
+def connection_history(found: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
+    """Per ``chosen`` event (of ``found``, :func:`events`), the quantiles (minutes) at :data:`LEVELS` of
+    the outcomes of the same connection on every earlier day within ±:data:`TOD_TOLERANCE_MIN` of its
+    planned minute of day (the data BayesianBahn's blind forecast conditions on)."""
+    day = pd.to_datetime(found["local_date"]).to_numpy().astype("datetime64[D]").astype("int64")
+    tod, y = found["tod_min"].to_numpy(), found["y_min"].to_numpy(dtype="float64")
+    wanted = found["call_id"].isin(chosen["call_id"]).to_numpy()
+    parts: list[pd.DataFrame] = []
+    for _, group in found.groupby(["location", "operator", "number"]).indices.items():
+        index = np.asarray(group)
+        mine = index[wanted[index]]
+        if len(mine) == 0:
+            continue
+        earlier = day[index][None, :] < day[mine][:, None]
+        near = np.abs(tod[index][None, :] - tod[mine][:, None]) <= TOD_TOLERANCE_MIN
+        values = np.where(earlier & near, y[index][None, :], np.nan)
+        with np.errstate(all="ignore"):
+            q = np.nanquantile(values, LEVELS, axis=1).T
+        parts.append(pd.DataFrame(q, columns=_QCOLS).assign(call_id=found["call_id"].to_numpy()[mine]))
+    if not parts:
+        return pd.DataFrame(columns=["call_id", *_QCOLS])
+    return pd.concat(parts, ignore_index=True).dropna()
 
 
 def scenario_queries(frames: Frames, targets: pd.DataFrame, scenario: str) -> pd.DataFrame:
     """The live (``next_stop``) or blind query of each target call (arrival calls with an outcome)."""
-    if scenario == "live":
-        return horizon_queries(frames, targets, ("next_stop",))
-    queries = targets.assign(t=_blind_t(frames, targets), horizon="blind").dropna(subset=["t"])
-    queries = queries[queries["t"] < queries["arrival_known_at"]].reset_index(drop=True)
-    queries["qid"] = range(len(queries))
-    return queries[[*QUERY_COLUMNS, "arrival_known_at", "actual_arrival"]]
+    return horizon_queries(frames, targets, ("next_stop",) if scenario == "live" else (DAY_BEFORE,))
 
 
 def predict_events(
     frames: Frames, artefact: Artefact, chosen: pd.DataFrame, scenario: str, reports: pd.DataFrame
 ) -> pd.DataFrame:
-    """Quantiles (minutes, clipped like the outcome) and the persistence baseline of ``chosen`` events."""
+    """Quantiles (minutes, clipped like the outcome) and the persistence baseline of ``chosen`` events:
+    their arrivals, or their departures where ``frames`` is the departure view (``reports`` of the same
+    frames)."""
     targets = target_calls(frames)
     targets = targets[targets["call_id"].isin(chosen["call_id"])]
     queries = scenario_queries(frames, targets, scenario)
@@ -305,36 +325,27 @@ def run(
             f"no events of the {PROTOCOL} protocol (Augsburg Hbf or München Hbf, with {MIN_EARLIER_EVENTS} "
             f"earlier runs) in the test window {test.label_from} … {test.label_until}; import db-runs first"
         )
-    reports = delay_reports(frames.calls, frames.observations)
-    parts = []
+    views = {
+        "arrival": (frames, delay_reports(frames.calls, frames.observations)),
+        departure.TASK: (view := departures.view(frames), delay_reports(view.calls, view.observations)),
+    }
+    parts: list[pd.DataFrame] = []
     models = []
     for block in plan:
         block_events = scored[(scored["planned"] >= block.test.start) & (scored["planned"] < block.test.end)]
         if block_events.empty:
             continue
-        clock = time.perf_counter()
-        artefact = arrival.train(frames, "train", block.train.start, block.train.end, settings)
-        log.info(
-            "trained on %s … %s in %.0f s",
-            block.train.label_from,
-            block.train.label_until,
-            time.perf_counter() - clock,
-        )
-        models.append(
-            {
-                "train_window": block.train.as_list(),
-                "test_window": block.test.as_list(),
-                "n_train": artefact.meta["n_train"],
-            }
-        )
-        chosen = block_events[~block_events["is_departure"]]
-        for scenario in ("live", "blind"):
-            parts.append(predict_events(frames, artefact, chosen, scenario, reports))
-    predicted = pd.concat(parts, ignore_index=True)
+        models.append(_block_models(frames, block, block_events, views, settings, parts))
+    predicted: pd.DataFrame = pd.concat(parts, ignore_index=True)
     rows = predicted.merge(scored.drop(columns=["planned"]), on="call_id", how="inner")
     live, blind = (rows[rows["scenario"] == name] for name in ("live", "blind"))
+    history = connection_history(found, blind)
+    history_rows = history.merge(
+        blind[["call_id", "y_min", "category", "hop_min", "is_departure"]], on="call_id"
+    )
     # arrivals without a query: live, no report of the previous stop's departure before the arrival
     n_arrivals = int((~scored["is_departure"]).sum())
+    n_departures = int(scored["is_departure"].sum())
     report = {
         "protocol": PROTOCOL,
         "train_window": train.as_list(),
@@ -344,9 +355,15 @@ def run(
         "live": scenario_block(live) | {"n_arrivals_without_query": n_arrivals - len(live)},
         "blind": scenario_block(blind)
         | {
-            "n_arrivals_without_query": n_arrivals - len(blind),
-            "n_departures_not_scored": int(scored["is_departure"].sum()),
+            "by_event": {
+                name: score(blind[blind["is_departure"] == is_departure])
+                for name, is_departure in (("arrival", False), (departure.TASK, True))
+            },
+            "n_arrivals_without_query": n_arrivals - int((~blind["is_departure"]).sum()),
+            "n_departures_without_query": n_departures - int(blind["is_departure"].sum()),
         },
+        "arrival": {"blind": score(blind[~blind["is_departure"]]), "live": score(live)},
+        "departure": {"blind": score(blind[blind["is_departure"]])},
         "baselines": {
             "persistence": {
                 "mae_min": round(float(np.mean(np.abs(live["y_min"] - live["persistence_min"]))), 3)
@@ -354,16 +371,53 @@ def run(
                 else None,
                 "n": len(live),
                 "definition": "live: the latest delay the train reported by t (its previous stop), unchanged",
-            }
+            },
+            "connection_history": scenario_block(history_rows)
+            | {
+                "definition": "blind: quantiles of the same connection's outcomes on every earlier day "
+                f"within ±{TOD_TOLERANCE_MIN} min of its planned minute of day",
+            },
         },
         "events": {
             "at_the_stations_in_test_window": len(in_test),
             "eligible": len(scored),
-            "arrivals": int((~scored["is_departure"]).sum()),
+            "arrivals": n_arrivals,
+            "departures": n_departures,
         },
         "reference_bayesianbahn": REFERENCE,
     }
     return report, rows
+
+
+def _block_models(
+    frames: Frames,
+    block: Any,
+    block_events: pd.DataFrame,
+    views: dict[str, tuple[Frames, pd.DataFrame]],
+    settings: Settings,
+    parts: list[pd.DataFrame],
+) -> dict[str, Any]:
+    """Train the arrival and departure models on the block's training window and predict its events
+    into ``parts``: arrivals live and blind, departures of trains starting there blind."""
+    summary: dict[str, Any] = {"train_window": block.train.as_list(), "test_window": block.test.as_list()}
+    for task, kind in (("arrival", arrival), (departure.TASK, departure)):
+        chosen = block_events[block_events["is_departure"] == (task == departure.TASK)]
+        if chosen.empty:
+            continue
+        clock = time.perf_counter()
+        artefact = kind.train(frames, "train", block.train.start, block.train.end, settings)
+        log.info(
+            "trained the %s model on %s … %s in %.0f s",
+            task,
+            block.train.label_from,
+            block.train.label_until,
+            time.perf_counter() - clock,
+        )
+        summary["n_train" if task == "arrival" else f"n_train_{task}"] = artefact.meta["n_train"]
+        on, reports = views[task]
+        for scenario in ("live", "blind") if task == "arrival" else ("blind",):
+            parts.append(predict_events(on, artefact, chosen, scenario, reports))
+    return summary
 
 
 def table(report: dict[str, Any]) -> str:
@@ -391,9 +445,17 @@ def table(report: dict[str, Any]) -> str:
     persistence = report["baselines"]["persistence"]["mae_min"]
     if persistence is not None:
         lines += ["", f"live persistence (previous stop's delay) MAE {persistence:.3f}"]
-    lines.append(
-        f"departures of trains starting there, not scored: {report['blind']['n_departures_not_scored']:,}"
-    )
+    for name, part in report["blind"].get("by_event", {}).items():
+        if part.get("n"):
+            lines.append(
+                f"blind {name}s: n {part['n']:,}, CRPS {part['crps_min']:.3f}, MAE {part['mae_p50_min']:.3f}"
+            )
+    history = report["baselines"]["connection_history"]
+    if history.get("n"):
+        lines.append(
+            f"blind connection history (earlier days): n {history['n']:,}, CRPS {history['crps_min']:.3f}, "
+            f"MAE {history['mae_p50_min']:.3f}"
+        )
     return "\n".join(lines)
 
 

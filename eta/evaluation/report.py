@@ -22,11 +22,13 @@ def table(report: dict[str, Any]) -> str:
         f"{report['mode']} backtest: trained {report['train_window'][0]} … {report['train_window'][1]}, "
         f"tested {report['test_window'][0]} … {report['test_window'][1]}"
     ]
-    if report["arrival"]:
-        names = list(next(iter(report["arrival"].values()))["baselines"])
+    for event in ("arrival", "departure"):
+        if not report.get(event):
+            continue
+        names = list(next(iter(report[event].values()))["baselines"])
         header = f"{'horizon':<13}{'n':>9}{'model MAE':>11}" + "".join(f"{n:>17}" for n in names)
-        lines += ["", "arrival — MAE in minutes (model: P10–P90 coverage, benchmark band hits)", header]
-        for horizon, block in report["arrival"].items():
+        lines += ["", f"{event} — MAE in minutes (model: P10–P90 coverage, benchmark band hits)", header]
+        for horizon, block in report[event].items():
             model = block["model"]
             row = f"{horizon:<13}{block['n']:>9,}{model['mae_s'] / 60:>11.2f}"
             row += "".join(f"{block['baselines'][n]['mae_s'] / 60:>17.2f}" for n in names)

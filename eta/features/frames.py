@@ -45,6 +45,8 @@ class Frames:
     names: pd.Series  # location code -> name
     # Outcomes of runs on the service days before the window (eta.features.previous_days), where loaded.
     past: pd.DataFrame = field(default_factory=previous_days.no_outcomes)
+    # Which event of a call the "arrival" columns hold: "departure" in :func:`eta.features.departures.view`.
+    event: str = "arrival"
 
     def observed_until(self, t: datetime | pd.Timestamp) -> Frames:
         """The same frames as the store held them at ``t``: calls not yet known (``known_since`` after

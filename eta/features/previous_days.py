@@ -40,6 +40,7 @@ OUTCOME_COLUMNS = [
     "arrival_delay_s",
     "arrival_known_at",
     "departure_delay_s",
+    "departure_known_at",
 ]
 
 
@@ -55,13 +56,14 @@ def no_outcomes() -> pd.DataFrame:
         "arrival_delay_s": "float64",
         "arrival_known_at": "datetime64[us, UTC]",
         "departure_delay_s": "float64",
+        "departure_known_at": "datetime64[us, UTC]",
     }
     return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in types.items()})
 
 
 def run_outcomes(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
     """Per call: its first reported actual arrival delay and when it was known, and its actual departure
-    delay (the arrival delay where no departure was reported)."""
+    delay (the arrival delay where no departure was reported) and when that departure was known."""
     arrived = first_event(observations, "actual_arrival")
     departed = first_event(observations, "actual_departure")
     rows = calls.set_index("call_id")
@@ -79,6 +81,7 @@ def run_outcomes(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFram
             "arrival_delay_s": arrival_delay,
             "arrival_known_at": arrived["observed_at"].reindex(rows.index),
             "departure_delay_s": departure_delay.fillna(arrival_delay),
+            "departure_known_at": departed["observed_at"].reindex(rows.index),
         }
     )
     return out.reset_index()[OUTCOME_COLUMNS]

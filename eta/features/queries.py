@@ -19,6 +19,11 @@ FLIGHT_HORIZONS = ("dep_minus_2h", "at_departure")
 HORIZONS = {"train": TRAIN_HORIZONS, "flight": FLIGHT_HORIZONS}
 # Horizons at which t is when the service left the previous stop (a train's last stop, a flight's gate).
 AT_PREVIOUS_DEPARTURE = ("next_stop", "at_departure")
+# The planner's question the day before: t is the local midnight starting the service's date, when
+# nothing of the run is known yet (BayesianBahn's "blind" scenario). Models learn it beside the named
+# horizons (:func:`eta.model.arrival.training_queries`), so that such a query is not outside what they saw.
+DAY_BEFORE = "day_before"
+TRAINING_EXTRA = {"train": (DAY_BEFORE,)}
 QUERY_COLUMNS = ["qid", "call_id", "service_id", "sequence", "t", "horizon"]
 
 
@@ -30,9 +35,14 @@ def horizon_offset(horizon: str) -> pd.Timedelta | None:
 
 
 def target_calls(frames: Frames, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
-    """Calls with a scheduled arrival in [start, end) and the arrival they finally had (not cancelled)."""
+    """Calls with a scheduled arrival in [start, end) and the arrival they finally had (not cancelled).
+
+    In the departure view (:mod:`eta.features.departures`) the "arrival" is the departure, and the
+    origin's departure is a target too.
+    """
     calls = frames.calls
-    mask = calls["scheduled_arrival"].notna() & (calls["sequence"] > 0)
+    first = 0 if frames.event == "departure" else 1
+    mask = calls["scheduled_arrival"].notna() & (calls["sequence"] >= first)
     if start is not None:
         mask &= calls["scheduled_arrival"] >= pd.Timestamp(start)
     if end is not None:
@@ -64,10 +74,26 @@ def horizon_time(frames: Frames, targets: pd.DataFrame, horizon: str) -> pd.Seri
         return targets["scheduled_arrival"] - offset
     if horizon in AT_PREVIOUS_DEPARTURE:
         return _previous_departure_known_at(frames, targets)
+    if horizon == DAY_BEFORE:
+        return day_start(frames, targets["service_id"])
     if horizon == "dep_minus_2h":
         first = frames.calls.drop_duplicates("service_id").set_index("service_id")["planned_at"]
         return lookup(targets["service_id"], first) - pd.Timedelta(hours=2)
     raise ValueError(f"unknown horizon {horizon!r}")
+
+
+def day_start(frames: Frames, service_ids: pd.Series) -> pd.Series:
+    """The local midnight (UTC) starting each service's date, in its first stop's time zone."""
+    services = frames.calls.drop_duplicates("service_id").set_index("service_id")
+    dates = lookup(service_ids, services["service_date"]).astype(str)
+    zones = lookup(service_ids, services["location_tz"]).fillna("UTC").astype(str)
+    out = pd.Series(pd.NaT, index=service_ids.index, dtype="datetime64[us, UTC]")
+    for zone, index in dates.groupby(zones).groups.items():
+        local = pd.to_datetime(dates.loc[index]).dt.tz_localize(
+            str(zone), ambiguous="NaT", nonexistent="shift_forward"
+        )
+        out.loc[index] = local.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    return out
 
 
 def _previous_departure_known_at(frames: Frames, targets: pd.DataFrame) -> pd.Series:
@@ -84,7 +110,8 @@ def serving_queries(frames: Frames, made_at: datetime, call_ids: list[int] | Non
     calls = frames.calls
     t = pd.Timestamp(made_at).tz_convert("UTC")
     known = calls[~(calls["known_since"] > t)] if "known_since" in calls else calls  # NaT: known always
-    mask = known["scheduled_arrival"].notna() & (known["sequence"] > 0)
+    first = 0 if frames.event == "departure" else 1
+    mask = known["scheduled_arrival"].notna() & (known["sequence"] >= first)
     if call_ids is not None:
         mask &= known["call_id"].isin(call_ids)
     targets = known.loc[mask, ["call_id", "service_id", "sequence", "scheduled_arrival"]]

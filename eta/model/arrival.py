@@ -34,7 +34,7 @@ from eta.errors import EtaError
 from eta.features import FoldHistories, compute_features, feature_names, fit_history, vocabularies_for
 from eta.features.frames import Frames
 from eta.features.history import history_folds
-from eta.features.queries import HORIZONS, horizon_queries, target_calls
+from eta.features.queries import HORIZONS, TRAINING_EXTRA, horizon_queries, target_calls
 from eta.features.reports import delay_reports, lookup, seconds
 from eta.model import distribution
 from eta.model.artefact import Artefact
@@ -189,10 +189,11 @@ def base_delay(features: pd.DataFrame) -> pd.Series:
 def training_queries(
     frames: Frames, mode: str, start: datetime, end: datetime, seed: int = 0
 ) -> pd.DataFrame:
-    """Queries at every named horizon plus one random time per call, for calls that arrived before ``end``."""
+    """Queries at every named horizon, the day before (trains), and one random time per call, for calls
+    that arrived before ``end``."""
     targets = target_calls(frames, start, end)
     targets = targets[targets["arrival_known_at"] < pd.Timestamp(end)]
-    queries = horizon_queries(frames, targets, HORIZONS[mode])
+    queries = horizon_queries(frames, targets, HORIZONS[mode] + TRAINING_EXTRA.get(mode, ()))
     rng = np.random.default_rng(seed)
     start_of = frames.calls.groupby("service_id")["planned_at"].min()
     earliest = lookup(targets["service_id"], start_of) - RANDOM_LEAD

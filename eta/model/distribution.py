@@ -188,3 +188,75 @@ def probability_at_most(row: np.ndarray, x: float) -> float:
     low_q, low_level = q[at_or_below], levels[at_or_below]
     high_q, high_level = q[at_or_below + 1], levels[at_or_below + 1]
     return float(low_level + (high_level - low_level) * (x - low_q) / (high_q - low_q))
+
+
+def probability_at_most_rows(rows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """:func:`probability_at_most` of each row of quantiles (n, levels) at each of its points x (n, k)."""
+    q = np.asarray(rows, dtype="float64")
+    x = np.asarray(x, dtype="float64")
+    levels = np.asarray(LEVELS)
+    first, last = q[:, :1], q[:, -1:]
+    low_step = np.maximum(q[:, 1:2] - first, FLOOR_S)
+    high_step = np.maximum(last - q[:, -2:-1], FLOOR_S)
+    below = np.maximum(0.0, levels[0] * (1 - (first - x) / low_step))
+    beyond = np.where(
+        x > last, levels[-1] + (1 - levels[-1]) * np.minimum(1.0, (x - last) / high_step), levels[-1]
+    )
+    at_or_below = np.clip((q[:, None, :] <= x[:, :, None]).sum(axis=2) - 1, 0, len(levels) - 2)
+    low_q = np.take_along_axis(q, at_or_below, axis=1)
+    high_q = np.take_along_axis(q, at_or_below + 1, axis=1)
+    width = np.where(high_q > low_q, high_q - low_q, 1.0)
+    inside = levels[at_or_below] + (levels[at_or_below + 1] - levels[at_or_below]) * (x - low_q) / width
+    return np.where(x < first, below, np.where(x >= last, beyond, inside))
+
+
+# Points the departure's distribution is integrated over (mid-levels of equal probability).
+CONNECTION_POINTS = 200
+
+
+def inverse_rows(rows: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The outcome at each of ``levels`` (any in (0, 1)) of each row of quantiles: the inverse of
+    :func:`probability_at_most` (linear between quantiles, tails tapering over the neighbouring step)."""
+    q = np.asarray(rows, dtype="float64")
+    known = np.asarray(LEVELS)
+    first, last = q[:, :1], q[:, -1:]
+    low_step = np.maximum(q[:, 1:2] - first, FLOOR_S)
+    high_step = np.maximum(last - q[:, -2:-1], FLOOR_S)
+    u = levels[None, :]
+    segment = np.clip(np.searchsorted(known, levels, side="right") - 1, 0, len(known) - 2)
+    fraction = (levels - known[segment]) / (known[segment + 1] - known[segment])
+    inside = q[:, segment] + (q[:, segment + 1] - q[:, segment]) * fraction[None, :]
+    below = first - low_step * (1 - u / known[0])
+    beyond = last + high_step * (u - known[-1]) / (1 - known[-1])
+    return np.where(u < known[0], below, np.where(u > known[-1], beyond, inside))
+
+
+def connection_probability(
+    arrival_rows: np.ndarray, departure_rows: np.ndarray, slack_s: np.ndarray
+) -> np.ndarray:
+    """P(departure delay + slack ≥ arrival delay) per row: that a connection holds, where ``arrival_rows``
+    are the quantiles of the first train's arrival delay (s), ``departure_rows`` those of the second
+    train's departure delay (s), and ``slack_s`` the scheduled transfer time less the minimum needed.
+
+    The two delays are taken as independent (the second train does not wait for the first): the
+    probability is the mean, over the departure's distribution, of the arrival's distribution function.
+    A row whose quantiles are all equal is an event already known: exactly that value.
+    """
+    arrival_rows = np.asarray(arrival_rows, dtype="float64")
+    departure_rows = np.asarray(departure_rows, dtype="float64")
+    u = (np.arange(CONNECTION_POINTS) + 0.5) / CONNECTION_POINTS
+    departure = (
+        np.where(_known(departure_rows)[:, None], departure_rows[:, :1], inverse_rows(departure_rows, u))
+        + np.asarray(slack_s, dtype="float64")[:, None]
+    )
+    chance = np.where(
+        _known(arrival_rows)[:, None],
+        (arrival_rows[:, :1] <= departure).astype("float64"),
+        probability_at_most_rows(arrival_rows, departure),
+    )
+    return np.asarray(chance.mean(axis=1))
+
+
+def _known(rows: np.ndarray) -> np.ndarray:
+    """Rows of quantiles all on one value: an event that happened."""
+    return np.asarray(rows.max(axis=1) == rows.min(axis=1))

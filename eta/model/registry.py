@@ -29,7 +29,12 @@ CHALLENGER = "challenger"
 RETIRED = "retired"
 ROLLED_BACK = "rolled_back"
 # The calibration-window metric that must be finite for a model to be promoted.
-PRIMARY_METRIC = {"arrival": "mae_s", "platform": "log_loss", "platform_unpublished": "log_loss"}
+PRIMARY_METRIC = {
+    "arrival": "mae_s",
+    "departure": "mae_s",
+    "platform": "log_loss",
+    "platform_unpublished": "log_loss",
+}
 
 
 class PromotionRefusedError(EtaError):

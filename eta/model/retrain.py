@@ -21,13 +21,13 @@ from sqlalchemy import Engine
 from eta._time import ensure_utc, utcnow
 from eta.config import Settings
 from eta.errors import EtaError
-from eta.features import compute_features, load_frames, unpublished
+from eta.features import compute_features, departures, load_frames, unpublished
 from eta.features import platforms as platform_features
 from eta.features.frames import Frames
 from eta.features.publication import Publication
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, seconds
-from eta.model import arrival, platform_unpublished, registry
+from eta.model import arrival, departure, platform_unpublished, registry
 from eta.model import platform as platform_model
 from eta.model.artefact import Artefact
 
@@ -78,6 +78,10 @@ def retrain_once(engine: Engine, settings: Settings, now: datetime) -> RetrainRe
         result.decisions.append(
             _retrain_arrival(engine, settings, frames, mode, train_start, test_start, now)
         )
+        if mode in departure.MODES:
+            result.decisions.append(
+                _retrain_arrival(engine, settings, frames, mode, train_start, test_start, now, departure.TASK)
+            )
         if mode == "train" and not platform_features.platform_targets(frames, train_start, test_start).empty:
             result.decisions.append(_retrain_platform(engine, settings, frames, times, platform_model))
         if mode == "train" and Publication.from_settings(settings.platforms).any:
@@ -95,14 +99,19 @@ def _retrain_arrival(
     train_start: datetime,
     test_start: datetime,
     now: datetime,
+    task: str = "arrival",
 ) -> Decision:
+    """The arrival model, or (``task`` departure) the departure model on the departure view, trained on
+    [train_start, test_start) and promoted where its MAE on [test_start, now) beats the champion's."""
+    kind = departure if task == departure.TASK else arrival
+    scored = departures.view(frames) if task == departure.TASK else frames
     try:
-        model = arrival.train(frames, mode, train_start, test_start, settings)
+        model = kind.train(frames, mode, train_start, test_start, settings)
     except EtaError as exc:
-        return Decision(mode, "arrival", None, None, False, f"training failed: {exc}")
+        return Decision(mode, task, None, None, False, f"training failed: {exc}")
     entry = registry.register(engine, settings, model, arrival.version_for(model.meta))
     return _decide(
-        engine, settings, entry, lambda a: arrival_score(frames, mode, a, test_start, now), "mae_s"
+        engine, settings, entry, lambda a: arrival_score(scored, mode, a, test_start, now), "mae_s"
     )
 
 

@@ -8,10 +8,10 @@ from sqlalchemy import Engine
 
 from eta.config import Settings
 from eta.errors import InputError
-from eta.features import load_frames, unpublished
+from eta.features import departures, load_frames, unpublished
 from eta.features.platforms import platform_targets
 from eta.features.queries import HORIZONS, target_calls
-from eta.model import arrival, platform_unpublished, registry
+from eta.model import arrival, departure, platform_unpublished, registry
 from eta.model import platform as platform_model
 from eta.windows import Window
 
@@ -27,7 +27,8 @@ def train_and_register(
     """Train the mode's models on ``window`` and register each as a challenger; returns the entries.
 
     The platform models are trained for trains when the window has platform data: ``platform`` where
-    the plan is published, ``platform_unpublished`` for stations that announce platforms late.
+    the plan is published, ``platform_unpublished`` for stations that announce platforms late; the
+    ``departure`` model for trains with departures in the window.
     """
     if mode not in HORIZONS:
         raise InputError(f"unknown mode {mode!r}; choose one of {sorted(HORIZONS)}")
@@ -35,6 +36,13 @@ def train_and_register(
     entries = []
     if "arrival" in tasks and not target_calls(frames, window.start, window.end).empty:
         model = arrival.train(frames, mode, window.start, window.end, settings, dask_client=dask_client)
+        entries.append(registry.register(engine, settings, model, arrival.version_for(model.meta)))
+    if (
+        departure.TASK in tasks
+        and mode in departure.MODES
+        and not target_calls(departures.view(frames), window.start, window.end).empty
+    ):
+        model = departure.train(frames, mode, window.start, window.end, settings, dask_client=dask_client)
         entries.append(registry.register(engine, settings, model, arrival.version_for(model.meta)))
     if (
         "platform" in tasks

@@ -102,19 +102,31 @@ def test_protocol_report_shape_events_table_and_plot(
         assert sum(part["n"] for part in block["by_category"].values()) == block["n"]
         # the median's pinball loss is half its absolute error
         assert block["pinball_min"]["0.5"] == pytest.approx(block["mae_p50_min"] / 2, abs=0.002)
-    # every arrival has a blind prediction; the live ones are those that left their previous stop
-    assert live["n"] > 2000 and blind["n"] >= live["n"]
+    # every event has a blind prediction (departures of trains starting there by the departure model);
+    # the live ones are the arrivals that left their previous stop
+    by_event = blind["by_event"]
+    assert live["n"] > 2000 and by_event["arrival"]["n"] >= live["n"]
+    assert by_event["departure"]["n"] > 500
+    assert by_event["arrival"]["n"] + by_event["departure"]["n"] == blind["n"]
+    assert data["departure"]["blind"] == by_event["departure"]
+    assert data["arrival"]["blind"] == by_event["arrival"]
     assert (
-        blind["n"] + blind["n_departures_not_scored"] + blind["n_arrivals_without_query"]
+        blind["n"] + blind["n_departures_without_query"] + blind["n_arrivals_without_query"]
         == (data["events"]["eligible"])
     )
-    assert blind["n_arrivals_without_query"] <= 0.005 * blind["n"]
+    assert blind["n_arrivals_without_query"] + blind["n_departures_without_query"] <= 0.005 * blind["n"]
     assert live["n"] + live["n_arrivals_without_query"] == data["events"]["arrivals"]
     assert sum(part["n"] for part in live["by_hop"].values()) == live["n"]
+    # a train leaving its origin is far easier to foresee than one arriving after a long run
+    assert by_event["departure"]["crps_min"] < 0.6 * by_event["arrival"]["crps_min"]
+    # the connection's own earlier days, scored on the same blind events
+    history = data["baselines"]["connection_history"]
+    assert 0.9 * blind["n"] <= history["n"] <= blind["n"] and history["crps_min"] > 0
     # knowing the previous stop's delay is worth a lot, and the model beats carrying it forward
-    assert live["crps_min"] < 0.6 * blind["crps_min"]
+    assert live["crps_min"] < 0.6 * by_event["arrival"]["crps_min"]
     assert live["mae_p50_min"] < data["baselines"]["persistence"]["mae_min"]
     assert "live" in done.stdout and "hop >40" in done.stdout and "persistence" in done.stdout
+    assert "blind departures" in done.stdout and "connection history" in done.stdout
     assert (tmp_path / "bb.bayesianbahn.png").stat().st_size > 1000
 
 

@@ -82,3 +82,37 @@ def test_probability_of_arriving_by_a_time_reads_the_quantiles() -> None:
     piled = np.array([0.0] * 15 + [60.0, 120.0, 180.0, 240.0])  # up to 0.75 on the P50
     assert distribution.probability_at_most(piled, 0.0) == pytest.approx(0.75)
     assert distribution.probability_at_most(piled, -1.0) < 0.05
+
+
+def test_the_rows_probability_is_the_single_rows_and_the_inverse_undoes_it() -> None:
+    rng = np.random.default_rng(5)
+    rows = np.sort(rng.normal(0, 240, (40, len(LEVELS))), axis=1) + np.linspace(-600, 900, len(LEVELS))
+    rows[:5, 3:9] = rows[:5, 3:4]  # piles of outcomes on one value
+    x = rng.normal(100, 900, (40, 9))
+    got = distribution.probability_at_most_rows(rows, x)
+    one = [[distribution.probability_at_most(rows[i], x[i, j]) for j in range(9)] for i in range(40)]
+    np.testing.assert_allclose(got, one, atol=1e-12)
+    levels = np.array([0.01, 0.05, 0.2, 0.5, 0.73, 0.95, 0.995])
+    at = distribution.inverse_rows(rows[5:], levels)
+    np.testing.assert_allclose(distribution.probability_at_most_rows(rows[5:], at), np.tile(levels, (35, 1)))
+
+
+def test_a_connection_holds_with_the_chance_the_departure_stays_after_the_arrival() -> None:
+    """Against a sampled truth: two independent delays, each given by its quantiles."""
+    rng = np.random.default_rng(7)
+    arrival = rng.gamma(2.0, 150.0, 400_000)  # minutes late, right-skewed
+    leaving = rng.normal(60.0, 90.0, 400_000)
+    rows_a = np.quantile(arrival, LEVELS)[None, :]
+    rows_d = np.quantile(leaving, LEVELS)[None, :]
+    for slack in (-300.0, 0.0, 240.0, 600.0):
+        truth = float(np.mean(leaving + slack >= arrival))
+        got = distribution.connection_probability(rows_a, rows_d, np.array([slack]))[0]
+        assert got == pytest.approx(truth, abs=0.03), slack
+    # certain events: a point mass each; the connection holds exactly when the slack covers the gap
+    point = np.zeros((1, len(LEVELS)))
+    assert distribution.connection_probability(point + 120, point, np.array([150.0]))[0] == 1.0
+    assert distribution.connection_probability(point + 120, point, np.array([90.0]))[0] == 0.0
+    chances = distribution.connection_probability(
+        np.repeat(rows_a, 5, axis=0), np.repeat(rows_d, 5, axis=0), np.array([-600.0, 0, 300, 900, 3600])
+    )
+    assert (np.diff(chances) > 0).all() and chances[-1] > 0.99
