@@ -207,6 +207,7 @@ class Tasks(StrEnum):
     arrival = "arrival"
     departure = "departure"
     platform = "platform"
+    connection = "connection"
     all = "all"
 
 
@@ -224,7 +225,8 @@ TaskOption = Annotated[
     Tasks,
     typer.Option(
         "--task",
-        help="Which model (departure and platform models exist for trains).",
+        help="Which model (departure and platform models exist for trains; backtest only: connection, "
+        "the probability that a change between two trains holds).",
     ),
 ]
 PlatformsOption = Annotated[
@@ -329,6 +331,9 @@ def backtest(
             mode.value, protocol, train_from, train_until, test_from, test_until, report, walk_forward
         )
         return
+    if task == Tasks.connection:
+        _connection_backtest(mode.value, train_from, train_until, test_from, test_until, report)
+        return
     result, _, platform_rows = run_backtest.run(
         _engine(),
         get_settings(),
@@ -369,6 +374,28 @@ def served_accuracy(
     typer.echo(served.table(result))
     if report is not None:
         typer.echo(f"\nreport: {report}")
+
+
+def _connection_backtest(
+    mode: str, train_from: str, train_until: str, test_from: str, test_until: str, report: Path
+) -> None:
+    from eta.config import get_settings
+    from eta.errors import InputError
+    from eta.evaluation import connections
+    from eta.evaluation import report as output
+    from eta.windows import window
+
+    if mode != "train":
+        raise InputError("connections are scored for trains: use --mode train")
+    result, _ = connections.run(
+        _engine(),
+        get_settings(),
+        window(train_from, train_until, "training"),
+        window(test_from, test_until, "test"),
+    )
+    output.write_json(result, report)
+    typer.echo(connections.table(result))
+    typer.echo(f"\nreport: {report}")
 
 
 def _protocol_backtest(

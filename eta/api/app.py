@@ -105,6 +105,7 @@ def create_app(
     install_problem_handlers(app)
     from eta.api.routes import (
         boards,
+        connections,
         docs,
         feeds,
         health,
@@ -115,7 +116,7 @@ def create_app(
         trips,
     )
 
-    for module in (health, trips, boards, search, subscriptions, shares, operators, feeds, docs):
+    for module in (health, trips, boards, connections, search, subscriptions, shares, operators, feeds, docs):
         app.include_router(module.router)
     from eta.api.dashboard import routes as dashboard
     from eta.web import routes as web

@@ -180,3 +180,37 @@ class Board(BaseModel):
     window_to: datetime
     as_of: datetime
     arrivals: list[BoardArrival]
+
+
+class ConnectionEnd(BaseModel):
+    """One side of a connection: the first train's arrival or the second train's departure."""
+
+    service: ServiceRef
+    call_id: str = Field(description="eta's id of the call at the station (as text).")
+    scheduled: datetime = Field(description="Scheduled arrival (first train) or departure (second train).")
+    basis: Literal["arrived", "departed", "predicted"] = Field(
+        description="`arrived`/`departed`: the event is known, taken as certain; `predicted`: its quantiles."
+    )
+    actual: datetime | None = Field(description="The event, where it is known.")
+    p10: datetime | None
+    p50: datetime | None
+    p90: datetime | None
+    model_version: str | None = Field(description="The model whose prediction is used.")
+
+
+class Connection(BaseModel):
+    """Whether a change between two trains at one station holds: the probability that the second leaves at
+    least ``min_transfer_s`` after the first arrives."""
+
+    location: LocationRef
+    as_of: datetime = Field(description="The time this answer describes (UTC).")
+    min_transfer_s: int
+    scheduled_transfer_s: int = Field(
+        description="Scheduled departure of the second less arrival of the first."
+    )
+    probability: float = Field(
+        description="P(departure of the second − arrival of the first ≥ min_transfer_s), the two delays "
+        "taken as independent (the second train does not wait)."
+    )
+    arriving: ConnectionEnd
+    leaving: ConnectionEnd

@@ -102,6 +102,7 @@ def test_operation_ids_are_stable() -> None:
         "get_accuracy",
         "get_arrivals_board",
         "get_collectors",
+        "get_connection",
         "get_gtfs_rt_trip_updates",
         "get_models",
         "get_share",
