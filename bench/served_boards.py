@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
 import sys
 import time
 from collections import Counter
@@ -127,8 +128,17 @@ def stations(engine: Any, limit: int | None) -> list[str]:
 
 
 def measure(
-    settings: Any, engine: Any, day: Any, every: timedelta, codes: list[str], trips: bool = True
+    settings: Any,
+    engine: Any,
+    day: Any,
+    every: timedelta,
+    codes: list[str],
+    trips: bool = True,
+    part: tuple[int, int] = (0, 1),
+    raw_path: Path | None = None,
 ) -> dict[str, Any]:
+    """The raw counts at the day's times (``part`` k of n: every n-th time from the k-th), written to
+    ``raw_path`` after each time (a part stopped early still counts what it measured)."""
     from eta.api.lookup import Lookup
     from eta.demo.days import TRAIN_TZ
     from eta.parking import ParkingReference
@@ -150,8 +160,12 @@ def measure(
     worst: list[dict[str, Any]] = []
     missed: list[dict[str, Any]] = []
     start = datetime.combine(day, clock_time(0), TRAIN_TZ).astimezone(UTC)
-    times = [start + every * k for k in range(int(timedelta(days=1) / every))]
+    times = [start + every * k for k in range(int(timedelta(days=1) / every))][part[0] :: part[1]]
+    # in an order spread over the day, so that a part stopped early has measured every hour alike
+    random.Random(0).shuffle(times)
     started = time.monotonic()
+    done = 0
+    raw: dict[str, Any] = {}
     for now in times:
         with engine.connect() as conn:
             sweep = latest_sweep(conn, "train", now)
@@ -211,26 +225,63 @@ def measure(
             if trips and sweep is not None:
                 _trips(conn, lookup, settings, trains, now, sweep, trip_counts, trip_missed)
         print(f"{now.astimezone(TRAIN_TZ):%H:%M} {dict(counts)} trips {dict(trip_counts)}", file=sys.stderr)
+        done += 1
+        raw = {
+            "stations": len(codes),
+            "times": done,
+            "trips": trips,
+            "counts": dict(counts),
+            "unpredicted": dict(unpredicted),
+            "en_route_late": dict(en_route_late),
+            "trip_counts": dict(trip_counts),
+            "examples_trip_calls_unpredicted": trip_missed,
+            "examples_en_route_after_arrival": worst,
+            "examples_unpredicted": missed,
+            "elapsed_s": round(time.monotonic() - started),
+        }
+        if raw_path is not None:
+            raw_path.write_text(json.dumps(raw, indent=2, default=str) + "\n")
+    return raw
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The raw counts of parts measured apart (``--part``), added up."""
+    out: dict[str, Any] = {"stations": parts[0]["stations"], "trips": parts[0]["trips"]}
+    out["times"] = sum(p["times"] for p in parts)
+    out["elapsed_s"] = max(p["elapsed_s"] for p in parts)
+    for key in ("counts", "unpredicted", "en_route_late", "trip_counts"):
+        total: Counter[str] = Counter()
+        for p in parts:
+            total.update(p[key])
+        out[key] = dict(total)
+    for key in ("examples_trip_calls_unpredicted", "examples_en_route_after_arrival", "examples_unpredicted"):
+        out[key] = [e for p in parts for e in p[key]][:20]
+    return out
+
+
+def summarise(raw: dict[str, Any]) -> dict[str, Any]:
+    counts: Counter[str] = Counter(raw["counts"])
+    en_route_late = raw["en_route_late"]
     open_calls = counts["open"]
     late_total = sum(en_route_late.values())
     return {
         "boards": counts["boards"],
-        "stations": len(codes),
-        "times": len(times),
+        "stations": raw["stations"],
+        "times": raw["times"],
         "listed": counts["listed"],
         "open": open_calls,
         "cancelled": counts["cancelled"],
         "shown_arrived": counts["shown arrived"],
         "coverage": counts["predicted at the latest sweep"] / open_calls if open_calls else None,
-        "unpredicted_by_reason": dict(unpredicted),
+        "unpredicted_by_reason": raw["unpredicted"],
         "en_route_10min_after_arrival": late_total / open_calls if open_calls else None,
-        "en_route_10min_after_arrival_by_truth": dict(en_route_late),
+        "en_route_10min_after_arrival_by_truth": en_route_late,
         "shown_arrived_5min_early": counts["shown arrived > 5 min early"] / max(1, counts["shown arrived"]),
-        "trips": _trip_result(trip_counts) if trips else None,
-        "examples_trip_calls_unpredicted": trip_missed,
-        "examples_en_route_after_arrival": worst,
-        "examples_unpredicted": missed,
-        "elapsed_s": round(time.monotonic() - started),
+        "trips": _trip_result(Counter(raw["trip_counts"])) if raw["trips"] else None,
+        "examples_trip_calls_unpredicted": raw["examples_trip_calls_unpredicted"],
+        "examples_en_route_after_arrival": raw["examples_en_route_after_arrival"],
+        "examples_unpredicted": raw["examples_unpredicted"],
+        "elapsed_s": raw["elapsed_s"],
     }
 
 
@@ -375,9 +426,13 @@ def write(result: dict[str, Any], args: argparse.Namespace) -> None:
         f"`{meta['command']}` — {meta['measured_at']}",
         "",
         f"{result['boards']:,} boards of the last hour and the next two ({result['stations']} stations × "
-        f"{result['times']} times, "
+        f"{result['times']} times of the day's {24 * 60 // args.every_min} quarter hours, "
         f"every {args.every_min} min of 2025-09-08): {result['listed']:,} calls listed, "
         f"{result['open']:,} neither arrived nor cancelled.",
+        "Measured in parts (`--part K/N --raw PATH`, each part's times in an order spread over the day, "
+        "then `--merge`); a part stopped early leaves out the times it had not reached."
+        if args.merge
+        else "",
         "",
         "| measure | value | target |",
         "|---|---:|---:|",
@@ -417,12 +472,25 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=None, help="Only the N busiest stations.")
     parser.add_argument("--build-only", action="store_true", help="Replay the day, measure nothing.")
     parser.add_argument("--no-trips", action="store_true", help="Boards only, no trip answers.")
+    parser.add_argument(
+        "--part", default="0/1", help="K/N: measure every N-th time from the K-th only, into --raw."
+    )
+    parser.add_argument("--raw", type=Path, default=None, help="Write the part's raw counts here.")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, help="Add up raw parts, then report.")
     args = parser.parse_args()
-    settings, engine, day = ensure_day(args.data_dir)
-    if args.build_only:
-        return
-    codes = stations(engine, args.stations)
-    result = measure(settings, engine, day, timedelta(minutes=args.every_min), codes, not args.no_trips)
+    if args.merge:
+        raw = merge([json.loads(path.read_text()) for path in args.merge])
+    else:
+        settings, engine, day = ensure_day(args.data_dir)
+        if args.build_only:
+            return
+        codes = stations(engine, args.stations)
+        k, n = (int(x) for x in args.part.split("/"))
+        every = timedelta(minutes=args.every_min)
+        raw = measure(settings, engine, day, every, codes, not args.no_trips, (k, n), args.raw)
+        if args.raw is not None:
+            return
+    result = summarise(raw)
     write(result, args)
     print(json.dumps({k: v for k, v in result.items() if not k.startswith("examples")}, indent=2))
 
