@@ -251,7 +251,8 @@ def _arrival_columns(
     predicted = predictor.predict(features)
     contributions, bias = predictor.contributions(features)
     sched = features["scheduled_arrival"]
-    buckets = bucket_of(features)
+    # the model's own buckets (its edges and clock): its shape, and the served interval's labels, follow them
+    buckets = bucket_of(features, model.meta["calibration"])
     p10, p50, p90 = (predicted[f"p{q}_delay_s"].to_numpy() for q in (10, 50, 90))
     low, high = p10, p90
     if served_interval is not None:

@@ -62,6 +62,69 @@ def test_buckets_separate_reports_last_hop_and_time_to_arrival() -> None:
     assert calibration.bucket_of(_features(2, stops=None)).tolist() == ["r1-s0-b4"] * 2
 
 
+def test_buckets_count_the_time_to_the_arrival_expected_with_the_latest_delay() -> None:
+    # left 9 minutes late on a 12-minute hop: 2.5 minutes to the scheduled arrival, 11.5 to the expected one
+    late = pd.DataFrame(
+        {
+            "time_to_arrival_s": [150.0, 150.0, 900.0],
+            "latest_delay_s": [540.0, 0.0, np.nan],
+            "has_report": [1.0, 1.0, 0.0],
+            "report_stops_to_go": [1.0, 1.0, np.nan],
+        }
+    )
+    assert calibration.bucket_of(late).tolist() == ["r1-s1-b4", "r1-s1-b2", "r0-s0-b4"]
+    fitted = calibration.fit_interval_calibration(
+        np.zeros(3), np.full(3, -60.0), np.zeros(3), np.full(3, 60.0), calibration.bucket_of(late)
+    )
+    assert fitted["clock"] == "expected"
+    assert calibration.bucket_of(late, fitted).tolist() == ["r1-s1-b4", "r1-s1-b2", "r0-s0-b4"]
+    # a model calibrated before the clock was recorded keeps the scheduled arrival's buckets
+    before = {key: value for key, value in fitted.items() if key != "clock"}
+    assert calibration.bucket_of(late, before).tolist() == ["r1-s1-b2", "r1-s1-b2", "r0-s0-b4"]
+
+
+def test_train_buckets_split_busy_stations_and_run_ends() -> None:
+    features = pd.DataFrame(
+        {
+            "time_to_arrival_s": [400.0] * 3,
+            "latest_delay_s": [0.0] * 3,
+            "has_report": [1.0] * 3,
+            "report_stops_to_go": [1.0] * 3,
+            "scheduled_nearby_30min": [20.0, 3.0, np.nan],
+            "stops_after": [0.0, 5.0, 0.0],
+        }
+    )
+    assert calibration.bucket_of(features).tolist() == ["r1-s1-b3-n1-e1", "r1-s1-b3-n0-e0", "r1-s1-b3-n0-e1"]
+    # a model calibrated before the splits keeps its labels
+    before = {"edges_s": list(calibration.BUCKET_EDGES_S), "clock": "expected"}
+    assert calibration.bucket_of(features, before).tolist() == ["r1-s1-b3"] * 3
+    assert calibration.coarser("r1-s1-b3-n1-e1") == "r1-s1-b3-n1"
+    assert calibration.coarser("r1-s1-b3") is None
+
+
+def test_a_split_with_too_few_rows_takes_its_time_buckets_adjustment_not_the_overall_one() -> None:
+    rng = np.random.default_rng(6)
+    n = 4_000
+    wide = np.arange(n) < 3_000  # the time bucket's rows: outcomes spread over ±10 minutes
+    labels = np.where(wide, "r1-s1-b3-n1-e0", "r1-s1-b5-n0-e0")
+    labels[:100] = "r1-s1-b3-n1-e1"  # a split too small for its own adjustment
+    y = np.where(wide, rng.normal(0, 600, n), rng.normal(0, 60, n))
+    p10, p50, p90 = np.full(n, -60.0), np.zeros(n), np.full(n, 60.0)
+    fitted = calibration.fit_interval_calibration(y, p10, p50, p90, pd.Series(labels))
+    assert "r1-s1-b3-n1-e1" not in fitted["buckets"]
+    assert fitted["buckets"]["r1-s1-b3-n1"] == fitted["buckets"]["r1-s1-b3"]  # the same 3,000 rows
+    small = pd.Series(["r1-s1-b3-n1-e1"])
+    low, high = calibration.apply_interval_calibration(fitted, p10[:1], p50[:1], p90[:1], small)
+    parent = pd.Series(["r1-s1-b3-n1"])
+    assert (low, high) == calibration.apply_interval_calibration(fitted, p10[:1], p50[:1], p90[:1], parent)
+    assert high[0] > 600  # the wide time bucket's P90, not the overall one's
+    unknown = pd.Series(["r1-s0-b1-n0-e0"])
+    overall = calibration.apply_interval_calibration(
+        {"overall": fitted["overall"], "buckets": {}}, p10[:1], p50[:1], p90[:1], unknown
+    )
+    assert calibration.apply_interval_calibration(fitted, p10[:1], p50[:1], p90[:1], unknown) == overall
+
+
 def test_models_calibrated_with_shifts_only_keep_their_buckets_and_bounds() -> None:
     legacy = {"overall": [0.0, 0.0], "buckets": {"r1-b1": [30.0, 60.0]}, "tail": 0.1}
     features = _features(3)

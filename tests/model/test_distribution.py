@@ -52,6 +52,19 @@ def test_a_bound_pinned_on_the_p50_still_gets_a_tail_from_the_held_out_outcomes(
     assert (np.diff(q, axis=1) >= 0).all()
 
 
+def test_a_split_bucket_with_too_few_rows_takes_its_time_buckets_shape() -> None:
+    y, p10, p50, p90 = _skewed(6_000)
+    labels = np.where(np.arange(len(y)) < 3_000, "r1-s1-b3-n1-e0", "r1-s1-b5-n0-e0")
+    labels[:100] = "r1-s1-b3-n1-e1"
+    y = np.where(np.arange(len(y)) < 3_000, y, p50)  # the other time bucket: every outcome on the P50
+    shape = distribution.fit_shape(y, p10, p50, p90, pd.Series(labels))
+    assert "r1-s1-b3-n1-e1" not in shape["buckets"]
+    assert shape["buckets"]["r1-s1-b3-n1"] == shape["buckets"]["r1-s1-b3"] != shape["overall"]
+    row = (np.array([-60.0]), np.array([0.0]), np.array([120.0]))
+    small = distribution.quantiles(shape, *row, pd.Series(["r1-s1-b3-n1-e1"]))
+    np.testing.assert_array_equal(small, distribution.quantiles(shape, *row, pd.Series(["r1-s1-b3"])))
+
+
 def test_a_model_without_a_shape_gets_a_normal_distributions_proportions() -> None:
     q = distribution.quantiles(None, np.array([-128.16]), np.array([0.0]), np.array([128.16]), None)
     assert q[0, LEVELS.index(0.05)] == pytest.approx(-164.5, abs=0.5)

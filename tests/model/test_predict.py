@@ -12,10 +12,14 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from eta.config import Settings
+from eta.features import compute_features, load_frames
+from eta.features.queries import serving_queries
 from eta.importers import calls_csv
 from eta.model import distribution, registry
+from eta.model.arrival import ArrivalPredictor
 from eta.model.artefact import Artefact
-from eta.model.predict import predict_calls
+from eta.model.calibration import bucket_of
+from eta.model.predict import predict_calls, predict_frames
 from eta.store import open_store
 from eta.store.schema import Call, Model, Observation, Prediction
 from tests import slices
@@ -123,6 +127,37 @@ def test_chosen_calls_get_the_predictions_the_sweep_gives_them(
         engine.dispose()
     assert len(served["chosen"]) == 40
     pd.testing.assert_frame_equal(served["chosen"], served["sweep"])
+
+
+@pytest.mark.parametrize("clock", ["expected", None])
+def test_what_is_served_is_what_the_backtest_predicts(
+    flights_model: Artefact, tmp_path: Path, clock: str | None
+) -> None:
+    """The served interval, its bucket and the 19 quantiles are the backtest's (``ArrivalPredictor``) for
+    the same queries: the calibration's buckets (edges and clock) come from the model, not the code, also
+    for a model calibrated before the clock was recorded (``clock`` None)."""
+    model = copy.deepcopy(flights_model)
+    if clock is None:
+        del model.meta["calibration"]["clock"]
+    _, engine = _flights_store_serving(model, tmp_path, "flight-arrival-backtested")
+    entry = registry.serving(engine, "flight", "arrival")
+    assert entry is not None
+    start, end = MADE_AT - timedelta(hours=12), MADE_AT + timedelta(hours=12)
+    frames = load_frames(engine, "flight", start, end, observed_until=MADE_AT)
+    served = predict_frames(frames, "flight", entry, None, MADE_AT)
+    queries = serving_queries(frames, MADE_AT)
+    features = compute_features("flight", frames, queries, model.history, model.meta["vocabularies"])
+    predictor = ArrivalPredictor(model)
+    predicted = predictor.predict(features)
+    spread = predictor.quantiles(features, predicted)
+    assert len(served) == len(features) > 100
+    served = served.loc[features.index]
+    offsets = np.array([distribution.decode(text) for text in served["arrival_quantiles"]], dtype="float64")
+    np.testing.assert_allclose(offsets, spread - predicted[["p50_delay_s"]].to_numpy(), atol=1)
+    calibration = model.meta["calibration"]
+    assert served["interval_bucket"].tolist() == bucket_of(features, calibration).tolist()
+    assert calibration.get("clock") == clock
+    engine.dispose()
 
 
 @pytest.mark.parametrize("naive", [datetime(2013, 1, 12, 15)])
