@@ -11,7 +11,7 @@ from eta.config import settings_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-README_MAX_LINES = 220
+README_MAX_LINES = 210
 
 
 def _readme() -> str:
