@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -187,15 +186,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if state.trips is not None:
             state.trips.generation.stop()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(tasks)
         if health is not None:
             health.close()
         if state.accuracy is not None:
             await asyncio.to_thread(state.accuracy.close)
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks until they have ended. On Python 3.11 ``asyncio.wait_for`` swallows a cancellation
+    that arrives as its inner future completes (CPython gh-86296): the store probe's loop then went on
+    probing and the shutdown waited for ever, so a task is asked again until it ends."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed at shutdown", exc_info=task.exception())
 
 
 def _refresh_soon(loop: asyncio.AbstractEventLoop, work: Callable[[], object]) -> None:
