@@ -175,10 +175,13 @@ class ApiSettings(BaseModel):
     rate_limit_per_minute: int = Field(
         default=120,
         ge=1,
-        description="Traveller requests allowed per client IP and minute (token bucket, per process).",
+        description=(
+            "Traveller and GTFS-RT feed requests allowed per client IP and minute (token bucket, per "
+            "process); /metrics scrapes have buckets of their own at the same rate and burst."
+        ),
     )
     rate_limit_burst: int = Field(
-        default=30, ge=1, description="Traveller requests a client IP may make at once before throttling."
+        default=30, ge=1, description="Requests a client IP may make at once before throttling (as above)."
     )
     trust_forwarded_for: bool = Field(
         default=False,

@@ -81,6 +81,7 @@ def create_app(
         login_failures=TokenBuckets(
             settings.api.login_failures_per_hour / 60, settings.api.login_failures_burst
         ),
+        scrapes=TokenBuckets(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst),
         accuracy=AccuracyView(
             engine, span=ACCURACY_SPAN, ahead=ACCURACY_AHEAD, stale_s=settings.api.accuracy_stale_s
         ),

@@ -41,6 +41,7 @@ class AppState:
     answers: AnswerCache
     creations: TokenBuckets  # subscriptions asked for, per client IP
     login_failures: TokenBuckets  # failed dashboard logins, per client IP
+    scrapes: TokenBuckets  # /metrics, per client IP
     accuracy: AccuracyView | None = None  # the operator accuracy's precomputed join (eta.api.accuracy_view)
     trips: TripAnswers | None = None  # None: no answer cache (cache_ttl_s = 0)
     feed_cache: dict[str, object] = field(default_factory=dict)
@@ -74,35 +75,41 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def rate_limit(request: Request, state: State) -> None:
-    """Token bucket per client IP for the public traveller endpoints; 429 with Retry-After when empty."""
-    wait = state.buckets.take(client_ip(request))
+def _take(buckets: TokenBuckets, request: Request, state: AppState, what: str) -> None:
+    """One token from the client IP's bucket in ``buckets``; 429 with Retry-After when it is empty."""
+    wait = buckets.take(client_ip(request))
     if wait > 0:
         state.metrics.rate_limited.inc()
-        retry = state.buckets.retry_after_s(wait)
+        retry = buckets.retry_after_s(wait)
         raise ApiProblem(
             429,
-            f"too many requests from this address; try again in {retry} s",
+            f"too many {what} from this address; try again in {retry} s",
             type_="/problems/rate-limited",
             headers={"Retry-After": str(retry)},
         )
+
+
+async def rate_limit(request: Request, state: State) -> None:
+    """Token bucket per client IP for the public endpoints (traveller API, GTFS-RT feed)."""
+    _take(state.buckets, request, state, "requests")
 
 
 RateLimited = Depends(rate_limit)
 
 
+async def scrape_limit(request: Request, state: State) -> None:
+    """``/metrics``, per client IP, at the traveller rate but in buckets of its own: a scrape costs a walk
+    over every series, and travellers sharing the scraper's address (a proxy without X-Forwarded-For) must
+    not blind the monitoring that would show them being limited."""
+    _take(state.scrapes, request, state, "scrapes")
+
+
+ScrapeLimited = Depends(scrape_limit)
+
+
 async def creation_limit(request: Request, state: State) -> None:
     """Subscriptions a client IP may ask for (each one costs a look-up and, later, deliveries)."""
-    wait = state.creations.take(client_ip(request))
-    if wait > 0:
-        state.metrics.rate_limited.inc()
-        retry = state.creations.retry_after_s(wait)
-        raise ApiProblem(
-            429,
-            f"too many subscriptions asked for from this address; try again in {retry} s",
-            type_="/problems/rate-limited",
-            headers={"Retry-After": str(retry)},
-        )
+    _take(state.creations, request, state, "subscriptions asked for")
 
 
 CreationLimited = Depends(creation_limit)

@@ -28,7 +28,7 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.rate_limited = Counter(
-            "eta_rate_limited_requests", "Traveller requests refused with 429.", registry=self.registry
+            "eta_rate_limited_requests", "Requests refused with 429 by a rate limit.", registry=self.registry
         )
         self.cache_hits = Counter(
             "eta_answer_cache_hits", "Trip and board answers served from the cache.", registry=self.registry

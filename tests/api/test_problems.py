@@ -1,9 +1,10 @@
-"""RFC 9457 problems for every error, body size limit, and the traveller rate limit."""
+"""RFC 9457 problems for every error, body size limit, and the rate limits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 from fastapi.testclient import TestClient
 
 from eta.api.ratelimit import TokenBuckets
@@ -73,8 +74,36 @@ def test_traveller_endpoints_are_rate_limited_per_client(
     assert limited.headers["content-type"] == "application/problem+json"
     assert limited.headers["retry-after"] == "1"
     assert "too many requests" in limited.json()["detail"]
-    assert client.get("/livez").status_code == 200  # operations endpoints are not limited
+    assert client.get("/livez").status_code == 200  # probes are never limited
+    # scrapes have buckets of their own
     assert "eta_rate_limited_requests_total 1.0" in client.get("/metrics").text
+
+
+def _assert_rate_limited(response: httpx.Response) -> None:
+    assert response.status_code == 429
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    problem = response.json()
+    assert problem["type"] == "/problems/rate-limited"
+    assert problem["status"] == 429
+    assert problem["instance"] == response.request.url.path
+
+
+def test_feed_and_metrics_are_rate_limited_and_probes_are_not(
+    seeded_url: str, clock, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client(seeded_url, clock, api={"rate_limit_per_minute": 60, "rate_limit_burst": 2})
+    feed = "/gtfs-rt/trip-updates"
+    assert [client.get(feed).status_code for _ in range(2)] == [200, 200]
+    _assert_rate_limited(client.get(feed))
+    # the feed spends the traveller buckets: the API is refused too
+    _assert_rate_limited(client.get("/api/v1/trips/train/ICE/1011/2026-05-04"))
+    # /metrics has its own, so the scrape still sees the refusals, until it asks too often itself
+    assert "eta_rate_limited_requests_total 2.0" in client.get("/metrics").text
+    assert client.get("/metrics").status_code == 200
+    _assert_rate_limited(client.get("/metrics"))
+    assert "too many scrapes" in client.get("/metrics").json()["detail"]
+    assert 429 not in {client.get(probe).status_code for probe in ["/livez", "/readyz"] * 10}
 
 
 def test_token_bucket_refills_at_the_configured_rate() -> None:

@@ -9,11 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from eta.api.deps import Now, State
+from eta.api.deps import Now, RateLimited, State
 from eta.api.problems import problem_responses
 from eta.feeds.gtfs_rt import Feed, build_trip_updates
 
-router = APIRouter(tags=["feeds"])
+router = APIRouter(tags=["feeds"], dependencies=[RateLimited])
 PROTOBUF = "application/x-protobuf"
 
 
@@ -24,7 +24,7 @@ PROTOBUF = "application/x-protobuf"
     responses={
         200: {"content": {PROTOBUF: {}}, "description": "A GTFS-Realtime FeedMessage (FULL_DATASET)."},
         304: {"description": "Not modified since If-Modified-Since."},
-        **problem_responses(422),
+        **problem_responses(422, 429),
     },
 )
 def get_trip_updates(

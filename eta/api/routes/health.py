@@ -7,9 +7,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from eta.api.deps import State
+from eta.api.deps import ScrapeLimited, State
 from eta.api.problems import PROBLEM_JSON, problem_responses
 
+# /livez and /readyz are not rate-limited: they answer a constant from memory (the readiness checks run in
+# the background), cheaper than the 429 would be, and a probe answered 429 gets a healthy process restarted
+# or taken out of rotation. /metrics walks every series, so it is limited (eta.api.deps.scrape_limit).
 router = APIRouter(tags=["operations"])
 
 
@@ -55,7 +58,11 @@ async def readyz(state: State) -> JSONResponse:
     "/metrics",
     operation_id="metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format."},
+        **problem_responses(429),
+    },
+    dependencies=[ScrapeLimited],
 )
 async def metrics(state: State, request: Request) -> Response:
     """Prometheus metrics (request counts and latency by route template, alerts, readiness)."""
