@@ -10,15 +10,14 @@ refused them in the bulk write and every run crashed on the same archived batch;
 
 PostgreSQL widens the columns in place (a catalogue change, no table rewrite). SQLite does not enforce
 the lengths; its declared types are rewritten in the schema text (same TEXT affinity, same file
-content) rather than by recreating ``calls``, whose drop would cascade to every observation.
+content) rather than by recreating ``calls``, whose drop would cascade to every observation
+(``eta.store.migrations.widen``, shared with 0022; on the schema 0001-0020 leave it rewrites exactly what
+this migration's own copy did, and refuses instead of skipping a declaration it does not find).
 """
 
 from __future__ import annotations
 
-import re
-
-import sqlalchemy as sa
-from alembic import op
+from eta.store.migrations.widen import narrow, widen
 
 revision = '0021'
 down_revision = '0020'
@@ -40,32 +39,8 @@ WIDER = (  # table, column, before, after
 
 
 def upgrade() -> None:
-    _change(lambda before, after: (before, after))
+    widen(WIDER)
 
 
 def downgrade() -> None:
-    _change(lambda before, after: (after, before))
-
-
-def _change(direction) -> None:  # type: ignore[no-untyped-def]
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        for table, column, before, after in WIDER:
-            old, new = direction(before, after)
-            op.alter_column(table, column, existing_type=sa.String(old), type_=sa.String(new))
-        return
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    for table in sorted({t for t, *_ in WIDER}):
-        sql = bind.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).scalar_one()
-        for name, column, before, after in WIDER:
-            if name == table:
-                old, new = direction(before, after)
-                sql = re.sub(rf"\b{column} VARCHAR\({old}\)", f"{column} VARCHAR({new})", sql)
-        bind.exec_driver_sql(
-            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, table)
-        )
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+    narrow(WIDER)

@@ -9,18 +9,15 @@ A GTFS feed's stop ids are unique only within it, so a named GTFS instance store
 and one board). Instance names and stop ids together run past 32 characters: every column holding a
 location code goes to 128, as the service number holding ``<instance>:<trip_id>`` did in 0021.
 
-As in 0021, PostgreSQL widens the columns in place (a catalogue change: no table rewrite, no index
-rebuild); SQLite does not enforce lengths, and its declared types are rewritten in the schema text (same
-TEXT affinity, same file content) rather than by recreating ``calls``, whose drop would cascade to every
-observation. A downgrade fails on PostgreSQL while a longer code is stored.
+As in 0021 (``eta.store.migrations.widen``), PostgreSQL widens the columns in place (a catalogue change:
+no table rewrite, no index rebuild); SQLite does not enforce lengths, and its declared types are rewritten
+in the schema text (same TEXT affinity, same file content) rather than by recreating ``calls``, whose drop
+would cascade to every observation. A downgrade fails on PostgreSQL while a longer code is stored.
 """
 
 from __future__ import annotations
 
-import re
-
-import sqlalchemy as sa
-from alembic import op
+from eta.store.migrations.widen import narrow, widen
 
 revision = "0022"
 down_revision = "0021"
@@ -38,34 +35,8 @@ WIDER = (  # table, column, before, after
 
 
 def upgrade() -> None:
-    _change(lambda before, after: (before, after))
+    widen(WIDER)
 
 
 def downgrade() -> None:
-    _change(lambda before, after: (after, before))
-
-
-def _change(direction) -> None:  # type: ignore[no-untyped-def]
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        for table, column, before, after in WIDER:
-            old, new = direction(before, after)
-            op.alter_column(table, column, existing_type=sa.String(old), type_=sa.String(new))
-        return
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    for table in sorted({t for t, *_ in WIDER}):
-        sql = bind.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).scalar_one()
-        for name, column, before, after in WIDER:
-            if name == table:
-                old, new = direction(before, after)
-                sql, found = re.subn(rf'(\b{column}"? )VARCHAR\({old}\)', rf"\g<1>VARCHAR({new})", sql)
-                if found != 1:  # a column declared otherwise than 0001-0021 left it: change nothing
-                    raise RuntimeError(f"{table}.{column} VARCHAR({old}) not found in its declaration")
-        bind.exec_driver_sql(
-            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql, table)
-        )
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+    narrow(WIDER)
