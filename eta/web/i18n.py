@@ -54,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "platform_announced": "announced",
         "platform_predicted": "predicted, {p} likely",
         "platform_unknown": "not known yet",
+        "gate_source_none": "not given by this flight's data source",
         "platform_planned": "planned {p}",
         "platform_may_change": "may still change ({p} chance)",
         "platform_announced_at": "the operator announces it around {time}",
@@ -63,6 +64,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "parking_confidence": "The nearest to the platform used, with {p} probability.",
         "parking_coverage": "Walking times cover {p} of the likely platforms.",
         "parking_none": "eta has no parking data for this place.",
+        "parking_needs_terminal": (
+            "Parking advice here depends on the terminal, and none is known for this flight."
+        ),
+        "parking_needs_platform": "Parking advice here depends on the platform, which is not known yet.",
+        "parking_not_covered": (
+            "eta's parking data for this place does not name this platform, gate or terminal."
+        ),
         "parking_source": "Source: {source}",
         "why": "Why",
         "stops": "Stops",
@@ -159,6 +167,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "platform_announced": "annoncé",
         "platform_predicted": "prévu par eta, probabilité {p}",
         "platform_unknown": "pas encore connu",
+        "gate_source_none": "non fourni par la source des données de ce vol",
         "platform_planned": "prévu {p}",
         "platform_may_change": "pourrait encore changer (probabilité {p})",
         "platform_announced_at": "annoncé par l'exploitant vers {time}",
@@ -168,6 +177,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "parking_confidence": "Le plus proche du quai d'arrivée, avec une probabilité de {p}.",
         "parking_coverage": "Les temps de marche couvrent {p} des quais probables.",
         "parking_none": "eta n'a pas de données de stationnement pour ce lieu.",
+        "parking_needs_terminal": "Ici, le conseil de stationnement dépend du terminal, inconnu pour ce vol.",
+        "parking_needs_platform": "Ici, le conseil de stationnement dépend du quai, pas encore connu.",
+        "parking_not_covered": (
+            "Les données de stationnement de ce lieu ne nomment pas ce quai, cette porte ou ce terminal."
+        ),
         "parking_source": "Source : {source}",
         "why": "Pourquoi",
         "stops": "Arrêts",
@@ -265,6 +279,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "platform_announced": "angekündigt",
         "platform_predicted": "von eta vorhergesagt, {p} wahrscheinlich",
         "platform_unknown": "noch nicht bekannt",
+        "gate_source_none": "von der Datenquelle dieses Flugs nicht angegeben",
         "platform_planned": "geplant {p}",
         "platform_may_change": "kann sich noch ändern ({p} Wahrscheinlichkeit)",
         "platform_announced_at": "wird gegen {time} angekündigt",
@@ -274,6 +289,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "parking_confidence": "Mit {p} Wahrscheinlichkeit am nächsten zum Ankunftsgleis.",
         "parking_coverage": "Die Gehzeiten decken {p} der wahrscheinlichen Gleise ab.",
         "parking_none": "eta hat für diesen Ort keine Parkdaten.",
+        "parking_needs_terminal": (
+            "Die Parkempfehlung hängt hier vom Terminal ab, und für diesen Flug ist keins bekannt."
+        ),
+        "parking_needs_platform": "Die Parkempfehlung hängt hier vom Gleis ab, das noch nicht bekannt ist.",
+        "parking_not_covered": "Die Parkdaten dieses Orts nennen dieses Gleis, Gate oder Terminal nicht.",
         "parking_source": "Quelle: {source}",
         "why": "Warum",
         "stops": "Halte",

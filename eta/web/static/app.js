@@ -248,7 +248,9 @@
     const label = mode === "flight" ? t("gate") : t("platform");
     if (!info.predicted) {
       const planned = info.planned ? ` (${t("platform_planned", { p: info.planned })})` : "";
-      return el("p", { class: "platform unknown", id: "platform" }, `${label}: `, el("span", { class: "value" }, t("platform_unknown") + planned));
+      // a source that never gives gates (the flights demo's) must not read as if one were still to come
+      const unknown = info.no_terminal_reason === "source gives none" ? t("gate_source_none") : t("platform_unknown");
+      return el("p", { class: "platform unknown", id: "platform" }, `${label}: `, el("span", { class: "value" }, unknown + planned));
     }
     const announced = info.announced;
     const probability = info.probability === null ? "" : `${Math.round(info.probability * 100)} %`;
@@ -295,7 +297,12 @@
     const parking = call.parking;
     const parts = [el("h2", { id: "parking-title" }, t("parking"))];
     if (!parking) {
-      parts.push(el("p", { id: "parking-none" }, t("parking_none")));
+      const why = {
+        "terminal not known": "parking_needs_terminal",
+        "platform not known": "parking_needs_platform",
+        "platform not covered": "parking_not_covered",
+      }[call.no_parking_reason];
+      parts.push(el("p", { id: "parking-none" }, t(why || "parking_none")));
     } else {
       const best = parking.recommended;
       parts.push(el("p", { class: "big", id: "parking-best" }, best.name));
