@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from eta.errors import EtaError
+from eta.errors import EtaError, validation_message
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -816,8 +816,11 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `eta` or `eta db` alone: the help, as asked
             typer.echo(exc.format_message(), err=True)
             sys.exit(0)
+        if isinstance(exc, typer.BadParameter) and isinstance(exc.__cause__, ValidationError):
+            # typer checks a parameter with pydantic, whose message frames a validator's ("Value error, …")
+            exc.message = validation_message(exc.__cause__.errors()[0])
         # A usage mistake: one line, not the framed usage block.
-        _exit_with(" ".join(exc.format_message().replace("Value error, ", "").split()), code=exc.exit_code)
+        _exit_with(" ".join(exc.format_message().split()), code=exc.exit_code)
     except EtaError as exc:
         _exit_with(str(exc))
     except FileNotFoundError as exc:
@@ -825,7 +828,7 @@ def main() -> None:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        _exit_with(f"invalid setting ETA_{where.upper().replace('.', '__')}: {first['msg']}")
+        _exit_with(f"invalid setting ETA_{where.upper().replace('.', '__')}: {validation_message(first)}")
     except (OperationalError, ArgumentError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         _exit_with(f"cannot use the store ({reason}); check ETA_DATABASE_URL")

@@ -54,6 +54,36 @@ def test_user_mistakes_are_one_line_and_non_zero(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "line"),
+    [
+        (  # a settings validator's own words, not pydantic's "Value error, …" around them
+            ("stats",),
+            {"ETA_API__TRUSTED_PROXIES": '["nonsense"]'},
+            "eta: error: invalid setting ETA_API__TRUSTED_PROXIES: 'nonsense' is not a network "
+            "(e.g. 10.0.0.0/8)",
+        ),
+        (  # typer checks an argument with pydantic: its enum's message, likewise
+            ("train", "--mode", "bus", "--from", "2013-01-01", "--until", "2013-01-02"),
+            {},
+            "eta: error: Invalid value for '--mode': 'bus' is not one of 'train', 'flight'.",
+        ),
+        (  # pydantic's own message where no validator of ours spoke
+            ("demo", "--port", "x"),
+            {},
+            "eta: error: Invalid value for '--port': Input should be a valid integer, unable to parse string "
+            "as an integer",
+        ),
+    ],
+)
+def test_a_bad_setting_or_argument_is_the_validator_s_one_line(
+    args: tuple[str, ...], env: dict[str, str], line: str, tmp_path: Path
+) -> None:
+    done = eta(*args, env={"ETA_DATA_DIR": str(tmp_path), **env})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [line]
+
+
 def test_db_upgrade_then_stats_on_an_empty_store(tmp_path: Path) -> None:
     env = {"ETA_DATA_DIR": str(tmp_path)}
     assert "is at revision" in eta("db", "upgrade", env=env).stdout

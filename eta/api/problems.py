@@ -14,7 +14,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from eta.errors import EtaError, InputError, LimitError, NotFoundError
+from eta.errors import EtaError, InputError, LimitError, NotFoundError, validation_message
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("eta.api")
@@ -133,18 +133,15 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSON
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     fields = [
-        ProblemField(location=".".join(str(part) for part in err.get("loc", ())), message=_message(err))
+        ProblemField(
+            location=".".join(str(part) for part in err.get("loc", ())), message=validation_message(err)
+        )
         for err in exc.errors()
     ]
     detail = "; ".join(f"{f.location}: {f.message}" for f in fields[:3]) or "the request is invalid"
     return problem_response(
         request, 422, detail, type_="/problems/invalid-request", title="Invalid request", errors=fields
     )
-
-
-def _message(err: dict[str, Any]) -> str:
-    message = str(err.get("msg", "invalid value"))
-    return message.removeprefix("Value error, ")
 
 
 async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:

@@ -30,7 +30,7 @@ from eta.collectors.base import Adapter
 from eta.collectors.kind import Kind
 from eta.collectors.sources import aviationweather, db, flight_status, gtfs, ns, open_meteo, opensky
 from eta.config import Settings, section_rows
-from eta.errors import InputError
+from eta.errors import InputError, validation_message
 
 PROVIDERS = (db, gtfs, ns, flight_status, opensky, open_meteo, aviationweather)
 KINDS: dict[str, Kind] = {kind.name: kind for provider in PROVIDERS for kind in provider.KINDS}
@@ -126,7 +126,7 @@ def _instance(name: str, key: str, raw: object) -> Instance:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise InputError(f"collector {name!r} ({kind.name}): {where}: {error['msg']}") from exc
+        raise InputError(f"collector {name!r} ({kind.name}): {where}: {validation_message(error)}") from exc
     return Instance(name, kind, config)
 
 
