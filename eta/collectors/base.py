@@ -12,14 +12,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Protocol, Self
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, Self, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pydantic import BaseModel
     from requests import Session
 
+    from eta.collectors.kind import SourceSettings
     from eta.config import HttpSettings
 
 Row = dict[str, object]
@@ -141,7 +141,10 @@ class StoreView(Protocol):
         ...
 
 
-class Adapter(ABC):
+SettingsT = TypeVar("SettingsT", bound="SourceSettings")
+
+
+class Adapter(ABC, Generic[SettingsT]):
     r"""One source: subclasses set the class attributes and implement the abstract methods.
 
     An instance is one configured collector (:mod:`eta.collectors.registry`): ``name`` is the instance's
@@ -154,10 +157,12 @@ class Adapter(ABC):
     content_types: ClassVar[tuple[str, ...]]  # accepted Content-Type prefixes
     extension: ClassVar[str] = "bin"  # of archived payloads
     push: ClassVar[bool] = False
-    interval_s: int = 300
     max_pages: int = 1  # pages read per request (see :meth:`next_page`)
     rows_source: str | None = None  # the source parse() writes, when this instance renamed it
-    config: BaseModel | None = None  # the instance's settings (its secrets are masked in messages)
+
+    def __init__(self, config: SettingsT) -> None:
+        self.config = config  # the instance's settings (its secrets are masked in messages)
+        self.interval_s = config.interval_s
 
     def named(self, name: str) -> Self:
         """This adapter as the instance ``name``. An instance other than the kind's default keeps its
@@ -173,8 +178,8 @@ class Adapter(ABC):
         taken from the feed. Raise :class:`FetchError` when the feed cannot be read or fell silent."""
         raise NotImplementedError(f"{self.name} is polled, not pushed")
 
-    def close(self) -> None:  # noqa: B027 - most adapters hold nothing open
-        """Release what the adapter holds open (a push subscription)."""
+    def close(self) -> None:
+        """Release what the adapter holds open (a push subscription); most hold nothing."""
 
     @abstractmethod
     def requests(self, now: datetime, view: StoreView) -> list[Request]:

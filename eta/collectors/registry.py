@@ -27,7 +27,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from eta.collectors.base import Adapter
-from eta.collectors.kind import Kind
+from eta.collectors.kind import Kind, SourceSettings
 from eta.collectors.sources import aviationweather, db, flight_status, gtfs, ns, open_meteo, opensky
 from eta.config import Settings, section_rows
 from eta.errors import InputError, validation_message
@@ -40,12 +40,11 @@ KINDS: dict[str, Kind] = {kind.name: kind for provider in PROVIDERS for kind in 
 class Instance:
     name: str
     kind: Kind
-    config: BaseModel
+    config: SourceSettings
 
     @property
-    def interval_s(self) -> int | None:
-        value = getattr(self.config, "interval_s", None)
-        return int(value) if value is not None else None
+    def interval_s(self) -> int:
+        return self.config.interval_s
 
 
 def instances(settings: Settings) -> dict[str, Instance]:

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from eta._time import parse_date
 from eta.collectors import archive
 from eta.collectors.base import Adapter, Payload, Request, Rows
+from eta.collectors.kind import SourceSettings
 from eta.collectors.runner import AfterCycle, Cycle, Runner, RunResult
 from eta.collectors.sources.db import iris as db_iris
 from eta.collectors.sources.db import iris_snapshots
@@ -236,7 +237,13 @@ _TIME_COLUMNS = {  # every time column of the replayed tables (flights' runway t
 }
 
 
-class StoreRowsAdapter(Adapter):
+class StoreReplaySettings(SourceSettings):
+    """A store replayed as a source has nothing to configure: the replay decides when it runs."""
+
+    interval_s: int = 300
+
+
+class StoreRowsAdapter(Adapter[StoreReplaySettings]):
     """Parses the payloads :func:`store_cycles` makes (rows as JSON) back into rows: a store replayed as
     a source goes through the same resolve-and-write path as the live collectors."""
 
@@ -244,6 +251,9 @@ class StoreRowsAdapter(Adapter):
     source = "store-replay"
     content_types = ("application/json",)
     extension = "json"
+
+    def __init__(self) -> None:
+        super().__init__(StoreReplaySettings())
 
     def requests(self, now: datetime, view: object) -> list[Request]:
         return []

@@ -731,8 +731,7 @@ def _secret_values(settings: Settings, adapter: Adapter) -> list[str]:
                 walk(value)
 
     walk(settings.collectors)
-    if adapter.config is not None:
-        walk(adapter.config)
+    walk(adapter.config)
     return found
 
 

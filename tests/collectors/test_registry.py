@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from eta import scheduler as eta_scheduler
@@ -316,3 +317,17 @@ def test_collect_help_and_list_name_the_sources_and_instances() -> None:
     assert "nl-secret-key-77" not in config.stdout  # an instance's key is masked like any secret
     broken = _eta("collect", "--list", env={"ETA_COLLECTORS__FEED__REALTIME_URL": "http://x"})
     assert broken.returncode != 0 and "has no kind" in broken.stderr
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_builds_an_instance_of_its_settings(kind: str) -> None:
+    """Each adapter is its instance's settings and what it derives from them (eta.collectors.base.Adapter),
+    and each kind's settings refuse a mistyped key (eta.collectors.kind.SourceSettings)."""
+    found = KINDS[kind]
+    config = found.settings().model_copy(update={"interval_s": found.settings().interval_s + 7})
+    adapter = found.build(config)
+    assert adapter.config is config
+    assert adapter.interval_s == config.interval_s
+    assert adapter.named("other").name == "other"
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        found.settings.model_validate({"interval_sec": 60})

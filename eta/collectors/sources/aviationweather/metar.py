@@ -24,16 +24,11 @@ SOURCE = "metar"
 _COVER_PCT = {"SKC": 0, "CLR": 0, "NSC": 0, "NCD": 0, "CAVOK": 0, "FEW": 25, "SCT": 50, "BKN": 75, "OVC": 100}
 
 
-class MetarAdapter(Adapter):
+class MetarAdapter(Adapter[MetarSettings]):
     name = "metar"
     source = SOURCE
     content_types = ("application/json",)
     extension = "json"
-    config: MetarSettings
-
-    def __init__(self, config: MetarSettings) -> None:
-        self.config = config
-        self.interval_s = config.interval_s
 
     def requests(self, now: datetime, view: StoreView) -> list[Request]:
         return [Request.of("metar", ids=",".join(self.config.stations), hours=self.config.hours)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from eta.collectors.kind import SourceSettings
 
 
-class MetarSettings(BaseModel):
+class MetarSettings(SourceSettings):
     """METAR reports from the aviationweather.gov data API."""
-
-    model_config = ConfigDict(extra="forbid")  # a mistyped setting is an error, not ignored
 
     base_url: str = Field(
         default="https://aviationweather.gov/api/data", description="AWC data API base URL."

@@ -19,16 +19,11 @@ from eta.collectors.sources.db.settings import DbIrisSettings
 PLAN_MEMORY = timedelta(hours=30)
 
 
-class DbIrisAdapter(Adapter):
+class DbIrisAdapter(Adapter[DbIrisSettings]):
     name = "db-iris"
     source = db_iris.SOURCE
     content_types = ("application/xml", "text/xml")
     extension = "xml"
-    config: DbIrisSettings
-
-    def __init__(self, config: DbIrisSettings) -> None:
-        self.config = config
-        self.interval_s = config.interval_s
 
     def requests(self, now: datetime, view: StoreView) -> list[Request]:
         plans_done = {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
+
+from eta.collectors.kind import SourceSettings
 
 
-class DbIrisSettings(BaseModel):
+class DbIrisSettings(SourceSettings):
     """Deutsche Bahn Timetables API (IRIS): plan and changes per station."""
-
-    model_config = ConfigDict(extra="forbid")  # a mistyped setting is an error, not ignored
 
     base_url: str = Field(
         default="https://apis.deutschebahn.com/db-api-marketplace/apis/timetables/v1",

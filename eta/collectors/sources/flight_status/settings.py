@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
+
+from eta.collectors.kind import SourceSettings
 
 
-class FlightStatusSettings(BaseModel):
+class FlightStatusSettings(SourceSettings):
     """One flight-status API with scheduled/estimated/actual gate and runway times, gate and terminal."""
-
-    model_config = ConfigDict(extra="forbid")  # a mistyped setting is an error, not ignored
 
     provider: Literal["aeroapi", "aviationstack"] = Field(
         default="aeroapi", description="Which flight-status API to use."

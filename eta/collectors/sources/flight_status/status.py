@@ -252,17 +252,15 @@ def _local(value: object, tz: str | None) -> datetime | None:
 PROVIDERS: dict[str, type[Provider]] = {"aeroapi": AeroApi, "aviationstack": AviationStack}
 
 
-class FlightStatusAdapter(Adapter):
+class FlightStatusAdapter(Adapter[FlightStatusSettings]):
     name = "flight-status"
     content_types = ("application/json",)
     extension = "json"
-    config: FlightStatusSettings
 
     def __init__(self, config: FlightStatusSettings, provider: Provider | None = None) -> None:
-        self.config = config
+        super().__init__(config)
         self.provider = provider or PROVIDERS[config.provider](config)
         self.source = self.provider.name
-        self.interval_s = config.interval_s
         self.max_pages = config.max_pages
 
     def requests(self, now: datetime, view: StoreView) -> list[Request]:

@@ -275,7 +275,7 @@ def _scheduled(
     return day_start + timedelta(seconds=static_time[index])  # type: ignore[arg-type]
 
 
-class GtfsRtAdapter(Adapter):
+class GtfsRtAdapter(Adapter[GtfsRtSettings]):
     name = "gtfs-rt"
     source = SOURCE
     content_types = (
@@ -285,11 +285,9 @@ class GtfsRtAdapter(Adapter):
         "application/protobuf",
     )
     extension = "bin"
-    config: GtfsRtSettings
 
     def __init__(self, config: GtfsRtSettings) -> None:
-        self.config = config
-        self.interval_s = config.interval_s
+        super().__init__(config)
         self.tz = ZoneInfo(config.timezone)
         self.static: GtfsStatic | None = None
 

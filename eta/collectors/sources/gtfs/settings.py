@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
+
+from eta.collectors.kind import SourceSettings
 
 
-class GtfsRtSettings(BaseModel):
+class GtfsRtSettings(SourceSettings):
     """GTFS static (stops, trips, stop_times) and GTFS-Realtime TripUpdates."""
-
-    model_config = ConfigDict(extra="forbid")  # a mistyped setting is an error, not ignored
 
     static_url: str = Field(
         default="https://download.gtfs.de/germany/fv_free/latest.zip",

@@ -371,7 +371,7 @@ def _station_observation(
 ENVELOPE_KINDS = {"DVS": "dvs", "DAS": "das", "RIT": "rit"}
 
 
-class NsInfoPlusAdapter(Adapter):
+class NsInfoPlusAdapter(Adapter[NsInfoPlusSettings]):
     """Parses InfoPlus messages for the runner. The feed is pushed, so there is nothing to request: the
     ZeroMQ subscription (:mod:`eta.collectors.sources.ns.zeromq`) hands the runner each message's XML
     (and :func:`message_cycles` recorded ones), archived, parsed and written like a fetched body."""
@@ -381,11 +381,9 @@ class NsInfoPlusAdapter(Adapter):
     content_types = ("application/xml", "text/xml")
     extension = "xml"
     push = True
-    config: NsInfoPlusSettings
 
     def __init__(self, config: NsInfoPlusSettings | None = None) -> None:
-        self.config = config or NsInfoPlusSettings()
-        self.interval_s = self.config.interval_s
+        super().__init__(config or NsInfoPlusSettings())
         self._subscription: Subscription | None = None
         self._last_message_at: datetime | None = None
         self._subscribed_at: datetime | None = None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from eta.collectors.kind import SourceSettings
 
 
-class NsInfoPlusSettings(BaseModel):
+class NsInfoPlusSettings(SourceSettings):
     """NS InfoPlus RIT / DVS / DAS messages pushed over ZeroMQ by an NDOV-style publisher."""
-
-    model_config = ConfigDict(extra="forbid")  # a mistyped setting is an error, not ignored
 
     endpoint: str = Field(
         default="tcp://pubsub.besteffort.ndovloket.nl:7664",

@@ -69,16 +69,11 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Callable[[float], float]]]] = {
 }
 
 
-class OpenMeteoAdapter(Adapter):
+class OpenMeteoAdapter(Adapter[OpenMeteoSettings]):
     name = "open-meteo"
     source = SOURCE
     content_types = ("application/json",)
     extension = "json"
-    config: OpenMeteoSettings
-
-    def __init__(self, config: OpenMeteoSettings) -> None:
-        self.config = config
-        self.interval_s = config.interval_s
 
     def requests(self, now: datetime, view: StoreView) -> list[Request]:
         return [

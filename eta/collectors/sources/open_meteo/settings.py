@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eta.collectors.kind import SourceSettings
+
 
 class WeatherPlace(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a mistyped setting is an error, not ignored
@@ -13,10 +15,8 @@ class WeatherPlace(BaseModel):
     lon: float = Field(description="Longitude.")
 
 
-class OpenMeteoSettings(BaseModel):
+class OpenMeteoSettings(SourceSettings):
     """Open-Meteo hourly forecast (no key); the historical archive API for backfills."""
-
-    model_config = ConfigDict(extra="forbid")  # a mistyped setting is an error, not ignored
 
     forecast_url: str = Field(default="https://api.open-meteo.com/v1/forecast", description="Forecast API.")
     archive_url: str = Field(

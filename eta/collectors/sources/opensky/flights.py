@@ -46,16 +46,11 @@ class SeenFlight:
     arrival_airport: str | None
 
 
-class OpenSkyAdapter(Adapter):
+class OpenSkyAdapter(Adapter[OpenSkySettings]):
     name = "opensky"
     source = SOURCE
     content_types = ("application/json",)
     extension = "json"
-    config: OpenSkySettings
-
-    def __init__(self, config: OpenSkySettings) -> None:
-        self.config = config
-        self.interval_s = config.interval_s
 
     def requests(self, now: datetime, view: StoreView) -> list[Request]:
         end = int(now.timestamp())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
+
+from eta.collectors.kind import SourceSettings
 
 
-class OpenSkySettings(BaseModel):
+class OpenSkySettings(SourceSettings):
     """OpenSky Network REST: arrivals and departures by airport."""
-
-    model_config = ConfigDict(extra="forbid")  # a mistyped setting is an error, not ignored
 
     base_url: str = Field(default="https://opensky-network.org/api", description="OpenSky REST base URL.")
     username: SecretStr | None = Field(default=None, description="OpenSky account (basic auth), optional.")
