@@ -63,6 +63,7 @@ def score(engine: Engine, mode: str, day: Window, served: pd.DataFrame) -> dict[
     version = str(versions.index[0])
     served = served[served["model_version"] == version]
     rows, reach = compare(engine, mode, day, served, version)
+    horizons = horizon_report(rows)
     report: dict[str, Any] = {
         "mode": mode,
         "window": day.as_list(),
@@ -70,15 +71,56 @@ def score(engine: Engine, mode: str, day: Window, served: pd.DataFrame) -> dict[
         "other_versions_left_out": {str(k): int(v) for k, v in versions.iloc[1:].items()},
         "n_served_predictions": len(served),
         "tolerance": TOLERANCE,
-        "horizons": horizon_report(rows),
+        "horizons": horizons,
         "very_late": horizon_report(rows[rows["operator_delay_s"] >= VERY_LATE_S]),
         "very_late_threshold_s": VERY_LATE_S,
         "served_at_horizon": reach,
+        # a checked horizon without a served call is said, with why, not passed over
+        "not_scored": unscored(mode, horizons, reach),
     }
-    report["served_equals_backtest"] = all(
-        block["within_tolerance"] for name, block in report["horizons"].items() if _checked(name)
-    )
+    report["served_equals_backtest"], report["checked"] = verdict(horizons, report["not_scored"])
     return report
+
+
+def unscored(
+    mode: str, horizons: dict[str, dict[str, Any]], reached: dict[str, dict[str, int]]
+) -> dict[str, dict[str, Any]]:
+    """The mode's horizons without a scored row, each with why: no arrived call had a query there, or none
+    was known by t (a recording whose plans came later than the horizon: nothing to serve), or calls were
+    known and not served, which fails the check where the horizon is held to the tolerance."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in HORIZONS[mode]:
+        if name in horizons:
+            continue
+        block = reached.get(
+            name, {"calls": 0, "not_known_at_t": 0, "cancelled_at_t": 0, "known_not_served": 0}
+        )
+        calls, missed = block["calls"], block["known_not_served"]
+        minutes = name.removesuffix("min")
+        ahead = f"{minutes} min ahead" if minutes.isdigit() else f"by the {name} horizon's time"
+        if calls == 0:
+            reason = f"no arrived call had a query {ahead}"
+        elif missed:
+            reason = f"{missed:,} known and not served of {calls:,} arrived calls"
+        elif block["cancelled_at_t"]:
+            reason = (
+                f"no call known and not cancelled {ahead} in this recording ({calls:,} arrived calls: "
+                f"{block['not_known_at_t']:,} known later, {block['cancelled_at_t']:,} cancelled then)"
+            )
+        else:
+            reason = f"no call known {ahead} in this recording ({calls:,} arrived calls, all known later)"
+        out[name] = {"reason": reason, "checked": _checked(name), "fails": bool(missed) and _checked(name)}
+    return out
+
+
+def verdict(
+    horizons: dict[str, dict[str, Any]], missing: dict[str, dict[str, Any]]
+) -> tuple[bool, list[str]]:
+    """Whether the served MAE is within the tolerance at every checked horizon with served rows, and no
+    checked horizon had known calls left unserved; and the checked horizons that were scored."""
+    checked = [name for name in horizons if _checked(name)]
+    held = all(horizons[name]["within_tolerance"] for name in checked)
+    return held and not any(block["fails"] for block in missing.values()), checked
 
 
 def _of_day(served: pd.DataFrame, day: Window) -> pd.DataFrame:
@@ -296,6 +338,8 @@ def table(report: dict[str, Any]) -> str:
         f"{'operator':>10}{'timetable':>11}",
     ]
     lines += [_line(name, block) for name, block in report["horizons"].items()]
+    missing = report.get("not_scored", {})
+    lines += [f"{name:<13}{0:>7}  {block['reason']}" for name, block in missing.items()]
     late = report["very_late"]
     if late:
         minutes = report["very_late_threshold_s"] // 60
@@ -310,10 +354,17 @@ def table(report: dict[str, Any]) -> str:
             f"known but not served: {block['known_not_served']:,}"
             for name, block in reached.items()
         ]
-    verdict = "yes" if report["served_equals_backtest"] else "NO"
+    held = "yes" if report["served_equals_backtest"] else "NO"
+    checked = ", ".join(report.get("checked", []))
+    skipped = "; ".join(
+        f"{name} ({block['reason'].split(' (')[0]})"
+        for name, block in missing.items()
+        if block["checked"] and not block["fails"]
+    )
     lines.append(
         f"served MAE within {report['tolerance']:.0%} of the backtest's at every horizon up to "
-        f"{CHECKED_UP_TO_MIN} min: {verdict}"
+        f"{CHECKED_UP_TO_MIN} min with a served call: {held} ({checked})"
+        + (f"; not checked: {skipped}" if skipped else "")
     )
     return "\n".join(lines)
 

@@ -59,6 +59,8 @@ def test_served_equals_what_the_backtest_computes_at_the_same_instant(
     report = json.loads(path.read_text())
     assert report["model_version"] == "flight-arrival-served"
     assert set(report["horizons"]) == {"dep_minus_2h", "at_departure"}
+    assert report["not_scored"] == {}  # both flight horizons scored, both checked
+    assert report["checked"] == ["dep_minus_2h", "at_departure"]
     for block in report["horizons"].values():
         assert block["n"] > 50
         assert block["same_p50"] == 1.0  # the served P50 is the backtest's at made_at, for every row
@@ -114,3 +116,75 @@ def test_calls_not_yet_known_at_a_horizon_are_counted_apart() -> None:
         "60min": {"calls": 4, "served": 1, "not_known_at_t": 1, "cancelled_at_t": 1, "known_not_served": 1},
         "15min": {"calls": 1, "served": 1, "not_known_at_t": 0, "cancelled_at_t": 0, "known_not_served": 0},
     }
+
+
+def test_a_horizon_without_served_rows_says_why_and_is_not_passed_silently() -> None:
+    """The recorded Berlin day knows no call 60 min ahead (IRIS plans fetched hour by hour): the report
+    and its table say so for the 60-minute row instead of leaving it out, and the verdict names the
+    horizons it checked. A horizon whose calls were known and yet not served fails the check."""
+    from eta.evaluation.served import table, unscored, verdict
+
+    scored = {
+        name: {
+            "n": 10,
+            "served_mae_s": 100.0,
+            "backtest_mae_s": 100.0,
+            "difference": 0.0,
+            "within_tolerance": True,
+            "backtest_at_t_mae_s": 101.0,
+            "operator_mae_s": None,
+            "n_operator": 0,
+            "served_mae_s_where_operator": None,
+            "timetable_mae_s": 150.0,
+            "same_p50": 1.0,
+            "mean_abs_p50_gap_s": 0.0,
+        }
+        for name in ("next_stop", "15min", "30min")
+    }
+    unknown = {
+        "calls": 13015,
+        "served": 0,
+        "not_known_at_t": 13015,
+        "cancelled_at_t": 0,
+        "known_not_served": 0,
+    }
+    reached = {name: {**unknown, "served": 10, "not_known_at_t": 13005} for name in scored}
+    reached["60min"] = unknown
+    reached["120min"] = unknown
+
+    missing = unscored("train", scored, reached)
+    assert missing["60min"] == {
+        "reason": "no call known 60 min ahead in this recording (13,015 arrived calls, all known later)",
+        "checked": True,
+        "fails": False,
+    }
+    assert missing["120min"]["checked"] is False
+    assert verdict(scored, missing) == (True, ["next_stop", "15min", "30min"])
+    report = {
+        "mode": "train",
+        "window": ["2025-09-07T22:00:00+00:00", "2025-09-08T22:00:00+00:00"],
+        "model_version": "m",
+        "n_served_predictions": 30,
+        "tolerance": 0.05,
+        "horizons": scored,
+        "very_late": {},
+        "very_late_threshold_s": 900,
+        "served_at_horizon": reached,
+        "not_scored": missing,
+        "served_equals_backtest": True,
+        "checked": ["next_stop", "15min", "30min"],
+    }
+    text = table(report)
+    assert "60min" in text.split("where")[0]
+    assert "no call known 60 min ahead in this recording" in text
+    assert text.splitlines()[-1] == (
+        "served MAE within 5% of the backtest's at every horizon up to 60 min with a served call: yes "
+        "(next_stop, 15min, 30min); not checked: 60min (no call known 60 min ahead in this recording)"
+    )
+
+    # known, not cancelled and not served at all: the check fails there
+    reached["60min"] = {**unknown, "not_known_at_t": 13000, "known_not_served": 15}
+    missing = unscored("train", scored, reached)
+    assert missing["60min"]["fails"] is True
+    assert "15 known and not served" in missing["60min"]["reason"]
+    assert verdict(scored, missing)[0] is False
