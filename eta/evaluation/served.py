@@ -92,23 +92,24 @@ def unscored(
     for name in HORIZONS[mode]:
         if name in horizons:
             continue
-        block = reached.get(
-            name, {"calls": 0, "not_known_at_t": 0, "cancelled_at_t": 0, "known_not_served": 0}
-        )
-        calls, missed = block["calls"], block["known_not_served"]
+        block = reached.get(name, {})
+        calls, missed = block.get("calls", 0), block.get("known_not_served", 0)
         minutes = name.removesuffix("min")
         ahead = f"{minutes} min ahead" if minutes.isdigit() else f"by the {name} horizon's time"
+        why = {
+            "known later": block.get("not_known_at_t", 0),
+            "cancelled then": block.get("cancelled_at_t", 0),
+            "before the first sweep": block.get("before_first_sweep", 0),
+        }
         if calls == 0:
             reason = f"no arrived call had a query {ahead}"
         elif missed:
             reason = f"{missed:,} known and not served of {calls:,} arrived calls"
-        elif block["cancelled_at_t"]:
-            reason = (
-                f"no call known and not cancelled {ahead} in this recording ({calls:,} arrived calls: "
-                f"{block['not_known_at_t']:,} known later, {block['cancelled_at_t']:,} cancelled then)"
-            )
-        else:
+        elif why["known later"] == calls:
             reason = f"no call known {ahead} in this recording ({calls:,} arrived calls, all known later)"
+        else:
+            parts = ", ".join(f"{n:,} {what}" for what, n in why.items() if n)
+            reason = f"no call known, not cancelled and swept {ahead} ({calls:,} arrived calls: {parts})"
         out[name] = {"reason": reason, "checked": _checked(name), "fails": bool(missed) and _checked(name)}
     return out
 
@@ -145,7 +146,8 @@ def compare(
     scheduled = frames.calls.set_index("call_id")["scheduled_arrival"]
     every = every.assign(scheduled_arrival=lookup(every["call_id"], scheduled))
     queries = _with_served_in_force(every, served)
-    reached = reach(frames, every, queries)
+    first_sweep = pd.to_datetime(served["made_at"], utc=True).min()
+    reached = reach(frames, every, queries, first_sweep=first_sweep)
     if queries.empty:
         return _empty_rows(), reached
     predictor = ArrivalPredictor(artefact)
@@ -175,11 +177,15 @@ def compare(
     return rows, reached
 
 
-def reach(frames: Frames, every: pd.DataFrame, matched: pd.DataFrame) -> dict[str, dict[str, int]]:
+def reach(
+    frames: Frames, every: pd.DataFrame, matched: pd.DataFrame, first_sweep: pd.Timestamp | None = None
+) -> dict[str, dict[str, int]]:
     """Per horizon: the day's arrived calls with a query there (not arrived by t), those with a served
-    prediction in force, and of the others those eta did not know yet at t (their plan came later:
-    ``known_since`` after t) and those the operator had cancelled as known at t (cancelled, then
-    reinstated), which no sweep predicts; the rest were known and not served."""
+    prediction in force, and of the others: those eta did not know yet at t (their plan came later:
+    ``known_since`` after t); of the known ones, those whose t came before the store's first served
+    prediction (``first_sweep``: a replay starting at midnight, a flight of the evening before) and those
+    the operator had cancelled as known at t (cancelled, then reinstated), which no sweep predicts; the
+    rest were known and not served."""
     known_since = frames.calls.set_index("call_id")["known_since"] if "known_since" in frames.calls else None
     out: dict[str, dict[str, int]] = {}
     for horizon, part in every.groupby("horizon", sort=False):
@@ -189,13 +195,16 @@ def reach(frames: Frames, every: pd.DataFrame, matched: pd.DataFrame) -> dict[st
         unknown = pd.Series(False, index=missing.index)
         if known_since is not None:
             unknown = pd.to_datetime(lookup(missing["call_id"], known_since), utc=True) > t
-        cancelled = _cancelled_at_t(frames.observations, missing) & ~unknown
+        # a call not known yet could not have been served at any sweep: that reason first
+        before = (t < first_sweep) & ~unknown if first_sweep is not None else unknown & False
+        cancelled = _cancelled_at_t(frames.observations, missing) & ~unknown & ~before
         out[str(horizon)] = {
             "calls": len(part),
             "served": len(part) - len(missing),
+            "before_first_sweep": int(before.sum()),
             "not_known_at_t": int(unknown.sum()),
             "cancelled_at_t": int(cancelled.sum()),
-            "known_not_served": int((~unknown & ~cancelled).sum()),
+            "known_not_served": int((~before & ~unknown & ~cancelled).sum()),
         }
     return out
 
@@ -349,7 +358,8 @@ def table(report: dict[str, Any]) -> str:
     if reached:
         lines.append("arrived calls with a served prediction in force at each horizon's t:")
         lines += [
-            f"  {name:<13}{block['served']:>7,} of {block['calls']:,}; not yet known at t: "
+            f"  {name:<13}{block['served']:>7,} of {block['calls']:,}; "
+            f"before the first sweep: {block.get('before_first_sweep', 0):,}, not yet known at t: "
             f"{block['not_known_at_t']:,}, cancelled at t: {block['cancelled_at_t']:,}, "
             f"known but not served: {block['known_not_served']:,}"
             for name, block in reached.items()

@@ -70,6 +70,7 @@ def test_served_equals_what_the_backtest_computes_at_the_same_instant(
         # every scored row is an arrived call with a served prediction in force; the others are counted
         assert reached["served"] == report["horizons"][name]["n"]
         others = reached["not_known_at_t"] + reached["cancelled_at_t"] + reached["known_not_served"]
+        others += reached["before_first_sweep"]
         assert reached["calls"] == reached["served"] + others
     assert "served against backtested: flight" in done.stdout
     assert "dep_minus_2h" in done.stdout
@@ -113,8 +114,22 @@ def test_calls_not_yet_known_at_a_horizon_are_counted_apart() -> None:
     every = pd.DataFrame({"call_id": [1, 2, 3, 4, 1], "horizon": ["60min"] * 4 + ["15min"], "t": [at] * 5})
     matched = every[(every["call_id"] == 1)]
     assert reach(frames, every, matched) == {
-        "60min": {"calls": 4, "served": 1, "not_known_at_t": 1, "cancelled_at_t": 1, "known_not_served": 1},
-        "15min": {"calls": 1, "served": 1, "not_known_at_t": 0, "cancelled_at_t": 0, "known_not_served": 0},
+        "60min": {
+            "calls": 4,
+            "served": 1,
+            "before_first_sweep": 0,
+            "not_known_at_t": 1,
+            "cancelled_at_t": 1,
+            "known_not_served": 1,
+        },
+        "15min": {
+            "calls": 1,
+            "served": 1,
+            "before_first_sweep": 0,
+            "not_known_at_t": 0,
+            "cancelled_at_t": 0,
+            "known_not_served": 0,
+        },
     }
 
 
@@ -188,3 +203,33 @@ def test_a_horizon_without_served_rows_says_why_and_is_not_passed_silently() -> 
     assert missing["60min"]["fails"] is True
     assert "15 known and not served" in missing["60min"]["reason"]
     assert verdict(scored, missing)[0] is False
+
+
+def test_calls_whose_horizon_came_before_the_first_sweep_are_counted_apart() -> None:
+    """A replay that starts at midnight serves nothing before its first sweep: a flight of the evening
+    before that lands on the scored day had its horizons then (the New York day's 75 at 2 h before
+    departure), and is not a call eta knew and failed to serve."""
+    import pandas as pd
+
+    from eta.evaluation.served import reach
+    from eta.features.frames import Frames
+
+    first = pd.Timestamp("2013-12-20T05:00:00Z")
+    # call 4 was not known yet at its t either: that it could not be known is what is said (the Berlin
+    # day's 60-minute row: "no call known 60 min ahead in this recording")
+    calls = pd.DataFrame({"call_id": [1, 2, 3, 4], "known_since": [pd.NaT] * 3 + [first]})
+    frames = Frames("flight", calls, pd.DataFrame(), pd.DataFrame(), pd.Series(dtype=object))
+    t = [first - pd.Timedelta("3h"), first + pd.Timedelta("1h"), first + pd.Timedelta("2h")]
+    t.append(first - pd.Timedelta("1h"))
+    every = pd.DataFrame({"call_id": [1, 2, 3, 4], "horizon": ["dep_minus_2h"] * 4, "t": t})
+    matched = every[every["call_id"] == 3]
+    assert reach(frames, every, matched, first_sweep=first) == {
+        "dep_minus_2h": {
+            "calls": 4,
+            "served": 1,
+            "before_first_sweep": 1,
+            "not_known_at_t": 1,
+            "cancelled_at_t": 0,
+            "known_not_served": 1,
+        }
+    }
