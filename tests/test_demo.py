@@ -5,7 +5,6 @@ servers to the full store on a clock that goes on, and the bundled models."""
 from __future__ import annotations
 
 import re
-import socket
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,12 +23,7 @@ from eta.read.predictions import current_at, latest_sweep
 from eta.store import open_store
 from eta.store.schema import CollectorState, Observation, Prediction, Service
 from tests.api import seed
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.live import free_port
 
 
 def test_the_bundled_train_day_is_read_from_its_archive() -> None:
@@ -68,7 +62,7 @@ def test_a_real_flight_day_is_replayed_and_served_on_its_own_clock(store: Engine
 
     seed.persistence_predictions(store)  # served rows for the guide's example (no model in this test)
     clock_from = datetime.combine(days.FLIGHT_DAY, days.SERVE_AT, days.FLIGHT_TZ)
-    server = serving.start_server(settings, "flights", _free_port(), clock_from)
+    server = serving.start_server(settings, "flights", free_port(), clock_from)
     try:
         serving.wait_until_live(server)
         board = requests.get(f"{server.url}/api/v1/locations/ORD/arrivals", timeout=10)
@@ -161,7 +155,7 @@ def test_the_servers_switch_stores_and_their_clocks_go_on(
         datetime.combine(days.FLIGHT_DAY, days.SERVE_AT, days.TRAIN_TZ),
         datetime.combine(days.FLIGHT_DAY, days.SERVE_AT, days.FLIGHT_TZ),
     )
-    servers = demo._start(quick_settings, _free_port(), _free_port(), "127.0.0.1", clocks)
+    servers = demo._start(quick_settings, free_port(), free_port(), "127.0.0.1", clocks)
     try:
         board = f"{servers.flights.url}/api/v1/locations/ORD/arrivals"
         assert requests.get(board, timeout=10).status_code == 404  # the quick store knows no ORD here

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete, select
 
+from eta.alerts.cycle import AlertCycle
 from eta.store.ids import call_key_id, service_key_id
 from eta.store.schema import Call, Observation, Prediction
 
@@ -22,6 +24,21 @@ def call_at(engine: Engine, operator: str, number: str, service_date: date, loca
         return conn.execute(
             select(Call).where(Call.service_id == service_id, Call.location == location)
         ).one()
+
+
+def fresh_munich_call(engine: Engine) -> Any:
+    """ICE 1011 into München Hbf, 19:41 on 4 May 2026, its seeded predictions deleted: the test writes its
+    own."""
+    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
+    with engine.begin() as conn:
+        conn.execute(delete(Prediction).where(Prediction.call_id == call.id))
+    return call
+
+
+def alert_cycle(client: TestClient) -> AlertCycle:
+    """The alert cycle of ``client``'s app, driven by the test (the app's own is off in tests)."""
+    state = client.app.state.eta  # type: ignore[attr-defined]
+    return AlertCycle(state.engine, state.settings, state.clock, state.metrics)
 
 
 def add_prediction(engine: Engine, call: Any, made_at: datetime, delay_s: int, **extra: Any) -> None:

@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, func, select, update
 from standardwebhooks import Webhook
 
 from eta.alerts.cycle import AlertCycle
 from eta.clock import ManualClock
-from eta.store.schema import NotificationDelivery, Prediction, Subscription
-from tests.api.helpers import add_observation, add_prediction, berlin, call_at
+from eta.store.schema import NotificationDelivery, Subscription
+from tests.api.helpers import add_observation, add_prediction, alert_cycle, berlin, fresh_munich_call
 from tests.api.test_subscriptions import SUBSCRIBE, request_body
 from tests.api.webhook_receiver import Receiver, webhook_receiver
 
@@ -30,16 +30,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def munich_call(engine: Engine) -> Any:
-    """ICE 1011 into München Hbf, 19:41 on 4 May 2026, without the seeded predictions (tests write theirs)."""
-    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
-    with engine.begin() as conn:
-        conn.execute(delete(Prediction).where(Prediction.call_id == call.id))
-    return call
-
-
-def _cycle(client: TestClient) -> AlertCycle:
-    state = client.app.state.eta  # type: ignore[attr-defined]
-    return AlertCycle(state.engine, state.settings, state.clock, state.metrics)
+    return fresh_munich_call(engine)
 
 
 def _subscribe(client: TestClient, receiver: Receiver, **changes: Any) -> dict[str, Any]:
@@ -58,7 +49,7 @@ def test_changes_are_notified_once_confirmed_and_signed(
 ) -> None:
     clock.now = berlin("2026-05-04 17:30")
     sub = _subscribe(client, receiver, travel_time_s=None)
-    cycle = _cycle(client)
+    cycle = alert_cycle(client)
 
     def predict(at: str, delay_s: int, **extra: Any) -> None:
         clock.now = berlin(f"2026-05-04 {at}")
@@ -112,7 +103,7 @@ def test_time_to_leave_and_its_correction(
     sub = _subscribe(
         client, receiver, travel_time_s=1800, watch={"platform_change": False, "arrival_change": False}
     )
-    cycle = _cycle(client)
+    cycle = alert_cycle(client)
     add_prediction(engine, munich_call, berlin("2026-05-04 18:00"), 600, below_s=120)  # P10 19:49
     cycle.run_once()
     clock.now = berlin("2026-05-04 19:08")  # leave at 19:19, notice 10 min before: not yet
@@ -134,13 +125,21 @@ def test_time_to_leave_and_its_correction(
     assert events[1]["data"]["previous_leave_at"] == berlin("2026-05-04 19:19").isoformat()
 
 
-def _queue_one_change(client: TestClient, clock: ManualClock, engine: Engine, call: Any) -> AlertCycle:
-    cycle = _cycle(client)
+def _one_change_queued(
+    client: TestClient, clock: ManualClock, receiver: Receiver
+) -> tuple[dict[str, Any], AlertCycle]:
+    """A webhook subscription to ICE 1011 into München Hbf made at 17:30 and one arrival change queued
+    for it (15 min late, confirmed at 17:45): the subscription and the cycle to deliver it with."""
+    engine = client.app.state.eta.engine  # type: ignore[attr-defined]
+    call = fresh_munich_call(engine)
+    clock.now = berlin("2026-05-04 17:30")
+    sub = _subscribe(client, receiver, travel_time_s=None)
+    cycle = alert_cycle(client)
     for at, delay in (("17:35", 0), ("17:40", 900), ("17:45", 900)):
         clock.now = berlin(f"2026-05-04 {at}")
         add_prediction(engine, call, clock.now, delay)
     cycle.find_changes(clock.now)
-    return cycle
+    return sub, cycle
 
 
 def _time_passes(engine: Engine) -> None:
@@ -158,12 +157,7 @@ def test_failed_deliveries_are_retried_with_backoff_under_the_same_id(
 ) -> None:
     client = make_client(seeded_url, clock, alerts={"backoff_base_s": 60})
     engine = client.app.state.eta.engine
-    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
-    with engine.begin() as conn:
-        conn.execute(delete(Prediction).where(Prediction.call_id == call.id))
-    clock.now = berlin("2026-05-04 17:30")
-    _subscribe(client, receiver, travel_time_s=None)
-    cycle = _queue_one_change(client, clock, engine, call)
+    _, cycle = _one_change_queued(client, clock, receiver)
     receiver.statuses = [500, 503]
     assert cycle.deliver_due() == (0, 1, 0, 0)
     with engine.connect() as conn:
@@ -185,13 +179,7 @@ def test_deliveries_give_up_after_the_last_attempt(
     seeded_url: str, clock: ManualClock, make_client, receiver: Receiver
 ) -> None:
     client = make_client(seeded_url, clock, alerts={"max_attempts": 2})
-    engine = client.app.state.eta.engine
-    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
-    with engine.begin() as conn:
-        conn.execute(delete(Prediction).where(Prediction.call_id == call.id))
-    clock.now = berlin("2026-05-04 17:30")
-    _subscribe(client, receiver, travel_time_s=None)
-    cycle = _queue_one_change(client, clock, engine, call)
+    _, cycle = _one_change_queued(client, clock, receiver)
     receiver.statuses = [500, 500, 500]
     assert cycle.deliver_due() == (0, 1, 0, 0)
     time.sleep(0.05)
@@ -204,9 +192,7 @@ def test_deliveries_give_up_after_the_last_attempt(
 def test_410_gone_disables_the_subscription(
     client: TestClient, clock: ManualClock, engine: Engine, receiver: Receiver, munich_call: Any
 ) -> None:
-    clock.now = berlin("2026-05-04 17:30")
-    sub = _subscribe(client, receiver, travel_time_s=None)
-    cycle = _queue_one_change(client, clock, engine, munich_call)
+    sub, cycle = _one_change_queued(client, clock, receiver)
     receiver.statuses = [410]
     assert cycle.deliver_due() == (0, 0, 0, 1)
     info = client.get(f"{SUBSCRIBE}/{sub['id']}", headers={"Authorization": f"Bearer {sub['token']}"}).json()
@@ -221,11 +207,9 @@ def test_410_gone_disables_the_subscription(
 
 
 def test_subscriptions_expire_after_arrival_and_are_purged(
-    client: TestClient, clock: ManualClock, engine: Engine, receiver: Receiver, munich_call: Any
+    client: TestClient, clock: ManualClock, engine: Engine, receiver: Receiver
 ) -> None:
-    clock.now = berlin("2026-05-04 17:30")
-    sub = _subscribe(client, receiver, travel_time_s=None)
-    cycle = _queue_one_change(client, clock, engine, munich_call)
+    sub, cycle = _one_change_queued(client, clock, receiver)
     cycle.deliver_due()
     clock.now = berlin("2026-05-04 20:10")  # arrived 20:05 (real DB data): kept 30 more minutes
     assert cycle.run_once().purged == 0
@@ -254,18 +238,14 @@ def test_an_announced_actual_arrival_ends_watching(
         engine, munich_call, berlin("2026-05-04 17:31"), actual_arrival=berlin("2026-05-04 17:31")
     )
     clock.now = berlin("2026-05-04 17:32")
-    cycle = _cycle(client)
+    cycle = alert_cycle(client)
     cycle.run_once()
     with engine.connect() as conn:
         assert conn.execute(select(Subscription.expires_at)).scalar_one() == berlin("2026-05-04 18:01")
 
 
-def test_webhook_payloads_name_no_secret(
-    client: TestClient, clock: ManualClock, engine: Engine, receiver: Receiver, munich_call: Any
-) -> None:
-    clock.now = berlin("2026-05-04 17:30")
-    sub = _subscribe(client, receiver, travel_time_s=None)
-    cycle = _queue_one_change(client, clock, engine, munich_call)
+def test_webhook_payloads_name_no_secret(client: TestClient, clock: ManualClock, receiver: Receiver) -> None:
+    sub, cycle = _one_change_queued(client, clock, receiver)
     cycle.deliver_due()
     body = receiver.received[0].body.decode()
     assert sub["token"] not in body and sub["secret"] not in body

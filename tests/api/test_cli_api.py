@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import requests
+
+from tests.live import free_port
 
 
 def _eta(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -43,14 +44,8 @@ def test_apikey_create_list_revoke(tmp_path: Path) -> None:
     assert _eta("apikey", "create", "--name", " ", env=env).returncode == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_eta_serve_runs_the_api_with_json_logs(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = _env(tmp_path, ETA_LOG_JSON="true", ETA_API__PORT=str(port))
     process = subprocess.Popen(
         [sys.executable, "-m", "eta.cli", "serve"],

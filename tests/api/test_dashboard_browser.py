@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
-import uvicorn
 from sqlalchemy import Engine
 
 from eta.api.apikeys import create_key
@@ -22,30 +18,11 @@ from eta.clock import ManualClock
 from eta.store.schema import CollectorRun, CollectorState
 from tests.api.conftest import api_settings
 from tests.api.test_health import _register_champion
+from tests.live import CHROMIUM, CHROMIUM_ARGS, needs_chromium, serving
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 5, 6, 8, 0, tzinfo=UTC)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (CI installs it in .ci/run)"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+pytestmark = needs_chromium
 
 
 def _collectors(engine: Engine) -> None:
@@ -86,18 +63,8 @@ def server(seeded_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     _register_champion(engine, model, hashlib.sha256(model.read_bytes()).hexdigest(), "train-arrival-test")
     _collectors(engine)
     key, _ = create_key(engine, "dashboard test")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key
-    server.should_exit = True
-    thread.join(timeout=10)
-    engine.dispose()
+    with serving(app) as base:
+        yield base, key
 
 
 def test_dashboard_in_headless_chromium(server: tuple[str, str], tmp_path: Path) -> None:

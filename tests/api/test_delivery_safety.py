@@ -9,17 +9,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
 
-from eta.alerts.cycle import AlertCycle
 from eta.clock import ManualClock
-from eta.store.schema import Prediction
-from tests.api.helpers import add_prediction, berlin, call_at
+from tests.api.helpers import add_prediction, alert_cycle, berlin, fresh_munich_call
 from tests.api.test_subscriptions import SUBSCRIBE, request_body
 from tests.api.webhook_receiver import RawServer, Receiver, raw_server, webhook_receiver
 
@@ -62,18 +58,6 @@ def two_receivers_on_one_port() -> Iterator[tuple[Receiver, Receiver]]:
     raise RuntimeError("no port free on both loopback addresses")
 
 
-def _fresh_call(engine: Any) -> Any:
-    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
-    with engine.begin() as conn:
-        conn.execute(delete(Prediction).where(Prediction.call_id == call.id))
-    return call
-
-
-def _cycle(client: TestClient) -> AlertCycle:
-    state = client.app.state.eta  # type: ignore[attr-defined]
-    return AlertCycle(state.engine, state.settings, state.clock, state.metrics)
-
-
 def _queue_change(
     client: TestClient, clock: ManualClock, call: Any, at: tuple[str, str], delay_s: int
 ) -> None:
@@ -82,14 +66,14 @@ def _queue_change(
     for time_of_day in at:
         clock.now = berlin(f"2026-05-04 {time_of_day}")
         add_prediction(engine, call, clock.now, delay_s)
-    _cycle(client).find_changes(clock.now)
+    alert_cycle(client).find_changes(clock.now)
 
 
 def _baseline(client: TestClient, clock: ManualClock, call: Any) -> None:
     engine = client.app.state.eta.engine  # type: ignore[attr-defined]
     clock.now = berlin("2026-05-04 17:35")
     add_prediction(engine, call, clock.now, 0)
-    _cycle(client).find_changes(clock.now)
+    alert_cycle(client).find_changes(clock.now)
 
 
 def test_a_rebinding_name_reaches_only_the_address_that_was_checked(
@@ -109,7 +93,7 @@ def test_a_rebinding_name_reaches_only_the_address_that_was_checked(
                 "allowed_ports": [port],
             },
         )
-        call = _fresh_call(client.app.state.eta.engine)  # type: ignore[attr-defined]
+        call = fresh_munich_call(client.app.state.eta.engine)  # type: ignore[attr-defined]
         resolver = Resolver(socket.getaddrinfo, first=PUBLIC_STAND_IN, later=PUBLIC_STAND_IN)
         monkeypatch.setattr(socket, "getaddrinfo", resolver)
         clock.now = berlin("2026-05-04 17:30")
@@ -122,7 +106,7 @@ def test_a_rebinding_name_reaches_only_the_address_that_was_checked(
 
         # each delivery: the name answers the checked address once, then the internal one
         resolver.lookups, resolver.later = 0, "127.0.0.1"
-        assert _cycle(client).deliver_due() == (1, 0, 0, 0)
+        assert alert_cycle(client).deliver_due() == (1, 0, 0, 0)
         assert internal.received == []
         (message,) = public.received
         assert message.headers["host"] == f"{REBINDING_HOST}:{port}"  # the name, not the address
@@ -131,7 +115,7 @@ def test_a_rebinding_name_reaches_only_the_address_that_was_checked(
         # a delivery whose one look-up answers the internal address is refused, and never sent
         resolver.lookups = 1
         _queue_change(client, clock, call, ("17:50", "17:55"), 1800)
-        assert _cycle(client).deliver_due() == (0, 0, 0, 1)
+        assert alert_cycle(client).deliver_due() == (0, 0, 0, 1)
         assert internal.received == [] and len(public.received) == 1
 
         info = client.get(f"{SUBSCRIBE}/{sub['id']}", headers={"Authorization": f"Bearer {sub['token']}"})
@@ -145,7 +129,7 @@ def call_and_client(
     seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]
 ) -> tuple[Any, TestClient]:
     client = make_client(seeded_url, clock, alerts={"webhook_timeout_s": 1.0})
-    return _fresh_call(client.app.state.eta.engine), client  # type: ignore[attr-defined]
+    return fresh_munich_call(client.app.state.eta.engine), client  # type: ignore[attr-defined]
 
 
 def _subscribe(client: TestClient, clock: ManualClock, url: str) -> None:
@@ -171,7 +155,7 @@ def test_an_endless_answer_is_read_only_up_to_the_cap(
         _subscribe(client, clock, f"http://127.0.0.1:{server.port}/hook")
         _baseline(client, clock, call)
         _queue_change(client, clock, call, ("17:40", "17:45"), 900)
-        assert _cycle(client).deliver_due() == (1, 0, 0, 0)
+        assert alert_cycle(client).deliver_due() == (1, 0, 0, 0)
         assert server.done.wait(10)
     assert len(server.requests) == 1
     # what the kernel's socket buffers took before eta hung up; the whole answer would be 300 MiB
@@ -205,7 +189,7 @@ def test_a_dripping_answer_ends_at_the_deadline(
         _baseline(client, clock, call)
         _queue_change(client, clock, call, ("17:40", "17:45"), 900)
         start = time.monotonic()
-        assert _cycle(client).deliver_due() == delivered  # a status line that never ends is a failure
+        assert alert_cycle(client).deliver_due() == delivered  # a status line that never ends is a failure
         elapsed = time.monotonic() - start
         assert elapsed < 4, f"one delivery took {elapsed:.1f} s with a 1 s deadline"
 
@@ -218,14 +202,14 @@ def test_a_slow_endpoint_does_not_hold_up_the_others(
     # hold on a loaded machine too.
     deadline_s = 6.0
     client = make_client(seeded_url, clock, alerts={"webhook_timeout_s": deadline_s})
-    call = _fresh_call(client.app.state.eta.engine)  # type: ignore[attr-defined]
+    call = fresh_munich_call(client.app.state.eta.engine)  # type: ignore[attr-defined]
     with raw_server(_drip("head", seconds=deadline_s + 4)) as slow, webhook_receiver() as fast:
         _subscribe(client, clock, f"http://127.0.0.1:{slow.port}/hook")  # first: delivered first in order
         _subscribe(client, clock, fast.url)
         _baseline(client, clock, call)
         _queue_change(client, clock, call, ("17:40", "17:45"), 900)
         start = time.monotonic()
-        cycle = threading.Thread(target=_cycle(client).deliver_due)
+        cycle = threading.Thread(target=alert_cycle(client).deliver_due)
         cycle.start()
         while not fast.received and time.monotonic() - start < 2 * deadline_s:
             time.sleep(0.02)

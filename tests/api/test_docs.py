@@ -4,18 +4,15 @@ API's operations in a real headless Chromium that may reach nothing but the serv
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from eta.api.app import create_app
 from tests.api.conftest import api_settings
-from tests.api.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.live import CHROMIUM, CHROMIUM_ARGS, needs_chromium, serving
 
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
@@ -54,22 +51,11 @@ def test_the_docs_are_not_part_of_the_api_schema(client: TestClient) -> None:
 
 @pytest.fixture
 def live_server(seeded_url: str, tmp_path: Path) -> Iterator[str]:
-    app = create_app(api_settings(seeded_url, tmp_path / "var"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.eta.engine.dispose()
+    with serving(create_app(api_settings(seeded_url, tmp_path / "var"))) as base:
+        yield base
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+@needs_chromium
 def test_swagger_ui_renders_the_operations_offline(live_server: str) -> None:
     from playwright.sync_api import Route, sync_playwright
 

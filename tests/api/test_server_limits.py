@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from eta.api.app import create_app
 from eta.api.server import uvicorn_options
 from eta.clock import ManualClock
 from eta.config import get_settings
 from tests.api.conftest import api_settings
+from tests.live import serving
 
 LIMITS = {
     "ETA_API__MAX_HEADER_BYTES": "8192",
@@ -36,21 +35,8 @@ def server(
     get_settings.cache_clear()
     settings = api_settings(seeded_url, tmp_path / "var")
     app = create_app(settings, clock=clock)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = uvicorn_options(get_settings()) | {"log_level": "warning"}
-    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if running.started:
-            break
-        time.sleep(0.02)
-    yield "127.0.0.1", port
-    running.should_exit = True
-    thread.join(timeout=10)
-    app.state.eta.engine.dispose()
+    with serving(app, **(uvicorn_options(get_settings()) | {"log_level": "warning"})) as base:
+        yield "127.0.0.1", int(base.rsplit(":", 1)[1])
 
 
 def _answer(sock: socket.socket, timeout_s: float = 5.0) -> tuple[bytes, float]:

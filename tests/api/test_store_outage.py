@@ -8,16 +8,13 @@ are answered 503 with ``Retry-After`` and an RFC 9457 body within 5 s, ``/livez`
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
-import uvicorn
 from fastapi.testclient import TestClient
 
 from eta.api.app import create_app
@@ -27,6 +24,7 @@ from eta.store import open_store
 from tests.api import seed
 from tests.api.conftest import DB_DAY_NOW, api_settings
 from tests.api.helpers import berlin
+from tests.live import serving
 from tests.store.blackhole import BlackholeProxy, blackhole_proxy
 
 TRIP = "/api/v1/trips/train/ICE/1011/2026-05-04"
@@ -54,19 +52,8 @@ def served(proxied: tuple[BlackholeProxy, str], tmp_path: Path) -> Iterator[str]
         # the watchdog frees a silent connection after 2 + 2 s: the test sees it happen
         database={"statement_timeout_s": 2, "connect_timeout_s": 2, "probe_interval_s": 0.5},
     )
-    app = create_app(settings, clock=ManualClock(DB_DAY_NOW))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    app.state.eta.engine.dispose()
+    with serving(create_app(settings, clock=ManualClock(DB_DAY_NOW))) as base:
+        yield base
 
 
 def _get(base: str, path: str) -> tuple[requests.Response, float]:

@@ -16,14 +16,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from eta.alerts import web_push
 from eta.alerts.cycle import AlertCycle
 from eta.clock import ManualClock
-from eta.store.schema import Prediction, Subscription
+from eta.store.schema import Subscription
 from tests.alerts.test_web_push import browser_keys
-from tests.api.helpers import add_prediction, berlin, call_at
+from tests.api.helpers import add_prediction, alert_cycle, berlin, call_at, fresh_munich_call
 from tests.api.test_subscriptions import SUBSCRIBE, request_body
 from tests.api.webhook_receiver import Receiver, webhook_receiver
 
@@ -41,9 +41,7 @@ def push_service() -> Iterator[Receiver]:
 def push_client(seeded_url: str, clock: ManualClock, make_client: Callable[..., TestClient]) -> TestClient:
     client = make_client(seeded_url, clock, alerts={"vapid_private_key": VAPID_KEY, "vapid_subject": SUBJECT})
     engine = client.app.state.eta.engine  # type: ignore[attr-defined]
-    call = call_at(engine, "ICE", "1011", date(2026, 5, 4), "8000261")
-    with engine.begin() as conn:  # the test writes its own predictions
-        conn.execute(delete(Prediction).where(Prediction.call_id == call.id))
+    fresh_munich_call(engine)  # the test writes its own predictions
     return client
 
 
@@ -58,7 +56,7 @@ def _push_body(endpoint: str, p256dh: str, auth: str) -> dict[str, Any]:
 def _queue_one_change(client: TestClient, clock: ManualClock) -> AlertCycle:
     state = client.app.state.eta  # type: ignore[attr-defined]
     call = call_at(state.engine, "ICE", "1011", date(2026, 5, 4), "8000261")
-    cycle = AlertCycle(state.engine, state.settings, state.clock, state.metrics)
+    cycle = alert_cycle(client)
     for at, delay in (("17:35", 0), ("17:50", 600), ("17:55", 660)):
         clock.now = berlin(f"2026-05-04 {at}")
         add_prediction(state.engine, call, clock.now, delay)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from eta.api.app import create_app
@@ -26,21 +22,9 @@ from tests.api.conftest import (  # noqa: F401 (fixtures shared with the API tes
     seeded_template,
     seeded_url,
 )
+from tests.live import CHROMIUM, CHROMIUM_ARGS, needs_chromium, serving
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (CI installs it in .ci/run)"
-)
+__all__ = ["Live", "needs_chromium"]
 
 
 @dataclass
@@ -50,36 +34,17 @@ class Live:
     clock: ManualClock
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[Callable[..., Live]]:
     """Start the app for a store URL on 127.0.0.1 (a free port); stopped after the test."""
-    running: list[tuple[uvicorn.Server, threading.Thread, FastAPI]] = []
+    with ExitStack() as running:
 
-    def start(url: str, at: ManualClock | None = None, **overrides: Any) -> Live:
-        manual = at or ManualClock(DB_DAY_NOW)
-        app = create_app(api_settings(url, tmp_path / "var", **overrides), clock=manual)
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        for _ in range(200):
-            if server.started:
-                break
-            time.sleep(0.05)
-        running.append((server, thread, app))
-        return Live(f"http://127.0.0.1:{port}", app, manual)
+        def start(url: str, at: ManualClock | None = None, **overrides: Any) -> Live:
+            manual = at or ManualClock(DB_DAY_NOW)
+            app = create_app(api_settings(url, tmp_path / "var", **overrides), clock=manual)
+            return Live(running.enter_context(serving(app)), app, manual)
 
-    yield start
-    for server, thread, app in running:
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.state.eta.engine.dispose()
+        yield start
 
 
 @pytest.fixture(scope="module")
