@@ -328,7 +328,7 @@ def backtest(
 
     if protocol is not None:
         _protocol_backtest(
-            mode.value, protocol, train_from, train_until, test_from, test_until, report, walk_forward
+            mode.value, protocol, train_from, train_until, test_from, test_until, report, walk_forward, task
         )
         return
     if task == Tasks.connection:
@@ -407,6 +407,7 @@ def _protocol_backtest(
     test_until: str,
     report: Path,
     walk_forward: str | None,
+    task: Tasks = Tasks.all,
 ) -> None:
     from eta.config import get_settings
     from eta.errors import InputError
@@ -417,12 +418,17 @@ def _protocol_backtest(
 
     if mode != "train":
         raise InputError(f"the {protocol.value} protocol scores trains: use --mode train")
+    if task not in (Tasks.all, Tasks.arrival):
+        raise InputError(
+            f"--task {task.value} with --protocol: arrival (the arrival model alone) or all (with departures)"
+        )
     result, _ = bayesianbahn.run(
         _engine(),
         get_settings(),
         window(train_from, train_until, "training"),
         window(test_from, test_until, "test"),
         parse_period(walk_forward) if walk_forward else None,
+        ("arrival",) if task == Tasks.arrival else ("arrival", "departure"),
     )
     output.write_json(result, report)
     image = bayesianbahn.plot(result, report)

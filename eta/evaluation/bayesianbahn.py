@@ -307,8 +307,18 @@ def run(
     train: Window,
     test: Window,
     walk_forward: timedelta | None = None,
+    tasks: tuple[str, ...] = ("arrival", departure.TASK),
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The protocol's report and every scored event (both scenarios)."""
+    """The protocol's report and every scored event (both scenarios).
+
+    ``tasks`` without the departure model leaves the departures of trains starting at the stations
+    unpredicted (counted as without a query): a live-only run, or a walk-forward, trains half the models.
+    """
+    unknown = set(tasks) - {"arrival", departure.TASK}
+    if unknown or "arrival" not in tasks:
+        raise InputError(
+            f"the {PROTOCOL} protocol scores the arrival model, with or without the departure model"
+        )
     check_disjoint(train, test)
     plan = blocks(train, test, walk_forward)
     clock = time.perf_counter()
@@ -325,17 +335,17 @@ def run(
             f"no events of the {PROTOCOL} protocol (Augsburg Hbf or München Hbf, with {MIN_EARLIER_EVENTS} "
             f"earlier runs) in the test window {test.label_from} … {test.label_until}; import db-runs first"
         )
-    views = {
-        "arrival": (frames, delay_reports(frames.calls, frames.observations)),
-        departure.TASK: (view := departures.view(frames), delay_reports(view.calls, view.observations)),
-    }
+    views = {"arrival": (frames, delay_reports(frames.calls, frames.observations))}
+    if departure.TASK in tasks:
+        view = departures.view(frames)
+        views[departure.TASK] = (view, delay_reports(view.calls, view.observations))
     parts: list[pd.DataFrame] = []
     models = []
     for block in plan:
         block_events = scored[(scored["planned"] >= block.test.start) & (scored["planned"] < block.test.end)]
         if block_events.empty:
             continue
-        models.append(_block_models(frames, block, block_events, views, settings, parts))
+        models.append(_block_models(frames, block, block_events, views, settings, parts, tasks))
     predicted: pd.DataFrame = pd.concat(parts, ignore_index=True)
     rows = predicted.merge(scored.drop(columns=["planned"]), on="call_id", how="inner")
     live, blind = (rows[rows["scenario"] == name] for name in ("live", "blind"))
@@ -351,6 +361,7 @@ def run(
         "train_window": train.as_list(),
         "test_window": test.as_list(),
         "walk_forward_days": walk_forward.days if walk_forward else None,
+        "tasks": list(tasks),
         "models": models,
         "live": scenario_block(live) | {"n_arrivals_without_query": n_arrivals - len(live)},
         "blind": scenario_block(blind)
@@ -396,11 +407,14 @@ def _block_models(
     views: dict[str, tuple[Frames, pd.DataFrame]],
     settings: Settings,
     parts: list[pd.DataFrame],
+    tasks: tuple[str, ...],
 ) -> dict[str, Any]:
     """Train the arrival and departure models on the block's training window and predict its events
     into ``parts``: arrivals live and blind, departures of trains starting there blind."""
     summary: dict[str, Any] = {"train_window": block.train.as_list(), "test_window": block.test.as_list()}
     for task, kind in (("arrival", arrival), (departure.TASK, departure)):
+        if task not in tasks:
+            continue
         chosen = block_events[block_events["is_departure"] == (task == departure.TASK)]
         if chosen.empty:
             continue

@@ -131,9 +131,12 @@ def test_protocol_report_shape_events_table_and_plot(
 
 
 def test_walk_forward_retrains_on_the_window_moved_forward(store: dict[str, str], tmp_path: Path) -> None:
+    """With ``--task arrival``, each block trains the arrival model alone (half the trainings): live is
+    scored in full, the departures of trains starting there are left without a prediction."""
     report = tmp_path / "wf.json"
     done = eta(
         "backtest", "--mode", "train", "--protocol", "bayesianbahn", "--walk-forward", "4d",
+        "--task", "arrival",
         "--train-from", "2026-03-05", "--train-until", "2026-03-14",
         "--test-from", "2026-03-15", "--test-until", "2026-03-22",
         "--report", str(report),
@@ -148,6 +151,21 @@ def test_walk_forward_retrains_on_the_window_moved_forward(store: dict[str, str]
     ]
     assert [m["test_window"] for m in data["models"]] == [["2026-03-15", "2026-03-18"], ["2026-03-19", LAST]]
     assert data["live"]["n"] > 1000
+    assert data["tasks"] == ["arrival"]
+    assert all(set(m) == {"train_window", "test_window", "n_train"} for m in data["models"])
+    departures = data["blind"]["by_event"]["departure"]
+    assert (
+        departures["n"] == 0
+        and data["blind"]["n_departures_without_query"] == data["events"]["departures"] > 0
+    )
+    assert data["blind"]["by_event"]["arrival"]["n"] >= data["live"]["n"]
+    refused = eta(
+        "backtest", "--mode", "train", "--protocol", "bayesianbahn", "--task", "platform",
+        "--train-from", "2026-03-05", "--train-until", "2026-03-14",
+        "--test-from", "2026-03-15", "--test-until", "2026-03-22", "--report", str(tmp_path / "no.json"),
+        env=store,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "--task platform" in refused.stderr + refused.stdout
 
 
 def test_blocks_and_periods() -> None:
