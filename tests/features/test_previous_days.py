@@ -98,3 +98,72 @@ def test_previous_days_are_the_same_trains_arrivals_known_by_t(store: str) -> No
     assert checked > 20
     # today's own run never counts, however early it arrived
     assert (got["prev_days_count"] <= previous_days.PAST_DAYS).all()
+
+
+def _ctx_and_outcomes(store: str, t: datetime) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    engine = make_engine(store)
+    frames = load_frames(engine, "train", HISTORY_FROM, t + timedelta(days=1), past_days=0)
+    engine.dispose()
+    outcomes = previous_days.run_outcomes(frames.calls, frames.observations)
+    queries = _queries(frames.calls, t)
+    calls = frames.calls.set_index("call_id")
+    ctx = calls.loc[queries["call_id"], ["service_id", "operator", "number", "location", "service_date"]]
+    ctx = ctx.set_axis(queries["qid"]).assign(t=pd.Timestamp(t))
+    origin = frames.calls.drop_duplicates("service_id").set_index("service_id")["location"].astype(str)
+    return ctx, outcomes, pd.Series(origin.reindex(ctx["service_id"]).to_numpy(), index=ctx.index)
+
+
+def test_the_long_window_is_the_same_trains_earlier_days_known_by_t(store: str) -> None:
+    """The slice holds a week: its queries are moved 10 days on (date and t), so that the runs before them
+    lie 6 to 15 days back, beyond the week of the ``prev_days_*`` features."""
+    ctx, outcomes, from_origin = _ctx_and_outcomes(store, T)
+    shift = timedelta(days=10)
+    dates = pd.to_datetime(ctx["service_date"].astype(str)) + shift
+    ctx = ctx.assign(service_date=dates.dt.date, t=pd.Timestamp(T + shift))
+    got = previous_days.compute(outcomes, ctx, from_origin)
+    checked = 0
+    for qid, row in ctx.sample(60, random_state=5).iterrows():
+        day = pd.Timestamp(str(row["service_date"]))
+        same = outcomes[
+            (outcomes["number"] == str(row["number"]))
+            & (outcomes["operator"] == str(row["operator"]))
+            & (outcomes["location"] == str(row["location"]))
+            & outcomes["arrival_delay_s"].notna()
+            & (outcomes["arrival_known_at"] <= pd.Timestamp(T + shift))
+        ]
+        lag = (day - pd.to_datetime(same["service_date"], unit="D")).dt.days
+        runs = same[(lag >= 1) & (lag <= previous_days.LONG_DAYS)]
+        assert got.loc[qid, "prev_28d_count"] == len(runs)
+        if len(runs) < 2:
+            continue
+        checked += 1
+        delays = runs["arrival_delay_s"]
+        assert got.loc[qid, "prev_28d_delay_p10_s"] == pytest.approx(delays.quantile(0.1))
+        assert got.loc[qid, "prev_28d_delay_median_s"] == pytest.approx(delays.median())
+        assert got.loc[qid, "prev_28d_delay_p90_s"] == pytest.approx(delays.quantile(0.9))
+        assert got.loc[qid, "prev_28d_late_share"] == pytest.approx((delays > previous_days.LATE_S).mean())
+        yesterday = runs.loc[lag[runs.index] == 1, "arrival_delay_s"]
+        assert got.loc[qid, "prev_day_delay_s"] == pytest.approx(yesterday.mean(), nan_ok=True)
+    assert checked > 20
+    assert (got["prev_28d_count"] > got["prev_days_count"]).mean() > 0.5  # wider than the week
+    assert got["prev_day_delay_s"].isna().all()  # no run 1 day before the moved queries
+
+
+def test_the_features_at_t_do_not_change_when_later_data_is_added(store: str) -> None:
+    """Point in time: runs known after t change nothing, however many are added; the same runs known by
+    t do (the test can fail). Queries at the local midnight starting 7 March about the runs of 8 March,
+    so that 7 March's runs, known after t, are the day before them."""
+    blind = T.replace(hour=0, minute=0) - timedelta(hours=1)  # local midnight of 7 March (CET)
+    ctx, outcomes, from_origin = _ctx_and_outcomes(store, T)
+    dates = pd.to_datetime(ctx["service_date"].astype(str)) + timedelta(days=1)
+    ctx = ctx.assign(service_date=dates.dt.date, t=pd.Timestamp(blind))
+    known = outcomes[~(outcomes["arrival_known_at"] > pd.Timestamp(blind))]
+    before = previous_days.compute(known, ctx, from_origin)
+    after = previous_days.compute(outcomes, ctx, from_origin)
+    pd.testing.assert_frame_equal(after, before)
+    assert len(outcomes) > len(known) + 1000  # later data was there to leak
+    assert before["prev_28d_count"].mean() > 2
+    # the same later outcomes made known before t: features change
+    early = outcomes.assign(arrival_known_at=pd.Timestamp(blind) - timedelta(seconds=1))
+    leaked = previous_days.compute(early, ctx, from_origin)
+    assert not leaked["prev_28d_count"].equals(before["prev_28d_count"])
