@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,21 +45,12 @@ def watch(engine: Engine, limit_s: float) -> None:
             _running[id(driver)] = (time.monotonic(), fd, limit_s)
         _start()
 
-    ping = engine.dialect.do_ping
-
-    def _watched_ping(dbapi_connection: Any) -> bool:
-        """The pool's pre-ping of a connection whose peer vanished would wait for ever as well."""
-        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
-        fd = _socket_of(driver)
-        if fd is not None:
-            _running[id(driver)] = (time.monotonic(), fd, limit_s)
-            _start()
-        try:
-            return bool(ping(dbapi_connection))
-        finally:
-            _running.pop(id(driver), None)
-
-    engine.dialect.do_ping = _watched_ping  # type: ignore[method-assign]
+    # The round trips that are not a cursor's statement would wait for ever on a silent connection as well:
+    # the pool's pre-ping, and a transaction's end (a rollback sent as the path went silent held its thread,
+    # and with it the app's shutdown and the process's exit). The pool's reset on return is a rollback too.
+    dialect = engine.dialect
+    for name in ("do_ping", "do_rollback", "do_commit"):
+        setattr(dialect, name, _watched(getattr(dialect, name), limit_s))
 
     @event.listens_for(engine, "after_cursor_execute")
     def _finished(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
@@ -72,6 +63,23 @@ def watch(engine: Engine, limit_s: float) -> None:
             driver = getattr(conn.connection, "driver_connection", None)
             if driver is not None:
                 _running.pop(id(driver), None)
+
+
+def _watched(call: Callable[[Any], Any], limit_s: float) -> Callable[[Any], Any]:
+    """``call`` (a dialect's method taking a DBAPI connection or the pool's proxy of one), watched."""
+
+    def watched_call(dbapi_connection: Any) -> Any:
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        fd = _socket_of(driver)
+        if fd is not None:
+            _running[id(driver)] = (time.monotonic(), fd, limit_s)
+            _start()
+        try:
+            return call(dbapi_connection)
+        finally:
+            _running.pop(id(driver), None)
+
+    return watched_call
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -44,6 +44,11 @@ class BlackholeProxy:
         self._listener.close()
         with self._lock:
             for sock in self._sockets:
+                # close() alone neither wakes a pump waiting in recv() on it nor ends the connection (the
+                # pending recv keeps the socket open): a silent connection's PostgreSQL session stayed in
+                # its transaction, and its locks held up the test's DROP SCHEMA for ever
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
 
     def _accept(self) -> None:
