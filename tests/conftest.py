@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from eta.config import Settings, get_settings
 from eta.store import open_store
+from tests.exit_guard import pytest_unconfigure  # noqa: F401 (a hook: the run cannot hang at exit)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DROP_LOCK_TIMEOUT_S = 60
 POSTGRES_URL = os.environ.get("ETA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -65,9 +68,23 @@ def postgres_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        with admin.begin() as conn:
+            # a session left in a transaction on the schema (a connection a test left behind) would hold
+            # DROP SCHEMA for ever: fail, naming the sessions, instead
+            conn.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT_S}s'"))
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    except OperationalError as exc:
+        with admin.connect() as conn:
+            sessions = conn.execute(
+                text(
+                    "SELECT pid, state, xact_start, left(query, 80) FROM pg_stat_activity WHERE"
+                    " datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+                )
+            ).all()
+        raise RuntimeError(f"schema {schema} not dropped; sessions in a transaction: {sessions}") from exc
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

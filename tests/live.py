@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,3 +63,20 @@ def serving(app: FastAPI, **options: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=STOP_TIMEOUT_S)
         app.state.eta.engine.dispose()
+        if thread.is_alive():
+            # Going on would leave its worker threads running: pytest then waits for ever at exit
+            # (concurrent.futures joins them without a limit), far from the test that left them.
+            raise RuntimeError(
+                f"uvicorn on 127.0.0.1:{port} did not stop within {STOP_TIMEOUT_S:g} s; threads:\n"
+                + _stacks()
+            )
+
+
+def _stacks() -> str:
+    """Every other thread's name and stack."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return "\n".join(
+        f"--- {names.get(ident, ident)}\n" + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+        if ident != threading.get_ident()
+    )

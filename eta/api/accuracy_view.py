@@ -125,6 +125,8 @@ class AccuracyView:
         thread = self._thread
         if thread is not None:
             thread.join(timeout_s)
+            if thread.is_alive():
+                log.error("the operator accuracy's refresh still runs %g s after close; left", timeout_s)
 
 
 def accuracy_frame(

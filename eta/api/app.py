@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -149,6 +151,8 @@ SHARE_PURGE_INTERVAL_S = 3_600.0
 # Rows and bytes per table (eta_store_rows, eta_store_bytes) are measured this often: SQLite's dbstat reads
 # every page of the file, seconds on a large store, so never on a scrape.
 STORE_SIZES_INTERVAL_S = 600.0
+# The background tasks get this long to end at shutdown; one still running then is logged and left.
+SHUTDOWN_TASKS_S = 10.0
 
 
 @asynccontextmanager
@@ -194,17 +198,29 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(state.accuracy.close)
 
 
-async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel the tasks until they have ended. On Python 3.11 ``asyncio.wait_for`` swallows a cancellation
-    that arrives as its inner future completes (CPython gh-86296): the store probe's loop then went on
-    probing and the shutdown waited for ever, so a task is asked again until it ends."""
+async def cancel_all(tasks: list[asyncio.Task[None]], timeout_s: float = SHUTDOWN_TASKS_S) -> None:
+    """Cancel the tasks until they have ended, for at most ``timeout_s``. On Python 3.11
+    ``asyncio.wait_for`` swallows a cancellation that arrives as its inner future completes (CPython
+    gh-86296): the store probe's loop then went on probing and the shutdown waited for ever, so a task is
+    asked again until it ends. One that still runs after ``timeout_s`` is left, logged with its stack: a
+    shutdown that never ends is worse (a test run or a deployment waits on it)."""
     pending = set(tasks)
-    while pending:
+    deadline = time.monotonic() + timeout_s
+    while pending and (left_s := deadline - time.monotonic()) > 0:
         for task in pending:
             task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=1.0)
+        _, pending = await asyncio.wait(pending, timeout=min(1.0, left_s))
+    for task in pending:
+        stack = io.StringIO()
+        task.print_stack(file=stack)
+        log.error(
+            "background task %s still runs %g s after shutdown began; left\n%s",
+            task.get_name(),
+            timeout_s,
+            stack.getvalue(),
+        )
     for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
+        if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("background task failed at shutdown", exc_info=task.exception())
 
 

@@ -99,6 +99,8 @@ class StoreGeneration:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+            if self._thread.is_alive():  # a read on a store gone silent: its connection's watchdog ends it
+                log.error("the store generation's thread still runs 10 s after it was stopped; left")
             self._thread = None
 
     def _poll(self) -> None:
