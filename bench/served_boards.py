@@ -25,7 +25,7 @@ an arrival inside the window: the share predicted by the latest sweep, and of th
 answer gives a reason (``unpredicted_reason``) and those that give none.
 
 Targets (issue 15): coverage ≥ 99 %, en route 10 minutes after arriving < 1 %. Writes
-``bench/results/served_boards.json`` and ``.md``.
+``bench/results/served_boards.json`` and ``.md`` (``--out NAME``: ``NAME.json`` and ``.md``).
 """
 
 from __future__ import annotations
@@ -415,7 +415,7 @@ def write(result: dict[str, Any], args: argparse.Namespace) -> None:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
     }
-    (RESULTS / "served_boards.json").write_text(json.dumps({**meta, **result}, indent=2, default=str) + "\n")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({**meta, **result}, indent=2, default=str) + "\n")
     cov = result["coverage"]
     late = result["en_route_10min_after_arrival"]
     early = result["shown_arrived_5min_early"]
@@ -449,7 +449,7 @@ def write(result: dict[str, Any], args: argparse.Namespace) -> None:
         "28), so a board lists that hour's calls and the late ones; live, the collector fetches 3 h ahead.",
         "",
     ]
-    (RESULTS / "served_boards.md").write_text("\n".join(lines))
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines))
 
 
 def _trip_lines(trips: dict[str, Any] | None) -> list[str]:
@@ -477,6 +477,7 @@ def main() -> None:
     )
     parser.add_argument("--raw", type=Path, default=None, help="Write the part's raw counts here.")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, help="Add up raw parts, then report.")
+    parser.add_argument("--out", default="served_boards", help="Write bench/results/OUT.json and .md.")
     args = parser.parse_args()
     if args.merge:
         raw = merge([json.loads(path.read_text()) for path in args.merge])
