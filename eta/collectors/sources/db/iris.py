@@ -26,6 +26,8 @@ import pandas as pd
 from eta.store.ids import call_key_id, service_key_id
 
 SOURCE = "db-iris"
+# services.source of a train first known from a change list, not from a plan (additional trains)
+CHANGES_SOURCE = "db-iris-changes"
 TZ = ZoneInfo("Europe/Berlin")
 
 
@@ -85,6 +87,12 @@ class ChangeStop:
     category: str | None
     number: str | None
     messages: tuple[Message, ...] = ()
+    # IRIS lists additional trains (and stops a plan does not list yet) in change lists with their own
+    # planned time, platform and path (``pt``, ``pp``, ``ppth``); None where the change carries none
+    planned_arrival: Event | None = None
+    planned_departure: Event | None = None
+    filter_flag: str | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,9 +224,41 @@ def parse_changes(payload: bytes, near: datetime | None = None) -> ChangePayload
                 category=None if tl is None else tl.get("c"),
                 number=None if tl is None else tl.get("n"),
                 messages=_messages(s, near),
+                planned_arrival=_planned(s.find("ar"), near),
+                planned_departure=_planned(s.find("dp"), near),
+                filter_flag=None if tl is None else tl.get("f"),
+                owner=None if tl is None else tl.get("o"),
             )
         )
     return ChangePayload(station=root.get("station"), eva=root.get("eva"), stops=stops)
+
+
+def _planned(element: ET.Element | None, near: datetime | None) -> Event | None:
+    """A change's event as planned, where it carries its planned time (``pt``)."""
+    if element is None or not element.get("pt"):
+        return None
+    return _event(element, "p", near)
+
+
+def planned_stop(change: ChangeStop) -> PlanStop | None:
+    """The plan stop a change record describes on its own: its train (``tl``) and at least one planned
+    time. Same stop id, so the same call as the plan that lists it (earlier or later)."""
+    if not change.category or not change.number:
+        return None
+    if change.planned_arrival is None and change.planned_departure is None:
+        return None
+    start, index = split_stop_id(change.stop_id)
+    return PlanStop(
+        stop_id=change.stop_id,
+        trip_start=start,
+        stop_index=index,
+        category=change.category,
+        number=change.number,
+        filter_flag=change.filter_flag,
+        owner=change.owner,
+        arrival=change.planned_arrival,
+        departure=change.planned_departure,
+    )
 
 
 def _messages(stop: ET.Element, near: datetime | None) -> tuple[Message, ...]:
@@ -289,9 +329,11 @@ class PlanRows:
         }
 
 
-def plan_rows(stops: Iterable[PlanStop], eva: str, station: str | None = None) -> PlanRows:
+def plan_rows(
+    stops: Iterable[PlanStop], eva: str, station: str | None = None, source: str = SOURCE
+) -> PlanRows:
     """Store rows for one station's plan stops (``station``: its name, the train's origin or destination
-    where it starts or ends there)."""
+    where it starts or ends there; ``source``: the services' provenance)."""
     rows = PlanRows()
     for stop in stops:
         service_id = service_id_of(stop)
@@ -311,7 +353,7 @@ def plan_rows(stops: Iterable[PlanStop], eva: str, station: str | None = None) -
                 "agency": stop.owner,
                 "origin": origin,
                 "destination": destination,
-                "source": SOURCE,
+                "source": source,
             }
         )
         rows.calls.append(
@@ -328,6 +370,15 @@ def plan_rows(stops: Iterable[PlanStop], eva: str, station: str | None = None) -
         )
         rows.call_refs.append({"source": SOURCE, "ref": stop.stop_id, "call_id": call_id})
     return rows
+
+
+def change_plan_rows(changes: Iterable[ChangeStop], eva: str, station: str | None = None) -> PlanRows:
+    """Store rows for the change records that carry their own planned times (see :func:`planned_stop`).
+
+    Written insert-ignore like a plan's: a call a plan listed first stays as it is; one only a change
+    list names (an additional train) is created, known from the change's fetch on."""
+    stops = [stop for stop in map(planned_stop, changes) if stop is not None]
+    return plan_rows(stops, eva, station, source=CHANGES_SOURCE)
 
 
 NAME_LENGTH = 32  # services.origin and .destination

@@ -68,7 +68,8 @@ class DbIrisAdapter(Adapter[DbIrisSettings]):
 
 
 def parse_payload(payload: Payload) -> Rows:
-    """Rows of one IRIS payload: a plan gives calls, a change list gives observations (pure)."""
+    """Rows of one IRIS payload: a plan gives calls, a change list gives observations and the calls of
+    the stops it lists with their planned times (pure)."""
     rows = Rows()
     try:
         if payload.request.kind == "plan":
@@ -81,6 +82,15 @@ def parse_payload(payload: Payload) -> Rows:
             rows.add("call_refs", planned.call_refs)
         else:
             changes = db_iris.parse_changes(payload.body, payload.fetched_at)
+            # additional trains are only in change lists: their calls from their planned times, known
+            # from this fetch on (the runner's known_since); a plan listing one later matches it by id
+            eva = payload.request.param("eva")
+            added = db_iris.change_plan_rows(changes.stops, eva, changes.station)
+            if added.calls:
+                rows.add("locations", [db_iris.location_row(eva, changes.station)])
+                rows.add("services", added.services)
+                rows.add("calls", added.calls)
+                rows.add("call_refs", added.call_refs)
             rows.add("observations", db_iris.observation_rows(changes.stops, payload.fetched_at, payload.ref))
     except db_iris.IrisParseError as exc:
         raise PayloadError(str(exc)) from exc

@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from eta.collectors import archive
+from eta.collectors.base import Payload, Request
 from eta.collectors.registry import instance, make_adapter
 from eta.collectors.runner import Runner
-from eta.collectors.sources.db.iris_collector import DbIrisAdapter
+from eta.collectors.sources.db.iris_collector import DbIrisAdapter, parse_payload
 from eta.config import Settings, get_settings
+from eta.read.timetable import arrivals_at
 from eta.store.queries import latest_state, observations_as_of
-from eta.store.schema import Call, CallRef, CollectorRun, CollectorState, Observation, RawPayload
+from eta.store.schema import Call, CallRef, CollectorRun, CollectorState, Observation, RawPayload, Service
 from tests.collectors.loopback import Loopback, Reply
 from tests.conftest import FIXTURES
 
@@ -79,7 +81,8 @@ def test_a_run_stores_planned_and_changed_times_and_platforms(
     assert pd.isna(late_state.loc[late["id"], "actual_arrival"])
 
     with store.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(Call)).scalar_one() == 20
+        # the plan's 20, and ICE 2956 (an extra train, tl t="e") that only the change list names, at 19:13
+        assert conn.execute(select(func.count()).select_from(Call)).scalar_one() == 21
         observed = conn.execute(
             select(func.min(Observation.observed_at), func.max(Observation.observed_at))
         ).one()
@@ -148,7 +151,8 @@ def test_changes_before_their_plan_wait_for_it(
     loopback.route("/plan/8000001/240509/10", Reply(b"", status=503))
     runner = make_runner(make_adapter("db-iris", iris_settings), store, iris_settings, now=AT_10_05)
     first = runner.run_once()
-    assert first.written["observations"] == 0 and first.pending > 0
+    # only ICE 2956's, whose change carries its planned times (it makes its call)
+    assert first.written["observations"] == 1 and first.pending > 0
     loopback.route("/plan/8000001/240509/10", Reply(AACHEN_PLAN))
     runner.clock = lambda: AT_10_05 + timedelta(minutes=1)
     runner.run_once()
@@ -195,3 +199,63 @@ def test_plans_are_fetched_as_far_ahead_as_a_board_shows() -> None:
     hours = {int(r.param("hour")) for r in adapter.requests(now, NothingParsed()) if r.kind == "plan"}
     window_end = 10 + (50 + iris_settings.api.board_default_window_s // 60) // 60  # the hour of 12:50
     assert set(range(10, window_end + 1)) <= hours
+
+
+SPANDAU_FCHG = (IRIS / "8010404_fchg_2509081145_EXCERPT.xml").read_bytes()
+SPANDAU_PLAN = (IRIS / "8010404_plan_2509081400_EXCERPT.xml").read_bytes()
+ICE_757 = "6209522400545496804-2509080906-13"
+AT_11_46 = datetime(2025, 9, 8, 9, 46, tzinfo=UTC)  # 11:46 CEST, a minute after the snapshot's 11:45
+
+
+def test_a_stop_only_a_change_list_names_becomes_a_call_from_its_fetch_on(
+    store: Engine,
+    iris_settings: Settings,
+    loopback: Loopback,
+    make_runner: Callable[..., Runner],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """IRIS lists additional trains (and stops a plan has not listed yet) in its change lists with their
+    planned times: the call is known from that fetch on, and the plan listing it later adds no second one."""
+    monkeypatch.setenv("ETA_COLLECTORS__DB_IRIS__STATIONS", '["8010404"]')
+    get_settings.cache_clear()
+    settings = get_settings()
+    loopback.route("/plan/8010404/250908/11", Reply(b'<timetable station="Berlin-Spandau"/>'))
+    loopback.route("/fchg/8010404", Reply(SPANDAU_FCHG))
+    loopback.route("/rchg/8010404", Reply(b'<timetable station="Berlin-Spandau" eva="8010404"/>'))
+    runner = make_runner(make_adapter("db-iris", settings), store, settings, now=AT_11_46)
+    runner.run_once()
+    call = _call(store, ICE_757)
+    assert call["known_since"].replace(tzinfo=UTC) == AT_11_46
+    assert call["scheduled_arrival"].replace(tzinfo=UTC) == datetime(2025, 9, 8, 12, 30, tzinfo=UTC)
+    assert call["planned_platform"] == "6"
+    window = (AT_11_46, AT_11_46 + timedelta(hours=4))
+    with store.connect() as conn:
+        before = arrivals_at(conn, "8010404", *window, AT_11_46 - timedelta(seconds=1), 10)
+        after = arrivals_at(conn, "8010404", *window, AT_11_46, 10)
+        service = conn.execute(select(Service).where(Service.id == int(call["service_id"]))).one()
+    assert [r.id for r in before] == [] and [r.id for r in after] == [call["id"]]
+    assert (service.category, service.number, service.destination) == ("ICE", "757", "Berlin Ostbahnhof")
+    assert service.source == "db-iris-changes"  # first known from a change list
+    with store.connect() as conn:
+        reported = conn.execute(
+            select(Observation.estimated_arrival).where(Observation.call_id == int(call["id"]))
+        )
+    assert [r[0].replace(tzinfo=UTC) for r in reported] == [datetime(2025, 9, 8, 13, 3, tzinfo=UTC)]
+
+    at_14 = datetime(2025, 9, 8, 12, 1, tzinfo=UTC)
+    loopback.route("/plan/8010404/250908/14", Reply(SPANDAU_PLAN))
+    runner.clock = lambda: at_14
+    runner.run_once()
+    again = _call(store, ICE_757)  # asserts a single call for the stop id
+    assert again["id"] == call["id"] and again["known_since"].replace(tzinfo=UTC) == AT_11_46
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Call)).scalar_one() == 1
+
+
+def test_a_change_without_planned_times_creates_no_call() -> None:
+    """A change for a stop eta has no plan of, without planned times, names no train to show: nothing."""
+    body = (IRIS / "8089007_fchg_2509081215_EXCERPT.xml").read_bytes()
+    at = datetime(2025, 9, 8, 10, 16, tzinfo=UTC)
+    rows = parse_payload(Payload("db-iris", Request.of("fchg", eva="8089007"), at, body, None, "x"))
+    assert not rows.tables.get("calls") and not rows.tables.get("services")
+    assert len(rows.tables["observations"]) == 1
