@@ -1,5 +1,6 @@
 """Nothing is shown before eta knew it: a replayed window of IRIS snapshots, served at each cycle's clock,
-lists only calls whose plan had been fetched by then (boards, trips, the GTFS-RT feed, alerts)."""
+lists only calls whose plan (or a change list describing them) had been fetched by then (boards, trips,
+the GTFS-RT feed, alerts)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,21 @@ SLICE = FIXTURES / "iris_archive" / "raw"
 
 
 def _plans_fetched() -> dict[int, datetime]:
-    """Per call, when the first plan listing it was fetched: read from the snapshots themselves."""
+    """Per call, when the first payload describing it was fetched: a plan listing it, or a change list
+    carrying its train and planned time (an additional train); read from the snapshots themselves."""
     first: dict[int, datetime] = {}
     for cycle in iris_cycles(SLICE):
         for payload in cycle.payloads:
             if payload.request.kind == "plan":
-                for stop in db_iris.parse_plan(payload.body).stops:
-                    first.setdefault(db_iris.call_id_of(stop), payload.fetched_at)
+                stops = list(db_iris.parse_plan(payload.body).stops)
+            elif payload.request.kind in ("fchg", "rchg"):
+                changes = db_iris.parse_changes(payload.body).stops
+                stops = [stop for stop in map(db_iris.planned_stop, changes) if stop is not None]
+            else:
+                continue
+            for stop in stops:
+                call_id = db_iris.call_id_of(stop)
+                first[call_id] = min(first.get(call_id, payload.fetched_at), payload.fetched_at)
     return first
 
 
