@@ -31,7 +31,7 @@ TIME_COLUMNS = (
 # A service's calls are loaded whole when any of them falls in the window, so a call near the window's
 # edge still sees its service's earlier stops; the margin covers the longest runs and flights.
 SERVICE_MARGIN = timedelta(hours=30)
-PAST_DAYS_BY_MODE = {"train": previous_days.LONG_DAYS}
+PAST_DAYS_BY_MODE = {"train": previous_days.PAST_DAYS}
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def load_frames(
     them, the live store then did not).
     ``past_days`` also reads the outcomes of the runs of that many service days before ``start`` into
     ``Frames.past`` (what :mod:`eta.features.previous_days` compares with); by default as many as the
-    mode's features look back (trains: :data:`eta.features.previous_days.LONG_DAYS`, flights: none).
+    mode's features look back (trains: :data:`eta.features.previous_days.PAST_DAYS`, flights: none).
     """
     start, end = ensure_utc(start), ensure_utc(end)
     low, high = start - SERVICE_MARGIN, end + SERVICE_MARGIN

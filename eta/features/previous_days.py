@@ -9,12 +9,6 @@ latest report location (its origin where it has reported nothing yet) to the tar
 Training and backtests find those runs in their own frames (the window's first days also in
 ``Frames.past``); serving, whose frames span hours, reads them into ``Frames.past``
 (:func:`eta.features.frames.load_frames` with ``past_days``).
-
-The same train's arrivals at the target on the :data:`LONG_DAYS` service days before also give the spread
-of its delay there (P10, median, P90, the share more than :data:`LATE_S` late) and yesterday's delay:
-refreshed every day, where the training window's aggregates (``hist_train_*``) age. A query at the local
-midnight of the service date (``day_before``) sees every earlier day whose arrival was known by then,
-the outcomes BayesianBahn's blind forecast conditions on.
 """
 
 from __future__ import annotations
@@ -26,8 +20,6 @@ from eta.features.history import day_number
 from eta.features.reports import first_event, seconds
 
 PAST_DAYS = 7
-LONG_DAYS = 28
-LATE_S = 300.0
 # Day numbers (days since 1970) stay below this for the next ~270 years: (key, day) pairs pack into one int.
 DAY_SPAN = 100_000
 FEATURES = [
@@ -37,12 +29,6 @@ FEATURES = [
     "prev_days_gain_median_s",
     "prev_days_gain_max_s",
     "prev_days_count",
-    "prev_day_delay_s",
-    "prev_28d_delay_p10_s",
-    "prev_28d_delay_median_s",
-    "prev_28d_delay_p90_s",
-    "prev_28d_late_share",
-    "prev_28d_count",
 ]
 OUTCOME_COLUMNS = [
     "call_id",
@@ -122,13 +108,11 @@ def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series)
     target_key = at_train_here * DAY_SPAN + at_target["service_date"].to_numpy()
     runs_at_target = at_target[["service_id", "arrival_delay_s", "arrival_known_at"]].assign(key=target_key)
     parts = []
-    for days_back in range(1, LONG_DAYS + 1):
+    for days_back in range(1, PAST_DAYS + 1):
         key = train_here * DAY_SPAN + left["day"].to_numpy() - days_back
-        parts.append(left.assign(key=key, days_back=days_back).merge(runs_at_target, on="key"))
-    every = pd.concat(parts, ignore_index=True)
-    every = every[every["arrival_known_at"] <= every["t"]]
-    long = _spread(every)
-    runs = every[every["days_back"] <= PAST_DAYS].copy()
+        parts.append(left.assign(key=key).merge(runs_at_target, on="key"))
+    runs = pd.concat(parts, ignore_index=True)
+    runs = runs[runs["arrival_known_at"] <= runs["t"]]
     run_from, departed_from = _codes(
         runs[["from_location"]].set_axis(["location"], axis=1), outcomes, ["location"]
     )
@@ -153,32 +137,7 @@ def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series)
         }
     ).reindex(ctx.index)
     out["prev_days_count"] = out["prev_days_count"].fillna(0.0)
-    out[long.columns] = long.reindex(ctx.index)
-    out["prev_28d_count"] = out["prev_28d_count"].fillna(0.0)
     return out[FEATURES].astype("float64")
-
-
-def _spread(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per query (qid) of ``runs`` (its earlier runs' arrivals, known by t, with ``days_back``): the
-    spread of their delays over the :data:`LONG_DAYS` days and the delay of the day before."""
-    names = FEATURES[FEATURES.index("prev_day_delay_s") :]
-    if runs.empty:
-        return pd.DataFrame(columns=names, dtype="float64")
-    by_query = runs.groupby("qid")["arrival_delay_s"]
-    spread = by_query.quantile(np.array([0.1, 0.5, 0.9])).unstack()
-    yesterday = runs[runs["days_back"] == 1].groupby("qid")["arrival_delay_s"].mean()
-    late = (runs["arrival_delay_s"] > LATE_S).groupby(runs["qid"]).mean()
-    return pd.DataFrame(
-        {
-            "prev_day_delay_s": yesterday,
-            "prev_28d_delay_p10_s": spread.get(0.1),
-            "prev_28d_delay_median_s": spread.get(0.5),
-            "prev_28d_delay_p90_s": spread.get(0.9),
-            "prev_28d_late_share": late,
-            "prev_28d_count": by_query.size().astype("float64"),
-        },
-        index=by_query.size().index,
-    )
 
 
 def _codes(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
