@@ -7,14 +7,17 @@ The call's own planned platform and its change reports are never read: until the
   stations it comes from and goes to next), that line at this time of day, the line in any
   direction and the station ended at, and the ``history`` baseline's platform;
 - today: the platforms announced by t for the line's earlier trains in the same direction (the latest,
-  the one before, and the latest at the same minute of the hour) and for the
-  station's other trains (a platform closed today, a line moved for building work);
+  the one before, and the latest at the same minute of the hour), for this train number's latest runs
+  (mostly yesterday's), and for the station's other trains (a platform closed today, a line moved for
+  building work): of the trains announced in the last hours whose usual platform is the candidate, the
+  share announced there, and of those whose usual platform is this train's, the share announced on the
+  candidate;
 - conflicts: the other trains expected at each candidate platform around this train's expected arrival,
   on the platform announced for them where it has been, else on their own history platform;
 - the delay known at t, the time of day and the weekday.
 
 Candidates are the platforms the train, its line (in this direction or any) and the station's busiest
-platforms used in the training window, and the line's latest platforms today.
+platforms used in the training window, the line's latest platforms today and the train's latest runs'.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ HORIZONS = ("120min", "60min", "30min", "20min")
 CONFLICT_WINDOW = timedelta(minutes=5)
 LINE_TODAY_WINDOW = timedelta(hours=12)
 STATION_TODAY_WINDOW = timedelta(hours=2)
+# Building work closes a platform for a day or a shift: where the station's trains of the last hours were
+# announced, compared with where they usually arrive.
+USUAL_WINDOW = timedelta(hours=6)
 STATION_CANDIDATES = 8
 BAND_HOURS = 4
 
@@ -66,6 +72,8 @@ QUERY_FEATURES = [
     "today_linedir_age_s",
     "today_slot_age_s",
     "today_station_n",
+    "prev_run_age_s",
+    "usual_n",
 ]
 PAIR_FEATURES = [
     "train_share",
@@ -82,6 +90,10 @@ PAIR_FEATURES = [
     "conflicts_known",
     "conflicts_likely",
     "history_distance",
+    "is_prev_run",
+    "is_prev2_run",
+    "usual_kept_share",
+    "usual_moved_share",
 ]
 FEATURES = QUERY_FEATURES + PAIR_FEATURES
 
@@ -247,13 +259,29 @@ def compute_features(
     q["today_station_n"] = _recent_counts(
         revealed["location"], revealed["revealed"], ctx["location"], ctx["t_us"], station_window
     )
+    runs = _last_revealed(ctx, revealed, TRAIN_KEY)
+    q["prev_run_age_s"] = (ctx["t_us"] - runs["revealed"]) / 1e6
     ctx["history_platform"] = history_platform(history, ctx)
     ctx["last_today"] = last["platform"]
     ctx["second_today"] = last["previous"]
     ctx["slot_today"] = slot["platform"]
+    ctx["prev_run"] = runs["platform"]
+    ctx["prev2_run"] = runs["previous"]
+    usual_window = int(USUAL_WINDOW.total_seconds() * 1e6)
+    # each announced call's usual platform, by the same history the query's own baseline comes from
+    usual = revealed.assign(usual=history_platform(history, revealed).astype("string")).dropna(
+        subset=["usual"]
+    )
+    q["usual_n"] = _recent_counts(
+        _joined(usual, ["location", "usual"]),
+        usual["revealed"],
+        _joined(ctx, ["location", "history_platform"]),
+        ctx["t_us"],
+        usual_window,
+    )
     expected = pd.Series(_micros(ctx["scheduled_arrival"]), index=ctx.index) + q["delay_s"].fillna(0.0) * 1e6
     pairs = _candidates(ctx, history)
-    today = ["last_today", "second_today", "slot_today"]
+    today = ["last_today", "second_today", "slot_today", "prev_run", "prev2_run"]
     p = pairs.join(ctx[[*BAND_KEY, "operator", "number", "history_platform", *today, "t_us"]], on="qid")
     for name in SHARE_TABLES:
         key = [*SHARE_TABLES[name], "candidate"]
@@ -261,6 +289,20 @@ def compute_features(
     p["is_history"] = (p["candidate"] == p["history_platform"]).astype("float64")
     for name in today:
         p[f"is_{name}"] = (p["candidate"] == p[name]).astype("float64")
+    on_usual = _joined(usual, ["location", "usual"])
+    candidate_at = _joined(p, ["location", "candidate"])
+    stayed = (usual["usual"] == usual["platform"]).to_numpy()
+    kept = _recent_counts(on_usual[stayed], usual["revealed"][stayed], candidate_at, p["t_us"], usual_window)
+    usual_there = _recent_counts(on_usual, usual["revealed"], candidate_at, p["t_us"], usual_window)
+    p["usual_kept_share"] = kept / usual_there.replace(0.0, np.nan)
+    moved = _recent_counts(
+        _joined(usual, ["location", "usual", "platform"]),
+        usual["revealed"],
+        _joined(p, ["location", "history_platform", "candidate"]),
+        p["t_us"],
+        usual_window,
+    )
+    p["usual_moved_share"] = moved / p["qid"].map(q["usual_n"]).replace(0.0, np.nan)
     line_counts = _recent_counts(
         _joined(revealed, [*LINEDIR_KEY, "platform"]),
         revealed["revealed"],
@@ -324,7 +366,7 @@ def _last_revealed(ctx: pd.DataFrame, revealed: pd.DataFrame, key: list[str]) ->
 
 def _candidates(ctx: pd.DataFrame, history: History) -> pd.DataFrame:
     """(qid, candidate): the platforms of the train, its line (this direction or any) and the station's
-    busiest ones in the training window, and the line's latest platforms today."""
+    busiest ones in the training window, the line's latest platforms today and the train's latest runs'."""
     parts = []
     base = ctx.reset_index()
     for name in ("train", "linedir", "line"):
@@ -335,7 +377,7 @@ def _candidates(ctx: pd.DataFrame, history: History) -> pd.DataFrame:
     busiest = station.reset_index().sort_values(["location", "count"], ascending=[True, False])
     busiest = busiest.groupby("location").head(STATION_CANDIDATES)[["location", "final_platform"]]
     parts.append(base[["qid", "location"]].merge(busiest, on="location")[["qid", "final_platform"]])
-    for name in ("last_today", "second_today", "slot_today"):
+    for name in ("last_today", "second_today", "slot_today", "prev_run", "prev2_run"):
         parts.append(base[["qid", name]].rename(columns={name: "final_platform"}))
     pairs = pd.concat(parts, ignore_index=True).dropna()
     pairs["final_platform"] = pairs["final_platform"].astype(str)

@@ -122,3 +122,77 @@ def test_training_queries_fall_between_three_hours_and_the_announcement(iris: tu
     assert len(random) == len(targets)
     assert lead.min() >= LEAD_S and lead.max() <= 3 * 3600
     assert set(queries["horizon"]) == {*unpublished.HORIZONS, "random"}
+
+
+def _renumbered(frames: Frames, call_id: int, like: int) -> Frames:
+    """``call_id`` made a run of the same train as ``like`` (same operator and number)."""
+    calls = frames.calls.copy()
+    source = calls.loc[calls["call_id"] == like].iloc[0]
+    for column in ("operator", "number", "line"):
+        calls.loc[calls["call_id"] == call_id, column] = source[column]
+    return replace(frames, calls=calls)
+
+
+def _moved(frames: Frames, call_id: int, platform: str) -> Frames:
+    """``call_id`` planned and reported on ``platform``."""
+    calls = frames.calls.copy()
+    calls.loc[calls["call_id"] == call_id, "planned_platform"] = platform
+    observations = frames.observations.copy()
+    observations.loc[observations["call_id"] == call_id, "platform"] = platform
+    return replace(frames, calls=calls, observations=observations)
+
+
+def test_the_trains_earlier_run_counts_only_once_announced(iris: tuple[Frames, History]) -> None:
+    frames, history = iris
+    t = pd.Timestamp("2025-09-03 16:00", tz="UTC")
+    queries = _queries(frames, t).sort_values("scheduled_arrival", kind="stable")
+    query = queries.iloc[[-1]].assign(qid=0)
+    calls = frames.calls.set_index("call_id")
+    station = calls.loc[query["call_id"].iloc[0], "location"]
+    same_station = calls[(calls["location"] == station) & calls["planned_platform"].notna()]
+    announced_at = same_station["scheduled_arrival"] - pd.Timedelta(seconds=LEAD_S)
+    before = same_station[(announced_at < t) & (announced_at > t - pd.Timedelta(hours=2))].index[0]
+    after = same_station[(announced_at > t) & (same_station.index != query["call_id"].iloc[0])].index[0]
+    like = int(query["call_id"].iloc[0])
+    plain = _features(frames, query, history)
+    assert plain["is_prev_run"].isna().all()
+    # an earlier run of this train, announced after t, changes nothing
+    later = _features(_renumbered(frames, int(after), like), query, history)
+    pd.testing.assert_frame_equal(plain, later)
+    # the same announced before t: its platform is the train's latest run's, announced that long ago
+    earlier = _features(_moved(_renumbered(frames, int(before), like), int(before), "77"), query, history)
+    marked = earlier.loc[earlier["is_prev_run"] == 1, "candidate"].tolist()
+    assert marked == ["77"]
+    expected_age = (t - announced_at[before]).total_seconds()
+    assert earlier["prev_run_age_s"].iloc[0] == pytest.approx(expected_age)
+
+
+def test_where_the_stations_trains_were_announced_counts_only_once_announced(
+    iris: tuple[Frames, History],
+) -> None:
+    frames, history = iris
+    t = pd.Timestamp("2025-09-03 16:00", tz="UTC")
+    queries = _queries(frames, t)
+    plain = _features(frames, queries, history)
+    keys = unpublished.call_keys(frames.calls)
+    revealed = unpublished.revealed_platforms(frames, PUBLICATION, keys)
+    revealed["usual"] = unpublished.history_platform(history, revealed)
+    t_us = int(t.value // 1000)
+    stayed = revealed[
+        (revealed["usual"] == revealed["platform"])
+        & revealed["location"].isin(keys.loc[queries["call_id"], "location"])
+    ]
+    before = stayed[(stayed["revealed"] < t_us) & (stayed["revealed"] > t_us - 3600 * 10**6)].iloc[0]
+    after = stayed[stayed["revealed"] > t_us].iloc[0]
+    # a train announced after t moved off its usual platform changes nothing
+    later = _features(_moved(frames, int(after["call_id"]), "77"), queries, history)
+    pd.testing.assert_frame_equal(plain, later)
+    # the same move announced before t lowers the share kept on that platform at that station
+    earlier = _features(_moved(frames, int(before["call_id"]), "77"), queries, history)
+    at_station = queries.set_index("qid")["call_id"].map(keys["location"]) == before["location"]
+    on = plain["qid"].map(at_station) & (plain["candidate"] == before["usual"])
+    assert on.any()
+    assert (earlier.loc[on, "usual_kept_share"] < plain.loc[on, "usual_kept_share"]).all()
+    assert (
+        earlier.loc[~on, "usual_kept_share"].fillna(-1) == plain.loc[~on, "usual_kept_share"].fillna(-1)
+    ).all()
