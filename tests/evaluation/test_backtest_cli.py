@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests import slices
+from tests.model.conftest import quick_env
 
-QUICK = {"ETA_MODEL__N_ROUNDS": "10", "ETA_MODEL__MAX_DEPTH": "4", "ETA_MODEL__MIN_TRAIN_ROWS": "1000"}
+QUICK = quick_env(n_rounds=10)
 ARRIVAL_MODEL_KEYS = {
     "mae_s",
     "rmse_s",

@@ -22,8 +22,9 @@ from eta.features.queries import target_calls
 from eta.importers import db_runs
 from eta.store import open_store
 from eta.windows import window
+from tests.model.conftest import quick_env
 
-QUICK = {"ETA_MODEL__N_ROUNDS": "15", "ETA_MODEL__MAX_DEPTH": "4", "ETA_MODEL__MAX_TRAIN_ROWS": "60000"}
+QUICK = quick_env(n_rounds=15)
 FIRST, LAST = "2026-03-02", "2026-03-22"
 SCORE_KEYS = {"n", "crps_min", "mae_p50_min", "pinball_min", "coverage_p10_p90"}
 

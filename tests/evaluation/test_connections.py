@@ -18,7 +18,7 @@ from eta.features import load_frames
 from eta.store.engine import make_engine
 from eta.windows import window
 from tests import slices
-from tests.model.conftest import small_settings
+from tests.model.conftest import quick_env, small_settings
 
 TRAIN = window("2026-03-02", "2026-03-05", "training")
 TEST = window("2026-03-06", "2026-03-08", "test")
@@ -68,8 +68,7 @@ def test_the_backtest_scores_probabilities_against_the_stations_base_rate(
         **os.environ,
         "ETA_DATABASE_URL": settings.resolved_database_url,
         "ETA_DATA_DIR": str(settings.data_dir),
-        "ETA_MODEL__N_ROUNDS": "20",
-        "ETA_MODEL__MAX_DEPTH": "4",
+        **quick_env(n_rounds=20),
     }
     done = subprocess.run(
         [

@@ -105,7 +105,10 @@ def test_importing_a_few_days_twice_on_either_backend_changes_nothing(
 
 
 @pytest.mark.slow
-def test_full_bundled_import_twice_from_the_command_line() -> None:
+def test_full_bundled_import_from_the_command_line() -> None:
+    """The whole bundled file, once (importing twice changes nothing: the few-days test on both backends;
+    a second full import here cost CI 1.5 minutes for the same check)."""
+
     def eta(*args: str) -> str:
         return subprocess.run(
             [sys.executable, "-m", "eta.cli", *args], capture_output=True, text=True, check=True
@@ -113,7 +116,5 @@ def test_full_bundled_import_twice_from_the_command_line() -> None:
 
     eta("import", "db-runs")
     first = json.loads(eta("stats", "--json"))
-    eta("import", "db-runs")
-    assert json.loads(eta("stats", "--json")) == first
     assert first["modes"]["train"]["calls"] > 1_200_000
     assert first["modes"]["train"]["first_service_date"] == "2026-02-28"

@@ -112,7 +112,10 @@ def test_importing_a_month_twice_on_either_backend_changes_nothing(
 
 
 @pytest.mark.slow
-def test_full_import_twice_from_the_command_line(tmp_path: object) -> None:
+def test_full_import_from_the_command_line(tmp_path: object) -> None:
+    """The whole year, once (importing twice changes nothing: the month test on both backends; a second
+    full import here cost CI 1.5 minutes for the same check)."""
+
     def eta(*args: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "eta.cli", *args], capture_output=True, text=True, check=True
@@ -121,8 +124,5 @@ def test_full_import_twice_from_the_command_line(tmp_path: object) -> None:
 
     eta("import", "nycflights13")
     first = json.loads(eta("stats", "--json"))
-    eta("import", "nycflights13")
-    second = json.loads(eta("stats", "--json"))
-    assert first == second
     assert first["modes"]["flight"]["services"] == 336_776
     assert first["tables"]["weather"] == 26_115

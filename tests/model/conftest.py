@@ -22,9 +22,27 @@ TRAIN_UNTIL = datetime(2013, 1, 11, tzinfo=UTC)
 TEST_UNTIL = datetime(2013, 1, 15, tzinfo=UTC)
 
 
+# Quick models for tests: few shallow trees on a sample of the rows (boosting on every row of a week of DB
+# runs took most of a backtest test's minutes and tested nothing more).
+QUICK_MODEL: dict[str, object] = {
+    "n_rounds": 40,
+    "max_depth": 4,
+    "min_train_rows": 1000,
+    "n_threads": 2,
+    "max_train_rows": 60_000,
+    "interval_train_rows": 30_000,
+    "median_parallel_trees": 1,
+}
+
+
+def quick_env(**model: object) -> dict[str, str]:
+    """The same quick models as environment variables, for tests that run the command line."""
+    return {f"ETA_MODEL__{key.upper()}": str(value) for key, value in (QUICK_MODEL | model).items()}
+
+
 def small_settings(url: str, data_dir: Path, **model: object) -> Settings:
     """Settings for quick models (few shallow trees) on a test store."""
-    values: dict[str, object] = {"n_rounds": 40, "max_depth": 4, "min_train_rows": 1000, "n_threads": 2}
+    values: dict[str, object] = dict(QUICK_MODEL)
     values.update(model)
     return Settings(database_url=url, data_dir=data_dir, model=ModelSettings.model_validate(values))
 
