@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,20 @@ POSTGRES_SKIP = _postgres_reason()
 
 def pytest_report_header(config: pytest.Config) -> str:
     return POSTGRES_SKIP or f"PostgreSQL store tests run against {POSTGRES_URL}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """A test that configures logging (eta.logging.configure_logging) binds the root handler to that test's
+    captured stderr; left behind, a later test's server thread logs into the closed stream ("Logging error",
+    seen with two workers). Each test gets back the handlers it found."""
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error")]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    yield
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @pytest.fixture(autouse=True)

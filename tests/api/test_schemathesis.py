@@ -60,7 +60,9 @@ APP, KEY = _app(_DIR)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Removed when the session ends, not the module: with two workers stealing tests, a worker may run more of
+# this module's tests after it finished the ones it had (a module teardown there left them without a store).
+@pytest.fixture(scope="session", autouse=True)
 def _cleanup() -> object:
     yield
     APP.state.eta.engine.dispose()  # type: ignore[attr-defined]
