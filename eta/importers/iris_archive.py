@@ -10,10 +10,11 @@ live collector.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 import pandas as pd
 from sqlalchemy import Engine, Table, bindparam, update
@@ -35,6 +36,7 @@ from eta.store.engine import refresh_statistics
 from eta.store.schema import Call
 
 SOURCE = "iris-archive"
+_Parsed = TypeVar("_Parsed")
 PLAN_FILES_PER_BATCH = 500
 OBSERVATIONS_PER_BATCH = 50_000
 
@@ -90,37 +92,46 @@ def _import_plans(
     names: dict[str, str] = {}
     pending = db_iris.PlanRows()
     files = 0
+    for _, name, fetched_at, parsed in _parsed_snapshots(plans, db_iris.parse_plan, "plan", progress):
+        if not parsed.stops:
+            continue  # stations publish empty plans for quiet hours
+        eva = evas.get(station_key(name)) or evas_by_name.get(parsed.station or "")
+        if eva is None:
+            progress.bad_files.append(f"{name} (station without EVA)")
+            continue
+        names.setdefault(eva, parsed.station or eva)
+        rows = db_iris.plan_rows(parsed.stops, eva, parsed.station)
+        for call in rows.calls:  # as the live collector: known from the plan's fetch on
+            call["known_since"] = fetched_at
+            progress.known_since.setdefault(int(call["id"]), fetched_at)  # type: ignore[call-overload]
+        for ref in rows.call_refs:
+            progress.call_of_ref.setdefault(str(ref["ref"]), int(ref["call_id"]))  # type: ignore[call-overload]
+        pending.extend(rows)
+        files += 1
+        if files % PLAN_FILES_PER_BATCH == 0:
+            _write_plan_batch(engine, settings, pending, summary)
+            pending = db_iris.PlanRows()
+    _write_plan_batch(engine, settings, pending, summary)
+    return names
+
+
+def _parsed_snapshots(
+    archives: list[Path], parse: Callable[[bytes, datetime], _Parsed], kind: str, progress: _Progress
+) -> Iterator[tuple[Path, str, datetime, _Parsed]]:
+    """Each snapshot of ``archives`` in the order taken, parsed at its fetch time; unreadable ones are
+    counted in ``progress.bad_files`` and skipped."""
     clock = SnapshotClock()
-    with tqdm(desc="plan snapshots", unit="file", disable=None, leave=False) as bar:
-        for archive in plans:
+    with tqdm(desc=f"{kind} snapshots", unit="file", disable=None, leave=False) as bar:
+        for archive in archives:
             for name, payload in iter_xml(archive):
                 bar.update(1)
                 try:
-                    fetched_at = clock(name)
-                    parsed = db_iris.parse_plan(payload, fetched_at)
+                    at = clock(name)
+                    parsed = parse(payload, at)
                 except db_iris.IrisParseError as exc:
                     progress.bad_files.append(f"{name} ({exc})")
                     continue
-                if not parsed.stops:
-                    continue  # stations publish empty plans for quiet hours
-                eva = evas.get(station_key(name)) or evas_by_name.get(parsed.station or "")
-                if eva is None:
-                    progress.bad_files.append(f"{name} (station without EVA)")
-                    continue
-                names.setdefault(eva, parsed.station or eva)
-                rows = db_iris.plan_rows(parsed.stops, eva, parsed.station)
-                for call in rows.calls:  # as the live collector: known from the plan's fetch on
-                    call["known_since"] = fetched_at
-                    progress.known_since.setdefault(int(call["id"]), fetched_at)  # type: ignore[call-overload]
-                for ref in rows.call_refs:
-                    progress.call_of_ref.setdefault(str(ref["ref"]), int(ref["call_id"]))  # type: ignore[call-overload]
-                pending.extend(rows)
-                files += 1
-                if files % PLAN_FILES_PER_BATCH == 0:
-                    _write_plan_batch(engine, settings, pending, summary)
-                    pending = db_iris.PlanRows()
-    _write_plan_batch(engine, settings, pending, summary)
-    return names
+                yield archive, name, at, parsed
 
 
 def _write_plan_batch(
@@ -144,44 +155,34 @@ def _import_changes(
     progress: _Progress,
 ) -> None:
     pending: list[db_iris.Row] = []
-    clock = SnapshotClock()
     max_age = timedelta(seconds=settings.collectors.pending_max_age_s)
-    with tqdm(desc="change snapshots", unit="file", disable=None, leave=False) as bar:
-        for archive in changes:
-            for name, payload in iter_xml(archive):
-                bar.update(1)
-                try:
-                    observed_at = clock(name)
-                    parsed = db_iris.parse_changes(payload, observed_at)
-                except db_iris.IrisParseError as exc:
-                    progress.bad_files.append(f"{name} ({exc})")
-                    continue
-                eva = evas.get(station_key(name)) or parsed.eva
-                if eva is not None:
-                    added = _add_changed_calls(
-                        engine, settings, parsed, eva, observed_at, names, summary, progress
-                    )
-                    for ref in added:
-                        for at, stop, raw_ref in progress.waiting.pop(ref, []):
-                            if observed_at - at <= max_age:
-                                pending += db_iris.change_rows(
-                                    [stop], progress.call_of_ref, at, progress.last_state, raw_ref
-                                )[0]
-                        progress.unmatched.discard(ref)
-                raw_ref = f"{archive.name}:{name}"
-                rows, unmatched = db_iris.change_rows(
-                    parsed.stops, progress.call_of_ref, observed_at, progress.last_state, raw_ref
-                )
-                progress.unmatched.update(unmatched)
-                by_id = {stop.stop_id: stop for stop in parsed.stops} if unmatched else {}
-                for ref in unmatched:
-                    waiting = progress.waiting.setdefault(ref, [])
-                    waiting[:] = [w for w in waiting if observed_at - w[0] <= max_age]
-                    waiting.append((observed_at, by_id[ref], raw_ref))
-                pending += rows
-                if len(pending) >= OBSERVATIONS_PER_BATCH:
-                    _write_observations(engine, settings, pending, summary)
-                    pending = []
+    for archive, name, observed_at, parsed in _parsed_snapshots(
+        changes, db_iris.parse_changes, "change", progress
+    ):
+        eva = evas.get(station_key(name)) or parsed.eva
+        if eva is not None:
+            added = _add_changed_calls(engine, settings, parsed, eva, observed_at, names, summary, progress)
+            for ref in added:
+                for at, stop, raw_ref in progress.waiting.pop(ref, []):
+                    if observed_at - at <= max_age:
+                        pending += db_iris.change_rows(
+                            [stop], progress.call_of_ref, at, progress.last_state, raw_ref
+                        )[0]
+                progress.unmatched.discard(ref)
+        raw_ref = f"{archive.name}:{name}"
+        rows, unmatched = db_iris.change_rows(
+            parsed.stops, progress.call_of_ref, observed_at, progress.last_state, raw_ref
+        )
+        progress.unmatched.update(unmatched)
+        by_id = {stop.stop_id: stop for stop in parsed.stops} if unmatched else {}
+        for ref in unmatched:
+            waiting = progress.waiting.setdefault(ref, [])
+            waiting[:] = [w for w in waiting if observed_at - w[0] <= max_age]
+            waiting.append((observed_at, by_id[ref], raw_ref))
+        pending += rows
+        if len(pending) >= OBSERVATIONS_PER_BATCH:
+            _write_observations(engine, settings, pending, summary)
+            pending = []
     _write_observations(engine, settings, pending, summary)
     _write_earlier(engine, progress.earlier)
 
