@@ -42,6 +42,8 @@ STATION_TODAY_WINDOW = timedelta(hours=2)
 # announced, compared with where they usually arrive.
 USUAL_WINDOW = timedelta(hours=6)
 STATION_CANDIDATES = 8
+# the platforms announced by t that are candidates and features of their own
+TODAY_PLATFORMS = ["last_today", "second_today", "slot_today", "prev_run", "prev2_run"]
 BAND_HOURS = 4
 
 TRAIN_KEY = ["operator", "number", "location"]
@@ -272,8 +274,9 @@ def compute_features(
     usual = revealed.assign(usual=history_platform(history, revealed).astype("string")).dropna(
         subset=["usual"]
     )
+    on_usual = _joined(usual, ["location", "usual"])
     q["usual_n"] = _recent_counts(
-        _joined(usual, ["location", "usual"]),
+        on_usual,
         usual["revealed"],
         _joined(ctx, ["location", "history_platform"]),
         ctx["t_us"],
@@ -281,15 +284,15 @@ def compute_features(
     )
     expected = pd.Series(_micros(ctx["scheduled_arrival"]), index=ctx.index) + q["delay_s"].fillna(0.0) * 1e6
     pairs = _candidates(ctx, history)
-    today = ["last_today", "second_today", "slot_today", "prev_run", "prev2_run"]
-    p = pairs.join(ctx[[*BAND_KEY, "operator", "number", "history_platform", *today, "t_us"]], on="qid")
+    p = pairs.join(
+        ctx[[*BAND_KEY, "operator", "number", "history_platform", *TODAY_PLATFORMS, "t_us"]], on="qid"
+    )
     for name in SHARE_TABLES:
         key = [*SHARE_TABLES[name], "candidate"]
         p[f"{name}_share"] = history.lookup(name, p, "share", key).fillna(0.0)
     p["is_history"] = (p["candidate"] == p["history_platform"]).astype("float64")
-    for name in today:
+    for name in TODAY_PLATFORMS:
         p[f"is_{name}"] = (p["candidate"] == p[name]).astype("float64")
-    on_usual = _joined(usual, ["location", "usual"])
     candidate_at = _joined(p, ["location", "candidate"])
     stayed = (usual["usual"] == usual["platform"]).to_numpy()
     kept = _recent_counts(on_usual[stayed], usual["revealed"][stayed], candidate_at, p["t_us"], usual_window)
@@ -377,7 +380,7 @@ def _candidates(ctx: pd.DataFrame, history: History) -> pd.DataFrame:
     busiest = station.reset_index().sort_values(["location", "count"], ascending=[True, False])
     busiest = busiest.groupby("location").head(STATION_CANDIDATES)[["location", "final_platform"]]
     parts.append(base[["qid", "location"]].merge(busiest, on="location")[["qid", "final_platform"]])
-    for name in ("last_today", "second_today", "slot_today", "prev_run", "prev2_run"):
+    for name in TODAY_PLATFORMS:
         parts.append(base[["qid", name]].rename(columns={name: "final_platform"}))
     pairs = pd.concat(parts, ignore_index=True).dropna()
     pairs["final_platform"] = pairs["final_platform"].astype(str)
