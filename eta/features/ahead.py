@@ -66,7 +66,7 @@ def stops_ahead(ctx: pd.DataFrame, latest: pd.DataFrame, location_of: pd.Series)
         {
             "owner": owner,
             "location": location_of.reindex(keys).to_numpy(),
-            "t": np.repeat(ctx["t"].to_numpy(), n),
+            "t": ctx["t"].array.take(owner),  # as datetimes: to_numpy() made a Timestamp object of each
         }
     )
     return rows[rows["location"].notna()].reset_index(drop=True)

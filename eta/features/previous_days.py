@@ -97,7 +97,7 @@ def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series)
             "number": ctx["number"].astype(str).to_numpy(),
             "location": ctx["location"].astype(str).to_numpy(),
             "day": day_number(ctx["service_date"]).to_numpy(),
-            "t": ctx["t"].to_numpy(),
+            "t": ctx["t"].array,  # not to_numpy(): a tz-aware column comes out as Timestamp objects
             "from_location": from_location.astype(str).to_numpy(),
         }
     )
@@ -107,10 +107,12 @@ def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series)
     train_here, at_train_here = _codes(left, at_target, ["operator", "number", "location"])
     target_key = at_train_here * DAY_SPAN + at_target["service_date"].to_numpy()
     runs_at_target = at_target[["service_id", "arrival_delay_s", "arrival_known_at"]].assign(key=target_key)
+    # Only what the runs need after the join: each join copies every column of ``left`` it carries.
+    queries = left[["qid", "t", "from_location"]]
     parts = []
     for days_back in range(1, PAST_DAYS + 1):
         key = train_here * DAY_SPAN + left["day"].to_numpy() - days_back
-        parts.append(left.assign(key=key).merge(runs_at_target, on="key"))
+        parts.append(queries.assign(key=key).merge(runs_at_target, on="key"))
     runs = pd.concat(parts, ignore_index=True)
     runs = runs[runs["arrival_known_at"] <= runs["t"]]
     run_from, departed_from = _codes(

@@ -77,3 +77,27 @@ def test_gain_sum_is_the_sum_over_the_stops_of_their_last_hour_mean_gain(frames:
 def test_chunks_do_not_change_the_features(frames: Frames) -> None:
     queries = queries_at(frames, T)
     pd.testing.assert_frame_equal(_ahead(frames, queries, chunk=97), _ahead(frames, queries))
+
+
+def test_stops_ahead_carry_their_own_querys_time_to_the_microsecond() -> None:
+    """Each row keeps the (tz-aware) t of its own query, also where a stop is missing from the plan."""
+    location_of = pd.Series(
+        ["A", "B", "D", "X", "Y"],
+        index=pd.MultiIndex.from_tuples(
+            [(1, 0), (1, 1), (1, 3), (2, 0), (2, 1)], names=["service_id", "sequence"]
+        ),
+    )
+    t = pd.Series(
+        pd.to_datetime(
+            ["2026-03-06 07:00:00.000001", "2026-03-06 09:30:00.5", "2026-03-06 12:00:00"], format="ISO8601"
+        )
+    ).dt.tz_localize("Europe/Berlin")
+    ctx = pd.DataFrame(
+        {"service_id": [1, 2, 1], "sequence": [3, 1, 1], "t": t.array}, index=pd.Index([5, 6, 7], name="qid")
+    )
+    latest = pd.DataFrame({"report_sequence": [0.0, np.nan, np.nan]}, index=ctx.index)
+    rows = ahead.stops_ahead(ctx, latest, location_of)
+    assert rows["location"].tolist() == ["B", "D", "X", "Y", "A", "B"]  # stop 2 of service 1 is not planned
+    assert rows["owner"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert rows["t"].dtype == t.dtype
+    pd.testing.assert_series_equal(rows["t"], t.iloc[rows["owner"]].reset_index(drop=True), check_names=False)

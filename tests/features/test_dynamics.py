@@ -124,3 +124,50 @@ def test_segment_history_leaves_out_the_excluded_services(frames: Frames) -> Non
     b = compute_features(frames, queries, partial, vocabularies)
     assert a["hist_seg_gain_median_s"].notna().sum() > 100
     assert not a["hist_seg_count"].equals(b["hist_seg_count"])
+
+
+def test_overdue_by_hand_with_missing_stops_and_times_to_the_microsecond() -> None:
+    """overdue on a hand-made plan: each query its own t (tz-aware, microseconds), the plan's times in a
+    local zone, and the event due at a stop the plan lacks or of a service it lacks left missing."""
+    berlin = "Europe/Berlin"
+    stops = [(0, None, "2026-03-06 08:00:00"), (1, "2026-03-06 08:10:00", "2026-03-06 08:12:00.5")]
+    stops += [(3, "2026-03-06 08:30:00", None)]  # stop 2 is missing from the plan
+    calls = pd.DataFrame(
+        {
+            "service_id": 7,
+            "sequence": [sequence for sequence, _, _ in stops],
+            "scheduled_arrival": pd.to_datetime([a for _, a, _ in stops], format="ISO8601").tz_localize(
+                berlin
+            ),
+            "scheduled_departure": pd.to_datetime([d for _, _, d in stops], format="ISO8601").tz_localize(
+                berlin
+            ),
+        }
+    )
+    calls["planned_at"] = calls["scheduled_arrival"].fillna(calls["scheduled_departure"])
+    utc = pd.Timestamp("2026-03-06 07:00:00", tz="UTC")  # 08:00 in Berlin
+    t = [
+        utc + pd.Timedelta(minutes=m, microseconds=u) for m, u in ((5, 250), (11, 1), (20, 7), (3, 0), (4, 0))
+    ]
+    ctx = pd.DataFrame(
+        {"service_id": [7, 7, 7, 7, 8], "t": pd.Series(t).astype("datetime64[us, UTC]").array},
+        index=pd.Index([10, 11, 12, 13, 14], name="qid"),
+    )
+    # no report; arrived at 1; left 1 (due at 2, not planned); left 1 as arrival-less NaN kind; other service
+    latest = pd.DataFrame(
+        {
+            "report_sequence": [np.nan, 1.0, 1.0, 0.0, np.nan],
+            "is_departure": [np.nan, 0.0, 1.0, 1.0, np.nan],
+            "delay_s": [np.nan, 30.0, 60.0, 0.0, np.nan],
+        },
+        index=ctx.index,
+    )
+    got = dynamics.overdue(calls, ctx, latest)
+    expected = [
+        300.00025,  # the departure from the origin (08:00) is 5 min 250 µs overdue
+        -60.499999 - 30,  # the departure from stop 1 (08:12:00.5) is due in 60.499999 s, 30 s late already
+        np.nan,  # the arrival at stop 2: not in the plan
+        -420.0,  # the arrival at stop 1 (08:10) is due in 7 min
+        np.nan,  # a service without a plan
+    ]
+    pd.testing.assert_series_equal(got, pd.Series(expected, index=ctx.index), check_exact=True)

@@ -98,3 +98,51 @@ def test_previous_days_are_the_same_trains_arrivals_known_by_t(store: str) -> No
     assert checked > 20
     # today's own run never counts, however early it arrived
     assert (got["prev_days_count"] <= previous_days.PAST_DAYS).all()
+
+
+def test_a_run_counts_from_the_microsecond_it_was_known() -> None:
+    """Each query compares its own tz-aware t with when the earlier runs' arrivals were known: a run known
+    at t counts, one known a microsecond later or never (NaT) does not."""
+    known = pd.Timestamp("2026-03-06 08:00:00", tz="UTC")
+    outcomes = previous_days.no_outcomes()
+    runs = [
+        (1, 101, 60.0, known),  # the day before
+        (2, 102, 120.0, known + pd.Timedelta(microseconds=1)),  # two days before, known a µs later
+        (3, 103, 240.0, pd.NaT),  # three days before: when it was known is not recorded
+    ]
+    day = int(previous_days.day_number(pd.Series(["2026-03-07"])).iloc[0])
+    outcomes = pd.concat(
+        [
+            outcomes,
+            pd.DataFrame(
+                {
+                    "call_id": [call for _, call, _, _ in runs],
+                    "service_id": [call for _, call, _, _ in runs],
+                    "operator": "DB",
+                    "number": "ICE 1",
+                    "location": "B",
+                    "service_date": [day - back for back, _, _, _ in runs],
+                    "arrival_delay_s": [delay for _, _, delay, _ in runs],
+                    "arrival_known_at": pd.Series([k for _, _, _, k in runs]).astype("datetime64[us, UTC]"),
+                    "departure_delay_s": np.nan,
+                    "departure_known_at": pd.Series(pd.NaT, index=range(3), dtype="datetime64[us, UTC]"),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    t = pd.Series([known, known + pd.Timedelta(microseconds=1), known - pd.Timedelta(microseconds=1)])
+    ctx = pd.DataFrame(
+        {
+            "operator": "DB",
+            "number": "ICE 1",
+            "location": "B",
+            "service_date": "2026-03-07",
+            "t": t.dt.tz_convert("Europe/Berlin").astype("datetime64[us, Europe/Berlin]").array,
+        },
+        index=pd.Index([1, 2, 3], name="qid"),
+    )
+    got = previous_days.compute(outcomes, ctx, pd.Series("A", index=ctx.index))
+    assert got["prev_days_count"].tolist() == [1.0, 2.0, 0.0]
+    assert got["prev_days_delay_mean_s"].tolist()[:2] == [60.0, 90.0]
+    assert np.isnan(got.loc[3, "prev_days_delay_mean_s"])
