@@ -102,6 +102,55 @@ def test_train_buckets_split_busy_stations_and_run_ends() -> None:
     assert calibration.coarser("r1-s1-b3") is None
 
 
+def test_a_train_that_has_just_left_the_previous_stop_gets_its_own_bucket() -> None:
+    features = pd.DataFrame(
+        {
+            "time_to_arrival_s": [400.0] * 4,
+            "latest_delay_s": [0.0] * 4,
+            "has_report": [1.0, 1.0, 1.0, 0.0],
+            "report_stops_to_go": [1.0, 1.0, 3.0, np.nan],
+            "report_age_s": [30.0, 600.0, 30.0, np.nan],
+            "scheduled_nearby_30min": [20.0] * 4,
+            "stops_after": [0.0] * 4,
+        }
+    )
+    labels = calibration.bucket_of(features).tolist()
+    assert labels == ["r1-s1-b3-f1-n1-e1", "r1-s1-b3-f0-n1-e1", "r1-s0-b3-f0-n1-e1", "r0-s0-b3-f0-n1-e1"]
+    # too few rows for the busy and end splits: the fresh part is the last one given up
+    assert calibration.coarser(calibration.coarser("r1-s1-b3-f1-n1-e1") or "") == "r1-s1-b3-f1"
+    # a model calibrated before the fresh split keeps its labels
+    before = {"edges_s": list(calibration.BUCKET_EDGES_S), "clock": "expected", "splits": ["busy", "end"]}
+    assert calibration.bucket_of(features, before).tolist()[0] == "r1-s1-b3-n1-e1"
+    fitted = calibration.fit_interval_calibration(
+        np.zeros(4), np.full(4, -60.0), np.zeros(4), np.full(4, 60.0), calibration.bucket_of(features)
+    )
+    assert fitted["splits"][0] == "fresh"
+    assert calibration.bucket_of(features, fitted).tolist() == labels
+
+
+def test_fresh_departures_get_the_wider_interval_they_need() -> None:
+    # just left: the whole hop's running time is still to come; later on the hop much less is left
+    rng = np.random.default_rng(8)
+    n = 6_000
+    age = np.where(np.arange(n) % 2 == 0, 10.0, 400.0)
+    features = pd.DataFrame(
+        {
+            "time_to_arrival_s": np.full(n, 400.0),
+            "has_report": np.ones(n),
+            "report_stops_to_go": np.ones(n),
+            "report_age_s": age,
+        }
+    )
+    y = np.where(age < 60, rng.normal(0, 240, n), rng.normal(0, 40, n))
+    p10, p50, p90 = np.full(n, -60.0), np.zeros(n), np.full(n, 60.0)
+    buckets = calibration.bucket_of(features)
+    fitted = calibration.fit_interval_calibration(y, p10, p50, p90, buckets)
+    low, high = calibration.apply_interval_calibration(fitted, p10, p50, p90, buckets)
+    inside = (y >= low) & (y <= high)
+    for mask in (age < 60, age > 60):
+        assert abs(inside[mask].mean() - 0.80) < 0.03
+
+
 def test_a_split_with_too_few_rows_takes_its_time_buckets_adjustment_not_the_overall_one() -> None:
     rng = np.random.default_rng(6)
     n = 4_000
