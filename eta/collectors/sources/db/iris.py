@@ -230,7 +230,81 @@ def parse_changes(payload: bytes, near: datetime | None = None) -> ChangePayload
                 owner=None if tl is None else tl.get("o"),
             )
         )
-    return ChangePayload(station=root.get("station"), eva=root.get("eva"), stops=stops)
+    return ChangePayload(station=root.get("station"), eva=root.get("eva"), stops=merge_split_stops(stops))
+
+
+# an added stop planned this close to its trip's own stop at the same station is that stop, split in two
+SPLIT_STOP_MAX = timedelta(minutes=10)
+
+
+def merge_split_stops(stops: list[ChangeStop]) -> list[ChangeStop]:
+    """One record per stop a traveller meets, where IRIS lists it twice.
+
+    A change list may list a stop of a train twice: the trip's own stop with its arrival cancelled (it
+    still departs) and an added stop (planned status ``a``) of the same trip at the same station, planned
+    a minute or so earlier, that arrives (S 44130 on 2025-09-08). Two such records become one, under the
+    own stop's id (its index keeps the trip's order): each event, as planned and as changed, from the
+    record that says more of it (a time or a status over nothing, not cancelled over cancelled, a time
+    over none; the own stop's on a tie). Only records of one payload are merged: what that fetch said.
+    Records listed alone (a ring train's start and end at one station, an hour apart) stay as they are.
+    """
+    by_stop: dict[tuple[str, str | None], list[int]] = {}
+    for i, stop in enumerate(stops):
+        by_stop.setdefault((stop.stop_id.rsplit("-", 1)[0], stop.eva), []).append(i)
+    merged: dict[int, ChangeStop] = {}
+    dropped: set[int] = set()
+    for indexes in by_stop.values():
+        if len(indexes) != 2:
+            continue
+        first, second = indexes
+        if _added(stops[first]) == _added(stops[second]):
+            continue
+        own, added = (first, second) if _added(stops[second]) else (second, first)
+        if not _planned_near(stops[own], stops[added]):
+            continue
+        merged[own] = _merged(stops[own], stops[added])
+        dropped.add(added)
+    if not merged:
+        return stops
+    return [merged.get(i, stop) for i, stop in enumerate(stops) if i not in dropped]
+
+
+def _added(stop: ChangeStop) -> bool:
+    return any(e is not None and e.status == "a" for e in (stop.planned_arrival, stop.planned_departure))
+
+
+def _planned_near(own: ChangeStop, added: ChangeStop) -> bool:
+    def times(stop: ChangeStop) -> list[datetime]:
+        return [e.time for e in (stop.planned_arrival, stop.planned_departure) if e is not None and e.time]
+
+    return any(abs(a - b) <= SPLIT_STOP_MAX for a in times(own) for b in times(added))
+
+
+def _says(event: Event | None) -> tuple[bool, bool, bool]:
+    """How much a changed event says: something at all, not cancelled, a time."""
+    if event is None:
+        return (False, False, False)
+    return (event.time is not None or event.status is not None, event.status != "c", event.time is not None)
+
+
+def _merged(own: ChangeStop, added: ChangeStop) -> ChangeStop:
+    arrival = added if _says(added.arrival) > _says(own.arrival) else own
+    departure = added if _says(added.departure) > _says(own.departure) else own
+    other_arrival = own if arrival is added else added
+    other_departure = own if departure is added else added
+    return ChangeStop(
+        stop_id=own.stop_id,
+        eva=own.eva,
+        arrival=arrival.arrival,
+        departure=departure.departure,
+        category=own.category or added.category,
+        number=own.number or added.number,
+        messages=own.messages + added.messages,
+        planned_arrival=arrival.planned_arrival or other_arrival.planned_arrival,
+        planned_departure=departure.planned_departure or other_departure.planned_departure,
+        filter_flag=own.filter_flag or added.filter_flag,
+        owner=own.owner or added.owner,
+    )
 
 
 def _planned(element: ET.Element | None, near: datetime | None) -> Event | None:

@@ -174,3 +174,29 @@ def test_a_train_comes_from_the_first_station_of_its_path_and_goes_to_the_last()
     starts_here = by_number["10320"]  # RB 10320 to Essen; no arrival at Aachen Hbf
     assert (starts_here["origin"], starts_here["destination"]) == ("Aachen Hbf", "Essen Hbf")
     assert all(r["origin"] and r["destination"] for r in rows.services)
+
+
+def test_a_stop_listed_twice_own_and_added_is_one_record_with_what_each_says() -> None:
+    """S 44130 at Berlin-Halensee (2025-09-08 00:15): its own stop 12 (arrival cancelled, departing 00:38)
+    and an added stop 107 planned a minute earlier (arriving 00:38) are one stop, under the own id."""
+    body = (IRIS / "8089109_fchg_2509080015_EXCERPT.xml").read_bytes()
+    (stop,) = db_iris.parse_changes(body).stops
+    assert stop.stop_id == "-2079051741317563369-2509080003-12"
+    assert stop.arrival is not None and stop.arrival.status is None
+    assert stop.arrival.time == datetime(2025, 9, 7, 22, 38, tzinfo=UTC)
+    assert stop.departure is not None and stop.departure.time == datetime(2025, 9, 7, 22, 38, tzinfo=UTC)
+    assert stop.planned_arrival is not None and stop.planned_departure is not None
+    assert (stop.planned_arrival.time, stop.planned_departure.time) == (
+        datetime(2025, 9, 7, 22, 28, tzinfo=UTC),  # the added stop's arrival
+        datetime(2025, 9, 7, 22, 29, tzinfo=UTC),  # the own stop's departure
+    )
+    assert db_iris.reported_state(stop, datetime(2025, 9, 7, 22, 16, tzinfo=UTC)).cancelled is None
+    (later,) = db_iris.parse_changes((IRIS / "8089109_fchg_2509080030_EXCERPT.xml").read_bytes()).stops
+    assert db_iris.reported_state(later, datetime(2025, 9, 7, 22, 31, tzinfo=UTC)).cancelled is True
+
+
+def test_a_ring_train_s_start_and_end_at_one_station_stay_two_records() -> None:
+    """S 42649 (Ringbahn) starts and ends at Beusselstraße an hour apart: two calls, neither added."""
+    body = (IRIS / "8089118_fchg_2509081400_EXCERPT.xml").read_bytes()
+    ids = sorted(s.stop_id.rsplit("-", 1)[1] for s in db_iris.parse_changes(body).stops)
+    assert ids == ["1", "28"]
