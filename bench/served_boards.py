@@ -16,7 +16,8 @@ clock at that time, and counts:
 * **passed**: of the listed calls shown not arrived, the share whose train had actually arrived more than
   10 minutes before (the arrival the day's store knows in the end: reported, else the operator's last
   estimate, else the timetable, counted apart); and the reverse, calls shown arrived more than 5 minutes
-  before their train actually arrived.
+  before their train actually arrived. A call cancelled in the end (the last report that says so) never
+  arrived: it is counted apart, in neither.
 
 At the same times it builds the trip answer (:meth:`eta.api.lookup.Lookup.trip_and_skeleton`) of every
 train with a call known then and scheduled inside the serving window (``serve_behind_hours`` before …
@@ -95,19 +96,22 @@ def truth(engine: Any) -> pd.DataFrame:
                     Observation.observed_at,
                     Observation.actual_arrival,
                     Observation.estimated_arrival,
+                    Observation.cancelled,
                 )
             ).all(),
-            columns=["call_id", "observed_at", "actual", "estimate"],
+            columns=["call_id", "observed_at", "actual", "estimate", "cancelled"],
         )
     obs = obs.sort_values("observed_at")
-    last = obs.groupby("call_id")[["actual", "estimate"]].last()
+    # the last value each says (a report that does not say whether the call is cancelled leaves it)
+    last = obs.groupby("call_id")[["actual", "estimate", "cancelled"]].last()
     out = calls.set_index("id").join(last)
+    out["cancelled"] = out["cancelled"].eq(True)
     out["arrived"] = out["actual"].fillna(out["estimate"]).fillna(out["sched"])
     out["rests_on"] = "timetable"
     out.loc[out["estimate"].notna(), "rests_on"] = "last estimate"
     out.loc[out["actual"].notna(), "rests_on"] = "reported"
     out["arrived"] = pd.to_datetime(out["arrived"], utc=True)
-    return out[["arrived", "rests_on"]]
+    return out[["arrived", "rests_on", "cancelled"]]
 
 
 def stations(engine: Any, limit: int | None) -> list[str]:
@@ -178,17 +182,22 @@ def measure(
                     call_id = int(arrival.call_id)
                     arrived = actual.at[call_id, "arrived"]
                     rests_on = actual.at[call_id, "rests_on"]
+                    cancelled_in_the_end = bool(actual.at[call_id, "cancelled"])
                     if arrival.status == "cancelled":
                         counts["cancelled"] += 1
                         continue
                     if arrival.status == "arrived":
                         counts["shown arrived"] += 1
-                        if pd.notna(arrived) and arrived > now + EARLY_ARRIVED:
+                        if cancelled_in_the_end:
+                            counts["shown arrived, cancelled in the end"] += 1
+                        elif pd.notna(arrived) and arrived > now + EARLY_ARRIVED:
                             counts["shown arrived > 5 min early"] += 1
                         continue
                     open_ids.append(call_id)
                     counts["open"] += 1
-                    if pd.notna(arrived) and arrived < now - LATE_ARRIVED:
+                    if cancelled_in_the_end:
+                        counts["shown en route, cancelled in the end"] += 1
+                    elif pd.notna(arrived) and arrived < now - LATE_ARRIVED:
                         en_route_late[rests_on] += 1
                         if len(worst) < 20:
                             worst.append(
@@ -277,6 +286,8 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         "en_route_10min_after_arrival": late_total / open_calls if open_calls else None,
         "en_route_10min_after_arrival_by_truth": en_route_late,
         "shown_arrived_5min_early": counts["shown arrived > 5 min early"] / max(1, counts["shown arrived"]),
+        "shown_en_route_cancelled_in_the_end": counts["shown en route, cancelled in the end"],
+        "shown_arrived_cancelled_in_the_end": counts["shown arrived, cancelled in the end"],
         "trips": _trip_result(Counter(raw["trip_counts"])) if raw["trips"] else None,
         "examples_trip_calls_unpredicted": raw["examples_trip_calls_unpredicted"],
         "examples_en_route_after_arrival": raw["examples_en_route_after_arrival"],
@@ -443,6 +454,9 @@ def write(result: dict[str, Any], args: argparse.Namespace) -> None:
         *_trip_lines(result.get("trips")),
         f"Not predicted, by why: {result['unpredicted_by_reason']}.",
         f"En route after arriving, by what the arrival rests on: {by_truth}.",
+        "Not in either count: calls cancelled in the end (by the last report saying so), never arriving: "
+        f"{result['shown_en_route_cancelled_in_the_end']:,} listings shown not arrived, "
+        f"{result['shown_arrived_cancelled_in_the_end']:,} shown arrived.",
         "",
         "What is listed is what eta knew then: the recorded snapshots fetched each station's plan of the "
         "current hour at minute 1 (on 2025-09-08, calls became known 0-58 min before they were due, median "
