@@ -4,8 +4,8 @@ Trains the arrival model once on ``--train-from`` … ``--train-until`` and keep
 and for the protocol's live events in ``--test-from`` … ``--test-until``, the features the calibration
 buckets use and the uncalibrated P10/P50/P90 (``--dump``). Each variant of the calibration buckets is then
 fitted on the same calibration rows and scored on the events (``--load``: seconds, no training), by hop.
-``busy_end`` is the calibration before the fresh split (eta.model.calibration.SPLITS); ``fresh_first_120s``
-the one chosen on the validation split below:
+``busy_end`` is the default calibration (eta.model.calibration.SPLITS); ``fresh_first_120s`` the one chosen
+on the validation split below, which did worse on the test months (docs/models.md) and is not the default:
 
     python -m bench.calibration_hop --train-from 2026-03-01 --train-until 2026-03-23 \\
         --test-from 2026-03-24 --test-until 2026-04-02 --dump var/calibration_hop_validation.pkl

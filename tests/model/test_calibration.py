@@ -102,7 +102,15 @@ def test_train_buckets_split_busy_stations_and_run_ends() -> None:
     assert calibration.coarser("r1-s1-b3") is None
 
 
-def test_a_train_that_has_just_left_the_previous_stop_gets_its_own_bucket() -> None:
+FRESH = {
+    "edges_s": list(calibration.BUCKET_EDGES_S),
+    "clock": "expected",
+    "splits": ["fresh", "busy", "end"],
+    "fresh_report_s": calibration.FRESH_REPORT_S,
+}
+
+
+def test_with_the_fresh_split_a_train_that_has_just_left_the_previous_stop_gets_its_own_bucket() -> None:
     features = pd.DataFrame(
         {
             "time_to_arrival_s": [400.0] * 4,
@@ -114,21 +122,19 @@ def test_a_train_that_has_just_left_the_previous_stop_gets_its_own_bucket() -> N
             "stops_after": [0.0] * 4,
         }
     )
-    labels = calibration.bucket_of(features).tolist()
+    labels = calibration.bucket_of(features, FRESH).tolist()
     assert labels == ["r1-s1-b3-f1-n1-e1", "r1-s1-b3-f0-n1-e1", "r1-s0-b3-f0-n1-e1", "r0-s0-b3-f0-n1-e1"]
     # too few rows for the busy and end splits: the fresh part is the last one given up
     assert calibration.coarser(calibration.coarser("r1-s1-b3-f1-n1-e1") or "") == "r1-s1-b3-f1"
-    # a model calibrated before the fresh split keeps its labels
-    before = {"edges_s": list(calibration.BUCKET_EDGES_S), "clock": "expected", "splits": ["busy", "end"]}
-    assert calibration.bucket_of(features, before).tolist()[0] == "r1-s1-b3-n1-e1"
+    # the default calibration (and every model calibrated with it) has no fresh part
+    assert calibration.bucket_of(features).tolist()[0] == "r1-s1-b3-n1-e1"
     fitted = calibration.fit_interval_calibration(
         np.zeros(4), np.full(4, -60.0), np.zeros(4), np.full(4, 60.0), calibration.bucket_of(features)
     )
-    assert fitted["splits"][0] == "fresh"
-    assert calibration.bucket_of(features, fitted).tolist() == labels
+    assert calibration.bucket_of(features, fitted).tolist()[0] == "r1-s1-b3-n1-e1"
 
 
-def test_fresh_departures_get_the_wider_interval_they_need() -> None:
+def test_with_the_fresh_split_fresh_departures_get_the_wider_interval_they_need() -> None:
     # just left: the whole hop's running time is still to come; later on the hop much less is left
     rng = np.random.default_rng(8)
     n = 6_000
@@ -143,7 +149,7 @@ def test_fresh_departures_get_the_wider_interval_they_need() -> None:
     )
     y = np.where(age < 60, rng.normal(0, 240, n), rng.normal(0, 40, n))
     p10, p50, p90 = np.full(n, -60.0), np.zeros(n), np.full(n, 60.0)
-    buckets = calibration.bucket_of(features)
+    buckets = calibration.bucket_of(features, FRESH)
     fitted = calibration.fit_interval_calibration(y, p10, p50, p90, buckets)
     low, high = calibration.apply_interval_calibration(fitted, p10, p50, p90, buckets)
     inside = (y >= low) & (y <= high)
