@@ -39,8 +39,9 @@ CONFLICT_WINDOW = timedelta(minutes=5)
 LINE_TODAY_WINDOW = timedelta(hours=12)
 STATION_TODAY_WINDOW = timedelta(hours=2)
 # Building work closes a platform for a day or a shift: where the station's trains of the last hours were
-# announced, compared with where they usually arrive.
-USUAL_WINDOW = timedelta(hours=6)
+# announced, compared with where they usually arrive. 12 h, chosen on the validation day (train 09-02 … 04,
+# validate 09-05) among 2, 3, 6, 12 h and since local midnight (docs/platforms.md).
+USUAL_WINDOW = timedelta(hours=12)
 STATION_CANDIDATES = 8
 # the platforms announced by t that are candidates and features of their own
 TODAY_PLATFORMS = ["last_today", "second_today", "slot_today", "prev_run", "prev2_run"]
