@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench._windows import add_window_arguments
 from eta.config import get_settings
 from eta.evaluation import bayesianbahn
 from eta.features import compute_features, fit_history, load_frames, vocabularies_for
@@ -36,6 +37,8 @@ from eta.model import arrival, calibration
 from eta.store import open_store
 from eta.windows import window
 
+# a validation split inside the protocol's training window (the fresh split was chosen on it)
+VALIDATION = ("2026-03-01", "2026-03-23", "2026-03-24", "2026-04-02")
 RESULTS = Path(__file__).resolve().parent / "results"
 KEPT = [
     "has_report",
@@ -73,14 +76,13 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
     artefact = arrival.train(frames, "train", train.start, train.end, settings)
     predictor = arrival.ArrivalPredictor(artefact)
     reports = delay_reports(frames.calls, frames.observations)
-    # the calibration rows, as arrival.train drew them
-    split = train.end - (train.end - train.start) * settings.model.calibration_fraction
+    # the calibration rows, as arrival.train draws them
+    split = arrival.calibration_split(train.start, train.end, settings)
     fit_hist = fit_history("train", frames, train.start, split)
-    calib_q = arrival.training_queries(frames, "train", split, train.end, 1)
-    if len(calib_q) > arrival.MAX_CALIBRATION_ROWS:
-        calib_q = calib_q.sample(arrival.MAX_CALIBRATION_ROWS, random_state=0).sort_values("qid")
     vocabularies = vocabularies_for("train", frames)
-    calib_x, calib_t = arrival.training_set(frames, "train", calib_q, fit_hist, vocabularies, reports)
+    calib_q, calib_x, calib_t = arrival.calibration_set(
+        frames, "train", split, train.end, 0, fit_hist, vocabularies, reports
+    )
     history, artefact.history = artefact.history, fit_hist
     calib_raw = raw_predictions(predictor, calib_x)
     artefact.history = history
@@ -124,8 +126,7 @@ def fresh_last(age_s: float) -> Callable[[pd.DataFrame], pd.Series]:
 
     def label(frame: pd.DataFrame) -> pd.Series:
         base = labels_with(["busy", "end"])(frame)
-        last_hop = frame["report_stops_to_go"].fillna(np.inf).to_numpy() <= 1
-        fresh = last_hop & (frame["report_age_s"].fillna(np.inf).to_numpy() <= age_s)
+        fresh = calibration.just_left(frame, age_s)
         return pd.Series([f"{b}-f{int(f)}" for b, f in zip(base, fresh, strict=True)], index=frame.index)
 
     return label
@@ -177,10 +178,7 @@ def evaluate(data: dict[str, Any], label_of: Callable[[pd.DataFrame], pd.Series]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-from", default="2026-03-01")
-    parser.add_argument("--train-until", default="2026-03-23")
-    parser.add_argument("--test-from", default="2026-03-24")
-    parser.add_argument("--test-until", default="2026-04-02")
+    add_window_arguments(parser, VALIDATION)
     parser.add_argument("--dump")
     parser.add_argument("--load")
     args = parser.parse_args()

@@ -337,8 +337,7 @@ def train(
     dask_client: Any = None,
 ) -> Artefact:
     """Train on calls scheduled in [start, end) and calibrate on the window's most recent share."""
-    span = end - start
-    split = end - span * settings.model.calibration_fraction
+    split = calibration_split(start, end, settings)
     reports = delay_reports(frames.calls, frames.observations)
     vocabularies = vocabularies_for(mode, frames)
     names = feature_names(mode)
@@ -379,11 +378,7 @@ def train(
     )
     log.info("trained the %s arrival boosters in %.0f s", mode, time.perf_counter() - clock)
     fit_hist = fit_history(mode, frames, start, split)
-    calib_q = training_queries(frames, mode, split, end, seed + 1)
-    # The random-time rows stay: serving predicts at any time to arrival, also beyond the named horizons.
-    if len(calib_q) > MAX_CALIBRATION_ROWS:
-        calib_q = calib_q.sample(MAX_CALIBRATION_ROWS, random_state=seed).sort_values("qid")
-    calib_x, calib_t = training_set(frames, mode, calib_q, fit_hist, vocabularies, reports)
+    _, calib_x, calib_t = calibration_set(frames, mode, split, end, seed, fit_hist, vocabularies, reports)
     if len(calib_x) < 50:
         raise TrainingError(f"only {len(calib_x)} calibration rows for {mode} between {split} and {end}")
     meta = {
@@ -448,6 +443,30 @@ def train(
     # Serve with aggregates over the whole training window (the calibration share included).
     artefact.history = fit_history(mode, frames, start, end)
     return artefact
+
+
+def calibration_split(start: datetime, end: datetime, settings: Settings) -> datetime:
+    """Where the training window's held-out calibration share begins."""
+    return end - (end - start) * settings.model.calibration_fraction
+
+
+def calibration_set(
+    frames: Frames,
+    mode: str,
+    split: datetime,
+    end: datetime,
+    seed: int,
+    history: Any,
+    vocabularies: dict[str, list[str]],
+    reports: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The calibration share's queries (at most :data:`MAX_CALIBRATION_ROWS`), their features and target."""
+    queries = training_queries(frames, mode, split, end, seed + 1)
+    # The random-time rows stay: serving predicts at any time to arrival, also beyond the named horizons.
+    if len(queries) > MAX_CALIBRATION_ROWS:
+        queries = queries.sample(MAX_CALIBRATION_ROWS, random_state=seed).sort_values("qid")
+    features, target = training_set(frames, mode, queries, history, vocabularies, reports)
+    return queries, features, target
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

@@ -71,9 +71,7 @@ def bucket_of(features: pd.DataFrame, calibration: dict[str, Any] | None = None)
     labels = [f"r{r}-s{s}-b{b}" for r, s, b in zip(reported, last_hop, bins, strict=True)]
     splits = SPLITS if calibration is None else calibration.get("splits", ())
     if "fresh" in splits and "report_age_s" in features and "report_stops_to_go" in features:
-        age = features["report_age_s"].fillna(np.inf).to_numpy()
-        limit = (calibration or {}).get("fresh_report_s", FRESH_REPORT_S)
-        fresh = (last_hop == 1) & (age <= limit)
+        fresh = just_left(features, (calibration or {}).get("fresh_report_s", FRESH_REPORT_S))
         labels = [f"{label}-f{int(f)}" for label, f in zip(labels, fresh, strict=True)]
     if "busy" in splits and "scheduled_nearby_30min" in features:
         nearby = features["scheduled_nearby_30min"].fillna(0).to_numpy()
@@ -83,6 +81,12 @@ def bucket_of(features: pd.DataFrame, calibration: dict[str, Any] | None = None)
         end = features["stops_after"].to_numpy() == 0
         labels = [f"{label}-e{int(e)}" for label, e in zip(labels, end, strict=True)]
     return pd.Series(labels, index=features.index)
+
+
+def just_left(features: pd.DataFrame, within_s: float) -> np.ndarray:
+    """On its last hop and reported within ``within_s``: the train has just left the previous stop."""
+    last_hop = features["report_stops_to_go"].fillna(np.inf).to_numpy() <= 1
+    return last_hop & (features["report_age_s"].fillna(np.inf).to_numpy() <= within_s)
 
 
 def coarser(label: str) -> str | None:
@@ -218,7 +222,6 @@ def fit_interval_calibration(
         "clock": CLOCK,
         "splits": list(SPLITS),
         "busy_nearby": BUSY_NEARBY,
-        "fresh_report_s": FRESH_REPORT_S,
         "nudge_s": NUDGE_S,
     }
 

@@ -24,7 +24,7 @@ from eta.features.frames import Frames
 from eta.features.history import history_folds
 from eta.features.queries import QUERY_COLUMNS, TRAIN_HORIZONS, horizon_time
 from eta.features.reports import delay_reports, lookup
-from eta.model.arrival import HISTORY_FOLDS, TrainingError
+from eta.model.arrival import HISTORY_FOLDS, TrainingError, calibration_split
 from eta.model.artefact import Artefact
 from eta.model.calibration import fit_temperature, grouped_log_loss, grouped_softmax
 
@@ -203,7 +203,7 @@ def out_of_fold_pairs(
 
 def train(frames: Frames, start: datetime, end: datetime, settings: Settings, seed: int = 0) -> Artefact:
     """Train on arrivals scheduled in [start, end); fit the temperature on the window's most recent share."""
-    split = end - (end - start) * settings.model.calibration_fraction
+    split = calibration_split(start, end, settings)
     reports = delay_reports(frames.calls, frames.observations)
     vocabularies = platforms.vocabularies_for(frames)
     booster, params, n_train = fit_booster(frames, start, split, settings, vocabularies, reports, seed)

@@ -25,7 +25,7 @@ from eta.features.history import History, history_folds
 from eta.features.publication import Publication
 from eta.features.queries import QUERY_COLUMNS, horizon_time
 from eta.features.reports import delay_reports
-from eta.model.arrival import HISTORY_FOLDS, TrainingError
+from eta.model.arrival import HISTORY_FOLDS, TrainingError, calibration_split
 from eta.model.artefact import Artefact
 from eta.model.calibration import fit_temperature, grouped_log_loss, grouped_softmax
 from eta.model.platform import fit_ranking_booster, summarise
@@ -145,7 +145,7 @@ def train(
     share."""
     lead_s = lead_s or settings.platforms.announce_lead_min * 60
     publication = Publication.all_stations(lead_s)
-    split = end - (end - start) * settings.model.calibration_fraction
+    split = calibration_split(start, end, settings)
     cached = {
         "reports": delay_reports(frames.calls, frames.observations),
         "keys": unpublished.call_keys(frames.calls),
