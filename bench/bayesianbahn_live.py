@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench._windows import add_window_arguments
 from eta.config import get_settings
 from eta.evaluation import bayesianbahn
 from eta.features import load_frames
@@ -37,10 +38,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-from", default="2026-03-01")
-    parser.add_argument("--train-until", default="2026-04-06")
-    parser.add_argument("--test-from", default="2026-04-07")
-    parser.add_argument("--test-until", default="2026-05-31")
+    add_window_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()

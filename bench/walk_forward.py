@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench._windows import add_window_arguments
 from eta.config import get_settings
 from eta.evaluation import bayesianbahn
 from eta.evaluation.walk_forward import blocks
@@ -42,10 +43,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-from", default="2026-03-01")
-    parser.add_argument("--train-until", default="2026-04-06")
-    parser.add_argument("--test-from", default="2026-04-07")
-    parser.add_argument("--test-until", default="2026-05-31")
+    add_window_arguments(parser)
     parser.add_argument("--every-days", type=int, default=7)
     parser.add_argument(
         "--blocks", type=int, default=None, help="Only the first N blocks (the test window cut after them)."
