@@ -7,8 +7,8 @@
   departure at 07:27 (platform 3) stands.
 
 :func:`store_url` replays the two plan snapshots and the change snapshot through the IRIS adapter into a
-SQLite store, each a minute after its snapshot time (when DAMS Lab fetched it, as ``eta replay`` does): S 26532's
-change waits for its plan, fetched at 07:01.
+SQLite store, each a minute after its snapshot time (when DAMS Lab fetched it, as ``eta replay`` does):
+S 26532's change waits for its plan, fetched at 07:01.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def _payloads() -> list[tuple[datetime, Payload]]:
         out.append((at, Payload(db_iris.SOURCE, request, at, body, None, f"250908{hour}00:plan")))
     body = (FIXTURES / "db_iris" / f"{NORDBAHNHOF}_fchg_2509080600_EXCERPT.xml").read_bytes()
     request = Request.of("fchg", eva=NORDBAHNHOF)
-    out.append((CHANGES_FETCHED, Payload(db_iris.SOURCE, request, CHANGES_FETCHED, body, None, "2509080600:fchg")))
+    out.append(
+        (CHANGES_FETCHED, Payload(db_iris.SOURCE, request, CHANGES_FETCHED, body, None, "2509080600:fchg"))
+    )
     return out
 
 

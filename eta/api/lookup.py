@@ -307,6 +307,7 @@ class Lookup:
             scheduled_arrival=local(call.scheduled_arrival, tz),
             scheduled_departure=local(call.scheduled_departure, tz),
             status=status,
+            departure_cancelled=bool(state.departure_cancelled),
             actual_arrival=local(passed.arrived_at if passed else state.actual_arrival, tz),
             arrival_basis=cast(schemas.ArrivalBasis, passed.basis) if passed else None,
             predicted=predicted,

@@ -154,7 +154,12 @@ class Arrival(BaseModel):
     location: LocationRef
     scheduled_arrival: datetime | None
     scheduled_departure: datetime | None
-    status: Status
+    status: Status = Field(description="Of the arrival: `cancelled` where the train does not arrive here.")
+    departure_cancelled: bool = Field(
+        default=False,
+        description="Whether its departure from here is cancelled: the train ends here (its arrival may "
+        "stand, see `status`).",
+    )
     actual_arrival: datetime | None = Field(
         description="Where arrived: the arrival reported, else the time it is known by (see arrival_basis)."
     )

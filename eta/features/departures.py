@@ -3,10 +3,11 @@
 A departure-delay model is the arrival model's pipeline run on this view: the same queries, features,
 history, training and calibration, with "arrival" meaning "departure" throughout. A call's scheduled and
 estimated departure, and its actual departure, take the places of its arrival's (and the arrival's go where
-the departure's were), in the calls, the observations and the runs of earlier days. A train's origin has a
-departure and no arrival: it is a target of the view (``Frames.event``), its last stop is not. A stop
-with one planned time (timetables without dwell times, as the DB runs: only origins have a planned
-departure) is planned to leave at that time, as the delay reports already take it.
+the departure's were), in the calls, the observations and the runs of earlier days; so does the departure's
+cancellation (:mod:`eta.read.cancellations`). A train's origin has a departure and no arrival: it is a
+target of the view (``Frames.event``), its last stop is not. A stop with one planned time (timetables
+without dwell times, as the DB runs: only origins have a planned departure) is planned to leave at that
+time, as the delay reports already take it.
 
 Which reports a departure query sees: the service's realised delays at the stops before (their arrivals
 and departures, as in the arrival model). The arrival at the same stop is a report at the target's own
@@ -22,6 +23,7 @@ from dataclasses import replace
 import pandas as pd
 
 from eta.features.frames import Frames
+from eta.read import cancellations
 
 EVENT = "departure"
 PAIRS = (
@@ -56,10 +58,17 @@ def view(frames: Frames) -> Frames:
         departure_delay_s=past["arrival_delay_s"].fillna(past["departure_delay_s"]),
         departure_known_at=past["arrival_known_at"],
     )
+    observations = _swapped(frames.observations)
+    if "cancelled" in observations:
+        # the departure's cancellation where the arrival's was (a train ending early is no target), and
+        # the arrival's where the departure's was
+        observations["cancelled"] = cancellations.departure(frames.observations)
+        if "departure_cancelled" in observations:
+            observations["departure_cancelled"] = frames.observations["cancelled"].astype("boolean")
     return replace(
         frames,
         calls=calls[frames.calls.columns],
-        observations=_swapped(frames.observations)[frames.observations.columns],
+        observations=observations[frames.observations.columns],
         past=past,
         event=EVENT,
     )

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from eta.features.reports import lookup, seconds
+from eta.read import cancellations
 
 STATS = ("n", "missing", "missing_share", "overdue_s", "delay_s")
 # Queries whose windows are expanded into (query, due train) pairs at once: bounds the memory used.
@@ -107,7 +108,9 @@ def _events(
         scheduled = calls["scheduled_departure"].fillna(calls["planned_at"]).where(~last)
         told = reports[reports["is_departure"] == 1]
     first = told.sort_values("observed_at", kind="stable").drop_duplicates("call_id").set_index("call_id")
-    cancelled = observations.loc[observations["cancelled"].fillna(False).astype(bool)]
+    # the event's own cancellation: a train ending early still arrives, one starting late still leaves
+    flag = observations["cancelled"] if kind == "arrival" else cancellations.departure(observations)
+    cancelled = observations.loc[flag.astype("boolean").fillna(False).astype(bool).to_numpy()]
     cancelled_at = cancelled.groupby("call_id")["observed_at"].min()
     keep = scheduled.notna().to_numpy()
     ids = calls["call_id"][keep]

@@ -126,6 +126,7 @@ def load_frames(
         Observation.actual_departure,
         Observation.platform,
         Observation.cancelled,
+        Observation.departure_cancelled,
     )
     with engine.connect() as conn:
         calls = _read(conn, calls_q)
@@ -141,7 +142,8 @@ def load_frames(
     observations = observations.sort_values(["observed_at", "call_id"], kind="stable").reset_index(drop=True)
     # an empty result comes back untyped; joins on the ids need them as integers
     observations["call_id"] = observations["call_id"].astype("int64")
-    observations["cancelled"] = observations["cancelled"].astype("boolean")
+    for flag in ("cancelled", "departure_cancelled"):  # the arrival's; the departure's, where apart
+        observations[flag] = observations[flag].astype("boolean")
     frames = Frames(mode=mode, calls=calls, observations=observations, weather=weather, names=names)
     return frames if past is None else replace(frames, past=past)
 

@@ -5,7 +5,9 @@
 * Stop time updates sorted by ``stop_sequence``; ``stop_id`` = the location code; arrival ``time`` = P50,
   ``delay`` = P50 − scheduled, ``uncertainty`` = half the P10–P90 width in seconds.
 * A predicted platform or gate becomes ``stop_time_properties.assigned_stop_id`` = ``<location>:<platform>``.
-* Cancelled calls are ``SKIPPED``; a service whose every call is cancelled is ``CANCELED``.
+* Cancelled calls are ``SKIPPED``; a service whose every call is cancelled is ``CANCELED``. Where only one
+  event is (:mod:`eta.read.cancellations`): a train ending early keeps its arrival there with
+  ``pickup_type`` ``NONE``; one starting late has no arrival there and ``drop_off_type`` ``NONE``.
 * A call its train has passed (:mod:`eta.read.passage`) is no longer predicted: its arrival ``time`` is
   the one it is known by (reported, or inferred), without ``uncertainty`` or platform.
 """
@@ -58,32 +60,31 @@ def build_trip_updates(conn: Connection, now: datetime, back_s: int, ahead_s: in
     feed.header.incrementality = rt.FeedHeader.FULL_DATASET
     newest: datetime | None = None
     for service_id, calls in by_service.items():
-        updates: list[tuple[Any, Any, bool]] = []
-        cancelled = []
+        updates: list[tuple[Any, Any, _Cancelled]] = []
+        skipped = []
         for call in calls:
             prediction = predictions.get(call.id)
-            state = states.get(call.id)
-            is_cancelled = bool(state and state.cancelled)
-            cancelled.append(is_cancelled)
+            cancelled = _cancelled(call, states.get(call.id))
+            skipped.append(cancelled.skipped)
             gone = passed.get(call.id)
-            if gone is not None and not is_cancelled:
+            if gone is not None and not cancelled.arrival:
                 # modified when it became passed: by its due time, else about when it arrived
                 since = gone.due_at or gone.arrived_at
                 newest = max(filter(None, (newest, since)), default=None)
-                updates.append((call, _ArrivedAt(gone.arrived_at), False))
+                updates.append((call, _ArrivedAt(gone.arrived_at), cancelled))
                 continue
-            if prediction is None and not is_cancelled:
+            if prediction is None and not cancelled.any:
                 continue
-            if prediction is not None:
+            if prediction is not None and not cancelled.arrival:
                 newest = max(newest, prediction.made_at) if newest else prediction.made_at
-            updates.append((call, prediction, is_cancelled))
+            updates.append((call, None if cancelled.arrival else prediction, cancelled))
         if not updates:
             continue
         entity = feed.entity.add()
         entity.id = str(service_id)
-        _fill_trip(entity.trip_update, services[service_id], all(cancelled))
-        for call, shown, is_cancelled in sorted(updates, key=lambda u: u[0].sequence):
-            _add_stop_time_update(entity.trip_update, call, shown, is_cancelled)
+        _fill_trip(entity.trip_update, services[service_id], all(skipped))
+        for call, shown, cancelled in sorted(updates, key=lambda u: u[0].sequence):
+            _add_stop_time_update(entity.trip_update, call, shown, cancelled)
     feed.header.timestamp = int((newest or now).timestamp())
     return Feed(feed.SerializeToString(), newest, len(feed.entity))
 
@@ -107,14 +108,41 @@ def _fill_trip(update: Any, service: Any, all_cancelled: bool) -> None:
     )
 
 
-def _add_stop_time_update(update: Any, call: Any, prediction: Any, is_cancelled: bool) -> None:
+@dataclass(frozen=True)
+class _Cancelled:
+    """Which of a call's events are cancelled, as known (:mod:`eta.read.cancellations`)."""
+
+    arrival: bool
+    departure: bool
+    skipped: bool  # the train does not stop: every event it has there is cancelled
+
+    @property
+    def any(self) -> bool:
+        return self.arrival or self.departure
+
+
+def _cancelled(call: Any, state: Any) -> _Cancelled:
+    arrival = bool(state and state.cancelled)
+    departure = bool(state and state.departure_cancelled)
+    leaves = call.scheduled_departure is not None
+    return _Cancelled(arrival, departure, arrival and (departure or not leaves))
+
+
+def _add_stop_time_update(update: Any, call: Any, prediction: Any, cancelled: _Cancelled) -> None:
     stu = update.stop_time_update.add()
     stu.stop_sequence = call.sequence
     stu.stop_id = call.location
-    if is_cancelled:
+    if cancelled.skipped:
         stu.schedule_relationship = rt.TripUpdate.StopTimeUpdate.SKIPPED
         return
     stu.schedule_relationship = rt.TripUpdate.StopTimeUpdate.SCHEDULED
+    none = rt.TripUpdate.StopTimeUpdate.StopTimeProperties.NONE
+    if cancelled.arrival:  # the train starts here: nobody gets off
+        stu.stop_time_properties.drop_off_type = none
+    if cancelled.departure and call.scheduled_departure is not None:  # it ends here: nobody gets on
+        stu.stop_time_properties.pickup_type = none
+    if prediction is None:
+        return
     p50 = prediction.p50_arrival
     if p50 is not None:
         stu.arrival.time = int(p50.timestamp())

@@ -9,8 +9,8 @@ late one often not at every stop. So an arrival is taken, in this order, from:
 3. ``later stop reported``: an actual arrival or departure at a later stop of the same service;
 4. ``due time passed`` (trains only, where silence means on time): the time the train was expected to
    leave (the operator's latest estimate, else the timetable shifted by the latest delay reported at an
-   earlier stop; at the last stop, its arrival) passed more than :data:`GRACE` ago. A newer report would
-   have moved the estimate, or made it an actual one.
+   earlier stop; at the last stop or where its departure is cancelled, its arrival) passed more than
+   :data:`GRACE` ago. A newer report would have moved the estimate, or made it an actual one.
 
 The time a passed call is shown as arrived at is the one it is known by: the reported arrival, else the
 expected arrival (never after the departure or ``now``). Only what is known at ``now`` enters: the caller
@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from eta.read import cancellations
+
 GRACE = timedelta(minutes=3)
 # Modes whose sources report only changes, so that no report after the due time means it went as expected.
 SILENT_WHEN_ON_TIME = frozenset({"train"})
@@ -38,6 +40,7 @@ STATE_COLUMNS = (
     "actual_arrival",
     "actual_departure",
     "cancelled",
+    "departure_cancelled",
 )
 CALL_COLUMNS = ("call_id", "service_id", "sequence", "scheduled_arrival", "scheduled_departure")
 
@@ -77,7 +80,9 @@ def _assess(calls: pd.DataFrame, now: datetime, mode: str) -> pd.DataFrame:
     from_here = event[::-1].groupby(service[::-1]).cummin()[::-1]  # the earliest event here or later
     later_event = from_here.groupby(service).shift(-1)  # ... at a later stop
     expected_arrival, expected_departure = _expected(t, service)
-    leaves = expected_departure.fillna(expected_arrival)
+    # a train whose departure is cancelled there ends there: it is due when it arrives
+    stays = _flag(c, "departure_cancelled")
+    leaves = expected_departure.where(~stays).fillna(expected_arrival)
     due_at = leaves + GRACE
     stamp = pd.Timestamp(now).tz_convert("UTC")
     due = (due_at <= stamp).fillna(False).astype(bool) if mode in SILENT_WHEN_ON_TIME else False
@@ -91,7 +96,7 @@ def _assess(calls: pd.DataFrame, now: datetime, mode: str) -> pd.DataFrame:
     # the expected arrival, never after what came next (its departure, a later stop's report)
     known_by = pd.concat([expected_arrival, leaves, t["actual_departure"], later_event], axis=1).min(axis=1)
     arrived_at = t["actual_arrival"].where(t["actual_arrival"].notna(), known_by)
-    cancelled = c["cancelled"].astype("boolean").fillna(False).astype(bool)
+    cancelled = _flag(c, "cancelled")
     has_arrival = t["scheduled_arrival"].notna() | t["actual_arrival"].notna()
     out = pd.DataFrame({"call_id": c["call_id"], "arrived_at": arrived_at, "basis": basis, "due_at": due_at})
     return out[~cancelled & has_arrival].reset_index(drop=True)
@@ -113,14 +118,24 @@ def _expected(t: dict[str, pd.Series], service: pd.Series) -> tuple[pd.Series, p
     return arrival, departure
 
 
+def _flag(calls: pd.DataFrame, column: str) -> pd.Series:
+    """A nullable flag column as bool (missing: False)."""
+    if column not in calls:
+        return pd.Series(False, index=calls.index)
+    return calls[column].astype("boolean").fillna(False).astype(bool)
+
+
 def _utc(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
 
 
 def latest_values(observations: pd.DataFrame) -> pd.DataFrame:
     """Per call (index ``call_id``), the latest non-empty value of each of :data:`STATE_COLUMNS` among
-    ``observations`` (sorted by ``observed_at``)."""
-    columns = [c for c in STATE_COLUMNS if c in observations]
+    ``observations`` (sorted by ``observed_at``); the departure's cancellation as each report gives it
+    (:func:`eta.read.cancellations.departure`)."""
     if observations.empty:
         return pd.DataFrame(columns=list(STATE_COLUMNS)).rename_axis("call_id")
+    if "cancelled" in observations:
+        observations = observations.assign(departure_cancelled=cancellations.departure(observations))
+    columns = [c for c in STATE_COLUMNS if c in observations]
     return observations.groupby("call_id")[columns].last().reindex(columns=list(STATE_COLUMNS))

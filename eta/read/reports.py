@@ -27,6 +27,7 @@ _OBSERVATIONS = (
         Observation.platform,
         Observation.terminal,
         Observation.cancelled,
+        Observation.departure_cancelled,
     )
     .where(Observation.call_id.in_(IDS), Observation.observed_at <= bindparam("now"))
     .order_by(Observation.observed_at, Observation.id)
@@ -57,7 +58,8 @@ class CallState:
     estimated_departure: datetime | None = None
     platform: str | None = None
     terminal: str | None = None
-    cancelled: bool | None = None
+    cancelled: bool | None = None  # the arrival's (a call without one: its departure's)
+    departure_cancelled: bool | None = None  # the departure's (:mod:`eta.read.cancellations`)
     last_report_at: datetime | None = None
 
     @property
@@ -87,6 +89,10 @@ def call_states(conn: Connection, call_ids: Sequence[int], now: datetime) -> dic
             state.terminal = row.terminal
         if row.cancelled is not None:
             state.cancelled = row.cancelled
+        # a report that names the departure's state apart, else its word for the whole call
+        departure = row.cancelled if row.departure_cancelled is None else row.departure_cancelled
+        if departure is not None:
+            state.departure_cancelled = departure
     return states
 
 
@@ -143,6 +149,7 @@ def _passage_frame(
                 "actual_arrival": state.actual_arrival,
                 "actual_departure": state.actual_departure,
                 "cancelled": state.cancelled,
+                "departure_cancelled": state.departure_cancelled,
                 "mode": modes.get(call.service_id, ""),
             }
         )

@@ -18,6 +18,7 @@ STATE_FIELDS = (
     "actual_departure",
     "platform",
     "cancelled",
+    "departure_cancelled",
     "terminal",
     "estimated_runway_arrival",
     "actual_runway_arrival",

@@ -176,7 +176,10 @@ class Observation(Base):
     estimated_departure: Mapped[datetime | None]
     actual_departure: Mapped[datetime | None]
     platform: Mapped[str | None] = mapped_column(String(32))
+    # the arrival's cancellation (a call without an arrival: its departure's); the departure's where a
+    # source cancels it apart (DB IRIS), NULL: as ``cancelled`` (eta.read.cancellations)
     cancelled: Mapped[bool | None] = mapped_column(Boolean)
+    departure_cancelled: Mapped[bool | None] = mapped_column(Boolean)
     raw_ref: Mapped[str | None] = mapped_column(String(300))
     terminal: Mapped[str | None] = mapped_column(String(32))  # flights: the terminal of the gate
     estimated_runway_arrival: Mapped[datetime | None]  # flights: wheels on

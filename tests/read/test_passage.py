@@ -31,6 +31,7 @@ def _service(service_id: int, stops: list[dict[str, float | None]]) -> pd.DataFr
                 "actual_arrival": _at(stop.get("aa")),
                 "actual_departure": _at(stop.get("ad")),
                 "cancelled": stop.get("cancelled"),
+                "departure_cancelled": stop.get("departure_cancelled"),
             }
         )
     return pd.DataFrame(rows)
@@ -80,3 +81,25 @@ def test_cancelled_calls_and_flights_nobody_reported_have_not_passed() -> None:
     assert _passed(flight, 200, mode="flight") == {}
     landed = _service(5, [{"dep": 0, "ad": 5}, {"arr": 120, "aa": 118}])
     assert _passed(landed, 200, mode="flight") == {501: (passage.REPORTED, _at(118))}
+
+
+def test_a_train_ending_early_has_passed_once_its_arrival_is_due_and_one_starting_late_never_arrives() -> (
+    None
+):
+    # ends at stop 1 (its departure cancelled, due at 10 with a 5 min dwell); starts at stop 1 of service 4
+    ends = _service(3, [{"dep": 0}, {"arr": 10, "dep": 15, "departure_cancelled": True}, {"arr": 30}])
+    assert 301 not in _passed(ends, 12)
+    assert _passed(ends, 13)[301] == (passage.DUE_TIME_PASSED, _at(10))  # not 15 + 3: it does not leave
+    starts = _service(4, [{"dep": 0, "cancelled": True}, {"arr": 10, "dep": 12, "cancelled": True}])
+    assert 401 not in _passed(starts, 20)
+    # the departure cancelled apart, then the whole call reinstated (a report without a word of its own on
+    # the departure): the departure stands again
+    observations = pd.DataFrame(
+        {
+            "call_id": [301, 301],
+            "cancelled": pd.array([False, False], dtype="boolean"),
+            "departure_cancelled": pd.array([True, None], dtype="boolean"),
+        }
+    )
+    latest = passage.latest_values(observations)
+    assert not latest.loc[301, "departure_cancelled"]

@@ -39,7 +39,7 @@ def test_codes_are_kept_and_longer_ones_fit_in_every_location_column(store_url: 
         conn.execute(
             text("INSERT INTO calls (id, service_id, sequence, location) VALUES (1, 1, 3, '8000261')")
         )
-    upgrade(engine, settings=settings)
+    upgrade(engine, "0022", settings=settings)
     assert "0022" in current_revisions(engine)
     with engine.begin() as conn:
         _assert_kept(conn)
@@ -60,7 +60,7 @@ def test_codes_are_kept_and_longer_ones_fit_in_every_location_column(store_url: 
     _downgrade(engine, "0021")  # with the short codes only, as it was
     with engine.begin() as conn:
         _assert_kept(conn)
-    upgrade(engine, settings=settings)
+    upgrade(engine, "0022", settings=settings)
     assert "0022" in current_revisions(engine)
 
 

@@ -75,6 +75,19 @@ def _call_at(trip: schemas.Trip, station: str, event: str) -> schemas.Arrival:
     return found[0]
 
 
+def _cancelled(trip: schemas.Trip, call: schemas.Arrival, verb: str, event: str) -> ApiProblem:
+    """The operator cancelled the event a connection needs (a train ending early keeps its arrival and
+    loses its departure; one starting late the other way round)."""
+    service = f"{trip.service.operator} {trip.service.number}"
+    place = call.location.name or call.location.code
+    return ApiProblem(
+        409,
+        f"{service} does not {verb} {place}: its {event} there is cancelled",
+        type_="/problems/cancelled",
+        title="Cancelled",
+    )
+
+
 def _connection(
     state: AppState,
     now: datetime,
@@ -87,6 +100,10 @@ def _connection(
         trip_in, _, _ = state.lookup.trip_and_skeleton(conn, "train", *first, None, now)
         trip_out, _, _ = state.lookup.trip_and_skeleton(conn, "train", *second, None, now)
     call_in, call_out = _call_at(trip_in, station, "arrival"), _call_at(trip_out, station, "departure")
+    if call_in.status == "cancelled":
+        raise _cancelled(trip_in, call_in, "arrive at", "arrival")
+    if call_out.departure_cancelled:
+        raise _cancelled(trip_out, call_out, "leave", "departure")
     arriving, arrival_rows = _arriving(trip_in, call_in)
     forecast = departure.forecast(state.engine, int(call_out.call_id), now)
     if forecast is None:

@@ -483,7 +483,11 @@ def _platform_of(arrival: Event | None, departure: Event | None) -> str | None:
 
 @dataclass(frozen=True)
 class ReportedState:
-    """What one fchg snapshot says about one stop; consecutive equal states are written once."""
+    """What one fchg snapshot says about one stop; consecutive equal states are written once.
+
+    ``cancelled`` is the arrival's cancellation (the departure's where the record has no arrival, the trip
+    starting there), ``departure_cancelled`` the departure's (None: as ``cancelled``): IRIS cancels each
+    event apart, and a train ending early arrives at the stop whose departure it cancels."""
 
     estimated_arrival: datetime | None
     estimated_departure: datetime | None
@@ -491,28 +495,47 @@ class ReportedState:
     actual_departure: datetime | None
     platform: str | None
     cancelled: bool | None
+    departure_cancelled: bool | None = None
+
+
+def _cancelled(event: Event | None, said: bool) -> bool | None:
+    """An event's cancellation: ``c`` cancelled, ``p`` (planned again) and ``a`` (added) not; an event
+    listed without a status is not cancelled where the record gives the other event one (``said``: the
+    change list is the stop's whole current state), else None (nothing said)."""
+    if event is None:
+        return None
+    if event.status == "c":
+        return True
+    if event.status in ("p", "a") or said:
+        return False
+    return None
 
 
 def reported_state(change: ChangeStop, observed_at: datetime) -> ReportedState:
     """The state a change record reports at ``observed_at``.
 
     IRIS has no "actual" flag: a changed time that lies in the past when the snapshot was taken is what
-    happened, so it is reported as actual as well as estimated.
+    happened, so it is reported as actual as well as estimated, unless that event is cancelled.
     """
     arrival = _utc(change.arrival.time) if change.arrival else None
     departure = _utc(change.departure.time) if change.departure else None
-    statuses = {e.status for e in (change.arrival, change.departure) if e is not None and e.status}
-    cancelled = True if "c" in statuses else (False if statuses & {"p", "a"} else None)
+    said = any(e is not None and e.status for e in (change.arrival, change.departure))
+    arrival_cancelled = _cancelled(change.arrival, said)
+    departure_cancelled = _cancelled(change.departure, said)
+    cancelled = arrival_cancelled if change.arrival is not None else departure_cancelled
     platform = _platform_of(change.arrival, change.departure)
     return ReportedState(
         estimated_arrival=arrival,
         estimated_departure=departure,
         actual_arrival=arrival if arrival is not None and arrival <= observed_at and not cancelled else None,
         actual_departure=(
-            departure if departure is not None and departure <= observed_at and not cancelled else None
+            departure
+            if departure is not None and departure <= observed_at and not departure_cancelled
+            else None
         ),
         platform=platform,
         cancelled=cancelled,
+        departure_cancelled=None if departure_cancelled == cancelled else departure_cancelled,
     )
 
 

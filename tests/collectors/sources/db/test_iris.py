@@ -200,3 +200,31 @@ def test_a_ring_train_s_start_and_end_at_one_station_stay_two_records() -> None:
     body = (IRIS / "8089118_fchg_2509081400_EXCERPT.xml").read_bytes()
     ids = sorted(s.stop_id.rsplit("-", 1)[1] for s in db_iris.parse_changes(body).stops)
     assert ids == ["1", "28"]
+
+
+def test_a_stop_s_arrival_and_departure_are_cancelled_apart() -> None:
+    """Berlin Nordbahnhof, 2025-09-08 06:00: S 26527 ends there (arrives 06:09, its departure cancelled),
+    S 26532 starts there (its arrival cancelled, departs). ``cancelled`` is the arrival's."""
+    changes = db_iris.parse_changes((IRIS / "8089024_fchg_2509080600_EXCERPT.xml").read_bytes())
+    at = datetime(2025, 9, 8, 4, 1, tzinfo=UTC)
+    ends = db_iris.reported_state(_stop(changes.stops, "-4938533506523138056-2509080554-7"), at)
+    assert (ends.cancelled, ends.departure_cancelled) == (False, True)
+    assert ends.estimated_arrival == datetime(2025, 9, 8, 4, 9, tzinfo=UTC) and ends.platform == "2"
+    later = db_iris.reported_state(
+        _stop(changes.stops, "-4938533506523138056-2509080554-7"), datetime(2025, 9, 8, 4, 10, tzinfo=UTC)
+    )
+    assert later.actual_arrival == datetime(2025, 9, 8, 4, 9, tzinfo=UTC) and later.actual_departure is None
+    starts = db_iris.reported_state(_stop(changes.stops, "7576356083121382619-2509080655-15"), at)
+    assert (starts.cancelled, starts.departure_cancelled) == (True, False)
+    assert starts.platform is None  # the arrival's: the departure's platform 3 is not where it arrives
+
+
+def test_a_stop_cancelled_whole_keeps_one_flag() -> None:
+    """Both events cancelled (S 44130 at Halensee by 00:30): ``departure_cancelled`` is left NULL, as
+    ``cancelled``; a departure-only record (a trip's first stop) is the stop's cancellation."""
+    changes = db_iris.parse_changes((IRIS / "8089109_fchg_2509080030_EXCERPT.xml").read_bytes())
+    whole = [db_iris.reported_state(s, datetime(2025, 9, 7, 22, 31, tzinfo=UTC)) for s in changes.stops]
+    assert {(s.cancelled, s.departure_cancelled) for s in whole} == {(True, None)}
+    (first,) = db_iris.parse_changes((IRIS / "fchg_departureCancelled.xml").read_bytes()).stops
+    state = db_iris.reported_state(first, datetime(2019, 3, 17, 12, 0, tzinfo=UTC))
+    assert (state.cancelled, state.departure_cancelled) == (True, None)
