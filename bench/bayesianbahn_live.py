@@ -1,9 +1,9 @@
 """Benchmark: the live scenario of BayesianBahn's protocol alone, with phase timings.
 
 Trains the arrival model once on the training window and scores its live events (eta's ``next_stop``
-query) with the protocol's own functions (:mod:`eta.evaluation.bayesianbahn`): the live figures of
-``eta backtest --mode train --protocol bayesianbahn`` on the same windows (the departure model, which
-only the blind scenario uses, is not trained). Run after ``eta import db-runs``:
+query, the interval as served) with the protocol's own functions (:mod:`eta.evaluation.bayesianbahn`):
+the live figures of ``eta backtest --mode train --protocol bayesianbahn`` on the same windows (the
+departure model, which only the blind scenario uses, is not trained). Run after ``eta import db-runs``:
 
     python -m bench.bayesianbahn_live --train-from 2026-03-01 --train-until 2026-04-06 \\
         --test-from 2026-04-07 --test-until 2026-05-31
@@ -58,9 +58,15 @@ def main() -> None:
     train_s, train_cpu_s = time.perf_counter() - clock, time.process_time() - cpu
     clock = time.perf_counter()
     reports = delay_reports(frames.calls, frames.observations)
-    predicted = bayesianbahn.predict_events(frames, artefact, scored, "live", reports)
-    rows = predicted.merge(scored.drop(columns=["planned"]), on="call_id", how="inner")
+    # as served: re-calibrated on every arrival there, as the protocol command does
+    arrivals = in_test[~in_test["is_departure"]]
+    predicted = bayesianbahn.predict_events(
+        frames, artefact, arrivals, "live", reports, (settings, test.start)
+    )
+    both = predicted.merge(scored.drop(columns=["planned"]), on="call_id", how="inner")
+    rows = both[both["scenario"] == "live"]
     live = bayesianbahn.scenario_block(rows)
+    live["model_interval"] = bayesianbahn.score(both[both["scenario"] == "live_model"])
     month = pd.to_datetime(rows["local_date"]).dt.month
     live["by_month"] = {name: bayesianbahn.score(rows[month == n]) for name, n in (("april", 4), ("may", 5))}
     live["n_arrivals_without_query"] = len(scored) - len(rows)
@@ -104,6 +110,7 @@ def table(report: dict) -> str:
     ]
     groups = [("all", live)] + [(f"hop {k}", v) for k, v in live["by_hop"].items()]
     groups += list(live["by_month"].items())
+    groups.append(("model's own", live["model_interval"]))
     for name, part in groups:
         lines.append(
             f"{name:<12}{part['n']:>8,}{part['crps_min']:>8.3f}{part['mae_p50_min']:>8.3f}"

@@ -540,10 +540,10 @@ class ModelSettings(BaseModel):
         default=1800, ge=60, description="How often (by the collector cycles' clock) to re-calibrate."
     )
     served_calibration_window_s: int = Field(
-        default=86_400,
+        default=604_800,
         ge=3600,
         description="The re-calibration is fitted on predictions of calls scheduled to arrive in this span "
-        "(before the settle time).",
+        "(before the settle time; a week, chosen on a validation split: docs/models.md).",
     )
     served_calibration_settle_s: int = Field(
         default=3600,

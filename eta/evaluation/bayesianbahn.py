@@ -8,7 +8,10 @@ the same connection has :data:`MIN_EARLIER_EVENTS` events on earlier dates withi
 minute of day (local time). Two scenarios:
 
 * **live**: the train has left its previous stop (its final delay there is known): eta's ``next_stop``
-  query, at the time that departure was reported;
+  query, at the time that departure was reported; the interval (and the quantiles around it) as served:
+  the model deployed at the test window's start (each block's, walking forward) and re-calibrated on its
+  own live predictions of the arrivals there that have arrived, as serving re-calibrates it
+  (:func:`eta.model.served_calibration.replay`); ``live_model_interval`` scores the model's own interval;
 * **blind**: nothing live: a query at the local midnight starting the run's service date (the day
   before, for a planner; the ``day_before`` horizon the models also train on), with everything observed
   by then.
@@ -34,7 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,8 +55,9 @@ from eta.features import compute_features, departures, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import DAY_BEFORE, horizon_queries, target_calls
 from eta.features.reports import delay_reports, first_event, lookup, seconds
-from eta.model import arrival, departure
+from eta.model import arrival, departure, distribution, served_calibration
 from eta.model.artefact import Artefact
+from eta.model.calibration import bucket_of
 from eta.model.distribution import LEVELS
 from eta.store.schema import Call, Observation, Service
 from eta.windows import Window, check_disjoint
@@ -246,11 +250,21 @@ def scenario_queries(frames: Frames, targets: pd.DataFrame, scenario: str) -> pd
 
 
 def predict_events(
-    frames: Frames, artefact: Artefact, chosen: pd.DataFrame, scenario: str, reports: pd.DataFrame
+    frames: Frames,
+    artefact: Artefact,
+    chosen: pd.DataFrame,
+    scenario: str,
+    reports: pd.DataFrame,
+    served: tuple[Settings, datetime] | None = None,
 ) -> pd.DataFrame:
     """Quantiles (minutes, clipped like the outcome) and the persistence baseline of ``chosen`` events:
     their arrivals, or their departures where ``frames`` is the departure view (``reports`` of the same
-    frames)."""
+    frames).
+
+    ``served`` (settings, the model's deployment): the interval as served, re-calibrated on the model's
+    own predictions of ``chosen`` as serving re-calibrates it (:func:`eta.model.served_calibration.replay`);
+    the rows of the model's own interval follow with the scenario ``<scenario>_model``.
+    """
     targets = target_calls(frames)
     targets = targets[targets["call_id"].isin(chosen["call_id"])]
     queries = scenario_queries(frames, targets, scenario)
@@ -261,14 +275,42 @@ def predict_events(
     )
     predictor = arrival.ArrivalPredictor(artefact)
     predicted = predictor.predict(features)
-    spread = np.clip(predictor.quantiles(features, predicted) / 60, *CLIP_MIN)
     persistence = np.clip(arrival_baselines("train", features)["persistence"].to_numpy() / 60, *CLIP_MIN)
-    call_id = queries.set_index("qid")["call_id"].reindex(features.index).to_numpy()
-    out = pd.DataFrame(spread, columns=[f"q{round(level * 100):02d}" for level in LEVELS])
-    out.insert(0, "call_id", call_id)
-    out["persistence_min"] = persistence
-    out["scenario"] = scenario
-    return out
+    q = queries.set_index("qid").reindex(features.index)
+    call_id = q["call_id"].to_numpy()
+
+    def rows(spread_s: np.ndarray, name: str) -> pd.DataFrame:
+        spread = np.clip(spread_s / 60, *CLIP_MIN)
+        out = pd.DataFrame(spread, columns=[f"q{round(level * 100):02d}" for level in LEVELS])
+        out.insert(0, "call_id", call_id)
+        out["persistence_min"] = persistence
+        out["scenario"] = name
+        return out
+
+    own = rows(predictor.quantiles(features, predicted), scenario)
+    if served is None:
+        return own
+    settings, deployed = served
+    calibration = artefact.meta["calibration"]
+    buckets = bucket_of(features, calibration)
+    scheduled = features["scheduled_arrival"]
+    predictions = pd.DataFrame(
+        {
+            "call_id": call_id,
+            "made_at": q["t"].to_numpy(),
+            "scheduled": scheduled.to_numpy(),
+            "known_at": q["arrival_known_at"].to_numpy(),
+            "actual_s": seconds(pd.to_datetime(q["actual_arrival"], utc=True) - scheduled).to_numpy(),
+            "p10_s": predicted["p10_delay_s"].to_numpy(),
+            "p50_s": predicted["p50_delay_s"].to_numpy(),
+            "p90_s": predicted["p90_delay_s"].to_numpy(),
+            "bucket": buckets.to_numpy(),
+        }
+    )
+    low, high = served_calibration.replay(predictions, settings, deployed)
+    p50 = predicted["p50_delay_s"].to_numpy()
+    as_served = rows(distribution.quantiles(calibration.get("shape"), low, p50, high, buckets), scenario)
+    return pd.concat([as_served, own.assign(scenario=f"{scenario}_model")], ignore_index=True)
 
 
 def score(rows: pd.DataFrame) -> dict[str, Any]:
@@ -342,13 +384,18 @@ def run(
     parts: list[pd.DataFrame] = []
     models = []
     for block in plan:
-        block_events = scored[(scored["planned"] >= block.test.start) & (scored["planned"] < block.test.end)]
+        in_block = (in_test["planned"] >= block.test.start) & (in_test["planned"] < block.test.end)
+        block_events = in_test[in_block & in_test["eligible"]]
         if block_events.empty:
             continue
-        models.append(_block_models(frames, block, block_events, views, settings, parts, tasks))
+        # the served interval is re-calibrated on every arrival the model served, scored or not
+        served_sample = in_test[in_block & ~in_test["is_departure"]]
+        models.append(
+            _block_models(frames, block, block_events, served_sample, views, settings, parts, tasks)
+        )
     predicted: pd.DataFrame = pd.concat(parts, ignore_index=True)
     rows = predicted.merge(scored.drop(columns=["planned"]), on="call_id", how="inner")
-    live, blind = (rows[rows["scenario"] == name] for name in ("live", "blind"))
+    live, live_model, blind = (rows[rows["scenario"] == name] for name in ("live", "live_model", "blind"))
     history = connection_history(found, blind)
     history_rows = history.merge(
         blind[["call_id", "y_min", "category", "hop_min", "is_departure"]], on="call_id"
@@ -364,6 +411,8 @@ def run(
         "tasks": list(tasks),
         "models": models,
         "live": scenario_block(live) | {"n_arrivals_without_query": n_arrivals - len(live)},
+        # the model's own interval, before serving's re-calibration (the same P50)
+        "live_model_interval": scenario_block(live_model),
         "blind": scenario_block(blind)
         | {
             "by_event": {
@@ -404,13 +453,16 @@ def _block_models(
     frames: Frames,
     block: Any,
     block_events: pd.DataFrame,
+    served_sample: pd.DataFrame,
     views: dict[str, tuple[Frames, pd.DataFrame]],
     settings: Settings,
     parts: list[pd.DataFrame],
     tasks: tuple[str, ...],
 ) -> dict[str, Any]:
     """Train the arrival and departure models on the block's training window and predict its events
-    into ``parts``: arrivals live and blind, departures of trains starting there blind."""
+    into ``parts``: arrivals live and blind, departures of trains starting there blind. Live, the interval
+    is the served one: the model deployed at the block's start, re-calibrated on its live predictions of
+    ``served_sample`` (every arrival at the stations) as serving does; its own interval as ``live_model``."""
     summary: dict[str, Any] = {"train_window": block.train.as_list(), "test_window": block.test.as_list()}
     for task, kind in (("arrival", arrival), (departure.TASK, departure)):
         if task not in tasks:
@@ -429,8 +481,10 @@ def _block_models(
         )
         summary["n_train" if task == "arrival" else f"n_train_{task}"] = artefact.meta["n_train"]
         on, reports = views[task]
-        for scenario in ("live", "blind") if task == "arrival" else ("blind",):
-            parts.append(predict_events(on, artefact, chosen, scenario, reports))
+        if task == "arrival":
+            served = (settings, block.test.start)
+            parts.append(predict_events(on, artefact, served_sample, "live", reports, served))
+        parts.append(predict_events(on, artefact, chosen, "blind", reports))
     return summary
 
 
@@ -456,6 +510,13 @@ def table(report: dict[str, Any]) -> str:
                 f"{scenario:<8}{name:<15}{part['n']:>8,}{part['crps_min']:>8.3f}{part['mae_p50_min']:>8.3f}"
                 f"{pin['0.1']:>8.3f}{pin['0.5']:>8.3f}{pin['0.9']:>8.3f}{part['coverage_p10_p90']:>8.3f}"
             )
+    own = report.get("live_model_interval", {})
+    if own.get("n"):
+        lines += [
+            "",
+            f"live, the model's own interval (before serving's re-calibration): CRPS {own['crps_min']:.3f}, "
+            f"coverage {own['coverage_p10_p90']:.3f}",
+        ]
     persistence = report["baselines"]["persistence"]["mae_min"]
     if persistence is not None:
         lines += ["", f"live persistence (previous stop's delay) MAE {persistence:.3f}"]

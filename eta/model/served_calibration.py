@@ -142,6 +142,23 @@ def tail_for(served_coverage: float) -> float:
     return float(np.clip(TAIL - FEEDBACK * (TARGET_COVERAGE - served_coverage), MIN_TAIL, MAX_TAIL))
 
 
+def adjustment(
+    y: np.ndarray,
+    p10: np.ndarray,
+    p50: np.ndarray,
+    p90: np.ndarray,
+    served_p10: np.ndarray,
+    served_p90: np.ndarray,
+    buckets: pd.Series,
+) -> tuple[dict[str, Any], float]:
+    """The re-calibration of the model's bounds ``p10``/``p90`` on outcomes ``y`` (s), aiming where the
+    served bounds' coverage says (:func:`tail_for`), and that coverage."""
+    served = float(np.mean((y >= served_p10) & (y <= served_p90)))
+    calibration = fit_interval_calibration(y, p10, p50, p90, buckets, tail=tail_for(served))
+    calibration["served_coverage"] = round(served, 4)
+    return calibration, served
+
+
 def fit(engine: Engine, settings: Settings, version: str, now: datetime) -> Fitted | None:
     """The re-calibration of ``version`` as of ``now`` (None: too few arrived calls to fit on)."""
     now = ensure_utc(now)
@@ -153,9 +170,9 @@ def fit(engine: Engine, settings: Settings, version: str, now: datetime) -> Fitt
     if n_calls < model.served_calibration_min_calls:
         return None
     y, p10, p50, p90 = (rows[c].to_numpy(dtype="float64") for c in ("actual_s", "p10_s", "p50_s", "p90_s"))
-    served = float(np.mean((y >= rows["served_p10_s"].to_numpy()) & (y <= rows["served_p90_s"].to_numpy())))
-    calibration = fit_interval_calibration(y, p10, p50, p90, rows["bucket"], tail=tail_for(served))
-    calibration["served_coverage"] = round(served, 4)
+    calibration, served = adjustment(
+        y, p10, p50, p90, rows["served_p10_s"].to_numpy(), rows["served_p90_s"].to_numpy(), rows["bucket"]
+    )
     low, high = apply_interval_calibration(calibration, p10, p50, p90, rows["bucket"])
     return Fitted(
         model_version=version,
@@ -219,3 +236,57 @@ def latest(engine: Engine, version: str, as_of: datetime) -> dict[str, Any] | No
     """The adjustments of the newest re-calibration of ``version`` computed by ``as_of`` (None: none yet)."""
     found = newest(engine, version, as_of)
     return None if found is None else dict(found.calibration)
+
+
+def replay(
+    predictions: pd.DataFrame, settings: Settings, deployed: datetime
+) -> tuple[np.ndarray, np.ndarray]:
+    """The served P10/P90 (s) of a model's ``predictions`` had it been deployed at ``deployed`` and
+    re-calibrated as serving does (:func:`fit` every ``served_calibration_every_s``, each applying to the
+    predictions made until the next): what a backtest scores as served.
+
+    ``predictions``: one row per prediction, with ``call_id``, ``made_at``, ``scheduled`` (the arrival),
+    ``known_at`` (when its actual arrival was observed; NaT: never), ``actual_s``, the model's ``p10_s``,
+    ``p50_s``, ``p90_s`` and its calibration ``bucket``. Each fit reads, as :func:`served_rows` does, only
+    predictions made since ``deployed`` and by then, of calls scheduled in the window before the settle
+    time, whose arrival was observed by then; before the first fit, the model's own bounds are served.
+    """
+    model = settings.model
+    low = predictions["p10_s"].to_numpy(dtype="float64").copy()
+    high = predictions["p90_s"].to_numpy(dtype="float64").copy()
+    if predictions.empty or not model.served_calibration:
+        return low, high
+    y, p10, p50, p90 = (
+        predictions[c].to_numpy(dtype="float64") for c in ("actual_s", "p10_s", "p50_s", "p90_s")
+    )
+    buckets = predictions["bucket"].astype(str).reset_index(drop=True)
+    calls = predictions["call_id"].to_numpy()
+    made, scheduled, known = (_naive_utc(predictions[c]) for c in ("made_at", "scheduled", "known_at"))
+    since = _naive_utc(pd.Series([pd.Timestamp(ensure_utc(deployed))]))[0]
+    every = np.timedelta64(model.served_calibration_every_s, "s")
+    settle = np.timedelta64(model.served_calibration_settle_s, "s")
+    span = np.timedelta64(model.served_calibration_window_s, "s")
+    in_force: dict[str, Any] | None = None
+    for now in np.arange(since, made.max() + every, every):
+        served = (made >= now - every) & (made < now)
+        if in_force is not None and served.any():
+            low[served], high[served] = apply_interval_calibration(
+                in_force, p10[served], p50[served], p90[served], buckets[served]
+            )
+        until = now - settle
+        sample = (
+            (made >= since)
+            & (made < now)
+            & (scheduled >= until - span)
+            & (scheduled < until)
+            & (known <= now)
+        )
+        if pd.unique(calls[sample]).size >= model.served_calibration_min_calls:
+            in_force, _ = adjustment(
+                y[sample], p10[sample], p50[sample], p90[sample], low[sample], high[sample], buckets[sample]
+            )
+    return low, high
+
+
+def _naive_utc(column: pd.Series) -> np.ndarray:
+    return pd.to_datetime(column, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")

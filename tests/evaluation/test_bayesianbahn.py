@@ -126,7 +126,13 @@ def test_protocol_report_shape_events_table_and_plot(
     # knowing the previous stop's delay is worth a lot, and the model beats carrying it forward
     assert live["crps_min"] < 0.6 * by_event["arrival"]["crps_min"]
     assert live["mae_p50_min"] < data["baselines"]["persistence"]["mae_min"]
+    # live is scored as served (the interval re-calibrated as serving does); beside it the model's own
+    # interval, with the same events and the same P50
+    own = data["live_model_interval"]
+    assert own["n"] == live["n"] and own["mae_p50_min"] == live["mae_p50_min"]
+    assert own["coverage_p10_p90"] != live["coverage_p10_p90"]
     assert "live" in done.stdout and "hop >40" in done.stdout and "persistence" in done.stdout
+    assert "the model's own interval" in done.stdout
     assert "blind departures" in done.stdout and "connection history" in done.stdout
     assert (tmp_path / "bb.bayesianbahn.png").stat().st_size > 1000
 

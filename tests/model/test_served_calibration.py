@@ -212,3 +212,97 @@ def test_a_capped_read_takes_whole_calls_the_latest_scheduled_first(
     times = pd.to_datetime(calls["scheduled_arrival"], utc=True, format="ISO8601")
     left_out = per_call.index.difference(kept.index)
     assert times[left_out].max() <= times[kept.index].min()
+
+
+def _predictions(n_days: int = 3, per_hour: int = 40, seed: int = 0) -> pd.DataFrame:
+    """A model's predictions of arrivals every 90 s over ``n_days``, each made 10 min before its scheduled
+    arrival, whose actual arrival is observed 2 min after it; the outcomes spread wider than the model's
+    interval (it covers about 60 %), in two buckets."""
+    rng = np.random.default_rng(seed)
+    n = n_days * 24 * per_hour
+    scheduled = pd.Timestamp("2026-04-07", tz="UTC") + pd.to_timedelta(
+        np.arange(n) * 3600 / per_hour, unit="s"
+    )
+    actual_s = np.round(rng.normal(60, 240, n) / 60) * 60
+    return pd.DataFrame(
+        {
+            "call_id": np.arange(n),
+            "made_at": scheduled - pd.Timedelta(minutes=10),
+            "scheduled": scheduled,
+            "known_at": scheduled + pd.to_timedelta(np.maximum(actual_s, 0) + 120, unit="s"),
+            "actual_s": actual_s,
+            "p10_s": np.full(n, -120.0),
+            "p50_s": np.full(n, 60.0),
+            "p90_s": np.full(n, 240.0),
+            "bucket": np.where(np.arange(n) % 2 == 0, "r1-s1-b3", "r1-s1-b4"),
+        }
+    )
+
+
+def test_the_replay_serves_each_prediction_with_the_fit_in_force_when_it_was_made(tmp_path: Path) -> None:
+    """What a backtest scores as served: each prediction gets the re-calibration that serving would have
+    fitted at the last step before it was made, on the predictions made since deployment, of calls
+    scheduled in the window before the settle time and arrived by that step."""
+    settings = small_settings(
+        f"sqlite:///{tmp_path / 'eta.sqlite3'}",
+        tmp_path,
+        served_calibration_every_s=1800,
+        served_calibration_min_calls=300,
+    )
+    predictions = _predictions()
+    deployed = datetime(2026, 4, 7, 6, 0, tzinfo=UTC)
+    low, high = served_calibration.replay(predictions, settings, deployed)
+    made = predictions["made_at"]
+    # before the first fit (and before deployment) the model's own bounds are served
+    early = (made < pd.Timestamp(deployed + timedelta(hours=2))).to_numpy()
+    assert (low[early] == predictions["p10_s"].to_numpy()[early]).all()
+    # a prediction made at 16:05 is served with the fit of 16:00, on what was known then
+    now = pd.Timestamp("2026-04-07T16:00:00Z")
+    until = now - pd.Timedelta(seconds=settings.model.served_calibration_settle_s)
+    sample = (
+        (made >= pd.Timestamp(deployed))
+        & (made < now)
+        & (predictions["scheduled"] >= until - pd.Timedelta(days=1))
+        & (predictions["scheduled"] < until)
+        & (predictions["known_at"] <= now)
+    ).to_numpy()
+    assert 300 <= sample.sum() < len(predictions)
+    y, p10, p50, p90 = (predictions[c].to_numpy() for c in ("actual_s", "p10_s", "p50_s", "p90_s"))
+    buckets = predictions["bucket"]
+    fitted, _ = served_calibration.adjustment(
+        y[sample], p10[sample], p50[sample], p90[sample], low[sample], high[sample], buckets[sample]
+    )
+    at = ((made >= now) & (made < now + pd.Timedelta(minutes=30))).to_numpy()
+    expected_low, expected_high = apply_interval_calibration(fitted, p10[at], p50[at], p90[at], buckets[at])
+    assert np.array_equal(low[at], expected_low) and np.array_equal(high[at], expected_high)
+    # the model's interval covered too few; served, the later predictions are covered near 80 %
+    late = (made >= pd.Timestamp("2026-04-08", tz="UTC")).to_numpy()
+    assert np.mean((y >= p10) & (y <= p90)) < 0.7
+    assert abs(np.mean((y[late] >= low[late]) & (y[late] <= high[late])) - 0.80) < 0.03
+
+
+def test_the_replay_uses_no_outcome_observed_after_a_prediction_was_made(tmp_path: Path) -> None:
+    settings = small_settings(
+        f"sqlite:///{tmp_path / 'eta.sqlite3'}", tmp_path, served_calibration_min_calls=300
+    )
+    predictions = _predictions()
+    deployed = datetime(2026, 4, 7, tzinfo=UTC)
+    low, high = served_calibration.replay(predictions, settings, deployed)
+    cut = pd.Timestamp("2026-04-08T12:00:00Z")
+    changed = predictions.copy()
+    later = changed["known_at"] > cut
+    changed.loc[later, "actual_s"] = changed.loc[later, "actual_s"] * 3  # what became known after the cut
+    low_changed, high_changed = served_calibration.replay(changed, settings, deployed)
+    before = (predictions["made_at"] < cut).to_numpy()
+    assert np.array_equal(low[before], low_changed[before]) and np.array_equal(
+        high[before], high_changed[before]
+    )
+    assert not np.array_equal(high[~before], high_changed[~before])  # the test can fail
+
+
+def test_without_served_calibration_the_replay_serves_the_model_bounds(tmp_path: Path) -> None:
+    settings = small_settings(f"sqlite:///{tmp_path / 'eta.sqlite3'}", tmp_path, served_calibration=False)
+    predictions = _predictions(n_days=2)
+    low, high = served_calibration.replay(predictions, settings, datetime(2026, 4, 7, tzinfo=UTC))
+    assert np.array_equal(low, predictions["p10_s"].to_numpy())
+    assert np.array_equal(high, predictions["p90_s"].to_numpy())
