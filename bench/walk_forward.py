@@ -97,17 +97,24 @@ def main() -> None:
     for block in blocks(train, test, every):
         if deadline is not None and datetime.now(UTC) >= deadline:
             break
+        in_block = (found["planned"] >= block.test.start) & (found["planned"] < block.test.end)
         block_events = scored[(scored["planned"] >= block.test.start) & (scored["planned"] < block.test.end)]
+        served_sample = found[in_block & ~found["is_departure"]]
         parts: list[pd.DataFrame] = []
         arrival.train = timed_train  # type: ignore[assignment]
         try:
             # the protocol's own block step (eta backtest --protocol bayesianbahn --walk-forward)
             models.append(
-                bayesianbahn._block_models(frames, block, block_events, views, settings, parts, ("arrival",))
+                bayesianbahn._block_models(
+                    frames, block, block_events, served_sample, views, settings, parts, ("arrival",)
+                )
             )
         finally:
             arrival.train = original  # type: ignore[assignment]
+        # both scored with the model's own interval: the protocol's live rows are re-calibrated as served
+        # from each block's start, which a single model's rows predicted block by block cannot follow
         mine = _scored(parts, block_events)
+        mine = mine[mine["scenario"] != "live"].replace({"scenario": {"live_model": "live"}})
         # the same events predicted by the first block's model: the single model without --walk-forward
         first = _scored(
             [bayesianbahn.predict_events(frames, artefacts[0], block_events, s, reports) for s in SCENARIOS],
