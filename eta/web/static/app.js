@@ -268,6 +268,15 @@
     return el("p", { class: `platform ${announced ? "announced" : "predicted"}`, id: "platform" }, ...parts);
   }
 
+  /* A call one event of which is cancelled: "ends" (it arrives, its onward journey is cancelled) or
+     "starts" (it does not arrive, and leaves); null otherwise. */
+  function callEnd(call) {
+    const arrives = call.status !== "cancelled";
+    if (call.departure_cancelled && arrives && call.scheduled_departure) return "ends";
+    if (!call.departure_cancelled && !arrives && call.scheduled_arrival && call.scheduled_departure) return "starts";
+    return null;
+  }
+
   function renderArrival(section, trip, call) {
     const tz = call.location.tz;
     const p = call.predicted;
@@ -277,7 +286,8 @@
       el("div", { class: "p50" }, el("dt", {}, status === "arrived" ? t("status_arrived") : t("eta_p50")),
         el("dd", { id: "p50" }, status === "arrived" && call.actual_arrival ? clock(call.actual_arrival, tz) : (p ? clock(p.p50, tz) : "—"))),
       el("div", {}, el("dt", {}, t("delay")), el("dd", { id: "delay", class: p && p.delay_s >= 120 ? "late" : null }, delayText(p ? p.delay_s : null))),
-      el("div", {}, el("dt", {}, t("status")), el("dd", { id: "status" }, t("status_" + status))),
+      el("div", {}, el("dt", {}, t("status")), el("dd", { id: "status" }, t("status_" + status)),
+        callEnd(call) && el("dd", { id: `${callEnd(call)}-here`, class: "note warn" }, t(`${callEnd(call)}_here`))),
     ];
     const parts = [el("h2", { id: "stop-name", tabindex: "-1" }, placeName(call.location)), el("dl", { class: "times" }, items)];
     const line = timeline(call);
@@ -354,6 +364,8 @@
       } else {
         item.append(placeName(call.location));
       }
+      const end = callEnd(call);
+      if (end) item.append(" · ", el("span", { class: "late" }, t(`${end}_here_short`)));
       list.append(item);
     }
   }
@@ -437,9 +449,11 @@
         const tz = a.location.tz, s = a.service;
         const predicted = a.predicted ? ` → ${clock(a.predicted.p50, tz)} (${delayText(a.predicted.delay_s)})` : "";
         const platform = a.platform.predicted ? ` · ${a.platform.predicted}${a.platform.announced ? "" : "?"}` : "";
+        const end = callEnd(a);
         list.append(el("li", {}, el("a", { href: withStop(tripPath(s), code) },
           el("span", { class: "t" }, clock(a.scheduled_arrival, tz)), " ",
-          el("span", { class: "code" }, `${s.operator} ${s.number}`), predicted, platform, ` · ${t("status_" + a.status)}`)));
+          el("span", { class: "code" }, `${s.operator} ${s.number}`), predicted, platform, ` · ${t("status_" + a.status)}`,
+          end && ` · ${t(end + "_here_short")}`)));
       }
       statusLine("");
       $("status-line").append(el("span", { id: "updated" }));
