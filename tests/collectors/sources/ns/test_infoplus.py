@@ -47,9 +47,46 @@ def test_a_run_lists_its_stops_in_order_with_platforms_and_a_shortened_end() -> 
     assert codes[0] == "LEDN" and codes[-2:] == ["HN", "HNK"]
     schiphol = run.stops[codes.index("SHL")]
     assert (schiphol.departure.planned_platform, schiphol.departure.current_platform) == ("1-2", "2")
-    assert [s.code for s in run.stops if s.cancelled] == ["HN", "HNK"]  # ends early: "te grote vertraging"
+    assert [s.code for s in run.stops if s.arrival_cancelled or s.departure_cancelled] == ["HN", "HNK"]
     (ic,) = _message("service").runs
     assert len(ic.stops) == 22  # the stations it only passes are not calls
+
+
+def test_a_run_ending_early_arrives_at_the_stop_whose_departure_it_cancels() -> None:
+    # SPR 3322 on 2019-02-24 ends at Hoorn: its departure there is cancelled (modification 32) and it
+    # still stops there (Stopt Actueel J); Hoorn Kersenboogerd, its planned end, is not reached (N, 39)
+    (run,) = _message("service_cancelled").runs
+    hoorn, kersenboogerd = run.stops[-2:]
+    assert (hoorn.arrival_cancelled, hoorn.departure_cancelled) == (False, True)
+    assert (kersenboogerd.arrival_cancelled, kersenboogerd.departure_cancelled) == (True, True)
+    rows = message_rows(_message("service_cancelled"), datetime(2019, 2, 24, 9, tzinfo=UTC), "ref")
+    by_call = {o["call_id"]: o for o in rows.tables["observations"]}
+    states = [
+        (c["location"], by_call[c["id"]]["cancelled"], by_call[c["id"]].get("departure_cancelled"))
+        for c in rows.tables["calls"]
+    ]
+    assert states[-2:] == [("8400337", False, True), ("8400336", True, None)]
+    assert all(state[1:] == (False, None) for state in states[:-2])
+    hoorn_obs = by_call[rows.tables["calls"][-2]["id"]]
+    assert hoorn_obs["actual_arrival"] == datetime(2019, 2, 24, 8, 43, 32, tzinfo=UTC)  # it did arrive
+    assert hoorn_obs["actual_departure"] is None
+
+
+def test_station_messages_cancel_their_own_event_and_say_where_a_train_ends_or_starts() -> None:
+    late = datetime(2030, 1, 1, tzinfo=UTC)
+    # IC 1153 on 2018-09-04 ends at Den Haag HS (destination now Den Haag HS, not Eindhoven): it arrives
+    # there, its departure is cancelled (32)
+    (departure,) = message_rows(_message("departure_cancelled"), late, "ref").tables["observations"]
+    assert (departure["cancelled"], departure["departure_cancelled"]) == (False, True)
+    assert departure["actual_departure"] is None
+    # SPR 6555 starts at Houten (origin now Houten, not Utrecht Centraal): its arrival there is cancelled
+    # (39), it leaves
+    (arrival,) = message_rows(_message("arrival_cancelled"), late, "ref").tables["observations"]
+    assert (arrival["cancelled"], arrival["departure_cancelled"]) == (True, False)
+    assert arrival["actual_arrival"] is None
+    # a departure message of a train going on says nothing of its arrival
+    (plain,) = message_rows(_message("departure_delay"), late, "ref").tables["observations"]
+    assert (plain["cancelled"], plain["departure_cancelled"]) == (None, False)
 
 
 def test_successive_versions_of_one_departure() -> None:
@@ -93,6 +130,7 @@ def test_replaying_recorded_messages_quarantines_the_invalid_one(store: Engine, 
     assert quarantined == ("gotrain/invalid.xml", "parse")
     assert len(calls) == 22 + 14 + 9  # the three runs
     assert "1-2" in set(calls["planned_platform"]) and "2" in set(observations["platform"])
-    assert observations["cancelled"].sum() == 2
+    assert observations["cancelled"].sum() == 1  # Hoorn Kersenboogerd; Hoorn's departure only
+    assert observations["departure_cancelled"].sum() == 1
     # the DVS/DAS messages are of other trains than the runs: they wait for a run to place them
     assert runner.resolver.pending and all(r["source"] == "ns-infoplus" for r in runner.resolver.pending)
