@@ -1,9 +1,9 @@
 """Which event of a call a cancellation concerns: its arrival, or its departure.
 
 A report's ``cancelled`` is the arrival's cancellation (for a call without an arrival, its departure's), and
-``departure_cancelled`` the departure's where the source cancels it apart (DB IRIS: a train that ends early
-arrives at its last stop and does not leave it; one that starts late leaves a stop it did not arrive at).
-NULL there means "as ``cancelled``": sources that cancel a whole call (GTFS-RT skipped stops, NS, Darwin,
+``departure_cancelled`` the departure's where the source cancels it apart (DB IRIS, NS InfoPlus: a train
+that ends early arrives at its last stop and does not leave it; one that starts late leaves a stop it did not
+arrive at). NULL there means "as ``cancelled``": sources that cancel a whole call (GTFS-RT skipped stops,
 flights), and reports stored before migration 0023.
 
 Arrivals (boards, trips' status, passage, the sweep and the arrival model's targets, the GTFS-RT feed) read

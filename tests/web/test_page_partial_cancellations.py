@@ -1,8 +1,8 @@
 """The traveller's page for a call one event of which is cancelled, in a real headless Chromium (Debian's
-``chromium``), on the real IRIS records of Berlin Nordbahnhof, 2025-09-08 (:mod:`tests.partial_cancellations`):
-S 26527 ends there (it arrives; its onward journey is cancelled), S 26532 starts there (it does not arrive;
-it leaves). Beside the call's status, the trip card, its stop list and the arrivals board say so, in each
-language of the page."""
+``chromium``), on the real IRIS records of Berlin Nordbahnhof, 2025-09-08
+(:mod:`tests.partial_cancellations`): S 26527 ends there (it arrives; its onward journey is cancelled),
+S 26532 starts there (it does not arrive; it leaves). Beside the call's status, the trip card, its stop list
+and the arrivals board say so, in each language of the page."""
 
 from __future__ import annotations
 

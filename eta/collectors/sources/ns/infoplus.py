@@ -9,9 +9,15 @@ A RIT message gives the run: a service per logical train part (category ``TreinS
 (``InfoStatus="Gepland"``) and an observation with the current ones (``"Actueel"``). DVS/DAS messages
 report one station's departure or arrival; they name their call by ``<RitId>|<RitDatum>|<UIC>`` and
 attach to the run a RIT message placed. A train using several platforms (``5-6``) keeps them joined with
-``-``, as NS presents them; a platform phase (``SpoorFase`` b) is appended (``1b``). Cancellations:
-``Stopt`` N, or modification types 25 (train), 32 (departure) and 39 (arrival). Times are UTC; a current
-time at or before the message's own timestamp is also recorded as actual.
+``-``, as NS presents them; a platform phase (``SpoorFase`` b) is appended (``1b``). Cancellations, each
+event apart (:mod:`eta.read.cancellations`): ``Stopt`` N or modification 25 (train) cancel both, 32 the
+departure, 39 the arrival; a train ending early stops where its departure is cancelled. A DVS message says
+nothing of the arrival unless the train now ends there (its current ``TreinEindBestemming``: it arrives); a
+DAS message's arrival cancellation stands for the departure too unless the train now starts there (its
+current ``TreinHerkomst``: it leaves), and one that cancels nothing says nothing of cancellations (a
+standing arrival would read as a standing departure too; RIT messages reinstate both). Times are UTC; a
+current time at or before the message's own timestamp is also recorded as actual, unless its event is
+cancelled.
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ class Stop:
     name: str
     arrival: Event
     departure: Event
-    cancelled: bool
+    arrival_cancelled: bool
+    departure_cancelled: bool
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,10 @@ class StationEvent:
     number: str
     category: str | None
     event: Event
-    cancelled: bool
+    cancelled: bool  # its own event's
+    # the call's other event, where the message says: False where the train now ends (a departure) or
+    # starts (an arrival) at this station, True where the whole train is cancelled, else None
+    other_cancelled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +222,7 @@ def _runs(product: ET.Element) -> list[Run]:
                 continue  # a station the train passes without stopping
             stops_here = _status(element, "Stopt", "Actueel")
             mods = _modifications(element)
+            whole = train_cancelled or bool(stops_here and stops_here[0].text == "N")
             stops.append(
                 Stop(
                     uic=uic,
@@ -219,9 +230,8 @@ def _runs(product: ET.Element) -> list[Run]:
                     name=_text(station, "LangeNaam") or uic,
                     arrival=_event(element, "AankomstTijd", "TreinAankomstSpoor"),
                     departure=_event(element, "VertrekTijd", "TreinVertrekSpoor"),
-                    cancelled=train_cancelled
-                    or bool(stops_here and stops_here[0].text == "N")
-                    or bool(mods & {CANCELLED_DEPARTURE, CANCELLED_ARRIVAL}),
+                    arrival_cancelled=whole or CANCELLED_ARRIVAL in mods,
+                    departure_cancelled=whole or CANCELLED_DEPARTURE in mods,
                 )
             )
         runs.append(Run(number, day, category, _text(info, "Vervoerder"), stops))
@@ -246,6 +256,10 @@ def _station_event(product: ET.Element, kind: str) -> StationEvent:
     )
     mods = _modifications(train)
     soort = train.find("TreinSoort")
+    # where the train now ends (a departure message) or starts (an arrival message)
+    end = _status(train, "TreinEindBestemming" if departure else "TreinHerkomst", "Actueel")
+    ends_or_starts_here = bool(end) and _text(end[0], "UICCode") == uic
+    whole = CANCELLED_TRAIN in mods
     return StationEvent(
         kind="departure" if departure else "arrival",
         rit_id=rit_id,
@@ -256,7 +270,8 @@ def _station_event(product: ET.Element, kind: str) -> StationEvent:
         number=_text(train, "TreinNummer") or rit_id,
         category=soort.get("Code") if soort is not None else None,
         event=event,
-        cancelled=bool(mods & {CANCELLED_TRAIN, CANCELLED_DEPARTURE if departure else CANCELLED_ARRIVAL}),
+        cancelled=whole or (CANCELLED_DEPARTURE if departure else CANCELLED_ARRIVAL) in mods,
+        other_cancelled=True if whole else (False if ends_or_starts_here else None),
     )
 
 
@@ -304,6 +319,8 @@ def _run_rows(rows: Rows, run: Run, timestamp: datetime, observed_at: datetime, 
     for sequence, stop in enumerate(run.stops):
         call_id = call_key_id(service_id, sequence)
         has_arrival = stop.arrival.planned_time is not None
+        # the arrival's (a stop without one: the departure's); the departure's where it differs
+        cancelled = stop.arrival_cancelled if has_arrival else stop.departure_cancelled
         rows.add("locations", [_location(stop.uic, stop.name)])
         rows.add(
             "calls",
@@ -335,12 +352,17 @@ def _run_rows(rows: Rows, run: Run, timestamp: datetime, observed_at: datetime, 
                     "source": SOURCE,
                     "estimated_arrival": stop.arrival.current_time,
                     "estimated_departure": stop.departure.current_time,
-                    "actual_arrival": _actual(stop.arrival.current_time, timestamp, stop.cancelled),
-                    "actual_departure": _actual(stop.departure.current_time, timestamp, stop.cancelled),
+                    "actual_arrival": _actual(stop.arrival.current_time, timestamp, stop.arrival_cancelled),
+                    "actual_departure": _actual(
+                        stop.departure.current_time, timestamp, stop.departure_cancelled
+                    ),
                     "platform": stop.arrival.current_platform
                     if has_arrival
                     else stop.departure.current_platform,
-                    "cancelled": stop.cancelled,
+                    "cancelled": cancelled,
+                    "departure_cancelled": None
+                    if stop.departure_cancelled == cancelled
+                    else stop.departure_cancelled,
                     "raw_ref": raw_ref,
                 }
             ],
@@ -352,6 +374,13 @@ def _station_observation(
 ) -> Row:
     departure = event.kind == "departure"
     current = event.event.current_time
+    if departure:  # the arrival's, where the message says; the departure's
+        cancelled, departure_cancelled = event.other_cancelled, event.cancelled
+    elif not event.cancelled and event.other_cancelled is None:
+        cancelled = departure_cancelled = None  # a standing arrival would stand for the departure too
+    else:  # the arrival's; the departure's where the message says it differs (None: as the arrival's)
+        cancelled = event.cancelled
+        departure_cancelled = None if event.other_cancelled == cancelled else event.other_cancelled
     return {
         "ref_source": SOURCE,
         "ref": f"{event.rit_id}|{event.day.isoformat()}|{event.uic}",
@@ -360,7 +389,8 @@ def _station_observation(
         "estimated_departure" if departure else "estimated_arrival": current,
         "actual_departure" if departure else "actual_arrival": _actual(current, timestamp, event.cancelled),
         "platform": event.event.current_platform,
-        "cancelled": event.cancelled,
+        "cancelled": cancelled,
+        "departure_cancelled": departure_cancelled,
         "raw_ref": raw_ref,
     }
 

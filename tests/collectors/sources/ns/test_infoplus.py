@@ -13,6 +13,8 @@ from eta.collectors.replay import replay
 from eta.collectors.runner import Runner
 from eta.collectors.sources.ns.infoplus import NsInfoPlusAdapter, message_cycles, message_rows, parse_message
 from eta.config import Settings
+from eta.read.reports import call_states
+from eta.store.ids import call_key_id, service_key_id
 from eta.store.schema import Call, Observation, QuarantinedPayload
 from tests.conftest import FIXTURES
 
@@ -68,7 +70,7 @@ def test_a_run_ending_early_arrives_at_the_stop_whose_departure_it_cancels() -> 
     assert states[-2:] == [("8400337", False, True), ("8400336", True, None)]
     assert all(state[1:] == (False, None) for state in states[:-2])
     hoorn_obs = by_call[rows.tables["calls"][-2]["id"]]
-    assert hoorn_obs["actual_arrival"] == datetime(2019, 2, 24, 8, 43, 32, tzinfo=UTC)  # it did arrive
+    assert hoorn_obs["estimated_arrival"] == datetime(2019, 2, 24, 8, 43, 32, tzinfo=UTC)  # it arrives
     assert hoorn_obs["actual_departure"] is None
 
 
@@ -84,9 +86,13 @@ def test_station_messages_cancel_their_own_event_and_say_where_a_train_ends_or_s
     (arrival,) = message_rows(_message("arrival_cancelled"), late, "ref").tables["observations"]
     assert (arrival["cancelled"], arrival["departure_cancelled"]) == (True, False)
     assert arrival["actual_arrival"] is None
-    # a departure message of a train going on says nothing of its arrival
+    # a departure message of a train going on says nothing of its arrival; an arrival message that cancels
+    # nothing, nothing of cancellations (its arrival standing would read as its departure standing too)
     (plain,) = message_rows(_message("departure_delay"), late, "ref").tables["observations"]
     assert (plain["cancelled"], plain["departure_cancelled"]) == (None, False)
+    (arrives,) = message_rows(_message("arrival"), late, "ref").tables["observations"]
+    assert (arrives["cancelled"], arrives["departure_cancelled"]) == (None, None)
+    assert arrives["estimated_arrival"] is not None
 
 
 def test_successive_versions_of_one_departure() -> None:
@@ -132,5 +138,13 @@ def test_replaying_recorded_messages_quarantines_the_invalid_one(store: Engine, 
     assert "1-2" in set(calls["planned_platform"]) and "2" in set(observations["platform"])
     assert observations["cancelled"].sum() == 1  # Hoorn Kersenboogerd; Hoorn's departure only
     assert observations["departure_cancelled"].sum() == 1
+    # as read: SPR 3322 arrives at Hoorn and goes no further
+    service = service_key_id("train", "SPR", "3322", "2019-02-24", "")
+    hoorn, end = call_key_id(service, 12), call_key_id(service, 13)
+    assert set(calls.loc[calls["id"].isin([hoorn, end]), "location"]) == {"8400337", "8400336"}
+    with store.connect() as conn:
+        states = call_states(conn, [hoorn, end], datetime(2019, 2, 25, tzinfo=UTC))
+    assert (states[hoorn].cancelled, states[hoorn].departure_cancelled) == (False, True)
+    assert (states[end].cancelled, states[end].departure_cancelled) == (True, True)
     # the DVS/DAS messages are of other trains than the runs: they wait for a run to place them
     assert runner.resolver.pending and all(r["source"] == "ns-infoplus" for r in runner.resolver.pending)
