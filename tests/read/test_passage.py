@@ -103,3 +103,49 @@ def test_a_train_ending_early_has_passed_once_its_arrival_is_due_and_one_startin
     )
     latest = passage.latest_values(observations)
     assert not latest.loc[301, "departure_cancelled"]
+
+
+def test_a_stop_added_before_the_trains_own_later_stops_says_nothing_about_them() -> None:
+    """IRIS numbers the stops a change list adds from 100 on, after the trip's own stops, wherever they lie
+    on the run. Real case (Berlin IRIS week): S 90068 of 2025-09-04 ran added stops 100 … 111 from 08:23
+    and its own stop 9 (Berlin-Spandau area, 8089053) at 09:24; the added first stop reported its departure
+    at 08:30 (known 08:31). Its own stop 9 was then shown arrived, 57 minutes before the train got there."""
+
+    def at(hhmm: str | None) -> datetime | None:
+        return None if hhmm is None else datetime.fromisoformat(f"2025-09-04T{hhmm}:00+00:00")
+
+    stops = [  # sequence, scheduled arr/dep, estimated arr/dep and actual dep as known at 08:32
+        (100, None, "08:23", None, "08:30", "08:30"),
+        (101, "08:26", "08:27", "08:33", "08:34", None),
+        (102, "08:29", "08:30", "08:36", "08:36", None),
+        (9, "09:24", "09:25", None, None, None),
+    ]
+    calls = pd.DataFrame(
+        [
+            {
+                "call_id": seq,
+                "service_id": 1,
+                "sequence": seq,
+                "scheduled_arrival": at(arr),
+                "scheduled_departure": at(dep),
+                "estimated_arrival": at(ea),
+                "estimated_departure": at(ed),
+                "actual_arrival": None,
+                "actual_departure": at(ad),
+                "cancelled": None,
+                "departure_cancelled": None,
+            }
+            for seq, arr, dep, ea, ed, ad in stops
+        ]
+    )
+    now = at("08:32")
+    assert now is not None
+    passed = passage.passages(calls, now, "train")
+    assert 9 not in passed.index and 101 not in passed.index
+    # once the train reports the stop before it, the time order still holds
+    later = calls.assign(
+        actual_departure=calls["actual_departure"].where(calls["sequence"] != 102, at("08:37"))
+    )
+    passed = passage.passages(later, now + timedelta(minutes=6), "train")
+    assert 101 in passed.index and passed.loc[101, "basis"] == passage.LATER_STOP_REPORTED
+    assert 9 not in passed.index
