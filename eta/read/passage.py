@@ -73,7 +73,7 @@ def _assess(calls: pd.DataFrame, now: datetime, mode: str) -> pd.DataFrame:
     if calls.empty:
         empty = pd.Series(dtype="datetime64[us, UTC]")
         return pd.DataFrame({"call_id": [], "arrived_at": empty, "basis": [], "due_at": empty})
-    c = calls.sort_values(["service_id", "sequence"], kind="stable").reset_index(drop=True)
+    c = in_run_order(calls)
     t = {col: _utc(c[col]) for col in (*CALL_COLUMNS[3:], *STATE_COLUMNS[:4])}
     service = c["service_id"]
     event = pd.concat([t["actual_arrival"], t["actual_departure"]], axis=1).min(axis=1)
@@ -100,6 +100,16 @@ def _assess(calls: pd.DataFrame, now: datetime, mode: str) -> pd.DataFrame:
     has_arrival = t["scheduled_arrival"].notna() | t["actual_arrival"].notna()
     out = pd.DataFrame({"call_id": c["call_id"], "arrived_at": arrived_at, "basis": basis, "due_at": due_at})
     return out[~cancelled & has_arrival].reset_index(drop=True)
+
+
+def in_run_order(calls: pd.DataFrame) -> pd.DataFrame:
+    """``calls`` by service, in the order the run reaches them: by scheduled time (the arrival, else the
+    departure), then sequence. Sequence alone is not that order: IRIS numbers the stops a change list adds
+    from 100 on, after the trip's own stops, wherever they lie on the run."""
+    at = _utc(calls["scheduled_arrival"]).fillna(_utc(calls["scheduled_departure"]))
+    keyed = calls.assign(_at=at.to_numpy())
+    ordered = keyed.sort_values(["service_id", "_at", "sequence"], kind="stable", na_position="last")
+    return ordered.drop(columns="_at").reset_index(drop=True)
 
 
 def _expected(t: dict[str, pd.Series], service: pd.Series) -> tuple[pd.Series, pd.Series]:

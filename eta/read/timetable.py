@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, Connection, Row, bindparam, func, or_, select
 
+from eta._time import ensure_utc
 from eta.store.schema import Call, Location, Service
 
 # Statements are built once: per request only the parameters change (SQLAlchemy caches the compiled SQL).
@@ -107,7 +108,20 @@ def services_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Row[Any]]:
 
 
 def calls_of(conn: Connection, service_id: int) -> list[Row[Any]]:
-    return list(conn.execute(_CALLS_OF, {"service_id": service_id}).all())
+    """The service's calls in the order its run reaches them (:func:`in_run_order`)."""
+    return in_run_order(conn.execute(_CALLS_OF, {"service_id": service_id}).all())
+
+
+def in_run_order(calls: Iterable[Row[Any]]) -> list[Row[Any]]:
+    """Calls by service, then by scheduled time (the arrival, else the departure), then sequence: IRIS
+    numbers the stops a change list adds from 100 on, after the trip's own stops, wherever they lie on the
+    run (as :func:`eta.read.passage.in_run_order` orders frames)."""
+
+    def key(call: Row[Any]) -> tuple[int, bool, float, int]:
+        at = call.scheduled_arrival or call.scheduled_departure
+        return (call.service_id, at is None, ensure_utc(at).timestamp() if at else 0.0, call.sequence)
+
+    return sorted(calls, key=key)
 
 
 def location_rows(conn: Connection, codes: Iterable[str]) -> list[tuple[str, str | None, str | None]]:
@@ -144,8 +158,8 @@ def arrivals_before(
 
 
 def calls_of_services(conn: Connection, service_ids: Iterable[int], now: datetime) -> list[Row[Any]]:
-    """Every call known at ``now`` of these services, by service and sequence."""
+    """Every call known at ``now`` of these services, by service in run order (:func:`in_run_order`)."""
     ids = list(set(service_ids))
     if not ids:
         return []
-    return list(conn.execute(_CALLS_OF_SERVICES, {"ids": ids, "now": now}).all())
+    return in_run_order(conn.execute(_CALLS_OF_SERVICES, {"ids": ids, "now": now}).all())
