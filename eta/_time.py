@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 UTC_ZONE = UTC
@@ -12,6 +13,16 @@ UTC_ZONE = UTC
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_naive(times: pd.Series) -> np.ndarray:
+    """Times as naive UTC ``datetime64[us]`` values (NaT kept), for vectorised comparisons."""
+    return pd.to_datetime(times, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def utc_micros(times: pd.Series) -> np.ndarray:
+    """UTC times as integer microseconds since the epoch."""
+    return utc_naive(times).astype("int64")
 
 
 def ensure_utc(value: datetime) -> datetime:

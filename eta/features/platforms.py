@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from eta._time import utc_micros
 from eta.features.common import categorical, local_time_parts, query_context, scheduled_nearby, vocabulary
 from eta.features.frames import Frames
 from eta.features.history import History
@@ -278,8 +279,8 @@ def first_moves(frames: Frames) -> pd.DataFrame:
         {
             "call_id": first["call_id"].to_numpy(),
             "location": first["location"].astype(str).to_numpy(),
-            "moved_at": _micros(first["observed_at"]),
-            "scheduled": _micros(first["scheduled_arrival"]),
+            "moved_at": utc_micros(first["observed_at"]),
+            "scheduled": utc_micros(first["scheduled_arrival"]),
             "planned": first["call_id"].map(planned).astype(str).to_numpy(),
             "moved_to": first["platform"].astype(str).to_numpy(),
         }
@@ -291,8 +292,8 @@ def moves_nearby(frames: Frames, ctx: pd.DataFrame) -> pd.DataFrame:
     :data:`MOVED_WINDOW` of its scheduled arrival, that had been moved off its planned platform by t."""
     moves = first_moves(frames)
     half = int(MOVED_WINDOW.total_seconds() * 1_000_000)
-    t = _micros(ctx["t"])
-    scheduled = _micros(ctx["scheduled_arrival"])
+    t = utc_micros(ctx["t"])
+    scheduled = utc_micros(ctx["scheduled_arrival"])
     own = ctx["call_id"].to_numpy()
     qids = ctx.index.to_numpy()
     parts = []
@@ -322,12 +323,6 @@ def moves_nearby(frames: Frames, ctx: pd.DataFrame) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({"qid": pd.Series(dtype="int64"), "planned": [], "moved_to": []})
     return pd.concat(parts, ignore_index=True)
-
-
-def _micros(times: pd.Series) -> np.ndarray:
-    """UTC times as integer microseconds."""
-    stamps = pd.to_datetime(times, utc=True).dt.tz_localize(None)
-    return stamps.to_numpy(dtype="datetime64[us]").astype("int64")
 
 
 def _nearest_other_gap(

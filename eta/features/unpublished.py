@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from eta._time import utc_micros
 from eta.features.common import categorical, local_time_parts, query_context, vocabulary
 from eta.features.frames import Frames
 from eta.features.history import History
@@ -196,13 +197,13 @@ def revealed_platforms(frames: Frames, publication: Publication, keys: pd.DataFr
     at = publication.announced_at(calls)
     known_from = at.fillna(pd.Timestamp("1970-01-01", tz="UTC"))
     left = pd.DataFrame(
-        {"call_id": calls["call_id"].to_numpy(), "revealed": _micros(known_from)}
+        {"call_id": calls["call_id"].to_numpy(), "revealed": utc_micros(known_from)}
     ).sort_values("revealed", kind="stable")
     obs = frames.observations[["call_id", "observed_at", "platform"]].dropna(subset=["observed_at"])
     right = pd.DataFrame(
         {
             "call_id": obs["call_id"].to_numpy(),
-            "observed": _micros(obs["observed_at"]),
+            "observed": utc_micros(obs["observed_at"]),
             "reported": obs["platform"],
         }
     ).sort_values("observed", kind="stable")
@@ -234,7 +235,7 @@ def compute_features(
     keys = call_keys(frames.calls) if keys is None else keys
     ctx = query_context(frames, queries)
     ctx = ctx.drop(columns=["location", "operator", "number"]).join(keys, on="call_id")
-    ctx["t_us"] = _micros(ctx["t"])
+    ctx["t_us"] = utc_micros(ctx["t"])
     q = pd.DataFrame(index=ctx.index)
     q["time_to_arrival_s"] = seconds(ctx["scheduled_arrival"] - ctx["t"])
     estimate = latest_estimate(queries, frames.observations, "estimated_arrival").reindex(ctx.index)
@@ -283,7 +284,8 @@ def compute_features(
         ctx["t_us"],
         usual_window,
     )
-    expected = pd.Series(_micros(ctx["scheduled_arrival"]), index=ctx.index) + q["delay_s"].fillna(0.0) * 1e6
+    scheduled = pd.Series(utc_micros(ctx["scheduled_arrival"]), index=ctx.index)
+    expected = scheduled + q["delay_s"].fillna(0.0) * 1e6
     pairs = _candidates(ctx, history)
     p = pairs.join(
         ctx[[*BAND_KEY, "operator", "number", "history_platform", *TODAY_PLATFORMS, "t_us"]], on="qid"
@@ -402,7 +404,7 @@ def _conflicts(
     (known) or else on its own history platform (likely)."""
     calls = frames.calls.dropna(subset=["scheduled_arrival"])
     others = keys.reindex(calls["call_id"].to_numpy())
-    others["sched"] = _micros(calls["scheduled_arrival"])
+    others["sched"] = utc_micros(calls["scheduled_arrival"])
     others["likely"] = history_platform(history, others).astype("string")
     announced = revealed.set_index("call_id")
     others["revealed"] = announced["revealed"].reindex(others.index).to_numpy()
@@ -465,12 +467,6 @@ def _recent_counts(
         t = at[positions]
         out[positions] = np.searchsorted(arr, t, "left") - np.searchsorted(arr, t - window_us, "left")
     return pd.Series(out, index=query_keys.index)
-
-
-def _micros(times: pd.Series) -> np.ndarray:
-    """UTC times as integer microseconds since the epoch."""
-    stamps = pd.to_datetime(times, utc=True).dt.tz_localize(None)
-    return stamps.to_numpy(dtype="datetime64[us]").astype("int64")
 
 
 def vocabularies_for(frames: Frames) -> dict[str, list[str]]:

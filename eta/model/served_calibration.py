@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select
 
-from eta._time import ensure_utc
+from eta._time import ensure_utc, utc_naive
 from eta.config import Settings
 from eta.model.calibration import TAIL, apply_interval_calibration, fit_interval_calibration
 from eta.read.predictions import samples, sweep_times
@@ -261,8 +261,8 @@ def replay(
     )
     buckets = predictions["bucket"].astype(str).reset_index(drop=True)
     calls = predictions["call_id"].to_numpy()
-    made, scheduled, known = (_naive_utc(predictions[c]) for c in ("made_at", "scheduled", "known_at"))
-    since = _naive_utc(pd.Series([pd.Timestamp(ensure_utc(deployed))]))[0]
+    made, scheduled, known = (utc_naive(predictions[c]) for c in ("made_at", "scheduled", "known_at"))
+    since = np.datetime64(ensure_utc(deployed).replace(tzinfo=None), "us")
     every = np.timedelta64(model.served_calibration_every_s, "s")
     settle = np.timedelta64(model.served_calibration_settle_s, "s")
     span = np.timedelta64(model.served_calibration_window_s, "s")
@@ -286,7 +286,3 @@ def replay(
                 y[sample], p10[sample], p50[sample], p90[sample], low[sample], high[sample], buckets[sample]
             )
     return low, high
-
-
-def _naive_utc(column: pd.Series) -> np.ndarray:
-    return pd.to_datetime(column, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
