@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, Connection, Row, bindparam, func, or_, select
 
-from eta._time import ensure_utc
 from eta.store.schema import Call, Location, Service
 
 # Statements are built once: per request only the parameters change (SQLAlchemy caches the compiled SQL).
@@ -26,7 +25,12 @@ _SERVICES = select(Service).where(
 _SERVICES_ANY_LEG = _SERVICES.order_by(Service.leg)
 _SERVICES_ONE_LEG = _SERVICES.where(Service.leg == bindparam("leg")).order_by(Service.leg)
 _SERVICES_BY_ID = select(Service).where(Service.id.in_(IDS))
-_CALLS_OF = select(Call).where(Call.service_id == bindparam("service_id")).order_by(Call.sequence)
+# The order a run reaches its calls: by scheduled time (the arrival, else the departure), then sequence.
+# Sequence alone is not that order: IRIS numbers the stops a change list adds from 100 on, after the trip's
+# own stops, wherever they lie on the run (eta.read.passage.in_run_order orders frames the same way).
+_RUN_AT = func.coalesce(Call.scheduled_arrival, Call.scheduled_departure)
+_IN_RUN_ORDER = (Call.service_id, _RUN_AT.is_(None), _RUN_AT, Call.sequence)
+_CALLS_OF = select(Call).where(Call.service_id == bindparam("service_id")).order_by(*_IN_RUN_ORDER)
 _LOCATIONS = select(Location.code, Location.name, Location.tz).where(Location.code.in_(IDS))
 NOW: BindParameter[Any] = bindparam("now")
 KNOWN = or_(Call.known_since.is_(None), Call.known_since <= NOW)
@@ -51,9 +55,7 @@ _LATE_AT = (
     )
     .order_by(Call.scheduled_arrival, Call.id)
 )
-_CALLS_OF_SERVICES = (
-    select(Call).where(Call.service_id.in_(IDS), KNOWN).order_by(Call.service_id, Call.sequence)
-)
+_CALLS_OF_SERVICES = select(Call).where(Call.service_id.in_(IDS), KNOWN).order_by(*_IN_RUN_ORDER)
 _DUE = (
     select(Call)
     .where(
@@ -108,20 +110,8 @@ def services_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Row[Any]]:
 
 
 def calls_of(conn: Connection, service_id: int) -> list[Row[Any]]:
-    """The service's calls in the order its run reaches them (:func:`in_run_order`)."""
-    return in_run_order(conn.execute(_CALLS_OF, {"service_id": service_id}).all())
-
-
-def in_run_order(calls: Iterable[Row[Any]]) -> list[Row[Any]]:
-    """Calls by service, then by scheduled time (the arrival, else the departure), then sequence: IRIS
-    numbers the stops a change list adds from 100 on, after the trip's own stops, wherever they lie on the
-    run (as :func:`eta.read.passage.in_run_order` orders frames)."""
-
-    def key(call: Row[Any]) -> tuple[int, bool, float, int]:
-        at = call.scheduled_arrival or call.scheduled_departure
-        return (call.service_id, at is None, ensure_utc(at).timestamp() if at else 0.0, call.sequence)
-
-    return sorted(calls, key=key)
+    """The service's calls in the order its run reaches them."""
+    return list(conn.execute(_CALLS_OF, {"service_id": service_id}).all())
 
 
 def location_rows(conn: Connection, codes: Iterable[str]) -> list[tuple[str, str | None, str | None]]:
@@ -158,8 +148,8 @@ def arrivals_before(
 
 
 def calls_of_services(conn: Connection, service_ids: Iterable[int], now: datetime) -> list[Row[Any]]:
-    """Every call known at ``now`` of these services, by service in run order (:func:`in_run_order`)."""
+    """Every call known at ``now`` of these services, by service in the order its run reaches them."""
     ids = list(set(service_ids))
     if not ids:
         return []
-    return in_run_order(conn.execute(_CALLS_OF_SERVICES, {"ids": ids, "now": now}).all())
+    return list(conn.execute(_CALLS_OF_SERVICES, {"ids": ids, "now": now}).all())

@@ -13,10 +13,12 @@ from eta.store import open_store
 from eta.store.schema import Call, Service
 
 
-def test_a_trip_lists_the_stops_a_change_list_added_where_the_run_reaches_them(tmp_path: Path) -> None:
+def test_a_trip_lists_the_stops_a_change_list_added_where_the_run_reaches_them(
+    store_url: str, tmp_path: Path
+) -> None:
     """S 90068 of 2025-09-04 (Berlin IRIS week): IRIS numbered the stops it added 100, 101, 102, after the
     trip's own stop 9, which the train reached last (09:24)."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'eta.sqlite3'}", data_dir=tmp_path)
+    settings = Settings(database_url=store_url, data_dir=tmp_path)
     engine = open_store(settings)
 
     def at(hhmm: str) -> datetime:
