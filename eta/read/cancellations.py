@@ -17,6 +17,11 @@ from __future__ import annotations
 import pandas as pd
 
 
+def departure_of(cancelled: bool | None, departure_cancelled: bool | None) -> bool | None:
+    """One report's word on the departure: its own, else the whole call's (None: it says nothing)."""
+    return cancelled if departure_cancelled is None else departure_cancelled
+
+
 def departure(observations: pd.DataFrame) -> pd.Series:
     """Per observation row, the departure's cancellation: ``departure_cancelled``, else ``cancelled``
     (nullable boolean; NA where the row says nothing of either)."""

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, bindparam, func, or_, select
 
-from eta.read import passage
+from eta.read import cancellations, passage
 from eta.read.timetable import IDS
 from eta.store.queries import as_utc
 from eta.store.schema import Call, Observation
@@ -89,8 +89,7 @@ def call_states(conn: Connection, call_ids: Sequence[int], now: datetime) -> dic
             state.terminal = row.terminal
         if row.cancelled is not None:
             state.cancelled = row.cancelled
-        # a report that names the departure's state apart, else its word for the whole call
-        departure = row.cancelled if row.departure_cancelled is None else row.departure_cancelled
+        departure = cancellations.departure_of(row.cancelled, row.departure_cancelled)
         if departure is not None:
             state.departure_cancelled = departure
     return states
