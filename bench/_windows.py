@@ -6,6 +6,8 @@ import argparse
 
 # BayesianBahn's protocol: train on March to the Easter Monday, test on the rest of April and May
 PROTOCOL = ("2026-03-01", "2026-04-06", "2026-04-07", "2026-05-31")
+# a validation split inside the protocol's training window, where its calibration choices are made
+VALIDATION = ("2026-03-01", "2026-03-23", "2026-03-24", "2026-04-02")
 
 
 def add_window_arguments(

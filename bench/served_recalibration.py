@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench._windows import add_window_arguments
+from bench._windows import VALIDATION, add_window_arguments
 from eta.config import get_settings
 from eta.evaluation import bayesianbahn
 from eta.features import compute_features, load_frames
@@ -45,7 +45,6 @@ from eta.model.calibration import bucket_of
 from eta.store import open_store
 from eta.windows import window
 
-VALIDATION = ("2026-03-01", "2026-03-23", "2026-03-24", "2026-04-02")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
