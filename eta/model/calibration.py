@@ -114,16 +114,34 @@ def resolve(label: str, table: dict[str, Any]) -> Any:
     return None
 
 
-def with_coarser(labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Each label and every coarser bucket it falls back to, with the rows in it."""
-    out: dict[str, np.ndarray] = {}
-    for label in np.unique(labels):
-        mask = labels == label
+def bucket_rows(labels: pd.Series | np.ndarray) -> dict[str, np.ndarray]:
+    """Each label and every coarser bucket it falls back to, with the positions of its rows (ascending).
+
+    Sorting the codes once and taking slices costs the rows times the depth of the fallback, where a
+    mask per bucket would cost the rows times the number of buckets (hundreds of fits in a replay)."""
+    codes, uniques = label_codes(labels)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    members: dict[str, list[np.ndarray]] = {}
+    for code, label in enumerate(uniques):
+        rows = order[bounds[code] : bounds[code + 1]]
         current: str | None = str(label)
         while current is not None:
-            out[current] = out[current] | mask if current in out else mask
+            members.setdefault(current, []).append(rows)
             current = coarser(current)
-    return out
+    return {
+        label: parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+        for label, parts in members.items()
+    }
+
+
+def label_codes(labels: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of ``labels`` and the distinct labels they index: a categorical's own (a replay fits
+    hundreds of times on subsets of one set of labels), else by hashing the labels once."""
+    if isinstance(labels, pd.Series) and isinstance(labels.dtype, pd.CategoricalDtype):
+        return labels.cat.codes.to_numpy(), labels.cat.categories.to_numpy().astype(str)
+    codes, uniques = pd.factorize(np.asarray(labels).astype(str))
+    return codes, np.asarray(uniques).astype(str)
 
 
 def time_left_s(features: pd.DataFrame, clock: str) -> np.ndarray:
@@ -211,9 +229,9 @@ def fit_interval_calibration(
     them beyond each bound."""
     overall = _adjustments(y, p10, p50, p90, tail)
     table: dict[str, list[float | None]] = {}
-    for label, mask in with_coarser(buckets.to_numpy().astype(str)).items():
-        if mask.sum() >= min_rows(label):
-            table[label] = _adjustments(y[mask], p10[mask], p50[mask], p90[mask], tail)
+    for label, rows in bucket_rows(buckets).items():
+        if len(rows) >= min_rows(label):
+            table[label] = _adjustments(y[rows], p10[rows], p50[rows], p90[rows], tail)
     return {
         "overall": overall,
         "buckets": table,
@@ -232,14 +250,11 @@ def apply_interval_calibration(
     """Adjusted P10 and P90 (never crossing P50)."""
     overall = calibration["overall"]
     table = calibration["buckets"]
-    labels = buckets.to_numpy().astype(str)
-    if len(labels) == 0:
+    if len(buckets) == 0:
         return p10, p90
-    padded = {}
-    for label in np.unique(labels):
-        found = resolve(str(label), table)
-        padded[label] = _padded(overall if found is None else found)
-    adjust = np.array([padded[label] for label in labels], dtype="float64")
+    codes, uniques = label_codes(buckets)
+    rows = [resolve(str(label), table) for label in uniques]
+    adjust = np.array([_padded(overall if row is None else row) for row in rows], dtype="float64")[codes]
     nudge = float(calibration.get("nudge_s", 0.0))
     low = p10 - adjust[:, 0]
     low = np.where(p50 - low > adjust[:, 2], low + nudge, low)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eta.model.calibration import min_rows, resolve, with_coarser
+from eta.model.calibration import bucket_rows, label_codes, min_rows, resolve
 
 LEVELS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
 ANCHORS = {0.1: -1.0, 0.5: 0.0, 0.9: 1.0}
@@ -114,9 +114,9 @@ def fit_shape(
     """The shape overall and per bucket (with at least :data:`MIN_BUCKET` held-out outcomes)."""
     y, p10, p50, p90 = (np.asarray(a, dtype="float64") for a in (y, p10, p50, p90))
     table = {}
-    for label, mask in with_coarser(buckets.to_numpy().astype(str)).items():
-        if mask.sum() >= max(MIN_BUCKET, min_rows(label)):
-            table[label] = _shape_of(y[mask], p10[mask], p50[mask], p90[mask])
+    for label, rows in bucket_rows(buckets).items():
+        if len(rows) >= max(MIN_BUCKET, min_rows(label)):
+            table[label] = _shape_of(y[rows], p10[rows], p50[rows], p90[rows])
     return {"levels": list(LEVELS), "overall": _shape_of(y, p10, p50, p90), "buckets": table}
 
 
@@ -130,10 +130,10 @@ def quantiles(
         values = np.tile(DEFAULT_SHAPE, (n, 1))
     else:
         table = shape.get("buckets", {})
-        labels = buckets.to_numpy().astype(str) if buckets is not None else np.full(n, "")
-        found = {label: resolve(str(label), table) for label in np.unique(labels)}
-        chosen = {label: shape["overall"] if row is None else row for label, row in found.items()}
-        values = np.array([chosen[label] for label in labels], dtype="float64").reshape(n, len(LEVELS))
+        codes, uniques = label_codes(buckets if buckets is not None else np.full(n, ""))
+        found = [resolve(str(label), table) for label in uniques]
+        chosen = np.array([shape["overall"] if row is None else row for row in found], dtype="float64")
+        values = chosen.reshape(len(uniques), len(LEVELS))[codes]
     down = np.maximum(p50 - p10, 0.0)[:, None]
     up = np.maximum(p90 - p50, 0.0)[:, None]
     out = np.empty((n, len(LEVELS)))

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select
 
-from eta._time import ensure_utc, utc_naive
+from eta._time import ensure_utc, utc_micros, utc_naive
 from eta.config import Settings
 from eta.model.calibration import TAIL, apply_interval_calibration, fit_interval_calibration
 from eta.read.predictions import samples, sweep_times
@@ -249,40 +249,57 @@ def replay(
     ``known_at`` (when its actual arrival was observed; NaT: never), ``actual_s``, the model's ``p10_s``,
     ``p50_s``, ``p90_s`` and its calibration ``bucket``. Each fit reads, as :func:`served_rows` does, only
     predictions made since ``deployed`` and by then, of calls scheduled in the window before the settle
-    time, whose arrival was observed by then; before the first fit, the model's own bounds are served.
+    time, whose arrival was observed by then, at most ``served_calibration_max_rows`` of them (the calls
+    scheduled last first); before the first fit, the model's own bounds are served.
     """
     model = settings.model
     low = predictions["p10_s"].to_numpy(dtype="float64").copy()
     high = predictions["p90_s"].to_numpy(dtype="float64").copy()
     if predictions.empty or not model.served_calibration:
         return low, high
-    y, p10, p50, p90 = (
-        predictions[c].to_numpy(dtype="float64") for c in ("actual_s", "p10_s", "p50_s", "p90_s")
+    # served_rows' order (calls scheduled last first, each call's predictions as made), so that a fit's
+    # first max_rows rows are the ones serving reads
+    order = np.lexsort(
+        (
+            utc_naive(predictions["made_at"]),
+            predictions["call_id"].to_numpy(),
+            -utc_micros(predictions["scheduled"]),
+        )
     )
-    buckets = predictions["bucket"].astype(str).reset_index(drop=True)
-    calls = predictions["call_id"].to_numpy()
-    made, scheduled, known = (utc_naive(predictions[c]) for c in ("made_at", "scheduled", "known_at"))
+    rows = predictions.iloc[order].reset_index(drop=True)
+    y, p10, p50, p90 = (rows[c].to_numpy(dtype="float64") for c in ("actual_s", "p10_s", "p50_s", "p90_s"))
+    buckets = rows["bucket"].astype(str).astype("category")
+    calls = rows["call_id"].to_numpy()
+    made, scheduled, known = (utc_naive(rows[c]) for c in ("made_at", "scheduled", "known_at"))
     since = np.datetime64(ensure_utc(deployed).replace(tzinfo=None), "us")
     every = np.timedelta64(model.served_calibration_every_s, "s")
     settle = np.timedelta64(model.served_calibration_settle_s, "s")
     span = np.timedelta64(model.served_calibration_window_s, "s")
+    served_low, served_high = low[order], high[order]
     in_force: dict[str, Any] | None = None
     for now in np.arange(since, made.max() + every, every):
-        served = (made >= now - every) & (made < now)
-        if in_force is not None and served.any():
-            low[served], high[served] = apply_interval_calibration(
-                in_force, p10[served], p50[served], p90[served], buckets[served]
+        served = np.flatnonzero((made >= now - every) & (made < now))
+        if in_force is not None and served.size:
+            served_low[served], served_high[served] = apply_interval_calibration(
+                in_force, p10[served], p50[served], p90[served], buckets.iloc[served]
             )
         until = now - settle
-        sample = (
+        sample = np.flatnonzero(
             (made >= since)
             & (made < now)
             & (scheduled >= until - span)
             & (scheduled < until)
             & (known <= now)
-        )
+        )[: model.served_calibration_max_rows]
         if pd.unique(calls[sample]).size >= model.served_calibration_min_calls:
             in_force, _ = adjustment(
-                y[sample], p10[sample], p50[sample], p90[sample], low[sample], high[sample], buckets[sample]
+                y[sample],
+                p10[sample],
+                p50[sample],
+                p90[sample],
+                served_low[sample],
+                served_high[sample],
+                buckets.iloc[sample],
             )
+    low[order], high[order] = served_low, served_high
     return low, high

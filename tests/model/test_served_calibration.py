@@ -306,3 +306,44 @@ def test_without_served_calibration_the_replay_serves_the_model_bounds(tmp_path:
     low, high = served_calibration.replay(predictions, settings, datetime(2026, 4, 7, tzinfo=UTC))
     assert np.array_equal(low, predictions["p10_s"].to_numpy())
     assert np.array_equal(high, predictions["p90_s"].to_numpy())
+
+
+def test_the_replay_fits_on_at_most_max_rows_the_calls_scheduled_last_first(tmp_path: Path) -> None:
+    """As serving reads at most served_calibration_max_rows predictions (served_rows), each replayed fit
+    takes the sample's calls scheduled last, each with its predictions in the order made."""
+    settings = small_settings(
+        f"sqlite:///{tmp_path / 'eta.sqlite3'}",
+        tmp_path,
+        served_calibration_min_calls=300,
+        served_calibration_max_rows=1000,
+    )
+    one = _predictions(per_hour=120)
+    # two predictions per call (10 and 20 min ahead), shuffled: the replay must order them itself
+    predictions = pd.concat([one, one.assign(made_at=one["made_at"] - pd.Timedelta(minutes=10))])
+    predictions = predictions.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    deployed = datetime(2026, 4, 7, tzinfo=UTC)
+    low, high = served_calibration.replay(predictions, settings, deployed)
+    made = predictions["made_at"]
+    now = pd.Timestamp("2026-04-08T16:00:00Z")
+    until = now - pd.Timedelta(seconds=settings.model.served_calibration_settle_s)
+    span = pd.Timedelta(seconds=settings.model.served_calibration_window_s)
+    in_sample = (
+        (made >= pd.Timestamp(deployed))
+        & (made < now)
+        & (predictions["scheduled"] >= until - span)
+        & (predictions["scheduled"] < until)
+        & (predictions["known_at"] <= now)
+    )
+    sample = predictions[in_sample].assign(low=low[in_sample.to_numpy()], high=high[in_sample.to_numpy()])
+    assert len(sample) > 2 * 1000  # the cap binds: the test can fail
+    read = sample.sort_values(["scheduled", "call_id", "made_at"], ascending=[False, True, True]).head(1000)
+    y, p10, p50, p90 = (read[c].to_numpy() for c in ("actual_s", "p10_s", "p50_s", "p90_s"))
+    fitted, _ = served_calibration.adjustment(
+        y, p10, p50, p90, read["low"].to_numpy(), read["high"].to_numpy(), read["bucket"]
+    )
+    at = ((made >= now) & (made < now + pd.Timedelta(minutes=30))).to_numpy()
+    p10_at, p50_at, p90_at = (predictions[c].to_numpy()[at] for c in ("p10_s", "p50_s", "p90_s"))
+    expected_low, expected_high = apply_interval_calibration(
+        fitted, p10_at, p50_at, p90_at, predictions["bucket"][at]
+    )
+    assert np.array_equal(low[at], expected_low) and np.array_equal(high[at], expected_high)
