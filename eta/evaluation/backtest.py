@@ -23,14 +23,17 @@ from eta.features import compute_features, departures, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, seconds
-from eta.model import arrival, departure
+from eta.model import arrival, departure, distribution, served_calibration
 from eta.model.artefact import Artefact
+from eta.model.calibration import bucket_of
 from eta.model.distribution import LEVELS
 from eta.windows import Window, check_disjoint
 
 log = logging.getLogger(__name__)
 
 QUANTILE_COLUMNS = [f"q{round(level * 100):02d}_delay_s" for level in LEVELS]
+# The model's own interval and quantiles, kept beside the served ones where the arrivals are scored as served.
+OWN_COLUMNS = [f"own_{c}" for c in ("p10_delay_s", "p90_delay_s", *QUANTILE_COLUMNS)]
 
 
 @dataclass
@@ -224,9 +227,47 @@ def arrival_backtest(
         }
     ).join(predicted)
     rows = rows.join(pd.DataFrame(spread, columns=QUANTILE_COLUMNS, index=features.index))
+    if task == "arrival" and settings.model.served_calibration:
+        rows = as_served(rows, features, q, artefact, settings, test)
     for name, series in arrival_baselines(mode, features).items():
         rows[f"baseline_{name}"] = series
     return ArrivalBacktest(rows=rows, artefact=artefact)
+
+
+def as_served(
+    rows: pd.DataFrame,
+    features: pd.DataFrame,
+    queries: pd.DataFrame,
+    artefact: Artefact,
+    settings: Settings,
+    test: Window,
+) -> pd.DataFrame:
+    """``rows`` with the interval and quantiles serving would have given: the model deployed at the test
+    window's start and re-calibrated on its own predictions as they arrive
+    (:func:`eta.model.served_calibration.replay`); the model's own in :data:`OWN_COLUMNS`. The P50 is the
+    model's either way."""
+    calibration = artefact.meta["calibration"]
+    buckets = bucket_of(features, calibration)
+    p50 = rows["p50_delay_s"].to_numpy(dtype="float64")
+    predictions = pd.DataFrame(
+        {
+            "call_id": rows["call_id"].to_numpy(),
+            "made_at": queries["t"].to_numpy(),
+            "scheduled": features["scheduled_arrival"].to_numpy(),
+            "known_at": queries["arrival_known_at"].to_numpy(),
+            "actual_s": rows["actual_s"].to_numpy(dtype="float64"),
+            "p10_s": rows["p10_delay_s"].to_numpy(dtype="float64"),
+            "p50_s": p50,
+            "p90_s": rows["p90_delay_s"].to_numpy(dtype="float64"),
+            "bucket": buckets.to_numpy(),
+        }
+    )
+    low, high = served_calibration.replay(predictions, settings, test.start)
+    own = rows[["p10_delay_s", "p90_delay_s", *QUANTILE_COLUMNS]].set_axis(OWN_COLUMNS, axis=1)
+    served = distribution.quantiles(calibration.get("shape"), low, p50, high, buckets)
+    rows = rows.assign(p10_delay_s=low, p90_delay_s=high)
+    rows[QUANTILE_COLUMNS] = served
+    return pd.concat([rows, own], axis=1)
 
 
 def arrival_report(rows: pd.DataFrame) -> dict[str, Any]:
@@ -255,4 +296,21 @@ def arrival_report(rows: pd.DataFrame) -> dict[str, Any]:
             )
             baselines[name] = block
         out[horizon] = {"n": len(part), "model": model, "baselines": baselines}
+        if OWN_COLUMNS[0] in part:
+            out[horizon]["model_own_interval"] = own_interval(part)
     return out
+
+
+def own_interval(part: pd.DataFrame) -> dict[str, Any]:
+    """Coverage and CRPS of the model's own interval and quantiles, where ``model`` is scored as served."""
+    actual = part["actual_s"].to_numpy()
+    metrics = arrival_metrics(
+        actual,
+        part["own_p10_delay_s"].to_numpy(),
+        part["p50_delay_s"].to_numpy(),
+        part["own_p90_delay_s"].to_numpy(),
+        part["time_to_arrival_s"].to_numpy() + part["p50_delay_s"].to_numpy(),
+        part[OWN_COLUMNS[2:]].to_numpy(),
+        LEVELS,
+    )
+    return {key: metrics[key] for key in ("coverage_p10_p90", "crps_s") if key in metrics}

@@ -27,7 +27,9 @@ def table(report: dict[str, Any]) -> str:
             continue
         names = list(next(iter(report[event].values()))["baselines"])
         header = f"{'horizon':<13}{'n':>9}{'model MAE':>11}" + "".join(f"{n:>17}" for n in names)
-        lines += ["", f"{event} — MAE in minutes (model: P10–P90 coverage, benchmark band hits)", header]
+        served = "model_own_interval" in next(iter(report[event].values()))
+        interval = "P10–P90 coverage as served" if served else "P10–P90 coverage"
+        lines += ["", f"{event} — MAE in minutes (model: {interval}, benchmark band hits)", header]
         for horizon, block in report[event].items():
             model = block["model"]
             row = f"{horizon:<13}{block['n']:>9,}{model['mae_s'] / 60:>11.2f}"
@@ -40,6 +42,10 @@ def table(report: dict[str, Any]) -> str:
             )
             if "crps_s" in model:
                 row += f"  CRPS {model['crps_s'] / 60:.2f}"
+            own = block.get("model_own_interval")
+            if own:
+                row += f"  (model's own interval: cov {own['coverage_p10_p90']:.1%}"
+                row += f", CRPS {own['crps_s'] / 60:.2f})" if "crps_s" in own else ")"
             lines.append(row)
     if report["platform"]:
         lines += [

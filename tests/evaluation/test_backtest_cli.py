@@ -76,6 +76,7 @@ def test_flight_backtest_report_shape_table_and_plots(flights_env: dict[str, str
     assert at_departure["model"]["mae_s"] < at_departure["baselines"]["timetable"]["mae_s"]
     assert data["platform"] == {}
     assert "at_departure" in done.stdout and "persistence" in done.stdout and "CRPS" in done.stdout
+    assert "as served" in done.stdout and "model's own interval: cov" in done.stdout
     assert (tmp_path / "out" / "flights.arrival.png").stat().st_size > 1000
 
 
