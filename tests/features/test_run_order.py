@@ -1,0 +1,103 @@
+"""The features see a run's calls in the order the run reaches them (issue 15's notes).
+
+IRIS numbers the stops a change list adds to a run from 100 on, after the trip's own stops, wherever they lie
+on the run. Here an S-Bahn run numbered as IRIS numbers it: own stops 1 … 5, and stop 100 added between own
+stops 3 and 4 by scheduled time. Its features must be those of the same run numbered in run order (1 … 6):
+the stop added is the previous stop of own stop 4, and two stops lie between it and own stop 5.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import insert
+
+from eta.config import Settings
+from eta.features import compute_features, load_frames
+from eta.features.frames import Frames
+from eta.features.history import History
+from eta.features.queries import QUERY_COLUMNS, horizon_queries, target_calls
+from eta.store import open_store
+from eta.store.schema import Call, Observation, Service
+
+DAY = date(2025, 9, 8)
+# (IRIS sequence, sequence in run order, location, scheduled arrival, departure); the train runs 3 min late
+STOPS = [
+    (1, 1, "8089063", None, "06:00"),
+    (2, 2, "8089052", "06:04", "06:05"),
+    (3, 3, "8089007", "06:09", "06:10"),
+    (100, 4, "8089024", "06:13", "06:14"),  # added by a change list
+    (4, 5, "8089053", "06:17", "06:18"),
+    (5, 6, "8089021", "06:22", None),
+]
+LATE = timedelta(minutes=3)
+T = datetime(2025, 9, 8, 6, 19, tzinfo=UTC)  # the added stop left (known 06:18), own stop 4 not reached
+
+
+def _at(hhmm: str | None) -> datetime | None:
+    return None if hhmm is None else datetime.fromisoformat(f"{DAY}T{hhmm}:00+00:00")
+
+
+def _frames(tmp_path: Path, numbering: str) -> Frames:
+    """A store holding the run, its stops numbered as IRIS numbers them (``iris``) or in run order."""
+    engine = open_store(Settings(database_url=f"sqlite:///{tmp_path / numbering}.sqlite3", data_dir=tmp_path))
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Service).values(
+                id=1, mode="train", operator="S", number="5", service_date=DAY, line="S5", source="db-iris"
+            )
+        )
+        for iris, in_order, location, arrival, departure in STOPS:
+            sequence = iris if numbering == "iris" else in_order
+            call_id = 10 + in_order
+            conn.execute(
+                insert(Call).values(
+                    id=call_id,
+                    service_id=1,
+                    sequence=sequence,
+                    location=location,
+                    location_tz="Europe/Berlin",
+                    scheduled_arrival=_at(arrival),
+                    scheduled_departure=_at(departure),
+                )
+            )
+            # each event reported a minute after it happened
+            for kind, planned in (("arrival", _at(arrival)), ("departure", _at(departure))):
+                if planned is None:
+                    continue
+                actual = planned + LATE
+                conn.execute(
+                    insert(Observation).values(
+                        call_id=call_id,
+                        observed_at=actual + timedelta(minutes=1),
+                        source="db-iris",
+                        **{f"actual_{kind}": actual},
+                    )
+                )
+    frames = load_frames(engine, "train", datetime(2025, 9, 8, tzinfo=UTC), datetime(2025, 9, 9, tzinfo=UTC))
+    engine.dispose()
+    return frames
+
+
+def _features_of_last_stop(frames: Frames) -> pd.DataFrame:
+    last = frames.calls[frames.calls["call_id"] == 16]
+    queries = last[["call_id", "service_id", "sequence"]].assign(qid=0, t=pd.Timestamp(T), horizon="test")
+    queries["t"] = queries["t"].astype("datetime64[us, UTC]")
+    return compute_features("train", frames, queries[QUERY_COLUMNS], History(), {})
+
+
+def test_a_stop_added_between_own_stops_counts_where_the_run_reaches_it(tmp_path: Path) -> None:
+    iris = _frames(tmp_path, "iris")
+    features = _features_of_last_stop(iris).iloc[0]
+    # the latest report, the added stop's departure (3 min late), lies two stops before own stop 5
+    assert features["latest_delay_s"] == LATE.total_seconds()
+    assert features["report_location"] == "8089024"
+    assert features["report_stops_to_go"] == 2
+    # own stop 4 is left from the added stop: its next_stop query is made when that departure is known
+    next_stop = horizon_queries(iris, target_calls(iris), ("next_stop",)).set_index("call_id")["t"]
+    assert next_stop[15] == _at("06:18")  # type: ignore[operator]
+    # the same run numbered in run order has the same features
+    in_order = _features_of_last_stop(_frames(tmp_path, "in_order"))
+    pd.testing.assert_frame_equal(_features_of_last_stop(iris), in_order)
