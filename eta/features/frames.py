@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, String, and_, 
 
 from eta._time import ensure_utc
 from eta.features import previous_days
+from eta.read import passage
 from eta.store.schema import Call, Location, Observation, Service, UTCDateTime, Vehicle, Weather
 
 TIME_COLUMNS = (
@@ -36,7 +37,13 @@ PAST_DAYS_BY_MODE = {"train": previous_days.PAST_DAYS}
 
 @dataclass(frozen=True)
 class Frames:
-    """The store's rows for one mode and window: calls (with their service), observations, weather."""
+    """The store's rows for one mode and window: calls (with their service), observations, weather.
+
+    ``calls`` are ordered by service and the order the run reaches them, and their ``sequence`` is their
+    position on the run (:func:`run_positions`; the store's number is kept in ``store_sequence``), so that
+    the features may take the next stop for the one numbered after (IRIS numbers a stop a change list adds
+    from 100 on, wherever it lies on the run). A flight's two calls keep theirs: 0 departure, 1 arrival.
+    """
 
     mode: str
     calls: pd.DataFrame
@@ -56,6 +63,8 @@ class Frames:
         if "known_since" in calls:
             calls = calls[~(calls["known_since"] > stamp)]  # NaT: known before anything stored
         observations = self.observations[self.observations["observed_at"] <= stamp]
+        if len(calls) < len(self.calls) and _renumbered(self.calls):
+            calls = _in_run_order(calls, self.mode)  # an added stop not yet known moves no other stop
         return replace(
             self,
             calls=calls.reset_index(drop=True),
@@ -138,7 +147,7 @@ def load_frames(
             calls = _with_vehicle_type(conn, calls)
         days = PAST_DAYS_BY_MODE.get(mode, 0) if past_days is None else past_days
         past = _read_past(conn, mode, start, days, observed_until) if days > 0 else None
-    calls = _tidy_calls(calls)
+    calls = _tidy_calls(calls, mode)
     observations = observations.sort_values(["observed_at", "call_id"], kind="stable").reset_index(drop=True)
     # an empty result comes back untyped; joins on the ids need them as integers
     observations["call_id"] = observations["call_id"].astype("int64")
@@ -260,11 +269,43 @@ def _with_vehicle_type(conn: Connection, calls: pd.DataFrame) -> pd.DataFrame:
     return calls.merge(planes, on="vehicle_id", how="left")
 
 
-def _tidy_calls(calls: pd.DataFrame) -> pd.DataFrame:
-    calls = calls.sort_values(["service_id", "sequence"], kind="stable").reset_index(drop=True)
+def _tidy_calls(calls: pd.DataFrame, mode: str) -> pd.DataFrame:
     calls = calls.astype({"call_id": "int64", "service_id": "int64", "sequence": "int64"})
+    calls = _in_run_order(calls.assign(store_sequence=calls["sequence"]), mode)
     calls["planned_at"] = calls["scheduled_arrival"].fillna(calls["scheduled_departure"])
     calls["number"] = calls["number"].astype(str)
     for col in ("category", "line", "planned_platform"):
         calls[col] = calls[col].astype("string")
     return calls
+
+
+def _in_run_order(calls: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """``calls`` by service in run order, ``sequence`` their positions on the run from ``store_sequence``
+    (flights: by service and sequence, each call's own)."""
+    if mode == "flight":
+        return calls.sort_values(["service_id", "sequence"], kind="stable").reset_index(drop=True)
+    ordered = passage.in_run_order(calls.assign(sequence=calls["store_sequence"]))
+    return ordered.assign(sequence=run_positions(ordered["service_id"], ordered["sequence"]))
+
+
+def _renumbered(calls: pd.DataFrame) -> bool:
+    return "store_sequence" in calls and bool((calls["sequence"] != calls["store_sequence"]).any())
+
+
+def run_positions(service_id: pd.Series, sequence: pd.Series) -> pd.Series:
+    """Each call's position on its run, for calls ordered by service and run order
+    (:func:`eta.read.passage.in_run_order`) with the store's ``sequence``: that sequence where it is
+    already in run order (every call of most services: a run's stops need not all be in the store, and
+    the gaps stay), else the position after the one before.
+
+    A call is in run order when its sequence is below those of every later call of its service. IRIS
+    numbers a stop a change list adds from 100 on: one added before the trip's own stops takes the
+    position after the stop before it, and moves the own stops after it on by one.
+    """
+    later = sequence[::-1].groupby(service_id[::-1]).cummin()[::-1].groupby(service_id).shift(-1)
+    in_order = ~(sequence >= later)  # the last call (no later one: NaN) is
+    step = sequence.groupby(service_id).cumcount()
+    first = sequence.groupby(service_id).transform("min")
+    # position = step + the largest (sequence - step) of the calls in order so far, the first at least
+    slack = (sequence - step).where(in_order, first)
+    return (step + slack.groupby(service_id).cummax()).astype("int64")

@@ -254,7 +254,7 @@ def _previous_days(frames: Frames, ctx: pd.DataFrame, latest: pd.DataFrame) -> p
     own = previous_days.run_outcomes(frames.calls, frames.observations)
     earlier = frames.past[~frames.past["call_id"].isin(own["call_id"])]
     outcomes = pd.concat([own, earlier], ignore_index=True) if len(earlier) else own
-    # frames.calls are ordered by service and sequence: a service's first row is its origin
+    # frames.calls are ordered by service and run order: a service's first row is its origin
     services = frames.calls.drop_duplicates("service_id").set_index("service_id")
     origin = lookup(ctx["service_id"], services["location"].astype(str))
     from_location = latest["report_location"].fillna(origin)

@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from eta.config import Settings
 from eta.features import compute_features, load_frames
-from eta.features.frames import Frames
+from eta.features.frames import Frames, run_positions
 from eta.features.history import History
 from eta.features.queries import QUERY_COLUMNS, horizon_queries, target_calls
 from eta.store import open_store
@@ -101,3 +101,37 @@ def test_a_stop_added_between_own_stops_counts_where_the_run_reaches_it(tmp_path
     # the same run numbered in run order has the same features
     in_order = _features_of_last_stop(_frames(tmp_path, "in_order"))
     pd.testing.assert_frame_equal(_features_of_last_stop(iris), in_order)
+
+
+def test_positions_keep_the_stores_numbers_where_they_are_in_run_order() -> None:
+    """Run order by scheduled time; the store's numbers where they already are that order (gaps: stops
+    not in the store), else the next position. S 90068 of 2025-09-04 (Berlin IRIS week) ran its added stops
+    100 … 102 from 08:23, then its own stop 9 at 09:24; a run may also end on added stops."""
+    runs = [  # service, store's sequence in run order, positions
+        (1, [3, 5, 9], [3, 5, 9]),
+        (2, [100, 101, 102, 9], [9, 10, 11, 12]),
+        (3, [1, 2, 3, 100, 4, 5], [1, 2, 3, 4, 5, 6]),
+        (4, [0, 1, 100, 101], [0, 1, 100, 101]),
+    ]
+    service = pd.Series([s for s, numbers, _ in runs for _ in numbers])
+    sequence = pd.Series([n for _, numbers, _ in runs for n in numbers])
+    expected = [p for _, _, positions in runs for p in positions]
+    assert run_positions(service, sequence).tolist() == expected
+
+
+def test_a_stop_added_later_moves_no_stop_before_it_is_known(tmp_path: Path) -> None:
+    """The sweep at t reads only the calls known by t; frames read later and cut at t number them alike."""
+    before = datetime(2025, 9, 8, 5, 30, tzinfo=UTC)
+    url = f"sqlite:///{tmp_path / 'iris'}.sqlite3"
+    _frames(tmp_path, "iris")
+    engine = open_store(Settings(database_url=url, data_dir=tmp_path))
+    with engine.begin() as conn:
+        conn.execute(update(Call).where(Call.id == 14).values(known_since=before + timedelta(minutes=5)))
+    window = (datetime(2025, 9, 8, tzinfo=UTC), datetime(2025, 9, 9, tzinfo=UTC))
+    live = load_frames(engine, "train", *window, observed_until=before)
+    rebuilt = load_frames(engine, "train", *window).observed_until(before)
+    everything = load_frames(engine, "train", *window)
+    engine.dispose()
+    pd.testing.assert_frame_equal(live.calls, rebuilt.calls)
+    assert live.calls["sequence"].tolist() == [1, 2, 3, 4, 5]
+    assert everything.calls["sequence"].tolist() == [1, 2, 3, 4, 5, 6]
