@@ -557,7 +557,8 @@ class ModelSettings(BaseModel):
     served_calibration_max_rows: int = Field(
         default=300_000,
         ge=1000,
-        description="Served predictions read at most per re-calibration (the calls scheduled last first).",
+        description="Served predictions read at most per re-calibration (whole calls, drawn evenly over the "
+        "window by a hash of their id).",
     )
     retrain_window_days: int = Field(
         default=56, ge=1, description="The retraining job trains on this many days before its test window."

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import BigInteger, Connection, Engine, cast, insert, select
 
-from eta._time import ensure_utc, utc_micros, utc_naive
+from eta._time import ensure_utc, utc_naive
 from eta.config import Settings
 from eta.model.calibration import TAIL, apply_interval_calibration, fit_interval_calibration
 from eta.read.predictions import samples, sweep_times
@@ -63,55 +63,82 @@ class Fitted:
     calibration: dict[str, Any]
 
 
+# Whole calls are read in the order of a hash of their id when a window holds more than the read's cap: a
+# sample spread evenly over the window and blind to when a call was scheduled or how late it ran (the calls
+# scheduled last would keep, at network scale, less than a day of a week's window). Multiplying by an odd
+# number modulo 2**31 is a bijection: no two calls share a place.
+_SPREAD, _MOD = 2_654_435_761, 2**31
+
+
+def call_order(call_ids: np.ndarray) -> np.ndarray:
+    """Each call's place in the order whole calls are read when a window holds more than the cap."""
+    return (np.asarray(call_ids, dtype="int64") % _MOD) * _SPREAD % _MOD
+
+
+def calls_within(call_ids: np.ndarray, limit: int) -> np.ndarray:
+    """The calls kept of ``call_ids`` (one entry per row) so that at most ``limit`` rows are read: whole
+    calls in :func:`call_order`, as many as fit."""
+    calls, counts = np.unique(np.asarray(call_ids, dtype="int64"), return_counts=True)
+    if counts.sum() <= limit:
+        return calls
+    order = np.argsort(call_order(calls), kind="stable")
+    fits = np.cumsum(counts[order]) <= limit
+    return np.sort(calls[order][fits])
+
+
 def served_rows(
     engine: Engine, version: str, now: datetime, arrivals_from: datetime, arrivals_until: datetime, limit: int
 ) -> pd.DataFrame:
-    """Served predictions of ``version`` made by ``now`` of calls scheduled in [from, until), at most
-    ``limit`` stored rows, each where it was made and at every later sweep by ``now`` it stood for
-    (:func:`eta.read.predictions.samples`: what a store writing every prediction would hold), with the
-    latest actual arrival observed by ``now`` (rows without one are left out), as delays in s. The calls
-    scheduled last come first, each with all its predictions: cutting by the time a prediction was made
-    would keep, of the earlier calls, only the late ones still being predicted."""
-    query = (
-        select(
-            Prediction.call_id,
-            Prediction.made_at,
-            Prediction.confirmed_at,
-            Prediction.p10_arrival,
-            Prediction.p50_arrival,
-            Prediction.p90_arrival,
-            Prediction.model_p10_arrival,
-            Prediction.model_p90_arrival,
-            Prediction.interval_bucket,
-            Call.scheduled_arrival,
-            Service.mode,
-        )
-        .join(Call, Call.id == Prediction.call_id)
-        .join(Service, Service.id == Call.service_id)
-        .where(
-            Prediction.purpose == "served",
-            Prediction.model_version == version,
-            Prediction.made_at <= now,
-            Prediction.model_p10_arrival.is_not(None),
-            Prediction.model_p90_arrival.is_not(None),
-            Prediction.interval_bucket.is_not(None),
-            Call.scheduled_arrival >= arrivals_from,
-            Call.scheduled_arrival < arrivals_until,
-        )
-        .order_by(Call.scheduled_arrival.desc(), Prediction.call_id, Prediction.made_at)
-        .limit(limit)
+    """Served predictions of ``version`` made by ``now`` of calls scheduled in [from, until), each where it
+    was made and at every later sweep by ``now`` it stood for (:func:`eta.read.predictions.samples`: what a
+    store writing every prediction would hold), with the latest actual arrival observed by ``now`` (rows
+    without one are left out), as delays in s. At most ``limit`` such rows: whole calls, chosen by
+    :func:`calls_within` (cutting by the time a prediction was made would keep, of the earlier calls, only
+    the late ones still being predicted; keeping the calls scheduled last would shrink the window)."""
+    where = (
+        Prediction.purpose == "served",
+        Prediction.model_version == version,
+        Prediction.made_at <= now,
+        Prediction.model_p10_arrival.is_not(None),
+        Prediction.model_p90_arrival.is_not(None),
+        Prediction.interval_bucket.is_not(None),
+        Call.scheduled_arrival >= arrivals_from,
+        Call.scheduled_arrival < arrivals_until,
     )
     with engine.connect() as conn:
-        rows = pd.DataFrame(conn.execute(query).mappings().all())
+        # which calls fit: their sample counts from the light columns first
+        light = _rows(
+            conn, [Prediction.call_id, Prediction.made_at, Prediction.confirmed_at, Service.mode], where
+        )
+        if light.empty:
+            return light
+        first = pd.to_datetime(light["made_at"], utc=True).min().to_pydatetime()
+        sweeps = sweep_times(conn, first, now)
+        kept = calls_within(samples(light, sweeps, first, now)["call_id"].to_numpy(), limit)
+        order = (cast(Prediction.call_id, BigInteger) % _MOD) * _SPREAD % _MOD
+        last = int(call_order(kept).max()) if len(kept) else -1
+        rows = _rows(
+            conn,
+            [
+                Prediction.call_id,
+                Prediction.made_at,
+                Prediction.confirmed_at,
+                Prediction.p10_arrival,
+                Prediction.p50_arrival,
+                Prediction.p90_arrival,
+                Prediction.model_p10_arrival,
+                Prediction.model_p90_arrival,
+                Prediction.interval_bucket,
+                Call.scheduled_arrival,
+                Service.mode,
+            ],
+            (*where, order <= last),
+        )
         if rows.empty:
             return rows
-        first = pd.to_datetime(rows["made_at"], utc=True).min().to_pydatetime()
-        # each stored row once where it was made and at every later sweep it stood for
-        rows = samples(rows, sweep_times(conn, first, now), first, now)
+        # rows written between the two reads are not counted in the cap: leave them out
+        rows = samples(rows[rows["call_id"].isin(kept)], sweeps, first, now)
         rows["made_at"] = rows["sampled_at"]
-        rows = rows.sort_values(
-            ["scheduled_arrival", "call_id", "made_at"], ascending=[False, True, True], kind="stable"
-        ).head(limit)
         actual = actual_arrivals(conn, rows["call_id"].unique().tolist(), now)
     rows["actual_arrival"] = rows["call_id"].map(actual)
     rows = rows.dropna(subset=["actual_arrival"])
@@ -133,6 +160,16 @@ def served_rows(
             "served_p90_s": delay("p90_arrival"),
         }
     ).reset_index(drop=True)
+
+
+def _rows(conn: Connection, columns: list[Any], where: tuple[Any, ...]) -> pd.DataFrame:
+    query = (
+        select(*columns)
+        .join(Call, Call.id == Prediction.call_id)
+        .join(Service, Service.id == Call.service_id)
+        .where(*where)
+    )
+    return pd.DataFrame(conn.execute(query).mappings().all())
 
 
 def tail_for(served_coverage: float) -> float:
@@ -249,38 +286,30 @@ def replay(
     ``known_at`` (when its actual arrival was observed; NaT: never), ``actual_s``, the model's ``p10_s``,
     ``p50_s``, ``p90_s`` and its calibration ``bucket``. Each fit reads, as :func:`served_rows` does, only
     predictions made since ``deployed`` and by then, of calls scheduled in the window before the settle
-    time, whose arrival was observed by then, at most ``served_calibration_max_rows`` of them (the calls
-    scheduled last first); before the first fit, the model's own bounds are served.
+    time, whose arrival was observed by then, at most ``served_calibration_max_rows`` of them (whole calls,
+    :func:`calls_within`); before the first fit, the model's own bounds are served.
     """
     model = settings.model
     low = predictions["p10_s"].to_numpy(dtype="float64").copy()
     high = predictions["p90_s"].to_numpy(dtype="float64").copy()
     if predictions.empty or not model.served_calibration:
         return low, high
-    # served_rows' order (calls scheduled last first, each call's predictions as made), so that a fit's
-    # first max_rows rows are the ones serving reads
-    order = np.lexsort(
-        (
-            utc_naive(predictions["made_at"]),
-            predictions["call_id"].to_numpy(),
-            -utc_micros(predictions["scheduled"]),
-        )
+    y, p10, p50, p90 = (
+        predictions[c].to_numpy(dtype="float64") for c in ("actual_s", "p10_s", "p50_s", "p90_s")
     )
-    rows = predictions.iloc[order].reset_index(drop=True)
-    y, p10, p50, p90 = (rows[c].to_numpy(dtype="float64") for c in ("actual_s", "p10_s", "p50_s", "p90_s"))
-    buckets = rows["bucket"].astype(str).astype("category")
-    calls = rows["call_id"].to_numpy()
-    made, scheduled, known = (utc_naive(rows[c]) for c in ("made_at", "scheduled", "known_at"))
+    # a categorical's codes: hundreds of fits on subsets of one set of labels
+    buckets = predictions["bucket"].astype(str).astype("category").reset_index(drop=True)
+    calls = predictions["call_id"].to_numpy(dtype="int64")
+    made, scheduled, known = (utc_naive(predictions[c]) for c in ("made_at", "scheduled", "known_at"))
     since = np.datetime64(ensure_utc(deployed).replace(tzinfo=None), "us")
     every = np.timedelta64(model.served_calibration_every_s, "s")
     settle = np.timedelta64(model.served_calibration_settle_s, "s")
     span = np.timedelta64(model.served_calibration_window_s, "s")
-    served_low, served_high = low[order], high[order]
     in_force: dict[str, Any] | None = None
     for now in np.arange(since, made.max() + every, every):
         served = np.flatnonzero((made >= now - every) & (made < now))
         if in_force is not None and served.size:
-            served_low[served], served_high[served] = apply_interval_calibration(
+            low[served], high[served] = apply_interval_calibration(
                 in_force, p10[served], p50[served], p90[served], buckets.iloc[served]
             )
         until = now - settle
@@ -290,16 +319,19 @@ def replay(
             & (scheduled >= until - span)
             & (scheduled < until)
             & (known <= now)
-        )[: model.served_calibration_max_rows]
+        )
+        if sample.size > model.served_calibration_max_rows:
+            sample = sample[
+                np.isin(calls[sample], calls_within(calls[sample], model.served_calibration_max_rows))
+            ]
         if pd.unique(calls[sample]).size >= model.served_calibration_min_calls:
             in_force, _ = adjustment(
                 y[sample],
                 p10[sample],
                 p50[sample],
                 p90[sample],
-                served_low[sample],
-                served_high[sample],
+                low[sample],
+                high[sample],
                 buckets.iloc[sample],
             )
-    low[order], high[order] = served_low, served_high
     return low, high

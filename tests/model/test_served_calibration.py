@@ -192,26 +192,29 @@ def test_the_repredictor_recalibrates_before_a_sweep_once_per_interval() -> None
     assert not Repredictor(sweep_every_s=900)._recalibration_due(start)
 
 
-def test_a_capped_read_takes_whole_calls_the_latest_scheduled_first(
+def test_a_capped_read_takes_whole_calls_spread_over_the_window(
     served: tuple[Settings, Engine, str],
 ) -> None:
+    """Over the cap, whole calls are read in an order blind to their time and delay (a hash of the id):
+    the sample still spans the window (keeping the calls scheduled last would shrink it)."""
     _, engine, version = served
     until = NOW - timedelta(hours=1)
     since = until - timedelta(days=1)
     everything = served_calibration.served_rows(engine, version, NOW, since, until, limit=1_000_000)
     capped = served_calibration.served_rows(engine, version, NOW, since, until, limit=300)
-    with engine.connect() as conn:
-        calls = pd.read_sql(select(Call.id, Call.scheduled_arrival), conn).set_index("id")
     per_call = everything.groupby("call_id").size()
     kept = capped.groupby("call_id").size()
-    assert 0 < len(capped) <= 300 and len(kept) < len(per_call)
-    # every call read but the last one (where the cap fell) with all its predictions
-    complete = kept.reindex(per_call.index).eq(per_call)
-    assert (~complete[kept.index]).sum() <= 1
-    # and no call left out was scheduled after one read
-    times = pd.to_datetime(calls["scheduled_arrival"], utc=True, format="ISO8601")
-    left_out = per_call.index.difference(kept.index)
-    assert times[left_out].max() <= times[kept.index].min()
+    assert 250 < len(capped) <= 300 and len(kept) < len(per_call)
+    # every call read with all its predictions, the calls first in call_order
+    assert kept.eq(per_call[kept.index]).all()
+    order = served_calibration.call_order(per_call.index.to_numpy())
+    assert order[per_call.index.isin(kept.index)].max() < order[~per_call.index.isin(kept.index)].min()
+    # spread over the window's calls, not the latest ones
+    with engine.connect() as conn:
+        calls = pd.read_sql(select(Call.id, Call.scheduled_arrival), conn).set_index("id")
+    times = pd.to_datetime(calls["scheduled_arrival"], utc=True, format="ISO8601")[per_call.index]
+    earlier_half = times < times.median()
+    assert 0.3 < earlier_half[kept.index].mean() < 0.7
 
 
 def _predictions(n_days: int = 3, per_hour: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -308,9 +311,9 @@ def test_without_served_calibration_the_replay_serves_the_model_bounds(tmp_path:
     assert np.array_equal(high, predictions["p90_s"].to_numpy())
 
 
-def test_the_replay_fits_on_at_most_max_rows_the_calls_scheduled_last_first(tmp_path: Path) -> None:
+def test_the_replay_fits_on_at_most_max_rows_whole_calls_as_serving_reads_them(tmp_path: Path) -> None:
     """As serving reads at most served_calibration_max_rows predictions (served_rows), each replayed fit
-    takes the sample's calls scheduled last, each with its predictions in the order made."""
+    takes whole calls of its sample, as many as fit in call_order."""
     settings = small_settings(
         f"sqlite:///{tmp_path / 'eta.sqlite3'}",
         tmp_path,
@@ -318,7 +321,7 @@ def test_the_replay_fits_on_at_most_max_rows_the_calls_scheduled_last_first(tmp_
         served_calibration_max_rows=1000,
     )
     one = _predictions(per_hour=120)
-    # two predictions per call (10 and 20 min ahead), shuffled: the replay must order them itself
+    # two predictions per call (10 and 20 min ahead), shuffled: the replay must not rely on the row order
     predictions = pd.concat([one, one.assign(made_at=one["made_at"] - pd.Timedelta(minutes=10))])
     predictions = predictions.sample(frac=1.0, random_state=0).reset_index(drop=True)
     deployed = datetime(2026, 4, 7, tzinfo=UTC)
@@ -333,17 +336,18 @@ def test_the_replay_fits_on_at_most_max_rows_the_calls_scheduled_last_first(tmp_
         & (predictions["scheduled"] >= until - span)
         & (predictions["scheduled"] < until)
         & (predictions["known_at"] <= now)
-    )
-    sample = predictions[in_sample].assign(low=low[in_sample.to_numpy()], high=high[in_sample.to_numpy()])
-    assert len(sample) > 2 * 1000  # the cap binds: the test can fail
-    read = sample.sort_values(["scheduled", "call_id", "made_at"], ascending=[False, True, True]).head(1000)
-    y, p10, p50, p90 = (read[c].to_numpy() for c in ("actual_s", "p10_s", "p50_s", "p90_s"))
+    ).to_numpy()
+    assert in_sample.sum() > 2 * 1000  # the cap binds: the test can fail
+    calls = predictions["call_id"].to_numpy()
+    kept = served_calibration.calls_within(calls[in_sample], 1000)
+    read = in_sample & np.isin(calls, kept)
+    assert 998 <= read.sum() <= 1000  # whole calls (most with two predictions), as many as fit
+    y, p10, p50, p90 = (predictions[c].to_numpy() for c in ("actual_s", "p10_s", "p50_s", "p90_s"))
     fitted, _ = served_calibration.adjustment(
-        y, p10, p50, p90, read["low"].to_numpy(), read["high"].to_numpy(), read["bucket"]
+        y[read], p10[read], p50[read], p90[read], low[read], high[read], predictions["bucket"][read]
     )
     at = ((made >= now) & (made < now + pd.Timedelta(minutes=30))).to_numpy()
-    p10_at, p50_at, p90_at = (predictions[c].to_numpy()[at] for c in ("p10_s", "p50_s", "p90_s"))
     expected_low, expected_high = apply_interval_calibration(
-        fitted, p10_at, p50_at, p90_at, predictions["bucket"][at]
+        fitted, p10[at], p50[at], p90[at], predictions["bucket"][at]
     )
     assert np.array_equal(low[at], expected_low) and np.array_equal(high[at], expected_high)
