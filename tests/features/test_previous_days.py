@@ -37,10 +37,16 @@ def _queries(calls: pd.DataFrame, t: datetime) -> pd.DataFrame:
     return queries[QUERY_COLUMNS]
 
 
-def _by_call(url: str, start: datetime, past_days: int | None = None) -> pd.DataFrame:
+def _by_call(url: str, start: datetime, past_days: int | None = None, read: str = "at_t") -> pd.DataFrame:
+    """The features at T of the calls due in the next two hours, on frames read at T (``at_t``: serving),
+    read whole and cut at T (``cut``: :meth:`Frames.observed_until`, serving replayed), or read whole
+    (``whole``: training and backtests, each query at its own t)."""
     engine = make_engine(url)
     end = T + timedelta(hours=2)
-    frames = load_frames(engine, "train", start, end, observed_until=T, past_days=past_days)
+    known = T if read == "at_t" else None
+    frames = load_frames(engine, "train", start, end, observed_until=known, past_days=past_days)
+    if read == "cut":
+        frames = frames.observed_until(T)
     queries = _queries(frames.calls, T)
     history = fit_history("train", frames, HISTORY_FROM, HISTORY_FROM + timedelta(days=2))
     features = compute_features("train", frames, queries, history, vocabularies_for("train", frames))
@@ -57,6 +63,17 @@ def test_serving_frames_read_the_previous_days_that_training_frames_hold(store: 
     pd.testing.assert_frame_equal(serving, week)
     without_past = _by_call(store, T - timedelta(hours=2), past_days=0)
     assert (without_past["prev_days_count"] < week["prev_days_count"]).mean() > 0.5  # the test can fail
+
+
+def test_previous_days_are_the_same_whether_read_at_t_cut_at_t_or_read_whole(store: str) -> None:
+    """The gains are measured from the earlier runs' departures (their arrivals where none was reported)
+    at this run's report location, often their origin, where no arrival is ever reported: the runs read
+    into ``Frames.past`` and cut at t keep those departures known by t, as the runs read at t do."""
+    serving = _by_call(store, T - timedelta(hours=2))
+    assert serving["prev_days_gain_median_s"].notna().mean() > 0.5
+    for read in ("cut", "whole"):
+        for start in (T - timedelta(hours=2), HISTORY_FROM):  # the earlier runs in Frames.past, or own
+            pd.testing.assert_frame_equal(_by_call(store, start, read=read), serving, obj=f"{read} from {start}")
 
 
 def test_previous_days_are_the_same_trains_arrivals_known_by_t(store: str) -> None:
