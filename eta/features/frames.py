@@ -57,7 +57,8 @@ class Frames:
 
     def observed_until(self, t: datetime | pd.Timestamp) -> Frames:
         """The same frames as the store held them at ``t``: calls not yet known (``known_since`` after
-        ``t``), later observations and weather dropped."""
+        ``t``), later observations and weather dropped, the earlier runs' outcomes as known at ``t``
+        (:func:`eta.features.previous_days.as_of`)."""
         stamp = pd.Timestamp(t)
         calls = self.calls
         if "known_since" in calls:
@@ -70,7 +71,7 @@ class Frames:
             calls=calls.reset_index(drop=True),
             observations=observations[observations["call_id"].isin(calls["call_id"])],
             weather=self.weather[self.weather["observed_at"] <= stamp],
-            past=self.past[self.past["arrival_known_at"] <= stamp],
+            past=previous_days.as_of(self.past, stamp),
         )
 
 

@@ -87,9 +87,25 @@ def run_outcomes(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFram
     return out.reset_index()[OUTCOME_COLUMNS]
 
 
+def as_of(outcomes: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
+    """``outcomes`` as :func:`run_outcomes` gives them from the observations received by ``t``: each side
+    kept where it was known by then, the departure delay the arrival's where the departure was not (yet).
+    Every call stays: a run's origin has a departure and never an arrival."""
+    arrived = outcomes["arrival_known_at"] <= t
+    departed = outcomes["departure_known_at"] <= t
+    arrival_delay = outcomes["arrival_delay_s"].where(arrived)
+    return outcomes.assign(
+        arrival_delay_s=arrival_delay,
+        arrival_known_at=outcomes["arrival_known_at"].where(arrived),
+        departure_delay_s=outcomes["departure_delay_s"].where(departed, arrival_delay),
+        departure_known_at=outcomes["departure_known_at"].where(departed),
+    )
+
+
 def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series) -> pd.DataFrame:
     """The features for each query in ``ctx`` (indexed by qid; operator, number, location, service_date,
-    t), the gains measured from ``from_location``."""
+    t), the gains measured from ``from_location``: from each earlier run's departure there known by the
+    query's t, else its arrival there known by t (as :func:`as_of` keeps them)."""
     left = pd.DataFrame(
         {
             "qid": ctx.index,
@@ -119,14 +135,17 @@ def compute(outcomes: pd.DataFrame, ctx: pd.DataFrame, from_location: pd.Series)
         runs[["from_location"]].set_axis(["location"], axis=1), outcomes, ["location"]
     )
     span = int(max(run_from.max(initial=0), departed_from.max(initial=0))) + 1
-    departure_delay = pd.Series(
-        outcomes["departure_delay_s"].to_numpy(),
-        index=outcomes["service_id"].to_numpy().astype("int64") * span + departed_from,
-    )
-    departure_delay = departure_delay[~departure_delay.index.duplicated()]
+    sides = ["departure_delay_s", "departure_known_at", "arrival_delay_s", "arrival_known_at"]
+    start_key = outcomes["service_id"].to_numpy().astype("int64") * span + departed_from
+    starts = outcomes[sides].set_axis(start_key)
+    starts = starts[~starts.index.duplicated()]
     run_key = runs["service_id"].to_numpy().astype("int64") * span + run_from
-    runs["departure_delay_s"] = departure_delay.reindex(run_key).to_numpy()
-    runs["gain_s"] = runs["arrival_delay_s"] - runs["departure_delay_s"]
+    start = starts.reindex(run_key).set_axis(runs.index)
+    start_delay = start["departure_delay_s"].where(
+        start["departure_known_at"] <= runs["t"],
+        start["arrival_delay_s"].where(start["arrival_known_at"] <= runs["t"]),
+    )
+    runs["gain_s"] = runs["arrival_delay_s"] - start_delay
     by_query = runs.groupby("qid")
     out = pd.DataFrame(
         {

@@ -73,7 +73,8 @@ def test_previous_days_are_the_same_whether_read_at_t_cut_at_t_or_read_whole(sto
     assert serving["prev_days_gain_median_s"].notna().mean() > 0.5
     for read in ("cut", "whole"):
         for start in (T - timedelta(hours=2), HISTORY_FROM):  # the earlier runs in Frames.past, or own
-            pd.testing.assert_frame_equal(_by_call(store, start, read=read), serving, obj=f"{read} from {start}")
+            got = _by_call(store, start, read=read)
+            pd.testing.assert_frame_equal(got, serving, obj=f"{read} from {start}")
 
 
 def test_previous_days_are_the_same_trains_arrivals_known_by_t(store: str) -> None:
@@ -163,3 +164,41 @@ def test_a_run_counts_from_the_microsecond_it_was_known() -> None:
     assert got["prev_days_count"].tolist() == [1.0, 2.0, 0.0]
     assert got["prev_days_delay_mean_s"].tolist()[:2] == [60.0, 90.0]
     assert np.isnan(got.loc[3, "prev_days_delay_mean_s"])
+
+
+def test_a_gain_is_measured_from_what_was_known_at_the_start_by_t() -> None:
+    """Each query measures an earlier run's gain from its departure at the report location known by the
+    query's t, else its arrival there known by t, else not at all; the run's own departure known later
+    (a frame read whole, as training and backtests read it) is not used before it was known."""
+    t = pd.Timestamp("2026-03-07 08:00", tz="UTC")
+    later, before = t + pd.Timedelta(minutes=1), t - pd.Timedelta(hours=20)
+    day = int(previous_days.day_number(pd.Series(["2026-03-07"])).iloc[0])
+    # three runs of the day before: at A, departure known (1) later, (2) by t, (3) nothing known by t
+    calls = [
+        # call, service, location, arrival delay, known, departure delay, known
+        (11, 1, "A", 60.0, before, 300.0, later),
+        (12, 1, "B", 120.0, before, np.nan, pd.NaT),
+        (21, 2, "A", 60.0, before, 90.0, before),
+        (22, 2, "B", 240.0, before, np.nan, pd.NaT),
+        (31, 3, "A", 60.0, later, 90.0, later),
+        (32, 3, "B", 360.0, before, np.nan, pd.NaT),
+    ]
+    columns = ["call_id", "service_id", "location", "arrival_delay_s", "arrival_known_at"]
+    columns += ["departure_delay_s", "departure_known_at"]
+    outcomes = pd.DataFrame(calls, columns=columns)
+    outcomes = outcomes.assign(operator="DB", number="ICE 1", service_date=day - 1)
+    for side in ("arrival_known_at", "departure_known_at"):
+        outcomes[side] = pd.to_datetime(outcomes[side], utc=True).astype("datetime64[us, UTC]")
+    outcomes = outcomes[previous_days.OUTCOME_COLUMNS]
+    ctx = pd.DataFrame(
+        {"operator": "DB", "number": "ICE 1", "location": "B", "service_date": "2026-03-07", "t": [t]},
+        index=pd.Index([1], name="qid"),
+    ).astype({"t": "datetime64[us, UTC]"})
+    got = previous_days.compute(outcomes, ctx, pd.Series("A", index=ctx.index))
+    assert got.loc[1, "prev_days_count"] == 3.0
+    gains = [120.0 - 60.0, 240.0 - 90.0]  # run 1 from its arrival at A, run 2 from its departure, run 3 none
+    assert got.loc[1, "prev_days_gain_mean_s"] == pytest.approx(np.mean(gains))
+    assert got.loc[1, "prev_days_gain_max_s"] == max(gains)
+    # the frames cut at t hold the same (Frames.observed_until), and so give the same
+    cut = previous_days.compute(previous_days.as_of(outcomes, t), ctx, pd.Series("A", index=ctx.index))
+    pd.testing.assert_frame_equal(cut, got)
