@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 
 from eta.config import Settings
 from eta.features import compute_features, load_frames
@@ -135,3 +135,28 @@ def test_a_stop_added_later_moves_no_stop_before_it_is_known(tmp_path: Path) -> 
     pd.testing.assert_frame_equal(live.calls, rebuilt.calls)
     assert live.calls["sequence"].tolist() == [1, 2, 3, 4, 5]
     assert everything.calls["sequence"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def _stops_after(frames: Frames) -> dict[int, float]:
+    arriving = frames.calls[frames.calls["scheduled_arrival"].notna()]
+    queries = arriving[["call_id", "service_id", "sequence"]].assign(t=pd.Timestamp(T), horizon="test")
+    queries = queries.reset_index(drop=True).assign(qid=lambda q: range(len(q)))
+    queries["t"] = queries["t"].astype("datetime64[us, UTC]")
+    features = compute_features("train", frames, queries[QUERY_COLUMNS], History(), {})
+    return dict(zip(queries["call_id"], features["stops_after"].reindex(queries["qid"]), strict=True))
+
+
+def test_stops_after_counts_the_calls_after_the_target_on_its_run(tmp_path: Path) -> None:
+    """IRIS numbers a run's stops from 1, and a store need not hold all of them: the stops after a call
+    are the run's calls after it, 0 at its last (the calibration's end bucket), not n_calls - sequence - 1."""
+    assert _stops_after(_frames(tmp_path, "iris")) == {12: 4.0, 13: 3.0, 14: 2.0, 15: 1.0, 16: 0.0}
+    url = f"sqlite:///{tmp_path / 'in_order'}.sqlite3"
+    _frames(tmp_path, "in_order")
+    engine = open_store(Settings(database_url=url, data_dir=tmp_path))
+    with engine.begin() as conn:  # own stop 2 not in the store: the gap stays in the numbers
+        conn.execute(delete(Observation).where(Observation.call_id == 12))
+        conn.execute(delete(Call).where(Call.id == 12))
+    frames = load_frames(engine, "train", datetime(2025, 9, 8, tzinfo=UTC), datetime(2025, 9, 9, tzinfo=UTC))
+    engine.dispose()
+    assert frames.calls["sequence"].tolist() == [1, 3, 4, 5, 6]
+    assert _stops_after(frames) == {13: 3.0, 14: 2.0, 15: 1.0, 16: 0.0}
