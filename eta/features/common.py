@@ -29,15 +29,17 @@ CALL_CONTEXT = [
 
 
 def query_context(frames: Frames, queries: pd.DataFrame) -> pd.DataFrame:
-    """Queries with their call's plan and service, indexed by qid, plus the service's size and start."""
+    """Queries with their call's plan and service, indexed by qid, plus the service's start and the
+    number of the service's calls after the query's (``calls_after``: in the frames' run order, not from
+    the sequence numbers, which need not start at 0 nor be dense)."""
     calls = frames.calls
     extra = [c for c in ("seats",) if c in calls.columns]
+    # frames.calls are ordered by service and run order
+    after = calls.groupby("service_id").cumcount(ascending=False)
     context = queries[["qid", "call_id", "service_id", "sequence", "t"]].merge(
-        calls[CALL_CONTEXT + extra], on="call_id", how="left"
+        calls[CALL_CONTEXT + extra].assign(calls_after=after), on="call_id", how="left"
     )
-    per_service = calls.groupby("service_id").agg(
-        n_calls=("sequence", "size"), service_start=("planned_at", "min")
-    )
+    per_service = calls.groupby("service_id").agg(service_start=("planned_at", "min"))
     context = context.join(per_service, on="service_id")
     return context.set_index("qid")
 

@@ -199,7 +199,7 @@ def compute_features(
     out["since_start_s"] = seconds(ctx["t"] - ctx["service_start"])
     out["sched_run_s"] = seconds(ctx["scheduled_arrival"] - ctx["service_start"])
     out["sequence"] = ctx["sequence"].astype("float64")
-    out["stops_after"] = (ctx["n_calls"] - ctx["sequence"] - 1).astype("float64")
+    out["stops_after"] = ctx["calls_after"].astype("float64")
     local = local_time_parts(ctx["scheduled_arrival"], ctx["location_tz"])
     out["hour"] = local["hour"]
     out["weekday"] = local["weekday"]
