@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from eta.config import Settings
 from eta.errors import InputError
+from eta.evaluation.as_served import served
 from eta.evaluation.baselines import ARRIVAL_BASELINES, arrival_baselines
 from eta.evaluation.metrics import arrival_metrics, band_hits, point_errors
 from eta.evaluation.walk_forward import blocks
@@ -23,9 +24,8 @@ from eta.features import compute_features, departures, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import HORIZONS, horizon_queries, target_calls
 from eta.features.reports import delay_reports, seconds
-from eta.model import arrival, departure, distribution, served_calibration
+from eta.model import arrival, departure
 from eta.model.artefact import Artefact
-from eta.model.calibration import bucket_of
 from eta.model.distribution import LEVELS
 from eta.windows import Window, check_disjoint
 
@@ -242,31 +242,13 @@ def as_served(
     settings: Settings,
     test: Window,
 ) -> pd.DataFrame:
-    """``rows`` with the interval and quantiles serving would have given: the model deployed at the test
-    window's start and re-calibrated on its own predictions as they arrive
-    (:func:`eta.model.served_calibration.replay`); the model's own in :data:`OWN_COLUMNS`. The P50 is the
-    model's either way."""
-    calibration = artefact.meta["calibration"]
-    buckets = bucket_of(features, calibration)
-    p50 = rows["p50_delay_s"].to_numpy(dtype="float64")
-    predictions = pd.DataFrame(
-        {
-            "call_id": rows["call_id"].to_numpy(),
-            "made_at": queries["t"].to_numpy(),
-            "scheduled": features["scheduled_arrival"].to_numpy(),
-            "known_at": queries["arrival_known_at"].to_numpy(),
-            "actual_s": rows["actual_s"].to_numpy(dtype="float64"),
-            "p10_s": rows["p10_delay_s"].to_numpy(dtype="float64"),
-            "p50_s": p50,
-            "p90_s": rows["p90_delay_s"].to_numpy(dtype="float64"),
-            "bucket": buckets.to_numpy(),
-        }
-    )
-    low, high = served_calibration.replay(predictions, settings, test.start)
+    """``rows`` with the interval and quantiles serving would have given, the model deployed at the test
+    window's start (:func:`eta.evaluation.as_served.served`); the model's own in :data:`OWN_COLUMNS`. The
+    P50 is the model's either way."""
+    given = served(features, queries, rows, artefact, settings, test.start)
     own = rows[["p10_delay_s", "p90_delay_s", *QUANTILE_COLUMNS]].set_axis(OWN_COLUMNS, axis=1)
-    served = distribution.quantiles(calibration.get("shape"), low, p50, high, buckets)
-    rows = rows.assign(p10_delay_s=low, p90_delay_s=high)
-    rows[QUANTILE_COLUMNS] = served
+    rows = rows.assign(p10_delay_s=given.p10_s, p90_delay_s=given.p90_s)
+    rows[QUANTILE_COLUMNS] = given.quantiles_s
     return pd.concat([rows, own], axis=1)
 
 

@@ -48,6 +48,7 @@ from sqlalchemy.orm import aliased
 
 from eta.config import Settings
 from eta.errors import InputError
+from eta.evaluation import as_served
 from eta.evaluation.baselines import arrival_baselines
 from eta.evaluation.metrics import crps_rows, pinball_at
 from eta.evaluation.walk_forward import blocks
@@ -55,9 +56,8 @@ from eta.features import compute_features, departures, load_frames
 from eta.features.frames import Frames
 from eta.features.queries import DAY_BEFORE, horizon_queries, target_calls
 from eta.features.reports import delay_reports, first_event, lookup, seconds
-from eta.model import arrival, departure, distribution, served_calibration
+from eta.model import arrival, departure
 from eta.model.artefact import Artefact
-from eta.model.calibration import bucket_of
 from eta.model.distribution import LEVELS
 from eta.store.schema import Call, Observation, Service
 from eta.windows import Window, check_disjoint
@@ -291,26 +291,9 @@ def predict_events(
     if served is None:
         return own
     settings, deployed = served
-    calibration = artefact.meta["calibration"]
-    buckets = bucket_of(features, calibration)
-    scheduled = features["scheduled_arrival"]
-    predictions = pd.DataFrame(
-        {
-            "call_id": call_id,
-            "made_at": q["t"].to_numpy(),
-            "scheduled": scheduled.to_numpy(),
-            "known_at": q["arrival_known_at"].to_numpy(),
-            "actual_s": seconds(pd.to_datetime(q["actual_arrival"], utc=True) - scheduled).to_numpy(),
-            "p10_s": predicted["p10_delay_s"].to_numpy(),
-            "p50_s": predicted["p50_delay_s"].to_numpy(),
-            "p90_s": predicted["p90_delay_s"].to_numpy(),
-            "bucket": buckets.to_numpy(),
-        }
-    )
-    low, high = served_calibration.replay(predictions, settings, deployed)
-    p50 = predicted["p50_delay_s"].to_numpy()
-    as_served = rows(distribution.quantiles(calibration.get("shape"), low, p50, high, buckets), scenario)
-    return pd.concat([as_served, own.assign(scenario=f"{scenario}_model")], ignore_index=True)
+    given = as_served.served(features, q, predicted, artefact, settings, deployed)
+    served_rows = rows(given.quantiles_s, scenario)
+    return pd.concat([served_rows, own.assign(scenario=f"{scenario}_model")], ignore_index=True)
 
 
 def score(rows: pd.DataFrame) -> dict[str, Any]:
