@@ -9,7 +9,9 @@ with the first block's model (trained on the training window itself: the single 
 block. Run after ``eta import db-runs`` (a row cap makes it fit a small machine, see docs/models.md):
 
     ETA_MODEL__MAX_TRAIN_ROWS=200000 python -m bench.walk_forward --train-from 2026-03-01 \\
-        --train-until 2026-04-06 --test-from 2026-04-07 --test-until 2026-05-31 [--blocks 8]
+        --train-until 2026-04-06 --test-from 2026-04-07 --test-until 2026-05-31 [--blocks N] [--from-block K]
+
+``--merge A.json B.json`` pools runs over consecutive blocks into one.
 
 Writes ``bench/results/walk_forward_<test-from>_<test-until>.{json,txt,png}``.
 """
@@ -49,7 +51,29 @@ def main() -> None:
         "--blocks", type=int, default=None, help="Only the first N blocks (the test window cut after them)."
     )
     parser.add_argument("--deadline", help="Start no block after this UTC time (ISO, with offset).")
+    parser.add_argument(
+        "--from-block",
+        type=int,
+        default=1,
+        help="Start at block K (1-based; earlier ones were run before): only the first block's model is "
+        "trained before it, for the single-model side.",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        help="Pool result files of consecutive blocks (runs with --from-block) into one and stop.",
+    )
     args = parser.parse_args()
+    if args.merge:
+        figures = merge(args.merge)
+        stem = RESULTS / f"walk_forward_{figures['test_window_done'][0]}_{figures['test_window_done'][1]}"
+        stem.with_suffix(".json").write_text(json.dumps(figures, indent=2, default=str) + "\n")
+        text = table(figures)
+        stem.with_suffix(".txt").write_text(text + "\n")
+        plot(figures, stem.with_suffix(".png"))
+        print(text)
+        return
     settings = get_settings()
     train = window(args.train_from, args.train_until, "training")
     test = window(args.test_from, args.test_until, "test")
@@ -93,8 +117,13 @@ def main() -> None:
     single: list[pd.DataFrame] = []
     models: list[dict[str, Any]] = []
     per_block: list[dict[str, Any]] = []
-    stem = RESULTS / f"walk_forward_{test.label_from}_{test.label_until}"
-    for block in blocks(train, test, every):
+    first_tested = blocks(train, test, every)[args.from_block - 1].test.label_from
+    stem = RESULTS / f"walk_forward_{first_tested}_{test.label_until}"
+    for index, block in enumerate(blocks(train, test, every)):
+        if index < args.from_block - 1:
+            if index == 0:  # the single model, trained as the first block trains it
+                timed_train(frames, "train", block.train.start, block.train.end, settings)
+            continue
         if deadline is not None and datetime.now(UTC) >= deadline:
             break
         in_block = (found["planned"] >= block.test.start) & (found["planned"] < block.test.end)
@@ -137,7 +166,8 @@ def main() -> None:
             "command": "eta backtest --mode train --protocol bayesianbahn --task arrival --walk-forward "
             f"{args.every_days}d --train-from {args.train_from} --train-until {args.train_until} "
             f"--test-from {test.label_from} --test-until {last.label_until}",
-            "test_window_done": [test.label_from, last.label_until],
+            "test_window_done": [first_tested, last.label_until],
+            "from_block": args.from_block,
             "blocks_done": len(per_block),
             "blocks_planned": len(blocks(train, test, every)),
             "settings": {
@@ -166,6 +196,51 @@ def main() -> None:
         stem.with_suffix(".txt").write_text(text + "\n")
         plot(figures, stem.with_suffix(".png"))
         print(text, flush=True)
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """The figures of runs over consecutive blocks (``--from-block``) pooled into one: every score is a mean
+    over events, so the pooled one is the n-weighted mean of the parts' (from their rounded figures)."""
+    parts = [json.loads(path.read_text()) for path in paths]
+    first, last = parts[0], parts[-1]
+    figures = {
+        **{key: last[key] for key in ("measured_at", "settings", "cpu_count")},
+        "command": first["command"].replace(
+            f"--test-until {first['test_window_done'][1]}", f"--test-until {last['test_window_done'][1]}"
+        ),
+        "merged_from": [path.name for path in paths],
+        "test_window_done": [first["test_window_done"][0], last["test_window_done"][1]],
+        "blocks_done": sum(p["blocks_done"] for p in parts),
+        "blocks_planned": last["blocks_planned"],
+        "trainings": [t for p in parts for t in p["trainings"]],
+        "wall_s": sum(p["wall_s"] for p in parts),
+        "per_block": [b for p in parts for b in p["per_block"]],
+    }
+    for name in ("walk_forward", "single"):
+        figures[name] = {
+            "live": _pooled([p[name]["live"] for p in parts]),
+            "blind_arrivals": _pooled([p[name]["blind_arrivals"] for p in parts]),
+        }
+    return figures
+
+
+def _pooled(blocks_: list[dict[str, Any]]) -> dict[str, Any]:
+    """n-weighted means of the scores (nested groups pooled the same way)."""
+    present = [b for b in blocks_ if b.get("n")]
+    n = sum(b["n"] for b in present)
+    out: dict[str, Any] = {"n": n}
+    if not n:
+        return out
+    for key, value in present[0].items():
+        if key == "n":
+            continue
+        if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+            out[key] = {group: _pooled([b[key].get(group, {}) for b in present]) for group in value}
+        elif isinstance(value, dict):
+            out[key] = {k: round(sum(b[key][k] * b["n"] for b in present) / n, 3) for k in value}
+        else:
+            out[key] = round(sum(b[key] * b["n"] for b in present) / n, 3)
+    return out
 
 
 def _scored(parts: list[pd.DataFrame], events: pd.DataFrame) -> pd.DataFrame:
