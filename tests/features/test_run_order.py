@@ -137,6 +137,42 @@ def test_a_stop_added_later_moves_no_stop_before_it_is_known(tmp_path: Path) -> 
     assert everything.calls["sequence"].tolist() == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_query_takes_its_position_from_the_frames_it_is_computed_on(tmp_path: Path) -> None:
+    """served-accuracy replays a served prediction with the backtest's query (built on the frames read
+    whole, where the stop added later already moves own stops 4 and 5 on by one) on the frames as the store
+    held them when it was made: the features must be those the sweep computed then, whatever position the
+    query carries."""
+    made = datetime(2025, 9, 8, 6, 11, tzinfo=UTC)
+    url = f"sqlite:///{tmp_path / 'iris'}.sqlite3"
+    _frames(tmp_path, "iris")
+    engine = open_store(Settings(database_url=url, data_dir=tmp_path))
+    with engine.begin() as conn:
+        conn.execute(update(Call).where(Call.id == 14).values(known_since=made + timedelta(minutes=5)))
+    window = (datetime(2025, 9, 8, tzinfo=UTC), datetime(2025, 9, 9, tzinfo=UTC))
+    live = load_frames(engine, "train", *window, observed_until=made)
+    everything = load_frames(engine, "train", *window)
+    engine.dispose()
+    whole = everything.calls.set_index("call_id")["sequence"]
+    assert whole[16] == 6  # on the frames read whole, the query for own stop 5 carries position 6
+
+    def features(frames: Frames, sequence: int) -> pd.DataFrame:
+        query = pd.DataFrame(
+            {
+                "qid": [0],
+                "call_id": [16],
+                "service_id": [1],
+                "sequence": [sequence],
+                "t": [pd.Timestamp(made)],
+            }
+        ).assign(horizon="test")
+        query["t"] = query["t"].astype("datetime64[us, UTC]")
+        return compute_features("train", frames, query[QUERY_COLUMNS], History(), {})
+
+    swept = features(live, int(live.calls.set_index("call_id")["sequence"][16]))
+    pd.testing.assert_frame_equal(features(everything.observed_until(made), int(whole[16])), swept)
+    assert swept.iloc[0]["report_stops_to_go"] == 3  # from own stop 2 (left 06:08, known 06:09) to own stop 5
+
+
 def _stops_after(frames: Frames) -> dict[int, float]:
     arriving = frames.calls[frames.calls["scheduled_arrival"].notna()]
     queries = arriving[["call_id", "service_id", "sequence"]].assign(t=pd.Timestamp(T), horizon="test")
