@@ -52,7 +52,14 @@ def compute_features(
     vocabularies: dict[str, list[str]],
     reports: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Features per query (index qid) as known at each query's t; see the mode's module."""
+    """Features per query (index qid) as known at each query's t; see the mode's module.
+
+    A query's position on its run is taken from ``frames``, not from the query: positions depend on which
+    calls the frames hold (a stop added to a run later moves the stops after it on), and a query built on
+    frames read whole may be computed on the frames as the store held them at its t."""
+    positions = frames.calls.set_index("call_id")["sequence"]
+    on_frames = queries["call_id"].map(positions).fillna(queries["sequence"]).astype("int64")
+    queries = queries.assign(sequence=on_frames)
     return feature_module(mode).compute_features(frames, queries, history, vocabularies, reports)
 
 
