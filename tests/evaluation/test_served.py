@@ -233,3 +233,37 @@ def test_calls_whose_horizon_came_before_the_first_sweep_are_counted_apart() -> 
             "known_not_served": 1,
         }
     }
+
+
+def test_a_call_that_had_arrived_by_t_is_not_counted_as_known_and_not_served() -> None:
+    """IRIS reports a departure late at times: the Berlin day's next-stop query of S 7096 at 8089059 is at
+    12:16, when the previous stop's departure came in, while the train had arrived at 11:24 and eta, seeing
+    its time pass, had stopped predicting it. Arrived by t, it had nothing to be served."""
+    import pandas as pd
+
+    from eta.evaluation.served import reach
+    from eta.features.frames import Frames
+
+    at = pd.Timestamp("2025-09-08T12:16:00Z")
+    calls = pd.DataFrame({"call_id": [1, 2, 3], "known_since": [at - pd.Timedelta("2h")] * 3})
+    frames = Frames("train", calls, pd.DataFrame(), pd.DataFrame(), pd.Series(dtype=object))
+    every = pd.DataFrame(
+        {
+            "call_id": [1, 2, 3],
+            "horizon": ["next_stop"] * 3,
+            "t": [at] * 3,
+            "actual_arrival": [at - pd.Timedelta("52min"), at, at + pd.Timedelta("3min")],
+        }
+    )
+    matched = every[every["call_id"] == 3]
+    assert reach(frames, every, matched) == {
+        "next_stop": {
+            "calls": 3,
+            "served": 1,
+            "before_first_sweep": 0,
+            "not_known_at_t": 0,
+            "cancelled_at_t": 0,
+            "arrived_by_t": 2,
+            "known_not_served": 0,
+        }
+    }
