@@ -185,7 +185,8 @@ def reach(
     ``known_since`` after t); of the known ones, those whose t came before the store's first served
     prediction (``first_sweep``: a replay starting at midnight, a flight of the evening before) and those
     the operator had cancelled as known at t (cancelled, then reinstated), which no sweep predicts; the
-    rest were known and not served."""
+    rest: those that had arrived by t (a report behind the horizon's event came late) and those known and
+    not served."""
     known_since = frames.calls.set_index("call_id")["known_since"] if "known_since" in frames.calls else None
     out: dict[str, dict[str, int]] = {}
     for horizon, part in every.groupby("horizon", sort=False):
@@ -198,13 +199,20 @@ def reach(
         # a call not known yet could not have been served at any sweep: that reason first
         before = (t < first_sweep) & ~unknown if first_sweep is not None else unknown & False
         cancelled = _cancelled_at_t(frames.observations, missing) & ~unknown & ~before
+        # an event horizon whose report came late (IRIS) can fall after the arrival itself, which eta,
+        # seeing the train's time pass, may already have inferred: nothing left to serve
+        arrived = pd.Series(False, index=missing.index)
+        if "actual_arrival" in missing:
+            arrived = pd.to_datetime(missing["actual_arrival"], utc=True) <= t
+        arrived &= ~unknown & ~before & ~cancelled
         out[str(horizon)] = {
             "calls": len(part),
             "served": len(part) - len(missing),
             "before_first_sweep": int(before.sum()),
             "not_known_at_t": int(unknown.sum()),
             "cancelled_at_t": int(cancelled.sum()),
-            "known_not_served": int((~before & ~unknown & ~cancelled).sum()),
+            "arrived_by_t": int(arrived.sum()),
+            "known_not_served": int((~before & ~unknown & ~cancelled & ~arrived).sum()),
         }
     return out
 
@@ -361,6 +369,7 @@ def table(report: dict[str, Any]) -> str:
             f"  {name:<13}{block['served']:>7,} of {block['calls']:,}; "
             f"before the first sweep: {block.get('before_first_sweep', 0):,}, not yet known at t: "
             f"{block['not_known_at_t']:,}, cancelled at t: {block['cancelled_at_t']:,}, "
+            f"arrived by t: {block.get('arrived_by_t', 0):,}, "
             f"known but not served: {block['known_not_served']:,}"
             for name, block in reached.items()
         ]

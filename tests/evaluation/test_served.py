@@ -70,7 +70,7 @@ def test_served_equals_what_the_backtest_computes_at_the_same_instant(
         # every scored row is an arrived call with a served prediction in force; the others are counted
         assert reached["served"] == report["horizons"][name]["n"]
         others = reached["not_known_at_t"] + reached["cancelled_at_t"] + reached["known_not_served"]
-        others += reached["before_first_sweep"]
+        others += reached["before_first_sweep"] + reached["arrived_by_t"]
         assert reached["calls"] == reached["served"] + others
     assert "served against backtested: flight" in done.stdout
     assert "dep_minus_2h" in done.stdout
@@ -120,6 +120,7 @@ def test_calls_not_yet_known_at_a_horizon_are_counted_apart() -> None:
             "before_first_sweep": 0,
             "not_known_at_t": 1,
             "cancelled_at_t": 1,
+            "arrived_by_t": 0,
             "known_not_served": 1,
         },
         "15min": {
@@ -128,6 +129,7 @@ def test_calls_not_yet_known_at_a_horizon_are_counted_apart() -> None:
             "before_first_sweep": 0,
             "not_known_at_t": 0,
             "cancelled_at_t": 0,
+            "arrived_by_t": 0,
             "known_not_served": 0,
         },
     }
@@ -230,6 +232,7 @@ def test_calls_whose_horizon_came_before_the_first_sweep_are_counted_apart() -> 
             "before_first_sweep": 1,
             "not_known_at_t": 1,
             "cancelled_at_t": 0,
+            "arrived_by_t": 0,
             "known_not_served": 1,
         }
     }
