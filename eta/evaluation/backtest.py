@@ -260,15 +260,7 @@ def arrival_report(rows: pd.DataFrame) -> dict[str, Any]:
         part = rows[rows["horizon"] == horizon]
         actual = part["actual_s"].to_numpy()
         t_to_sched = part["time_to_arrival_s"].to_numpy()
-        model = arrival_metrics(
-            actual,
-            part["p10_delay_s"].to_numpy(),
-            part["p50_delay_s"].to_numpy(),
-            part["p90_delay_s"].to_numpy(),
-            t_to_sched + part["p50_delay_s"].to_numpy(),
-            part[QUANTILE_COLUMNS].to_numpy() if QUANTILE_COLUMNS[0] in part else None,
-            LEVELS,
-        )
+        model = _model_metrics(part, "p10_delay_s", "p90_delay_s", QUANTILE_COLUMNS)
         baselines = {}
         for name in ARRIVAL_BASELINES:
             predicted = part[f"baseline_{name}"].to_numpy()
@@ -285,14 +277,19 @@ def arrival_report(rows: pd.DataFrame) -> dict[str, Any]:
 
 def own_interval(part: pd.DataFrame) -> dict[str, Any]:
     """Coverage and CRPS of the model's own interval and quantiles, where ``model`` is scored as served."""
-    actual = part["actual_s"].to_numpy()
-    metrics = arrival_metrics(
-        actual,
-        part["own_p10_delay_s"].to_numpy(),
-        part["p50_delay_s"].to_numpy(),
-        part["own_p90_delay_s"].to_numpy(),
-        part["time_to_arrival_s"].to_numpy() + part["p50_delay_s"].to_numpy(),
-        part[OWN_COLUMNS[2:]].to_numpy(),
+    metrics = _model_metrics(part, "own_p10_delay_s", "own_p90_delay_s", OWN_COLUMNS[2:])
+    return {key: metrics[key] for key in ("coverage_p10_p90", "crps_s") if key in metrics}
+
+
+def _model_metrics(part: pd.DataFrame, p10: str, p90: str, quantiles: list[str]) -> dict[str, Any]:
+    """The model's metrics on ``part`` with the interval and quantiles of those columns (its P50)."""
+    p50 = part["p50_delay_s"].to_numpy()
+    return arrival_metrics(
+        part["actual_s"].to_numpy(),
+        part[p10].to_numpy(),
+        p50,
+        part[p90].to_numpy(),
+        part["time_to_arrival_s"].to_numpy() + p50,
+        part[quantiles].to_numpy() if quantiles[0] in part else None,
         LEVELS,
     )
-    return {key: metrics[key] for key in ("coverage_p10_p90", "crps_s") if key in metrics}

@@ -135,6 +135,16 @@ def bucket_rows(labels: pd.Series | np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def per_row(
+    labels: pd.Series | np.ndarray, table: dict[str, Any], default: Any
+) -> tuple[list[Any], np.ndarray]:
+    """The entry of each distinct label in a per-bucket ``table`` (:func:`resolve`; ``default`` where none)
+    and each row's index into them."""
+    codes, uniques = label_codes(labels)
+    found = [resolve(str(label), table) for label in uniques]
+    return [default if entry is None else entry for entry in found], codes
+
+
 def label_codes(labels: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of ``labels`` and the distinct labels they index: a categorical's own (a replay fits
     hundreds of times on subsets of one set of labels), else by hashing the labels once."""
@@ -252,9 +262,8 @@ def apply_interval_calibration(
     table = calibration["buckets"]
     if len(buckets) == 0:
         return p10, p90
-    codes, uniques = label_codes(buckets)
-    rows = [resolve(str(label), table) for label in uniques]
-    adjust = np.array([_padded(overall if row is None else row) for row in rows], dtype="float64")[codes]
+    entries, codes = per_row(buckets, table, overall)
+    adjust = np.array([_padded(entry) for entry in entries], dtype="float64")[codes]
     nudge = float(calibration.get("nudge_s", 0.0))
     low = p10 - adjust[:, 0]
     low = np.where(p50 - low > adjust[:, 2], low + nudge, low)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eta.model.calibration import bucket_rows, label_codes, min_rows, resolve
+from eta.model.calibration import bucket_rows, min_rows, per_row
 
 LEVELS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
 ANCHORS = {0.1: -1.0, 0.5: 0.0, 0.9: 1.0}
@@ -130,10 +130,8 @@ def quantiles(
         values = np.tile(DEFAULT_SHAPE, (n, 1))
     else:
         table = shape.get("buckets", {})
-        codes, uniques = label_codes(buckets if buckets is not None else np.full(n, ""))
-        found = [resolve(str(label), table) for label in uniques]
-        chosen = np.array([shape["overall"] if row is None else row for row in found], dtype="float64")
-        values = chosen.reshape(len(uniques), len(LEVELS))[codes]
+        entries, codes = per_row(buckets if buckets is not None else np.full(n, ""), table, shape["overall"])
+        values = np.array(entries, dtype="float64").reshape(len(entries), len(LEVELS))[codes]
     down = np.maximum(p50 - p10, 0.0)[:, None]
     up = np.maximum(p90 - p50, 0.0)[:, None]
     out = np.empty((n, len(LEVELS)))
