@@ -119,20 +119,26 @@ def test_positions_keep_the_stores_numbers_where_they_are_in_run_order() -> None
     assert run_positions(service, sequence).tolist() == expected
 
 
-def test_a_stop_added_later_moves_no_stop_before_it_is_known(tmp_path: Path) -> None:
-    """The sweep at t reads only the calls known by t; frames read later and cut at t number them alike."""
-    before = datetime(2025, 9, 8, 5, 30, tzinfo=UTC)
+def _added_stop_known_after(tmp_path: Path, t: datetime) -> tuple[Frames, Frames]:
+    """The IRIS-numbered run with its added stop known only 5 min after ``t``: the frames the sweep reads
+    at ``t``, and the frames read whole."""
     url = f"sqlite:///{tmp_path / 'iris'}.sqlite3"
     _frames(tmp_path, "iris")
     engine = open_store(Settings(database_url=url, data_dir=tmp_path))
     with engine.begin() as conn:
-        conn.execute(update(Call).where(Call.id == 14).values(known_since=before + timedelta(minutes=5)))
+        conn.execute(update(Call).where(Call.id == 14).values(known_since=t + timedelta(minutes=5)))
     window = (datetime(2025, 9, 8, tzinfo=UTC), datetime(2025, 9, 9, tzinfo=UTC))
-    live = load_frames(engine, "train", *window, observed_until=before)
-    rebuilt = load_frames(engine, "train", *window).observed_until(before)
+    live = load_frames(engine, "train", *window, observed_until=t)
     everything = load_frames(engine, "train", *window)
     engine.dispose()
-    pd.testing.assert_frame_equal(live.calls, rebuilt.calls)
+    return live, everything
+
+
+def test_a_stop_added_later_moves_no_stop_before_it_is_known(tmp_path: Path) -> None:
+    """The sweep at t reads only the calls known by t; frames read later and cut at t number them alike."""
+    before = datetime(2025, 9, 8, 5, 30, tzinfo=UTC)
+    live, everything = _added_stop_known_after(tmp_path, before)
+    pd.testing.assert_frame_equal(live.calls, everything.observed_until(before).calls)
     assert live.calls["sequence"].tolist() == [1, 2, 3, 4, 5]
     assert everything.calls["sequence"].tolist() == [1, 2, 3, 4, 5, 6]
 
@@ -143,15 +149,7 @@ def test_a_query_takes_its_position_from_the_frames_it_is_computed_on(tmp_path: 
     held them when it was made: the features must be those the sweep computed then, whatever position the
     query carries."""
     made = datetime(2025, 9, 8, 6, 11, tzinfo=UTC)
-    url = f"sqlite:///{tmp_path / 'iris'}.sqlite3"
-    _frames(tmp_path, "iris")
-    engine = open_store(Settings(database_url=url, data_dir=tmp_path))
-    with engine.begin() as conn:
-        conn.execute(update(Call).where(Call.id == 14).values(known_since=made + timedelta(minutes=5)))
-    window = (datetime(2025, 9, 8, tzinfo=UTC), datetime(2025, 9, 9, tzinfo=UTC))
-    live = load_frames(engine, "train", *window, observed_until=made)
-    everything = load_frames(engine, "train", *window)
-    engine.dispose()
+    live, everything = _added_stop_known_after(tmp_path, made)
     whole = everything.calls.set_index("call_id")["sequence"]
     assert whole[16] == 6  # on the frames read whole, the query for own stop 5 carries position 6
 
