@@ -194,3 +194,20 @@ def test_stops_after_counts_the_calls_after_the_target_on_its_run(tmp_path: Path
     engine.dispose()
     assert frames.calls["sequence"].tolist() == [1, 3, 4, 5, 6]
     assert _stops_after(frames) == {13: 3.0, 14: 2.0, 15: 1.0, 16: 0.0}
+
+
+def test_frames_read_whole_count_no_stop_added_after_the_querys_t(tmp_path: Path) -> None:
+    """Training and backtests compute a query at t on the frames read whole, where the stop added 5 min
+    after t is already on the run: its features must be those the sweep computes at t on the frames the
+    store held then (own stop 5 at position 5, 1 stop after own stop 4, 3 stops from the latest report),
+    for every query at t, not only those after the stop added."""
+    made = datetime(2025, 9, 8, 6, 11, tzinfo=UTC)
+    live, everything = _added_stop_known_after(tmp_path, made)
+    arriving = live.calls[live.calls["scheduled_arrival"].notna()]
+    queries = arriving[["call_id", "service_id", "sequence"]].assign(t=pd.Timestamp(made), horizon="test")
+    queries = queries.reset_index(drop=True).assign(qid=lambda q: range(len(q)))
+    queries["t"] = queries["t"].astype("datetime64[us, UTC]")
+    swept = compute_features("train", live, queries[QUERY_COLUMNS], History(), {})
+    assert swept.loc[3, ["sequence", "stops_after", "report_stops_to_go"]].tolist() == [5.0, 0.0, 3.0]
+    whole = compute_features("train", everything, queries[QUERY_COLUMNS], History(), {})
+    pd.testing.assert_frame_equal(whole, swept)
