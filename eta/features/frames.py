@@ -33,6 +33,8 @@ TIME_COLUMNS = (
 # edge still sees its service's earlier stops; the margin covers the longest runs and flights.
 SERVICE_MARGIN = timedelta(hours=30)
 PAST_DAYS_BY_MODE = {"train": previous_days.PAST_DAYS}
+# A call's known_since where NULL (stored before eta recorded it): before anything stored.
+KNOWN_ALWAYS = pd.Timestamp("1900-01-01", tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -60,19 +62,62 @@ class Frames:
         ``t``), later observations and weather dropped, the earlier runs' outcomes as known at ``t``
         (:func:`eta.features.previous_days.as_of`)."""
         stamp = pd.Timestamp(t)
-        calls = self.calls
-        if "known_since" in calls:
-            calls = calls[~(calls["known_since"] > stamp)]  # NaT: known before anything stored
+        calls = self._calls_without(
+            self.calls["known_since"] > stamp if "known_since" in self.calls else None
+        )
         observations = self.observations[self.observations["observed_at"] <= stamp]
-        if len(calls) < len(self.calls) and _renumbered(self.calls):
-            calls = _in_run_order(calls, self.mode)  # an added stop not yet known moves no other stop
         return replace(
             self,
-            calls=calls.reset_index(drop=True),
+            calls=calls,
             observations=observations[observations["call_id"].isin(calls["call_id"])],
             weather=self.weather[self.weather["observed_at"] <= stamp],
             past=previous_days.as_of(self.past, stamp),
         )
+
+    def without_added_after(self, t: datetime | pd.Timestamp) -> Frames:
+        """The same frames without the stops added to a run after ``t`` (:func:`added_later`, known
+        since after ``t``): each run as it stood at ``t``, its other stops where they were then. Every
+        other call, observation and weather row is kept (the features read those as known at their t)."""
+        unknown = added_later(self.calls) & (self.calls["known_since"] > pd.Timestamp(t))
+        calls = self._calls_without(unknown)
+        return replace(
+            self,
+            calls=calls,
+            observations=self.observations[self.observations["call_id"].isin(calls["call_id"])],
+        )
+
+    def near(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.Index:
+        """The services :func:`load_frames` reads for a window [start, end): a call within
+        :data:`SERVICE_MARGIN` of it. The features of a query with its t and its call in the window read
+        no other (serving reads such a window)."""
+        planned = self.calls["planned_at"]
+        within = (planned >= start - SERVICE_MARGIN) & (planned < end + SERVICE_MARGIN)
+        return pd.Index(self.calls.loc[within, "service_id"].unique())
+
+    def of_services(self, service_ids: pd.Index, outcomes: pd.DataFrame | None = None) -> Frames:
+        """The frames of these services only, the other runs' outcomes moved to ``past`` (where the
+        features of previous days take them). ``outcomes``: :func:`eta.features.previous_days.run_outcomes`
+        of these frames, where at hand."""
+        kept = self.calls["service_id"].isin(service_ids)
+        if kept.all():
+            return self
+        calls = self.calls[kept].reset_index(drop=True)
+        within = self.observations["call_id"].isin(calls["call_id"])
+        if outcomes is None:
+            outcomes = previous_days.run_outcomes(self.calls, self.observations)
+        others = outcomes[~outcomes["call_id"].isin(calls["call_id"])]
+        earlier = self.past[~self.past["call_id"].isin(self.calls["call_id"])]  # as the features take it
+        past = pd.concat([others, earlier], ignore_index=True) if len(earlier) else others
+        return replace(self, calls=calls, observations=self.observations[within], past=past)
+
+    def _calls_without(self, dropped: pd.Series | None) -> pd.DataFrame:
+        """The calls but ``dropped``, renumbered where that moves a stop (:func:`run_positions`)."""
+        calls = self.calls if dropped is None else self.calls[~dropped]
+        calls = calls.reset_index(drop=True)
+        if len(calls) < len(self.calls) and _renumbered(self.calls):
+            # a stop added later moves no other stop before it is known; the calls left keep their order
+            calls = calls.assign(sequence=run_positions(calls["service_id"], calls["store_sequence"]))
+        return calls
 
 
 def load_frames(
@@ -291,6 +336,16 @@ def _in_run_order(calls: pd.DataFrame, mode: str) -> pd.DataFrame:
 
 def _renumbered(calls: pd.DataFrame) -> bool:
     return "store_sequence" in calls and bool((calls["sequence"] != calls["store_sequence"]).any())
+
+
+def added_later(calls: pd.DataFrame) -> pd.Series:
+    """Per call (``calls`` by service in run order, with ``known_since``): whether it was added to its run
+    later, known only after a call that comes after it on the run (IRIS: a stop a change list adds). A run
+    known stop by stop in its order (IRIS: each station's plan for the hour) has none."""
+    known = calls["known_since"].fillna(KNOWN_ALWAYS)  # NaT: known before anything stored
+    reverse = calls["service_id"][::-1]
+    first_after = known[::-1].groupby(reverse).cummin()[::-1].groupby(calls["service_id"]).shift(-1)
+    return known > first_after
 
 
 def run_positions(service_id: pd.Series, sequence: pd.Series) -> pd.Series:

@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, update
 
 from eta.config import Settings
 from eta.features import compute_features, load_frames
-from eta.features.frames import Frames, run_positions
+from eta.features.frames import Frames, added_later, run_positions
 from eta.features.history import History
 from eta.features.queries import QUERY_COLUMNS, horizon_queries, target_calls
 from eta.store import open_store
@@ -211,3 +211,17 @@ def test_frames_read_whole_count_no_stop_added_after_the_querys_t(tmp_path: Path
     assert swept.loc[3, ["sequence", "stops_after", "report_stops_to_go"]].tolist() == [5.0, 0.0, 3.0]
     whole = compute_features("train", everything, queries[QUERY_COLUMNS], History(), {})
     pd.testing.assert_frame_equal(whole, swept)
+
+
+def test_a_stop_is_added_later_where_a_stop_after_it_was_known_before() -> None:
+    """IRIS: each station's plan comes for its hour, so a run's stops become known in their order; a stop a
+    change list adds is known after a stop that comes after it on the run. Only the latter is added later
+    (NULL: known before anything stored)."""
+    at = [pd.Timestamp(f"2025-09-08T{hh}:01:00+00:00") for hh in ("05", "06", "07")]
+    calls = pd.DataFrame(
+        {
+            "service_id": [1, 1, 1, 1, 2, 2, 2],
+            "known_since": [at[0], at[1], at[0], at[1], pd.NaT, at[2], pd.NaT],
+        }
+    ).astype({"known_since": "datetime64[us, UTC]"})
+    assert added_later(calls).tolist() == [False, True, False, False, False, True, False]
