@@ -16,11 +16,21 @@ def write_json(report: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(report, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def _walk_forward(report: dict[str, Any]) -> str:
+    """Where the test window was walked forward: how often the model was retrained, and its last window."""
+    days = report.get("walk_forward_days")
+    models = report.get("arrival_models") or report.get("departure_models")
+    if not days or not models:
+        return ""
+    last = models[-1]["train_window"]
+    return f", retrained every {days} days (last trained {last[0]} … {last[1]})"
+
+
 def table(report: dict[str, Any]) -> str:
     """Arrival MAE (minutes) of the model and each baseline per horizon, and the platform figures."""
     lines = [
         f"{report['mode']} backtest: trained {report['train_window'][0]} … {report['train_window'][1]}, "
-        f"tested {report['test_window'][0]} … {report['test_window'][1]}"
+        f"tested {report['test_window'][0]} … {report['test_window'][1]}{_walk_forward(report)}"
     ]
     for event in ("arrival", "departure"):
         if not report.get(event):

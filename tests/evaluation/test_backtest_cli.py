@@ -279,6 +279,8 @@ def test_walk_forward_retrains_the_arrival_model_for_each_block(
     assert done.returncode == 0, done.stderr
     data = json.loads(report.read_text())
     assert data["walk_forward_days"] == 4
+    # the readable table says the test window was not predicted by the one model its first line names
+    assert "retrained every 4 days (last trained 2013-01-05 … 2013-01-11)" in done.stdout
     assert [(m["train_window"], m["test_window"]) for m in data["arrival_models"]] == [
         (["2013-01-01", "2013-01-07"], ["2013-01-08", "2013-01-11"]),
         (["2013-01-05", "2013-01-11"], ["2013-01-12", "2013-01-14"]),
