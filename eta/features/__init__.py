@@ -72,16 +72,17 @@ def compute_features(
     plan for the hour) still count.
     """
     module = feature_module(mode)
-    late = _run_known_later(frames, queries)
-    if late is None:
+    found = _run_known_later(frames, queries)
+    if found is None:
         return _on_frames(module, frames, queries, history, vocabularies, reports)
+    late, added_known_since = found
     parts = []
     if not late.all():
         parts.append(_on_frames(module, frames, queries[~late], history, vocabularies, reports))
     # the stops added by t change only where one becomes known: one cut per such span of t, read on the
     # services around its queries (as the sweep's window; a cut of the whole frames costs as much as all
     # the queries)
-    became_known = np.sort(frames.calls.loc[added_later(frames.calls), "known_since"].unique())
+    became_known = np.sort(added_known_since.unique())
     cut = np.searchsorted(became_known, queries.loc[late, "t"].to_numpy(), side="right")
     arrival = frames.calls.set_index("call_id")["scheduled_arrival"]
     outcomes = previous_days.run_outcomes(frames.calls, frames.observations)
@@ -106,9 +107,10 @@ def _on_frames(
     return module.compute_features(frames, queries.assign(sequence=on_frames), history, vocabularies, reports)
 
 
-def _run_known_later(frames: Frames, queries: pd.DataFrame) -> pd.Series | None:
-    """Per query, whether its call was known by its t and its run has a stop added after t (None where no
-    query's has: no call known after the first t, as in every store but IRIS's)."""
+def _run_known_later(frames: Frames, queries: pd.DataFrame) -> tuple[pd.Series, pd.Series] | None:
+    """Per query, whether its call was known by its t and its run has a stop added after t, with the
+    added stops' ``known_since`` (None where no query's run has one: no call known after the first t, as in
+    every store but IRIS's)."""
     if "known_since" not in frames.calls or queries.empty:
         return None
     calls = frames.calls
@@ -119,7 +121,7 @@ def _run_known_later(frames: Frames, queries: pd.DataFrame) -> pd.Series | None:
     own = calls.set_index("call_id")["known_since"]
     late = lookup(queries["service_id"], last) > queries["t"]
     late &= ~(lookup(queries["call_id"], own) > queries["t"])
-    return late if late.any() else None
+    return (late, added["known_since"]) if late.any() else None
 
 
 __all__ = [
