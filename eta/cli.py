@@ -139,7 +139,8 @@ def store_prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be removed.")] = False,
 ) -> None:
     """Apply every retention now (ETA_STORE__*_KEEP_DAYS): roll served predictions up into daily accuracy
-    aggregates and delete them, delete old raw payloads (files too), collector runs, finished deliveries."""
+    aggregates and delete them, delete old raw payloads (files too), collector runs, finished deliveries,
+    old models (files too)."""
     from eta.config import get_settings
     from eta.scheduler import prune_store
 

@@ -654,6 +654,18 @@ class StoreSettings(BaseModel):
     accuracy_keep_days: int = Field(
         default=730, ge=1, description="Daily accuracy aggregates are kept this many days."
     )
+    models_keep_days: int = Field(
+        default=30,
+        ge=1,
+        description="Models (registry rows and files) registered and last promoted longer ago than this are "
+        "deleted, unless champion or one of the latest earlier champions kept for a rollback.",
+    )
+    models_keep_champions: int = Field(
+        default=3,
+        ge=1,
+        description="Earlier champions of each mode and task kept whatever their age, for `eta rollback` and "
+        "for serving when the champion's files fail to load.",
+    )
     history_keep_days: int = Field(
         default=400,
         ge=1,

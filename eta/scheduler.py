@@ -152,13 +152,16 @@ def register_extra_jobs(scheduler: BaseScheduler, settings: Settings) -> None:
 
 def prune_store(engine: Engine, settings: Settings, now: datetime, *, dry_run: bool = False) -> list[Any]:
     """Every retention as of ``now``: served predictions rolled up then deleted, then the plain tables
-    (raw payloads and their files, collector runs, finished deliveries, old calibrations, aggregates)."""
+    (raw payloads and their files, collector runs, finished deliveries, old calibrations, aggregates),
+    then old models (rows and files)."""
     from eta.api.rollup import roll_up_predictions
+    from eta.model.retention import prune_models
     from eta.store.retention import prune_tables
 
     return [
         *roll_up_predictions(engine, settings, now, dry_run=dry_run),
         *prune_tables(engine, settings, now, dry_run=dry_run),
+        prune_models(engine, settings, now, dry_run=dry_run),
     ]
 
 
