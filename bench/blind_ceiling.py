@@ -15,7 +15,7 @@ the same events, outcomes, test days and scores as ``eta backtest --protocol bay
   arrival or departure, and the station's previous day (median residual and share over 5 min late of the
   events that had happened by midnight); retrained every 7 days on every earlier eligible event;
 * ``oracle``: the same boosters also given what NOBODY knows at midnight: the median residual and the share
-  over 5 min late of the station's other events within ±30 and ±60 min of this one on the same day.
+  over 5 min late of the station's other events within ±30, ±60 and ±180 min of this one on the same day.
 
 The oracle bounds what a forecast made the day before could reach with any model of these boosters' kind:
 the day's own disruptions at the station are more than the evening before can know. Writes
@@ -48,7 +48,7 @@ RESULTS = Path(__file__).parent / "results"
 HALF_LIFE_DAYS = 28
 WEEK_DAYS = 7
 LATE_MIN = 5.0
-ORACLE_WINDOWS_MIN = (30, 60)
+ORACLE_WINDOWS_MIN = (30, 60, 180)
 BOOSTER = {
     "objective": "reg:quantileerror",
     "quantile_alpha": np.asarray(LEVELS),
