@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,6 @@ from eta.model.artefact import Artefact
 from eta.model.retention import prune_models
 from eta.store import open_store
 from eta.store.schema import Model
-from tests import slices
 from tests.model.conftest import small_settings
 
 # promotions are stamped with the real clock: the retention runs two months after them
@@ -23,12 +23,14 @@ NOW = datetime.now(UTC) + timedelta(days=60)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> tuple[Engine, Settings]:
-    url = slices.copy_of(slices.flights_template(), tmp_path)
-    settings = small_settings(url, tmp_path)
+def store(store_url: str, tmp_path: Path) -> Iterator[tuple[Engine, Settings]]:
+    """An empty store on each backend, keeping models 30 days and one earlier champion."""
+    settings = small_settings(store_url, tmp_path)
     settings.store.models_keep_days = 30
     settings.store.models_keep_champions = 1
-    return open_store(settings), settings
+    engine = open_store(settings)
+    yield engine, settings
+    engine.dispose()
 
 
 def _register(engine: Engine, settings: Settings, model: Artefact, version: str, age_days: int) -> Path:
