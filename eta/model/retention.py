@@ -29,9 +29,9 @@ log = logging.getLogger("eta.model.retention")
 def prune_models(engine: Engine, settings: Settings, now: datetime, *, dry_run: bool = False) -> Pruned:
     """Delete (or, in a dry run, count) the models the retention no longer keeps as of ``now``."""
     cutoff = ensure_utc(now) - timedelta(days=settings.store.models_keep_days)
-    expired = [entry for entry in registry.entries(engine) if _expired(entry, cutoff)]
-    kept = _fallbacks(engine, settings.store.models_keep_champions)
-    expired = [entry for entry in expired if entry.version not in kept]
+    entries = registry.entries(engine)
+    kept = _fallbacks(engine, entries, settings.store.models_keep_champions)
+    expired = [entry for entry in entries if _expired(entry, cutoff) and entry.version not in kept]
     folders = [folder for entry in expired if (folder := _own_folder(entry, settings)) is not None]
     size = sum(_bytes(folder) for folder in folders)
     if dry_run or not expired:
@@ -49,13 +49,13 @@ def prune_models(engine: Engine, settings: Settings, now: datetime, *, dry_run: 
 def _expired(entry: registry.Entry, cutoff: datetime) -> bool:
     if entry.role == registry.CHAMPION:
         return False
-    last = max(ensure_utc(entry.created_at), ensure_utc(entry.promoted_at or entry.created_at))
+    last = max(ensure_utc(at) for at in (entry.created_at, entry.promoted_at) if at is not None)
     return last < cutoff
 
 
-def _fallbacks(engine: Engine, count: int) -> set[str]:
-    """The latest ``count`` earlier champions of every (mode, task) with a champion."""
-    pairs = {(entry.mode, entry.task) for entry in registry.entries(engine)}
+def _fallbacks(engine: Engine, entries: list[registry.Entry], count: int) -> set[str]:
+    """The latest ``count`` earlier champions of each (mode, task) among ``entries``."""
+    pairs = {(entry.mode, entry.task) for entry in entries}
     return {
         entry.version
         for mode, task in pairs
