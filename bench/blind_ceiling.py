@@ -115,17 +115,15 @@ def history_features(found: pd.DataFrame) -> pd.DataFrame:
     """Per eligible event (the positions of ``found``, :func:`eta.evaluation.bayesianbahn.events` with the
     plan's columns): its connection's outcomes on earlier days within ±20 min and its plan against the
     connection's usual one there."""
-    day = pd.to_datetime(found["local_date"]).to_numpy().astype("datetime64[D]").astype("int64")
-    tod = found["tod_min"].to_numpy()
+    day, tod = bb.local_days(found), found["tod_min"].to_numpy()
     y = found["y_min"].to_numpy(dtype="float64")
     plan = found[PLAN].to_numpy(dtype="float64")
     eligible = found["eligible"].to_numpy()
     rows: list[dict[str, Any]] = []
-    for _, index in found.groupby(["location", "operator", "number"]).indices.items():
-        index = np.asarray(index)
-        for i in index[eligible[index]]:
-            near = index[(day[index] < day[i]) & (np.abs(tod[index] - tod[i]) <= bb.TOD_TOLERANCE_MIN)]
-            rows.append(_event_row(i, near, day, tod, y, plan))
+    for _, index in bb.connections(found):
+        mine = index[eligible[index]]
+        for i, similar in zip(mine, bb.earlier_similar(day, tod, mine, index), strict=True):
+            rows.append(_event_row(i, index[similar], day, tod, y, plan))
     return pd.DataFrame(rows)
 
 
@@ -151,7 +149,8 @@ def _event_row(
         "late_7d": np.mean(recent > LATE_MIN) if len(recent) else np.nan,
         "tod_vs_usual": tod[i] - np.median(tod[near]),
     }
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a plan column unknown on every earlier day
         usual = np.nanmedian(plan[near], axis=0) if len(near) else np.full(len(PLAN), np.nan)
     for k, name in enumerate(PLAN):
         row[name] = plan[i, k]

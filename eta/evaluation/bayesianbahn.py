@@ -208,34 +208,48 @@ def events(calls: pd.DataFrame, observations: pd.DataFrame) -> pd.DataFrame:
 def _eligible(events: pd.DataFrame) -> np.ndarray:
     """Whether the connection has enough events overall, and this event enough earlier similar ones."""
     eligible = np.zeros(len(events), dtype=bool)
-    day = pd.to_datetime(events["local_date"]).to_numpy().astype("datetime64[D]").astype("int64")
-    tod = events["tod_min"].to_numpy()
-    for _, index in events.groupby(["location", "operator", "number"]).indices.items():
+    day, tod = local_days(events), events["tod_min"].to_numpy()
+    for _, index in connections(events):
         if len(index) < MIN_CONNECTION_EVENTS:
             continue
-        d, m = day[index], tod[index]
-        earlier = d[None, :] < d[:, None]
-        near = np.abs(m[None, :] - m[:, None]) <= TOD_TOLERANCE_MIN
-        eligible[index] = (earlier & near).sum(axis=1) >= MIN_EARLIER_EVENTS
+        eligible[index] = earlier_similar(day, tod, index, index).sum(axis=1) >= MIN_EARLIER_EVENTS
     return eligible
+
+
+def connections(events: pd.DataFrame) -> list[tuple[Any, np.ndarray]]:
+    """Each connection (station, train category, train number) and the positions of its events."""
+    return [
+        (key, np.asarray(index))
+        for key, index in events.groupby(["location", "operator", "number"]).indices.items()
+    ]
+
+
+def local_days(events: pd.DataFrame) -> np.ndarray:
+    """Each event's local service date as a day number (comparable, one apart from day to day)."""
+    return pd.to_datetime(events["local_date"]).to_numpy().astype("datetime64[D]").astype("int64")
+
+
+def earlier_similar(day: np.ndarray, tod: np.ndarray, mine: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """For each event at positions ``mine``, which events at positions ``pool`` (its connection's) ran
+    on an earlier day within ±:data:`TOD_TOLERANCE_MIN` of its planned minute of day: a boolean matrix."""
+    earlier = day[pool][None, :] < day[mine][:, None]
+    near = np.abs(tod[pool][None, :] - tod[mine][:, None]) <= TOD_TOLERANCE_MIN
+    return earlier & near
 
 
 def connection_history(found: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
     """Per ``chosen`` event (of ``found``, :func:`events`), the quantiles (minutes) at :data:`LEVELS` of
     the outcomes of the same connection on every earlier day within ±:data:`TOD_TOLERANCE_MIN` of its
     planned minute of day (the data BayesianBahn's blind forecast conditions on)."""
-    day = pd.to_datetime(found["local_date"]).to_numpy().astype("datetime64[D]").astype("int64")
-    tod, y = found["tod_min"].to_numpy(), found["y_min"].to_numpy(dtype="float64")
+    day, tod = local_days(found), found["tod_min"].to_numpy()
+    y = found["y_min"].to_numpy(dtype="float64")
     wanted = found["call_id"].isin(chosen["call_id"]).to_numpy()
     parts: list[pd.DataFrame] = []
-    for _, group in found.groupby(["location", "operator", "number"]).indices.items():
-        index = np.asarray(group)
+    for _, index in connections(found):
         mine = index[wanted[index]]
         if len(mine) == 0:
             continue
-        earlier = day[index][None, :] < day[mine][:, None]
-        near = np.abs(tod[index][None, :] - tod[mine][:, None]) <= TOD_TOLERANCE_MIN
-        values = np.where(earlier & near, y[index][None, :], np.nan)
+        values = np.where(earlier_similar(day, tod, mine, index), y[index][None, :], np.nan)
         with np.errstate(all="ignore"):
             q = np.nanquantile(values, LEVELS, axis=1).T
         parts.append(pd.DataFrame(q, columns=_QCOLS).assign(call_id=found["call_id"].to_numpy()[mine]))
